@@ -1,0 +1,43 @@
+# fti-assets: `make demo` and `make test` are all a fresh clone needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.bootstrap/bin/uv)
+FTI_HOME ?= $(CURDIR)/.fti
+PORT ?= 3000
+export FTI_HOME
+export DAGSTER_HOME ?= $(FTI_HOME)/dagster
+export BENTOML_HOME ?= $(FTI_HOME)/bentoml
+export BENTOML_DO_NOT_TRACK := true
+export MLFLOW_TRACKING_URI ?=
+
+.PHONY: demo test dev serve bench lint clean env
+
+# The environment comes from uv.lock; uv itself is bootstrapped with pip when absent.
+$(CURDIR)/.bootstrap/bin/uv:
+	$(PYTHON) -m venv $(CURDIR)/.bootstrap
+	$(CURDIR)/.bootstrap/bin/pip install --quiet uv==$(UV_VERSION)
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+env: .venv/.synced
+
+demo: env
+	.venv/bin/fti demo
+
+test: env
+	.venv/bin/pytest
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
+
+dev: env $(DAGSTER_HOME)/dagster.yaml
+	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: env
+	.venv/bin/ruff check fti_assets fti_assets_tests
+
+clean:
+	rm -rf $(FTI_HOME)

@@ -1,0 +1,118 @@
+"""Feature pipelines: the schedule, outcomes with known-at times, and every feature group.
+
+Each table carries entity keys and ``known_at``, the instant its values became known, so
+the training dataset can join them as of each flight's prediction time.
+"""
+
+
+from datetime import timedelta
+
+import dagster as dg
+import polars as pl
+
+from fti_assets.assets.publishing import feature_checks, publish
+from fti_assets.domain import features, schedule
+from fti_assets.domain.timezones import airport_timezones
+from fti_assets.partitions import daily_partitions
+from fti_assets.storage.io_manager import PARTITION_COLUMN
+
+#: Outcomes known during a day come from flights that left up to two days earlier, and the
+#: 7-day windows reach a week further back.
+OUTCOME_LOOKBACK = dg.TimeWindowPartitionMapping(start_offset=-9, end_offset=0, allow_nonexistent_upstream_partitions=True)
+
+
+def _daily(day_column: str) -> dict:
+    return dict(
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="features",
+        metadata={PARTITION_COLUMN: day_column},
+    )
+
+
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_schedule", freshness=False))
+def flight_schedule(context: dg.AssetExecutionContext, flights: pl.DataFrame, airports: pl.DataFrame):
+    """The day's scheduled flights (request-time data, known in advance): keys, scheduled
+    departure and arrival in UTC, and the prediction time, two hours before departure."""
+    timezones = airport_timezones(airports)
+    frame = schedule.flight_schedule(flights, timezones)
+    unknown = sorted(set(frame["origin"]).union(frame["dest"]) - set(timezones["faa"]))
+    yield from publish(context, "flight_schedule", frame,
+                       extra_metadata={"airports_without_time_zone": dg.MetadataValue.json(unknown)})  # fmt: skip
+
+
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_outcomes", freshness=False))
+def flight_outcomes(context: dg.AssetExecutionContext, flights: pl.DataFrame, flight_schedule: pl.DataFrame):
+    """Labels with their known-at time: each flight's status, delays and `is_delayed`
+    (arrival more than 15 minutes late), known at its actual arrival. Cancelled and diverted
+    flights have no label and are counted, never trained on."""
+    frame = schedule.flight_outcomes(flights, flight_schedule)
+    counts = dict(frame.group_by("status").len().iter_rows())
+    labelled = frame.filter(pl.col("status") == "arrived")
+    yield from publish(context, "flight_outcomes", frame, extra_metadata={
+        "arrived": counts.get("arrived", 0), "cancelled": counts.get("cancelled", 0),
+        "diverted": counts.get("diverted", 0),
+        "delayed_share": round(float(labelled["is_delayed"].mean() or 0.0), 4),
+    })  # fmt: skip
+
+
+@dg.asset(**_daily("obs_date"), check_specs=feature_checks("origin_weather"))
+def origin_weather(context: dg.AssetExecutionContext, weather: pl.DataFrame):
+    """Hourly weather at each origin, known at its observation hour."""
+    # Gusts are reported only when there are gusts: most hours have none.
+    yield from publish(context, "origin_weather", features.origin_weather(weather), "obs_date", timedelta(hours=3), sparse=("wind_gust",))
+
+
+def _stats_window(context: dg.AssetExecutionContext) -> tuple:
+    window = context.partition_time_window
+    return window.start, window.end
+
+
+@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("carrier_delay_stats"),
+          ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)})  # fmt: skip
+def carrier_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
+    """Each carrier's delayed share and volume over the trailing 1 and 7 days of outcomes
+    known by each hour: a row whenever a value changes, known at that hour."""
+    start, end = _stats_window(context)
+    frame = features.delay_stats(flight_outcomes, ["carrier"], "carrier", start, end)
+    yield from publish(context, "carrier_delay_stats", frame, "snapshot_date", timedelta(hours=6))
+
+
+@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("route_delay_stats"),
+          ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)})  # fmt: skip
+def route_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
+    """Each route's (origin, dest) delayed share and volume over the trailing 1 and 7 days of
+    outcomes known by each hour: a row whenever a value changes, known at that hour."""
+    start, end = _stats_window(context)
+    frame = features.delay_stats(flight_outcomes, ["origin", "dest"], "route", start, end)
+    yield from publish(context, "route_delay_stats", frame, "snapshot_date", timedelta(hours=6))
+
+
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("plane_last_arrival"))
+def plane_last_arrival(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
+    """Each plane's completed legs (delays of its previous flight), known at actual arrival."""
+    frame = features.plane_last_arrival(flight_outcomes)
+    yield from publish(context, "plane_last_arrival", frame, "flight_date", timedelta(hours=12))
+
+
+class PlaneAttributesConfig(dg.Config):
+    reference_year: int = 2013
+    """Plane age is counted up to this year."""
+
+
+@dg.asset(group_name="features", check_specs=feature_checks("plane_attributes", freshness=False))
+def plane_attributes(context: dg.AssetExecutionContext, config: PlaneAttributesConfig, planes: pl.DataFrame):
+    """Static plane attributes by tail number (age, seats, engines). Planes missing here get
+    `plane_known = 0` and null attributes, which LightGBM treats as missing."""
+    yield from publish(context, "plane_attributes", features.plane_attributes(planes, config.reference_year))
+
+
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("origin_congestion", freshness=False))
+def origin_congestion(context: dg.AssetExecutionContext, flight_schedule: pl.DataFrame):
+    """Departures scheduled at each origin per UTC hour, known from the day before (schedules
+    are published in advance)."""
+    yield from publish(context, "origin_congestion", features.origin_congestion(flight_schedule))
+
+
+FEATURE_ASSETS = [flight_schedule, flight_outcomes, origin_weather, carrier_delay_stats, route_delay_stats,
+                  plane_last_arrival, plane_attributes, origin_congestion]  # fmt: skip

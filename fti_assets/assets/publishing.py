@@ -1,0 +1,87 @@
+"""Publishing a feature table: contract, freshness and null checks, then the stored output."""
+
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import dagster as dg
+import polars as pl
+
+from fti_assets.assets.metadata import markdown_table, null_shares, table_metadata
+
+MAX_NULL_SHARE = 0.5
+
+
+def feature_checks(table: str, freshness: bool = True) -> list[dg.AssetCheckSpec]:
+    """The checks every feature table carries; the contract blocks downstream."""
+    specs = [
+        dg.AssetCheckSpec("contract", asset=table, blocking=True,
+                          description="Keys and known_at present, values in range (pandera)."),
+        dg.AssetCheckSpec("null_shares", asset=table,
+                          description=f"No column is more than {MAX_NULL_SHARE:.0%} null."),
+    ]  # fmt: skip
+    if freshness:
+        specs.append(dg.AssetCheckSpec("freshness", asset=table,
+                                       description="Every day of the partition range has values known near its end."))  # fmt: skip
+    return specs
+
+
+def stale_days(frame: pl.DataFrame, day_column: str, days: list[str], max_lag: timedelta) -> list[str]:
+    """Days whose newest ``known_at`` is more than ``max_lag`` before the day's end (or absent)."""
+    newest = frame.group_by(day_column).agg(pl.col("known_at").max())
+    latest = {str(d): t for d, t in newest.iter_rows()}
+    stale = []
+    for day in days:
+        end = pl.Series([day]).str.to_datetime(time_zone="UTC")[0] + timedelta(days=1)
+        if day not in latest or latest[day] < end - max_lag:
+            stale.append(day)
+    return stale
+
+
+def publish(
+    context: dg.AssetExecutionContext,
+    table: str,
+    frame: pl.DataFrame,
+    day_column: str | None = None,
+    max_lag: timedelta | None = None,
+    extra_metadata: dict | None = None,
+    sparse: tuple[str, ...] = (),
+) -> Iterator[dg.AssetCheckResult | dg.Output]:
+    """Validate ``frame`` against its contract before storing it, then yield checks and output.
+
+    A feature table that breaks its contract is a bug in a transform, not bad input, so any
+    rejected row fails the step and nothing is stored. ``sparse`` columns are mostly null by
+    nature and exempt from the null-share check.
+    """
+    from fti_assets.contracts.features import FEATURE_SCHEMAS
+    from fti_assets.contracts.validation import ContractError, validate_rows
+
+    try:
+        result = validate_rows(frame, FEATURE_SCHEMAS[table])
+    except ContractError as exc:
+        yield dg.AssetCheckResult(check_name="contract", passed=False, metadata={"error": str(exc)})
+        raise dg.Failure(description=f"{table}: {exc}. Nothing was stored.") from exc
+    reasons = result.reasons()
+    yield dg.AssetCheckResult(
+        check_name="contract",
+        passed=result.rejected.height == 0,
+        metadata={"rows_rejected": result.rejected.height, "reasons": dg.MetadataValue.md(markdown_table(reasons) if reasons.height else "none")},
+    )
+    if result.rejected.height:
+        raise dg.Failure(
+            description=f"{table}: {result.rejected.height} rows break the contract; nothing was stored.",
+            metadata={"reasons": dg.MetadataValue.md(markdown_table(reasons))},
+        )
+    shares = null_shares(frame)
+    too_null = {c: s for c, s in shares.items() if s > MAX_NULL_SHARE and c not in sparse}
+    yield dg.AssetCheckResult(
+        check_name="null_shares", passed=not too_null, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"over_limit": dg.MetadataValue.json(too_null), "limit": MAX_NULL_SHARE},
+    )  # fmt: skip
+    if day_column and max_lag is not None:
+        stale = stale_days(frame, day_column, list(context.partition_keys), max_lag)
+        yield dg.AssetCheckResult(
+            check_name="freshness", passed=not stale, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"stale_days": dg.MetadataValue.json(stale[:50]), "max_lag_hours": max_lag.total_seconds() / 3600},
+        )  # fmt: skip
+    yield dg.Output(frame, metadata={**table_metadata(frame), **(extra_metadata or {})})

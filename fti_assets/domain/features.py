@@ -1,0 +1,158 @@
+"""Feature group transforms: each returns entity keys, ``known_at`` and feature columns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+from fti_assets.domain.timezones import utc_to_local
+
+WEATHER_COLUMNS = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip",
+                   "pressure", "visib"]  # fmt: skip
+#: Schedules are published by the start of the day before the flights' local date.
+SCHEDULE_PUBLICATION_LEAD = timedelta(days=1)
+STATIC_KNOWN_AT = datetime(1970, 1, 1, tzinfo=UTC)
+_WINDOWS = {"1d": 24, "7d": 24 * 7}
+#: The sums a delay-stats snapshot is made of: a snapshot is emitted when one changes.
+_STATE = [("n", "1d"), ("delayed", "1d"), ("n", "7d"), ("delayed", "7d"), ("arr_delay", "7d")]
+
+
+def request_features(flights: pl.DataFrame) -> pl.DataFrame:
+    """Features known from the request alone, shared by training, batch and online serving.
+
+    Needs ``carrier, origin, dest, distance, scheduled_departure, scheduled_arrival`` (UTC)
+    and ``origin_tz``; adds the departure's local hour, minute of day, weekday and month, the
+    scheduled duration, and ``departure_hour`` (the UTC hour, a key of origin congestion).
+    """
+    zones = flights["origin_tz"].unique().drop_nulls().to_list()
+    local = utc_to_local(pl.col("scheduled_departure"), pl.col("origin_tz"), zones)
+    return flights.with_columns(
+        dep_hour=local.dt.hour().cast(pl.Int32),
+        dep_minute_of_day=(local.dt.hour() * 60 + local.dt.minute()).cast(pl.Int32),
+        weekday=local.dt.weekday().cast(pl.Int32),
+        month=local.dt.month().cast(pl.Int32),
+        distance=pl.col("distance").cast(pl.Float64),
+        scheduled_duration_min=(pl.col("scheduled_arrival") - pl.col("scheduled_departure"))
+        .dt.total_minutes()
+        .cast(pl.Float64),
+        departure_hour=pl.col("scheduled_departure").dt.truncate("1h"),
+    )
+
+
+def origin_weather(weather: pl.DataFrame) -> pl.DataFrame:
+    """Hourly weather at each origin, known at its observation time."""
+    return weather.select(
+        "origin", "obs_date", known_at=pl.col("time_hour"), *[pl.col(c).cast(pl.Float64) for c in WEATHER_COLUMNS]
+    ).sort("origin", "known_at")
+
+
+def _ceil_hour(col: str) -> pl.Expr:
+    floor = pl.col(col).dt.truncate("1h")
+    return pl.when(floor == pl.col(col)).then(floor).otherwise(floor + pl.duration(hours=1))
+
+
+def delay_stats(
+    outcomes: pl.DataFrame, keys: list[str], prefix: str, start: datetime, end: datetime
+) -> pl.DataFrame:
+    """Delayed share and volume over the trailing 1 and 7 days, as hourly snapshots.
+
+    The snapshot at hour ``H`` counts the outcomes known in ``(H - window, H]``; it is known at
+    ``H``. Only hours in ``[start, end)`` where a value changes are emitted, so the latest
+    row at or before any instant is that instant's value. ``outcomes`` must cover the 7 days
+    before ``start``.
+    """
+    arrived = outcomes.filter(
+        pl.col("status") == "arrived", pl.all_horizontal(pl.col(keys).is_not_null())
+    )
+    grid_start = start - timedelta(hours=_WINDOWS["7d"])
+    n_hours = int((end - grid_start) / timedelta(hours=1))
+    hourly = (
+        arrived.with_columns(bucket=_ceil_hour("known_at"))
+        .filter(pl.col("bucket") >= grid_start, pl.col("bucket") < end)
+        .group_by(*keys, hour=((pl.col("bucket") - grid_start).dt.total_hours()))
+        .agg(n=pl.len(), delayed=pl.col("is_delayed").sum(), arr_delay=pl.col("arr_delay").sum())
+    )
+    entities = hourly.select(keys).unique().sort(keys).with_row_index("entity")
+    cells = hourly.join(entities, on=keys)
+    entity, hour = cells["entity"].to_numpy(), cells["hour"].to_numpy()
+    # A dense entity x hour grid turns each trailing window into a difference of cumulative
+    # sums along the hour axis.
+    sums: dict[str, dict[str, np.ndarray]] = {}
+    for column in ("n", "delayed", "arr_delay"):
+        grid = np.zeros((entities.height, n_hours), dtype=np.float64)
+        grid[entity, hour] = cells[column].to_numpy()
+        total = np.cumsum(grid, axis=1)
+        sums[column] = {}
+        for window, size in _WINDOWS.items():
+            windowed = total.copy()
+            windowed[:, size:] -= total[:, :-size]
+            sums[column][window] = windowed
+    state = np.stack([sums[c][w] for c, w in _STATE])
+    changed = np.zeros((entities.height, n_hours), dtype=bool)
+    changed[:, 1:] = (state[:, :, 1:] != state[:, :, :-1]).any(axis=0)
+    changed[:, : _WINDOWS["7d"]] = False  # hours before ``start`` belong to earlier partitions
+    rows, cols = np.nonzero(changed)
+
+    def at(column: str, window: str) -> np.ndarray:
+        return sums[column][window][rows, cols]
+
+    out = {
+        f"{prefix}_flights_1d": at("n", "1d").astype(np.int64),
+        f"{prefix}_delay_share_1d": _ratio(at("delayed", "1d"), at("n", "1d")),
+        f"{prefix}_flights_7d": at("n", "7d").astype(np.int64),
+        f"{prefix}_delay_share_7d": _ratio(at("delayed", "7d"), at("n", "7d")),
+        f"{prefix}_mean_arr_delay_7d": _ratio(at("arr_delay", "7d"), at("n", "7d")),
+    }
+    hours = pl.Series("hour", cols, dtype=pl.Int64)
+    return (
+        entities[rows.tolist()]
+        .drop("entity")
+        .with_columns(known_at=pl.lit(grid_start) + pl.duration(hours=hours))
+        .with_columns(**{k: pl.Series(v).fill_nan(None) for k, v in out.items()})
+        .with_columns(snapshot_date=pl.col("known_at").dt.date())
+        .sort(*keys, "known_at")
+    )
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+
+
+def plane_last_arrival(outcomes: pl.DataFrame) -> pl.DataFrame:
+    """Each plane's latest completed leg, known at its actual arrival."""
+    return (
+        outcomes.filter(pl.col("status") == "arrived", pl.col("tailnum").is_not_null())
+        .select(
+            "tailnum", "known_at", "flight_date",
+            plane_prev_arr_delay=pl.col("arr_delay").cast(pl.Float64),
+            plane_prev_dep_delay=pl.col("dep_delay").cast(pl.Float64),
+            plane_prev_delayed=pl.col("is_delayed").cast(pl.Float64),
+        )
+        .sort("tailnum", "known_at")
+    )  # fmt: skip
+
+
+def plane_attributes(planes: pl.DataFrame, reference_year: int) -> pl.DataFrame:
+    """Static plane attributes; a plane missing here gets ``plane_known = 0``."""
+    return planes.select(
+        "tailnum",
+        known_at=pl.lit(STATIC_KNOWN_AT, dtype=pl.Datetime("us", "UTC")),
+        plane_age=(reference_year - pl.col("year")).cast(pl.Float64),
+        plane_seats=pl.col("seats").cast(pl.Float64),
+        plane_engines=pl.col("engines").cast(pl.Float64),
+        plane_known=pl.lit(1, dtype=pl.Int32),
+    ).sort("tailnum")
+
+
+def origin_congestion(schedule: pl.DataFrame) -> pl.DataFrame:
+    """Departures scheduled at each origin per UTC hour, known once the day is published."""
+    published = pl.col("flight_date").cast(pl.Datetime("us", "UTC")) - SCHEDULE_PUBLICATION_LEAD
+    return (
+        schedule.group_by("origin", "flight_date", departure_hour=pl.col("scheduled_departure").dt.truncate("1h"))
+        .agg(origin_departures_in_hour=pl.len().cast(pl.Int64))
+        .with_columns(known_at=published)
+        .sort("origin", "departure_hour")
+    )

@@ -1,0 +1,50 @@
+"""A Dagster logger that prints one line per step, for headless runs such as ``fti demo``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import dagster as dg
+
+_SHOWN = {"STEP_START", "STEP_SUCCESS", "STEP_FAILURE", "ASSET_CHECK_EVALUATION"}
+
+
+class _ProgressHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", {}) or {}
+        event = meta.get("dagster_event")
+        step = meta.get("step_key") or ""
+        clock = time.strftime("%H:%M:%S")
+        if event is None:
+            if record.levelno >= logging.INFO and step:
+                print(f"{clock}   {step}: {meta.get('orig_message', record.getMessage())}", file=sys.stderr)
+            return
+        kind = event.event_type_value
+        if kind not in _SHOWN:
+            return
+        if kind == "STEP_START":
+            self.started[step] = time.monotonic()
+            print(f"{clock} ▶ {step}", file=sys.stderr)
+        elif kind == "STEP_SUCCESS":
+            took = time.monotonic() - self.started.get(step, time.monotonic())
+            print(f"{clock} ✔ {step} ({took:.1f}s)", file=sys.stderr)
+        elif kind == "STEP_FAILURE":
+            error = event.step_failure_data.user_failure_data or event.step_failure_data.error
+            text = getattr(error, "description", None) or getattr(error, "message", str(error))
+            print(f"{clock} ✘ {step}: {text}", file=sys.stderr)
+        elif not event.event_specific_data.passed:
+            check = event.event_specific_data.check_name
+            print(f"{clock} ! {step}: check '{check}' did not pass", file=sys.stderr)
+
+
+@dg.logger(description="One line per step on stderr, with timings: progress for headless runs.")
+def progress_logger(_: dg.InitLoggerContext) -> logging.Logger:
+    logger = logging.Logger("fti.progress", level=logging.DEBUG)
+    logger.addHandler(_ProgressHandler())
+    return logger

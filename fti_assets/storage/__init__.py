@@ -1,0 +1,1 @@
+"""Storage: the offline store, the warehouse catalog, the raw source, the IO manager."""
