@@ -6,12 +6,7 @@ bodies, so this module loads fast; every run re-imports it.
 
 from __future__ import annotations
 
-import warnings
-
 import dagster as dg
-
-# Single-run backfills and tolerant partition mappings are marked beta; we rely on both.
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from fti_assets.assets.features import FEATURE_ASSETS
 from fti_assets.assets.raw import RAW_ASSETS
@@ -20,8 +15,10 @@ from fti_assets.progress import progress_logger
 from fti_assets.resources import build_resources
 from fti_assets.settings import Settings
 
+ASSETS = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS]
+
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS],
+    assets=ASSETS,
     resources=build_resources(Settings.from_env()),
     loggers={"progress_logger": progress_logger},
 )

@@ -100,7 +100,8 @@ class PlaneAttributesConfig(dg.Config):
     """Plane age is counted up to this year."""
 
 
-@dg.asset(group_name="features", check_specs=feature_checks("plane_attributes", freshness=False))
+@dg.asset(group_name="features", check_specs=feature_checks("plane_attributes", freshness=False),
+          backfill_policy=dg.BackfillPolicy.single_run())  # fmt: skip
 def plane_attributes(context: dg.AssetExecutionContext, config: PlaneAttributesConfig, planes: pl.DataFrame):
     """Static plane attributes by tail number (age, seats, engines). Planes missing here get
     `plane_known = 0` and null attributes, which LightGBM treats as missing."""

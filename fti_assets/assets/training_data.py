@@ -1,7 +1,7 @@
 """The training dataset: labels joined point-in-time with every feature group."""
 
 
-from datetime import date, datetime, time, UTC
+from datetime import UTC, date, datetime, time
 
 import dagster as dg
 import polars as pl
@@ -59,6 +59,7 @@ def leaked_rows(dataset: pl.DataFrame) -> pl.DataFrame:
 
 @dg.asset(
     group_name="training",
+    backfill_policy=dg.BackfillPolicy.single_run(),
     ins={"flight_outcomes": dg.AssetIn(), "flight_schedule": dg.AssetIn(), **FEATURE_INPUTS},
     check_specs=[dg.AssetCheckSpec("point_in_time", asset="training_dataset", blocking=True,
                                    description="No joined value was known after its row's prediction time.")],

@@ -6,6 +6,8 @@ import pandera.polars as pa
 import polars as pl
 from pandera import Check
 
+from fti_assets.domain.timezones import calendar_date
+
 UTC_TIME = pl.Datetime("us", "UTC")
 _CODE = r"^[A-Z0-9]{2}$"
 _AIRPORT = r"^[A-Z0-9]{3,4}$"
@@ -22,8 +24,7 @@ def _hhmm(nullable: bool) -> pa.Column:
 
 
 def _valid_date(data: pa.PolarsData) -> pl.LazyFrame:
-    parsed = pl.date(pl.col("year"), pl.col("month"), pl.col("day"))
-    return data.lazyframe.select(parsed.dt.month() == pl.col("month"))
+    return data.lazyframe.select(calendar_date().is_not_null())
 
 
 def _nullable_range(lo: float, hi: float) -> pa.Column:

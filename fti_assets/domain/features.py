@@ -44,7 +44,7 @@ def request_features(flights: pl.DataFrame) -> pl.DataFrame:
 def origin_weather(weather: pl.DataFrame) -> pl.DataFrame:
     """Hourly weather at each origin, known at its observation time."""
     return weather.select(
-        "origin", "obs_date", known_at=pl.col("time_hour"), *[pl.col(c).cast(pl.Float64) for c in WEATHER_COLUMNS]
+        "origin", "obs_date", pl.col("time_hour").alias("known_at"), *[pl.col(c).cast(pl.Float64) for c in WEATHER_COLUMNS]
     ).sort("origin", "known_at")
 
 

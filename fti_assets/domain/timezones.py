@@ -64,3 +64,10 @@ def utc_to_local(utc: pl.Expr, tz: pl.Expr, zones: list[str]) -> pl.Expr:
         local = utc.dt.convert_time_zone(zone).dt.replace_time_zone(None)
         out = pl.when(tz == zone).then(local).otherwise(out)
     return out
+
+
+def calendar_date(year: str = "year", month: str = "month", day: str = "day") -> pl.Expr:
+    """The date of three integer-like columns; null (not an error) when it does not exist."""
+    parts = [pl.col(c).cast(pl.Int32, strict=False) for c in (year, month, day)]
+    text = pl.format("{}-{}-{}", *[p.cast(pl.String).str.zfill(2) for p in parts])
+    return text.str.to_date("%Y-%m-%d", strict=False)

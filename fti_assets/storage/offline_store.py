@@ -116,7 +116,7 @@ def warehouse_lock(home: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _execute_with_retry(database: Path, sql: str, attempts: int = 20) -> bool:
+def _execute_with_retry(database: Path, sql: str, attempts: int = 8) -> bool:
     import duckdb
 
     for attempt in range(attempts):
@@ -125,7 +125,7 @@ def _execute_with_retry(database: Path, sql: str, attempts: int = 20) -> bool:
             with duckdb.connect(str(database), config={"storage_compatibility_version": "v1.4.0"}) as conn:
                 conn.execute(sql)
             return True
-        except duckdb.IOException:
+        except (duckdb.IOException, duckdb.ConnectionException):
             time.sleep(0.05 * (attempt + 1))
     dg.get_dagster_logger().warning(f"{database} is held by another process; view not refreshed")
     return False

