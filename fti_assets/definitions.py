@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import dagster as dg
 
+from fti_assets.assets.deployment import DEPLOYMENT_ASSETS
 from fti_assets.assets.features import FEATURE_ASSETS
+from fti_assets.assets.model import MODEL_ASSETS
 from fti_assets.assets.raw import RAW_ASSETS
 from fti_assets.assets.training_data import TRAINING_DATA_ASSETS
 from fti_assets.progress import progress_logger
 from fti_assets.resources import build_resources
 from fti_assets.settings import Settings
 
-ASSETS = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS]
+ASSETS = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS, *MODEL_ASSETS, *DEPLOYMENT_ASSETS]
 
 defs = dg.Definitions(
     assets=ASSETS,

@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from fti_assets.assets.deployment import ServingResource
+from fti_assets.registry import ModelRegistry
+from fti_assets.serving.online_store_resource import OnlineStore
 from fti_assets.settings import Settings
 from fti_assets.storage.io_manager import ParquetIOManager
 from fti_assets.storage.offline_store import OfflineStore
+from fti_assets.storage.records import RecordIOManager
 from fti_assets.storage.source import RawSource
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
     """Resources for ``settings.env``.
 
-    ``local`` keeps everything under ``FTI_HOME``. ``production`` is where object storage,
-    an MLflow server and a shared online store are configured; the asset code is the same.
+    ``local`` keeps everything under ``FTI_HOME``: Parquet, SQLite for MLflow and the online
+    store, the BentoML store. ``production`` takes the MLflow server from
+    ``FTI_MLFLOW_TRACKING_URI``; the asset code is the same in both.
     """
     if settings.env not in ("local", "production"):
         raise ValueError(f"FTI_ENV must be 'local' or 'production', not {settings.env!r}")
+    # BentoML reads its home when first imported; keep its store with everything else.
+    os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_home))
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    tracking = f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}"
+    if settings.env == "production":
+        tracking = os.environ["FTI_MLFLOW_TRACKING_URI"]
     store = OfflineStore(home=str(settings.home))
     return {
         "store": store,
         "source": RawSource(location=settings.source),
         "io_manager": ParquetIOManager(store=store),
+        "record_io_manager": RecordIOManager(home=str(settings.home)),
+        "registry": ModelRegistry(tracking_uri=tracking, artifact_root=str(settings.mlflow_dir / "artifacts")),
+        "online": OnlineStore(path=str(settings.online_store_path)),
+        "serving": ServingResource(home=str(settings.home)),
     }

@@ -79,3 +79,21 @@ def test_every_real_flight_gets_instants_and_outcomes_arrive_after_departure() -
     # Durations are physical: every scheduled flight lasts between 15 minutes and 12 hours.
     minutes = (schedule["scheduled_arrival"] - schedule["scheduled_departure"]).dt.total_minutes()
     assert minutes.min() >= 15 and minutes.max() <= 12 * 60
+
+
+def test_request_features_read_the_local_clock_at_the_origin() -> None:
+    from fti_assets.domain.features import request_features
+
+    flights = pl.DataFrame({
+        "carrier": ["UA", "B6"], "origin": ["EWR", "JFK"], "dest": ["IAH", "LAX"], "distance": [1400, 2475],
+        "scheduled_departure": [datetime(2013, 1, 11, 10, 15, tzinfo=UTC), datetime(2013, 7, 1, 3, 59, tzinfo=UTC)],
+        "scheduled_arrival": [datetime(2013, 1, 11, 14, 19, tzinfo=UTC), datetime(2013, 7, 1, 10, 0, tzinfo=UTC)],
+        "origin_tz": ["America/New_York", "America/New_York"],
+    })  # fmt: skip
+    rows = request_features(flights).rows(named=True)
+    assert [r["dep_hour"] for r in rows] == [5, 23]  # 05:15 EST; 23:59 EDT the day before
+    assert [r["dep_minute_of_day"] for r in rows] == [315, 23 * 60 + 59]
+    assert [r["weekday"] for r in rows] == [5, 7]  # Friday; Sunday 30 June locally
+    assert [r["month"] for r in rows] == [1, 6]
+    assert [r["scheduled_duration_min"] for r in rows] == [244.0, 361.0]
+    assert rows[0]["departure_hour"] == datetime(2013, 1, 11, 10, 0, tzinfo=UTC)

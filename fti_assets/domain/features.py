@@ -28,9 +28,10 @@ def request_features(flights: pl.DataFrame) -> pl.DataFrame:
     """
     zones = flights["origin_tz"].unique().drop_nulls().to_list()
     local = utc_to_local(pl.col("scheduled_departure"), pl.col("origin_tz"), zones)
+    hour, minute = local.dt.hour().cast(pl.Int32), local.dt.minute().cast(pl.Int32)  # Int8 would overflow below
     return flights.with_columns(
-        dep_hour=local.dt.hour().cast(pl.Int32),
-        dep_minute_of_day=(local.dt.hour() * 60 + local.dt.minute()).cast(pl.Int32),
+        dep_hour=hour,
+        dep_minute_of_day=hour * 60 + minute,
         weekday=local.dt.weekday().cast(pl.Int32),
         month=local.dt.month().cast(pl.Int32),
         distance=pl.col("distance").cast(pl.Float64),

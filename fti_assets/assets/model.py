@@ -1,0 +1,118 @@
+"""Training and evaluation: a LightGBM model tracked in MLflow, judged against the champion."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import polars as pl
+
+from fti_assets.registry import CHAMPION, ModelRegistry
+
+GATES = ("leak_alarm", "sanity", "beats_champion", "no_slice_regression")
+
+
+class TrainingConfig(dg.Config):
+    """LightGBM hyperparameters; the seed makes a run repeatable."""
+
+    learning_rate: float = 0.05
+    num_leaves: int = 31
+    min_data_in_leaf: int = 200
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    bagging_freq: int = 1
+    lambda_l2: float = 1.0
+    max_rounds: int = 1000
+    early_stopping_rounds: int = 50
+    seed: int = 42
+    extra_features: list[str] = []
+    """Columns of the training dataset to use beyond the feature catalog (for experiments)."""
+
+
+@dg.asset(group_name="training", io_manager_key="record_io_manager", backfill_policy=dg.BackfillPolicy.single_run())
+def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, training_dataset: pl.DataFrame, registry: ModelRegistry) -> dg.Output:
+    """A LightGBM binary classifier trained on the train split with early stopping on
+    validation, tracked in MLflow and registered as a new version of the registered model."""
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    from fti_assets.domain.retrieval import content_hash
+    from fti_assets.reproducibility import code_version, library_versions
+    from fti_assets.training.trainer import lightgbm_params, train_booster
+
+    train, validation = (training_dataset.filter(pl.col("split") == s) for s in ("train", "validation"))
+    if train.height == 0 or validation.height == 0:
+        raise dg.Failure(f"training_dataset has {train.height} train and {validation.height} validation rows; both are needed")
+    dataset_hash = content_hash(training_dataset, "flight_id")
+    params = lightgbm_params({k: getattr(config, k) for k in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction",
+                                                              "bagging_fraction", "bagging_freq", "lambda_l2")}, config.seed)  # fmt: skip
+    context.log.info(f"training on {train.height:,} rows, validating on {validation.height:,}")
+    fitted = train_booster(train, validation, params, config.max_rounds, config.early_stopping_rounds, config.extra_features, log=context.log.info)
+    context.log.info(f"stopped at round {fitted.best_iteration}: validation AUC {fitted.validation_auc:.4f}")
+
+    sample = pd.DataFrame(fitted.spec.encode(validation.head(200)), columns=fitted.spec.features)
+    versions = library_versions()
+    tags = {"dataset_hash": dataset_hash, "code_version": code_version(), "seed": str(config.seed), "dagster_run_id": context.run.run_id}
+    with registry.run(run_name=f"train-{dataset_hash[:8]}", tags=tags) as run:
+        mlflow.log_params({**params, "max_rounds": config.max_rounds, "early_stopping_rounds": config.early_stopping_rounds})
+        mlflow.log_metrics({"validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration,
+                            "train_rows": train.height, "validation_rows": validation.height})  # fmt: skip
+        mlflow.log_dict(fitted.spec.to_dict(), "feature_spec.json")
+        mlflow.log_dict(versions, "environment.json")
+        info = mlflow.lightgbm.log_model(
+            fitted.booster, name="model", signature=infer_signature(sample, fitted.booster.predict(sample.to_numpy())),
+            pip_requirements=[f"lightgbm=={versions['lightgbm']}", f"numpy=={versions['numpy']}", f"pandas=={pd.__version__}"],
+            registered_model_name=registry.model_name, metadata={"feature_spec": fitted.spec.to_dict()},
+        )  # fmt: skip
+    version = int(info.registered_model_version)
+    registry.tag_version(version, {**tags, "validation_auc": f"{fitted.validation_auc:.4f}"})
+    record = {"model_name": registry.model_name, "version": version, "run_id": run.info.run_id, "dataset_hash": dataset_hash,
+              "validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration, "features": fitted.spec.features,
+              "trained_at": datetime.now(UTC).isoformat(), "code_version": tags["code_version"]}  # fmt: skip
+    return dg.Output(record, metadata={
+        "model_version": version, "mlflow_run_id": run.info.run_id, "validation_auc": round(fitted.validation_auc, 4),
+        "best_iteration": fitted.best_iteration, "dataset_hash": dataset_hash, "code_version": tags["code_version"],
+        "library_versions": dg.MetadataValue.json(versions),
+    })  # fmt: skip
+
+
+class EvaluationConfig(dg.Config):
+    """Promotion gates: what a challenger must show to replace the champion."""
+
+    min_improvement: float = 0.001
+    """The challenger's test AUC must beat the champion's by at least this much."""
+    max_slice_drop: float = 0.02
+    """No carrier or origin slice may lose more AUC than this against the champion."""
+    min_slice_rows: int = 500
+    leak_alarm_auc: float = 0.9
+    """A test AUC above this blocks promotion: it almost always means leakage."""
+    floor_auc: float = 0.65
+    floor_max_brier: float = 0.2
+
+
+@dg.asset(
+    group_name="training",
+    io_manager_key="record_io_manager",
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=[dg.AssetCheckSpec(g, asset="model_evaluation", blocking=True) for g in GATES],
+)
+def model_evaluation(
+    context: dg.AssetExecutionContext, config: EvaluationConfig, trained_model: dict, training_dataset: pl.DataFrame, registry: ModelRegistry,
+):  # fmt: skip
+    """The challenger scored on the test split beside the current champion on the same rows:
+    AUC, log loss, Brier, calibration, per-carrier and per-origin slices, ROC and importance
+    plots. Its blocking checks are the promotion gates."""
+    from fti_assets.assets.evaluating import evaluate
+
+    evaluation, metadata = evaluate(context, config, trained_model, training_dataset, registry)
+    yield dg.Output(evaluation, metadata=metadata)
+    for name in GATES:
+        gate = evaluation["gates"][name]
+        yield dg.AssetCheckResult(check_name=name, passed=gate["passed"], metadata={"why": gate["message"]})
+
+
+def champion_version(registry: ModelRegistry) -> int | None:
+    found = registry.version_by_alias(CHAMPION)
+    return int(found.version) if found else None
+
+
+MODEL_ASSETS = [trained_model, model_evaluation]

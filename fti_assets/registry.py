@@ -1,0 +1,177 @@
+"""The model registry and experiment tracker: MLflow with a SQLite backend under FTI_HOME.
+
+MLflow is imported on first use, not at module import: it costs seconds and every run
+re-imports the code location.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+CHAMPION, PREVIOUS = "champion", "previous"
+_QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_LOGGING_LEVEL": "WARNING",
+          "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "DO_NOT_TRACK": "true"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered model version as LightGBM sees it, with its feature spec."""
+
+    version: int
+    booster: Any
+    spec: dict
+    model_file: Path
+
+
+class ModelRegistry(dg.ConfigurableResource):
+    """MLflow tracking and registry: one experiment, one registered model, aliases for roles."""
+
+    tracking_uri: str
+    artifact_root: str
+    experiment: str = "flight-delay"
+    model_name: str = "flight_delay"
+
+    def _mlflow(self):
+        for key, value in _QUIET.items():
+            os.environ.setdefault(key, value)
+        import mlflow
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        return mlflow
+
+    def client(self):
+        """An MlflowClient on a store whose tables and experiment exist."""
+        mlflow = self._mlflow()
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        if self.tracking_uri.startswith("sqlite:///"):
+            # Creating the schema is not safe under concurrency: the first process does it alone.
+            database = Path(self.tracking_uri.removeprefix("sqlite:///"))
+            database.parent.mkdir(parents=True, exist_ok=True)
+            with open(database.with_suffix(".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self._ensure_experiment(mlflow, client)
+        else:
+            self._ensure_experiment(mlflow, client)
+        return client
+
+    def _ensure_experiment(self, mlflow, client) -> str:
+        found = client.get_experiment_by_name(self.experiment)
+        if found is not None:
+            return found.experiment_id
+        return client.create_experiment(self.experiment, artifact_location=self.artifact_root)
+
+    @contextmanager
+    def run(self, run_name: str | None = None, run_id: str | None = None, tags: dict | None = None) -> Iterator[Any]:
+        """An MLflow run that ends FINISHED, or FAILED if the block raises."""
+        client = self.client()
+        mlflow = self._mlflow()
+        experiment_id = client.get_experiment_by_name(self.experiment).experiment_id
+        with mlflow.start_run(run_id=run_id, run_name=run_name, experiment_id=None if run_id else experiment_id, tags=tags) as active:
+            yield active
+
+    def version_by_alias(self, alias: str):
+        """The model version holding ``alias``, or None."""
+        from mlflow.exceptions import MlflowException
+
+        client = self.client()
+        try:
+            return client.get_model_version_by_alias(self.model_name, alias)
+        except MlflowException as exc:
+            if exc.error_code in ("INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST"):
+                return None
+            raise
+
+    def load(self, version: int) -> LoadedModel:
+        """Download a version's files and open its LightGBM text model (never a pickle)."""
+        import lightgbm as lgb
+        import yaml
+
+        mlflow = self._mlflow()
+        target = Path(tempfile.mkdtemp(prefix=f"model-{version}-"))
+        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{self.model_name}/{version}", dst_path=str(target)))
+        meta = yaml.safe_load((folder / "MLmodel").read_text())
+        model_file = folder / meta["flavors"]["lightgbm"]["data"]
+        return LoadedModel(int(version), lgb.Booster(model_file=str(model_file)), meta["metadata"]["feature_spec"], model_file)
+
+    def versions(self) -> list:
+        """Every version, newest first, with aliases filled in."""
+        client = self.client()
+        aliases: dict[str, list[str]] = {}
+        try:
+            for alias, version in client.get_registered_model(self.model_name).aliases.items():
+                aliases.setdefault(str(version), []).append(alias)
+        except Exception:  # no registered model yet
+            return []
+        found = client.search_model_versions(f"name='{self.model_name}'", order_by=["version_number DESC"])
+        for mv in found:
+            mv.aliases = aliases.get(str(mv.version), [])
+        return found
+
+    def tag_version(self, version: int, tags: dict[str, Any]) -> None:
+        client = self.client()
+        for key, value in tags.items():
+            client.set_model_version_tag(self.model_name, str(version), key, value if isinstance(value, str) else json.dumps(value))
+
+    # Promotion: the champion alias moves; `previous` and a history tag make it reversible.
+
+    def history(self) -> list[dict]:
+        """Promotions and rollbacks, oldest first."""
+        client = self.client()
+        try:
+            tags = client.get_registered_model(self.model_name).tags
+        except Exception:
+            return []
+        return json.loads(tags.get("champion_history", "[]"))
+
+    def _record(self, event: dict) -> list[int]:
+        """Append ``event`` to the history and return the resulting stack of champions."""
+        events = [*self.history(), event][-100:]
+        self.client().set_registered_model_tag(self.model_name, "champion_history", json.dumps(events))
+        stack: list[int] = []
+        for e in events:
+            if e["action"] == "promote":
+                stack.append(e["version"])
+            elif stack:
+                stack.pop()
+        return stack
+
+    def _point(self, stack: list[int]) -> None:
+        client = self.client()
+        client.set_registered_model_alias(self.model_name, CHAMPION, str(stack[-1]))
+        if len(stack) > 1:
+            client.set_registered_model_alias(self.model_name, PREVIOUS, str(stack[-2]))
+        else:
+            client.delete_registered_model_alias(self.model_name, PREVIOUS)
+
+    def promote(self, version: int, reason: str, at: str, by: str) -> int | None:
+        """Make ``version`` the champion; return the version it replaced."""
+        current = self.version_by_alias(CHAMPION)
+        replaced = int(current.version) if current else None
+        stack = self._record({"action": "promote", "version": int(version), "at": at, "reason": reason, "by": by})
+        self._point(stack)
+        self.tag_version(version, {"promoted_at": at, "promotion_reason": reason, "promoted_by": by, "replaced_version": str(replaced)})
+        return replaced
+
+    def rollback(self, reason: str, at: str, by: str) -> tuple[int, int]:
+        """Move the champion back to the version it replaced; return (from, to)."""
+        current = self.version_by_alias(CHAMPION)
+        previous = self.version_by_alias(PREVIOUS)
+        if current is None or previous is None:
+            raise ValueError("there is no previous champion to roll back to")
+        stack = self._record({"action": "rollback", "version": int(previous.version), "from": int(current.version),
+                              "at": at, "reason": reason, "by": by})  # fmt: skip
+        self._point(stack)
+        self.tag_version(int(current.version), {"rolled_back_at": at, "rollback_reason": reason})
+        return int(current.version), int(previous.version)

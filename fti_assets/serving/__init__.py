@@ -1,0 +1,1 @@
+"""Online inference: the online feature store, the predictor and the BentoML service."""

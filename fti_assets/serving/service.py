@@ -1,0 +1,115 @@
+"""The BentoML service: POST /predict scores scheduled flights with the champion model.
+
+Run it with ``make serve`` (``bentoml serve`` on 127.0.0.1). It reads ``FTI_HOME`` for the
+online store, the champion pointer and the prediction log, and swaps models without a
+restart when the pointer changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+
+import bentoml
+from bentoml.exceptions import BentoMLException, InvalidArgument
+
+from fti_assets.serving.model_store import load_serving_model, read_pointer
+from fti_assets.serving.packaged import PACKAGED_MODEL
+from fti_assets.serving.schemas import FlightPrediction, FlightRequest
+
+log = logging.getLogger("fti.service")
+MAX_FLIGHTS = 1000
+WATCH_SECONDS = float(os.environ.get("FTI_SERVING_WATCH_SECONDS", "0.5"))
+
+
+def _home() -> Path:
+    return Path(os.environ.get("FTI_HOME", ".fti")).expanduser().resolve()
+
+
+@bentoml.service(name="flight_delay_service", workers=1, traffic={"timeout": 30}, logging={"access": {"enabled": False}})
+class FlightDelayService:
+    """Probability that a scheduled flight arrives more than 15 minutes late."""
+
+    # The champion at build time: the Bento carries it, and it serves until a champion
+    # pointer under FTI_HOME names another one.
+    packaged = bentoml.models.BentoModel(PACKAGED_MODEL)
+
+    def __init__(self) -> None:
+        from fti_assets.serving.online_store import OnlineStoreReader
+        from fti_assets.serving.prediction_log import PredictionLog
+
+        self.home = _home()
+        self.store = OnlineStoreReader(self.home / "online.sqlite")
+        self.predictions = PredictionLog(self.home / "predictions")
+        pointer = read_pointer(self.home)
+        self.model = load_serving_model(pointer["model_tag"] if pointer else str(self.packaged.tag))
+        self._seen = self._pointer_stamp()
+        self._stop = threading.Event()
+        threading.Thread(target=self._watch, daemon=True, name="champion-watch").start()
+        log.info("serving %s", self.model.version)
+
+    def _pointer_stamp(self) -> int | None:
+        from fti_assets.serving.model_store import pointer_path
+
+        try:
+            return pointer_path(self.home).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def _watch(self) -> None:
+        """Swap to a new champion when the pointer changes; requests never see a half-loaded model."""
+        while not self._stop.wait(WATCH_SECONDS):
+            stamp = self._pointer_stamp()
+            if stamp == self._seen:
+                continue
+            try:
+                pointer = read_pointer(self.home)
+                if pointer and pointer["model_tag"] != self.model.version:
+                    self.model = load_serving_model(pointer["model_tag"])  # one rebind: atomic for readers
+                    log.info("hot-swapped to %s", self.model.version)
+                self._seen = stamp
+            except Exception:  # keep serving the current model; retry on the next tick
+                log.exception("could not load the new champion")
+
+    @bentoml.on_shutdown
+    def _shutdown(self) -> None:
+        self._stop.set()
+        self.predictions.close()
+
+    def __is_ready__(self) -> bool:
+        return self.model is not None and self.store.as_of() is not None
+
+    @bentoml.api
+    async def predict(self, flights: list[FlightRequest], include_features: bool = False) -> list[FlightPrediction]:
+        """Score up to 1000 flights. Unknown planes, routes or airports get documented
+        defaults and are listed in `unknown`; `include_features` returns the vector used."""
+        from fti_assets.serving.predictor import predict, spine
+
+        if not flights:
+            raise InvalidArgument("flights: must hold at least one flight")
+        if len(flights) > MAX_FLIGHTS:
+            raise InvalidArgument(f"flights: at most {MAX_FLIGHTS} per request, got {len(flights)}")
+        for i, f in enumerate(flights):
+            if f.scheduled_arrival <= f.scheduled_departure:
+                raise InvalidArgument(f"flights[{i}].scheduled_arrival: must be after scheduled_departure")
+        model, as_of = self.model, self.store.as_of()  # one model for the whole request
+        if as_of is None:
+            raise BentoMLException("the online store is empty: materialize online_features", error_code=HTTPStatus.SERVICE_UNAVAILABLE)
+        rows = spine([f.model_dump() for f in flights], self.store)
+        probabilities, features, unknown = predict(model, rows, self.store)
+        vectors = features.select(model.spec.features).to_dicts()
+        now = datetime.now(UTC).isoformat()
+        out = []
+        for i, flight_id in enumerate(rows["flight_id"]):
+            p = float(probabilities[i])
+            out.append(FlightPrediction(flight_id=flight_id, delay_probability=p, model_version=model.version, features_as_of=as_of,
+                                        unknown=unknown[i], features=vectors[i] if include_features else None))  # fmt: skip
+            self.predictions.write({"at": now, "flight_id": flight_id, "request": flights[i].model_dump(mode="json"),
+                                    "features": vectors[i], "unknown": unknown[i], "delay_probability": p,
+                                    "model_version": model.version, "features_as_of": as_of})  # fmt: skip
+        return out

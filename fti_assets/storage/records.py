@@ -1,0 +1,32 @@
+"""Small JSON records (model versions, evaluations, promotions) passed between assets."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+
+class RecordIOManager(dg.ConfigurableIOManager):
+    """Stores a JSON-serializable dict per asset under ``<home>/records/<asset>.json``."""
+
+    home: str
+
+    def _path(self, key: dg.AssetKey) -> Path:
+        return Path(self.home) / "records" / f"{key.path[-1]}.json"
+
+    def handle_output(self, context: dg.OutputContext, obj: dict[str, Any]) -> None:
+        target = self._path(context.asset_key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(obj, handle, indent=2, default=str)
+        os.replace(tmp, target)
+
+    def load_input(self, context: dg.InputContext) -> dict[str, Any]:
+        path = self._path(context.asset_key)
+        if not path.exists():
+            raise dg.Failure(f"no record for '{context.asset_key.path[-1]}' at {path}: materialize it first")
+        return json.loads(path.read_text())

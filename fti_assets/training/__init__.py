@@ -1,0 +1,1 @@
+"""Model code: feature encoding, training, evaluation and promotion gates (pure functions)."""

@@ -1,0 +1,52 @@
+"""The model's view of a feature vector: a fixed column order and category codes.
+
+The spec travels with every model (MLflow artifact, BentoML model), so training, batch
+scoring and the online service encode features identically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import polars as pl
+
+from fti_assets.domain.feature_groups import CATEGORICAL_FEATURES, FEATURE_GROUPS, feature_names
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Column order, category vocabularies and feature-group versions of one model."""
+
+    features: list[str]
+    categories: dict[str, list[str]]
+    group_versions: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, train: pl.DataFrame, extra_features: list[str] | None = None) -> FeatureSpec:
+        """Vocabularies from the training rows; categories seen later encode as missing."""
+        categories = {c: sorted(train[c].drop_nulls().unique().to_list()) for c in CATEGORICAL_FEATURES}
+        return cls(
+            features=[*feature_names(), *(extra_features or [])],
+            categories=categories,
+            group_versions={g.name: g.version for g in FEATURE_GROUPS},
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureSpec:
+        return cls(features=list(data["features"]), categories=dict(data["categories"]), group_versions=dict(data.get("group_versions", {})))
+
+    @property
+    def categorical(self) -> list[str]:
+        return [c for c in self.features if c in self.categories]
+
+    def encode(self, frame: pl.DataFrame) -> np.ndarray:
+        """A float64 matrix in ``features`` order; categories as their vocabulary index."""
+        codes = [
+            pl.col(c).replace_strict(vocab, list(range(len(vocab))), default=None, return_dtype=pl.Float64).alias(c)
+            for c, vocab in self.categories.items()
+        ]
+        return frame.with_columns(codes).select(pl.col(self.features).cast(pl.Float64)).to_numpy()
