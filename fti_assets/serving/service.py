@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path

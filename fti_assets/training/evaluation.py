@@ -118,7 +118,7 @@ def gates(
     worse = regressed_slices(challenger_slices, champion_slices, cfg) if champion_slices is not None else pl.DataFrame()
     out["no_slice_regression"] = GateResult(
         worse.height == 0,
-        "no slice with at least {} rows loses more than {} AUC".format(cfg.min_slice_rows, cfg.max_slice_drop) if worse.height == 0 else
+        f"no slice with at least {cfg.min_slice_rows} rows loses more than {cfg.max_slice_drop} AUC" if worse.height == 0 else
         "slices worse than the champion: " + ", ".join(f"{r['slice_by']}={r['slice']} {r['auc']:.3f} < {r['auc_champion']:.3f}" for r in worse.iter_rows(named=True)),
     )  # fmt: skip
     return out
