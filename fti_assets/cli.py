@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="run the whole loop on the embedded data, headless")
     demo.add_argument("--start", type=_day, default=date(2013, 1, 1), help="first day (default 2013-01-01)")
     demo.add_argument("--end", type=_day, default=date(2013, 12, 31), help="last day (default 2013-12-31)")
+    back = commands.add_parser("rollback", help="move the champion back to the previous version")
+    back.add_argument("--reason", default="manual rollback", help="why, recorded in the registry")
+    commands.add_parser("models", help="list model versions with metrics and aliases")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -28,6 +31,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.end < args.start:
             parser.error(f"--end {args.end} is before --start {args.start}")
         return 0 if run_demo(Window(args.start, args.end)) else 1
+    if args.command == "rollback":
+        from fti_assets.operations import rollback
+
+        return 0 if rollback(args.reason) else 1
+    if args.command == "models":
+        from fti_assets.operations import model_table
+
+        print(model_table())
+        return 0
     return 2
 
 

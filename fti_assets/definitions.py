@@ -10,17 +10,20 @@ import dagster as dg
 
 from fti_assets.assets.deployment import DEPLOYMENT_ASSETS
 from fti_assets.assets.features import FEATURE_ASSETS
+from fti_assets.assets.inference import INFERENCE_ASSETS
 from fti_assets.assets.model import MODEL_ASSETS
 from fti_assets.assets.raw import RAW_ASSETS
 from fti_assets.assets.training_data import TRAINING_DATA_ASSETS
+from fti_assets.jobs import JOBS
 from fti_assets.progress import progress_logger
 from fti_assets.resources import build_resources
 from fti_assets.settings import Settings
 
-ASSETS = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS, *MODEL_ASSETS, *DEPLOYMENT_ASSETS]
+ASSETS = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS, *MODEL_ASSETS, *DEPLOYMENT_ASSETS, *INFERENCE_ASSETS]
 
 defs = dg.Definitions(
     assets=ASSETS,
+    jobs=JOBS,
     resources=build_resources(Settings.from_env()),
     loggers={"progress_logger": progress_logger},
 )

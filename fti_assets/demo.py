@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import time
+import sys
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 
 import dagster as dg
 import polars as pl
@@ -12,7 +13,7 @@ import polars as pl
 from fti_assets.instance import prepare_dagster_home
 from fti_assets.settings import Settings
 
-PARTITIONED_GROUPS = ("raw", "features")
+PIPELINES = ("feature_pipeline", "training_pipeline", "inference_pipeline")
 DEFAULT_TRAIN_END, DEFAULT_VALIDATION_END = date(2013, 9, 1), date(2013, 10, 1)
 
 
@@ -31,28 +32,38 @@ class Window:
 
 def run_config(window: Window) -> dict:
     train_end, validation_end = window.split_points()
+    refresh = datetime.combine(window.end + timedelta(days=1), time(), tzinfo=UTC)
     return {
         "loggers": {"progress_logger": {}},
         "ops": {
             "training_dataset": {
                 "config": {"start": window.start.isoformat(), "end": window.end.isoformat(),
                            "train_end": train_end.isoformat(), "validation_end": validation_end.isoformat()}
-            }
+            },
+            # The online store as it stands at the end of the window.
+            "online_features": {"config": {"as_of": refresh.isoformat()}},
         },
     }  # fmt: skip
 
 
-def materialize_window(defs: dg.Definitions, window: Window, selection: list[dg.AssetKey], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    """One run over the window's daily partitions (and the unpartitioned assets selected)."""
-    job = defs.resolve_implicit_global_asset_job_def()
+def run_pipeline(defs: dg.Definitions, job_name: str, window: Window, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """One run of a pipeline job over the window's daily partitions."""
+    config = run_config(window)
+    job = defs.resolve_job_def(job_name)
+    ops = {k: v for k, v in config["ops"].items() if dg.AssetKey(k) in job.asset_layer.executable_asset_keys}
     return job.execute_in_process(
         instance=instance,
-        asset_selection=selection,
-        run_config=run_config(window),
+        run_config={**config, "ops": ops},
         tags={"dagster/asset_partition_range_start": window.start.isoformat(),
               "dagster/asset_partition_range_end": window.end.isoformat(), "fti/trigger": "demo"},
         raise_on_error=False,
     )  # fmt: skip
+
+
+def refused_by_gates(result: dg.ExecuteInProcessResult) -> bool:
+    """True when the only failure is model_evaluation's gates: the champion rightly stays."""
+    failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    return failed == {"model_evaluation"}
 
 
 def summary(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstance) -> str:
@@ -75,9 +86,29 @@ def summary(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstan
         meta = event.asset_materialization.metadata
         lines.append(f"training_dataset content hash: {meta['content_hash'].value}")
         lines.append(str(meta["splits"].value))
+    lines += model_summary(settings)
     lines.append(f"\nQuery the store: .venv/bin/duckdb {settings.warehouse_path} -c 'from training_dataset limit 5'")
     lines.append("Browse the graph: make dev, then http://127.0.0.1:3000")
     return "\n".join(lines)
+
+
+def model_summary(settings: Settings) -> list[str]:
+    """Test AUC of the latest challenger, the gates' verdict and what is being served."""
+    import json
+
+    records = settings.home / "records"
+    lines = []
+    if (records / "model_evaluation.json").exists():
+        ev = json.loads((records / "model_evaluation.json").read_text())
+        ours, theirs = ev["metrics"]["challenger"], ev["metrics"]["champion"]
+        lines.append(f"\nmodel v{ev['version']}: test ROC AUC {ours['auc']:.4f}, log loss {ours['log_loss']:.4f}, Brier {ours['brier']:.4f} "
+                     f"on {ev['test_rows']:,} test flights" + (f" (champion v{ev['champion_version']}: {theirs['auc']:.4f})" if theirs else ""))  # fmt: skip
+        refused = [f"{k}: {g['message']}" for k, g in ev["gates"].items() if not g["passed"]]
+        lines.append("gates: passed" if ev["passed"] else "gates: refused\n  " + "\n  ".join(refused))
+    if (records / "flight_delay_bento.json").exists():
+        bento = json.loads((records / "flight_delay_bento.json").read_text())
+        lines.append(f"serving: {bento['model_tag']} in {bento['bento']} (make serve)")
+    return lines
 
 
 def run_demo(window: Window, settings: Settings | None = None) -> bool:
@@ -86,11 +117,20 @@ def run_demo(window: Window, settings: Settings | None = None) -> bool:
     from fti_assets.definitions import defs
 
     instance = dg.DagsterInstance.get()
-    graph = defs.resolve_asset_graph()
-    selection = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name in (*PARTITIONED_GROUPS, "training")]
-    began = time.monotonic()
+    began = monotonic()
     print(f"fti demo: {window.start} to {window.end}, FTI_HOME={settings.home}")
-    result = materialize_window(defs, window, selection, instance)
-    print(f"\n{'done' if result.success else 'FAILED'} in {time.monotonic() - began:.0f}s (run {result.run_id})\n")
+    ok = True
+    for job in PIPELINES:
+        print(f"\n== {job} ==", file=sys.stderr)
+        result = run_pipeline(defs, job, window, instance)
+        if result.success:
+            continue
+        if job == "training_pipeline" and refused_by_gates(result):
+            print("the gates refused the new model; the champion stays", file=sys.stderr)
+            continue
+        ok = False
+        if job == "feature_pipeline":
+            break
+    print(f"\n{'done' if ok else 'FAILED'} in {monotonic() - began:.0f}s\n")
     print(summary(defs, settings, instance))
-    return result.success
+    return ok

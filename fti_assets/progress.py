@@ -35,8 +35,14 @@ class _ProgressHandler(logging.Handler):
             took = time.monotonic() - self.started.get(step, time.monotonic())
             print(f"{clock} ✔ {step} ({took:.1f}s)", file=sys.stderr)
         elif kind == "STEP_FAILURE":
-            error = event.step_failure_data.user_failure_data or event.step_failure_data.error
-            text = getattr(error, "description", None) or getattr(error, "message", str(error))
+            data = event.step_failure_data
+            if data.user_failure_data is not None:
+                text = data.user_failure_data.description
+            else:  # the user's exception, not Dagster's wrapper around it
+                error = data.error
+                while error.cause is not None:
+                    error = error.cause
+                text = error.message.strip()
             print(f"{clock} ✘ {step}: {text}", file=sys.stderr)
         elif not event.event_specific_data.passed:
             check = event.event_specific_data.check_name

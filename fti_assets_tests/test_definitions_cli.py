@@ -28,17 +28,20 @@ def test_dg_check_defs_passes(tmp_path: Path) -> None:
     assert "All definitions loaded successfully" in out.stdout + out.stderr
 
 
-def test_fti_demo_runs_a_window_and_prints_a_summary(tmp_path: Path) -> None:
+def test_fti_demo_runs_the_loop_on_a_window_and_prints_a_summary(tmp_path: Path) -> None:
     env = {**os.environ, "FTI_HOME": str(tmp_path / "fti")}
     env.pop("DAGSTER_HOME", None)
-    out = subprocess.run([str(BIN / "fti"), "demo", "--start", "2013-01-01", "--end", "2013-01-05"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    out = subprocess.run([str(BIN / "fti"), "demo", "--start", "2013-01-01", "--end", "2013-02-28"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
-    assert "✔ training_dataset" in out.stderr  # progress, one line per step
+    for step in ("training_dataset", "champion_model", "flight_delay_bento", "online_features", "batch_predictions"):
+        assert f"✔ {step}" in out.stderr  # progress, one line per step
     assert "training_dataset content hash" in out.stdout
+    assert "test ROC AUC 0.6" in out.stdout and "gates: passed" in out.stdout
     assert (tmp_path / "fti" / "dagster" / "dagster.yaml").exists()  # runs are recorded under FTI_HOME
     with duckdb.connect(str(tmp_path / "fti" / "warehouse.duckdb"), read_only=True) as conn:
-        assert conn.sql("select count(distinct flight_date) from training_dataset").fetchall() == [(5,)]
+        assert conn.sql("select count(distinct flight_date) from training_dataset").fetchall() == [(59,)]
+        assert conn.sql("select count(*), min(model_version) from batch_predictions").fetchall() == [(51_955, 1)]
 
 
 def test_fti_demo_rejects_an_inverted_window(tmp_path: Path) -> None:
