@@ -5,11 +5,10 @@ UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.bootstrap/bin/uv)
 FTI_HOME ?= $(CURDIR)/.fti
 PORT ?= 3000
+DAGSTER_HOME ?= $(FTI_HOME)/dagster
+BENTOML_HOME ?= $(FTI_HOME)/bentoml
 export FTI_HOME
-export DAGSTER_HOME ?= $(FTI_HOME)/dagster
-export BENTOML_HOME ?= $(FTI_HOME)/bentoml
 export BENTOML_DO_NOT_TRACK := true
-export MLFLOW_TRACKING_URI ?=
 
 .PHONY: demo test dev serve bench lint clean env
 
@@ -34,7 +33,12 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
 
 dev: env $(DAGSTER_HOME)/dagster.yaml
-	.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$(DAGSTER_HOME) .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# The champion's Bento; a running service follows promotions and rollbacks by itself.
+serve: env
+	@test -d $(BENTOML_HOME)/bentos/flight_delay_service || { echo "no Bento yet: run make demo first"; exit 1; }
+	BENTOML_HOME=$(BENTOML_HOME) .venv/bin/bentoml serve flight_delay_service:latest --host 127.0.0.1 --port $(PORT)
 
 lint: env
 	.venv/bin/ruff check fti_assets fti_assets_tests

@@ -21,9 +21,16 @@ from fti_assets.settings import Settings
 
 ASSETS = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS, *MODEL_ASSETS, *DEPLOYMENT_ASSETS, *INFERENCE_ASSETS]
 
-defs = dg.Definitions(
-    assets=ASSETS,
-    jobs=JOBS,
-    resources=build_resources(Settings.from_env()),
-    loggers={"progress_logger": progress_logger},
-)
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """The whole graph bound to one environment's resources."""
+    return dg.Definitions(
+        assets=ASSETS,
+        jobs=JOBS,
+        resources=build_resources(settings),
+        loggers={"progress_logger": progress_logger},
+    )
+
+
+defs = build_definitions(Settings.from_env())

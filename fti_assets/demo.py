@@ -113,10 +113,11 @@ def model_summary(settings: Settings) -> list[str]:
 
 def run_demo(window: Window, settings: Settings | None = None) -> bool:
     settings = settings or Settings.from_env()
-    prepare_dagster_home(settings)
-    from fti_assets.definitions import defs
+    home = prepare_dagster_home(settings)
+    from fti_assets.definitions import build_definitions
 
-    instance = dg.DagsterInstance.get()
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.from_config(str(home))
     began = monotonic()
     print(f"fti demo: {window.start} to {window.end}, FTI_HOME={settings.home}")
     ok = True

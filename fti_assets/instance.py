@@ -13,8 +13,8 @@ _FALLBACK = "telemetry:\n  enabled: false\n"
 
 
 def prepare_dagster_home(settings: Settings) -> Path:
-    """Point ``DAGSTER_HOME`` at ``$FTI_HOME/dagster`` (unless set) with the project's settings."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home)))
+    """The instance folder: ``DAGSTER_HOME`` if set, else ``$FTI_HOME/dagster``, with the project's settings."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
     if not target.exists():

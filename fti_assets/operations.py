@@ -11,10 +11,10 @@ from fti_assets.settings import Settings
 
 
 def _definitions(settings: Settings) -> tuple[dg.Definitions, dg.DagsterInstance]:
-    prepare_dagster_home(settings)
-    from fti_assets.definitions import defs
+    home = prepare_dagster_home(settings)
+    from fti_assets.definitions import build_definitions
 
-    return defs, dg.DagsterInstance.get()
+    return build_definitions(settings), dg.DagsterInstance.from_config(str(home))
 
 
 def rollback(reason: str, settings: Settings | None = None) -> bool:

@@ -24,9 +24,6 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     """
     if settings.env not in ("local", "production"):
         raise ValueError(f"FTI_ENV must be 'local' or 'production', not {settings.env!r}")
-    # BentoML reads its home when first imported; keep its store with everything else.
-    os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_home))
-    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
     tracking = f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}"
     if settings.env == "production":
         tracking = os.environ["FTI_MLFLOW_TRACKING_URI"]
@@ -38,5 +35,5 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "record_io_manager": RecordIOManager(home=str(settings.home)),
         "registry": ModelRegistry(tracking_uri=tracking, artifact_root=str(settings.mlflow_dir / "artifacts")),
         "online": OnlineStore(path=str(settings.online_store_path)),
-        "serving": ServingResource(home=str(settings.home)),
+        "serving": ServingResource(home=str(settings.home), bentoml_home=str(settings.bentoml_home)),
     }

@@ -57,11 +57,11 @@ def test_first_model_is_promoted_under_absolute_floors_and_packaged(home: Path) 
     assert _champion(home) == 1
     pointer = json.loads((home / "serving" / "champion.json").read_text())
     assert pointer["model_tag"] == "flight_delay_model:v1"
-    import bentoml
-
-    bento = bentoml.bentos.get(pointer["bento"])
-    assert bento.info.labels["registry_version"] == "1"
-    assert 'PACKAGED_MODEL = "flight_delay_model:v1"' in Path(bento.path, "src/fti_assets/serving/packaged.py").read_text()
+    name, version = pointer["bento"].split(":")
+    bento = home / "bentoml" / "bentos" / name / version  # the store under FTI_HOME
+    assert "registry_version: '1'" in (bento / "bento.yaml").read_text()
+    assert 'PACKAGED_MODEL = "flight_delay_model:v1"' in (bento / "src/fti_assets/serving/packaged.py").read_text()
+    assert (home / "bentoml" / "models" / "flight_delay_model" / "v1" / "model.txt").read_text().startswith("tree")
 
 
 def test_the_run_records_what_reproduces_the_model(home: Path) -> None:
@@ -106,9 +106,9 @@ def test_a_better_challenger_is_promoted_and_the_old_champion_stays_reachable(ho
 
 
 def test_the_stored_model_reloads_and_predicts_the_same_numbers(home: Path) -> None:
+    import lightgbm as lgb
     import mlflow
 
-    from fti_assets.serving.model_store import load_serving_model
     from fti_assets.training.encoding import FeatureSpec
 
     registry = _registry(home)
@@ -118,7 +118,8 @@ def test_the_stored_model_reloads_and_predicts_the_same_numbers(home: Path) -> N
     x = FeatureSpec.from_dict(loaded.spec).encode(test)
     ours = loaded.booster.predict(x)
     native = mlflow.lightgbm.load_model(f"models:/flight_delay@{CHAMPION}").predict(x)
-    serving = load_serving_model("flight_delay_model:v3").booster.predict(x, num_threads=1)
+    packaged = home / "bentoml" / "models" / "flight_delay_model" / "v3" / "model.txt"
+    serving = lgb.Booster(model_file=str(packaged)).predict(x, num_threads=1)
     np.testing.assert_array_equal(ours, native)
     np.testing.assert_allclose(ours, serving, rtol=0, atol=1e-12)
     from sklearn.metrics import roc_auc_score

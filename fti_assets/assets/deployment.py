@@ -47,9 +47,10 @@ def champion_model(context: dg.AssetExecutionContext, config: PromotionConfig, m
 
 
 class ServingResource(dg.ConfigurableResource):
-    """Where the serving side lives: the champion pointer and the BentoML store, under FTI_HOME."""
+    """Where the serving side lives: the champion pointer under ``home`` and the BentoML store."""
 
     home: str
+    bentoml_home: str
 
 
 @dg.asset(group_name="deployment", io_manager_key="record_io_manager", backfill_policy=_SINGLE_RUN)
@@ -59,14 +60,15 @@ def flight_delay_bento(context: dg.AssetExecutionContext, champion_model: dict, 
     service watches to swap models without a restart."""
     from pathlib import Path
 
-    from fti_assets.serving.bento import build_bento
-    from fti_assets.serving.model_store import save_serving_model, write_pointer
+    from fti_assets.serving.bento import package_isolated
+    from fti_assets.serving.model_store import write_pointer
 
     version = champion_model["version"]
     loaded = registry.load(version)
     labels = {"registry_model": registry.model_name, "registry_version": str(version)}
-    model_tag = save_serving_model(loaded.model_file, loaded.spec, version, labels)
-    bento_tag = build_bento(model_tag, labels, bento_version=f"v{version}-{datetime.now(UTC):%Y%m%d%H%M%S}")
+    built = package_isolated(Path(serving.bentoml_home), loaded.model_file, loaded.spec, version, labels,
+                             bento_version=f"v{version}-{datetime.now(UTC):%Y%m%d%H%M%S}")  # fmt: skip
+    model_tag, bento_tag = built["model_tag"], built["bento"]
     pointer = {"model_tag": model_tag, "registry_version": version, "bento": bento_tag, "published_at": datetime.now(UTC).isoformat()}
     write_pointer(Path(serving.home), pointer)
     context.log.info(f"built {bento_tag} around {model_tag}")

@@ -21,10 +21,10 @@ def feature_snapshot(instance: dg.DagsterInstance) -> str:
 
 
 def score(spine: pl.DataFrame, tables: dict[str, pl.DataFrame], booster, spec) -> pl.DataFrame:
-    """The spine with features as of each prediction time and the model's probability."""
+    """The spine with features as of each row's ``as_of`` and the model's probability."""
     from fti_assets.domain.retrieval import point_in_time_join
 
-    features = point_in_time_join(spine.with_columns(as_of=pl.col("prediction_time")), tables)
+    features = point_in_time_join(spine, tables)
     return features.with_columns(delay_probability=pl.Series(booster.predict(spec.encode(features), num_threads=2)))
 
 
@@ -53,7 +53,7 @@ def batch_predictions(
     # Feature history comes from the store: a plane's last leg can be weeks old.
     tables = {g.name: store.scan(g.name).filter(pl.col("known_at") < horizon).collect() for g in FEATURE_GROUPS if g.name != "origin_congestion"}
     tables["origin_congestion"] = origin_congestion
-    scored = score(flight_schedule, tables, model.booster, spec)
+    scored = score(flight_schedule.with_columns(as_of=pl.col("prediction_time")), tables, model.booster, spec)
     snapshot = feature_snapshot(context.instance)
     out = scored.select(
         "flight_id", "flight_date", "prediction_time", "scheduled_departure", "tailnum", *spec.features, "delay_probability",

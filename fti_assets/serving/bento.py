@@ -42,3 +42,42 @@ def build_bento(model_tag: str, labels: dict[str, str], bento_version: str) -> s
             python={"packages": [f"{p}=={version(p)}" for p in RUNTIME_PACKAGES], "lock_packages": False},
         )
     return str(bento.tag)
+
+
+def package(model_file: Path, spec: dict, registry_version: int, labels: dict[str, str], bento_version: str) -> dict[str, str]:
+    """Save the model into the BentoML store and build the Bento, in this process."""
+    from fti_assets.serving.model_store import save_serving_model
+
+    model_tag = save_serving_model(model_file, spec, registry_version, labels)
+    return {"model_tag": model_tag, "bento": build_bento(model_tag, labels, bento_version)}
+
+
+def package_isolated(bentoml_home: Path, model_file: Path, spec: dict, registry_version: int, labels: dict[str, str], bento_version: str) -> dict[str, str]:
+    """``package`` in a child process whose ``BENTOML_HOME`` is ``bentoml_home``.
+
+    BentoML fixes its store location when first imported; a child process makes sure the
+    model and Bento land in this FTI_HOME's store whatever the parent imported before.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    request = {"model_file": str(model_file), "spec": spec, "registry_version": registry_version, "labels": labels, "bento_version": bento_version}
+    env = {**os.environ, "BENTOML_HOME": str(bentoml_home), "BENTOML_DO_NOT_TRACK": "true"}
+    # `bentoml build` runs uv: make the environment's own copy findable.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    done = subprocess.run([sys.executable, "-m", "fti_assets.serving.bento"], input=json.dumps(request), env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"packaging the Bento failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    args = json.loads(sys.stdin.read())
+    result = package(Path(args["model_file"]), args["spec"], args["registry_version"], args["labels"], args["bento_version"])
+    print(json.dumps(result))
