@@ -23,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     back = commands.add_parser("rollback", help="move the champion back to the previous version")
     back.add_argument("--reason", default="manual rollback", help="why, recorded in the registry")
     commands.add_parser("models", help="list model versions with metrics and aliases")
+    replay = commands.add_parser("replay", help="simulate a period day by day: drift, retraining, promotions")
+    replay.add_argument("--start", type=_day, default=date(2013, 1, 1))
+    replay.add_argument("--end", type=_day, default=date(2013, 12, 31))
+    replay.add_argument("--train-until", type=_day, default=date(2013, 3, 31), help="the first model's data ends here")
+    replay.add_argument("--shift-from", type=_day, default=None, help="inject a shift in the source from this day on")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -35,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         from fti_assets.operations import rollback
 
         return 0 if rollback(args.reason) else 1
+    if args.command == "replay":
+        from fti_assets.replay import replay_command
+
+        if not args.start < args.train_until < args.end:
+            parser.error("need --start < --train-until < --end")
+        return replay_command(args.start, args.end, args.train_until, args.shift_from)
     if args.command == "models":
         from fti_assets.operations import model_table
 

@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from fti_assets.partitions import daily_partitions
+
 feature_pipeline = dg.define_asset_job(
     "feature_pipeline",
     selection=dg.AssetSelection.groups("raw", "features"),
@@ -17,4 +19,17 @@ inference_pipeline = dg.define_asset_job(
     selection=dg.AssetSelection.groups("inference") | dg.AssetSelection.assets("online_features"),
     description="Online store refresh and batch predictions with the current champion.",
 )
-JOBS = [feature_pipeline, training_pipeline, inference_pipeline]
+daily_pipeline = dg.define_asset_job(
+    "daily_pipeline",
+    selection=(dg.AssetSelection.groups("raw", "features", "inference", "monitoring") | dg.AssetSelection.assets("online_features"))
+    - dg.AssetSelection.assets("replay_report"),
+    partitions_def=daily_partitions,
+    description="One day end to end: features, online refresh, batch predictions, monitoring.",
+)
+challenger_rollout = dg.define_asset_job(
+    "challenger_rollout",
+    selection=dg.AssetSelection.assets("challenger_model"),
+    description="Deploy the evaluated challenger as shadow or canary, or retire it.",
+)
+replay_report_job = dg.define_asset_job("replay_report_job", selection=dg.AssetSelection.assets("replay_report"))
+JOBS = [feature_pipeline, training_pipeline, inference_pipeline, daily_pipeline, challenger_rollout, replay_report_job]

@@ -12,15 +12,18 @@ _SHOWN = {"STEP_START", "STEP_SUCCESS", "STEP_FAILURE", "ASSET_CHECK_EVALUATION"
 
 
 class _ProgressHandler(logging.Handler):
-    def __init__(self) -> None:
+    def __init__(self, failures_only: bool = False) -> None:
         super().__init__()
         self.started: dict[str, float] = {}
+        self.failures_only = failures_only
 
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", {}) or {}
         event = meta.get("dagster_event")
         step = meta.get("step_key") or ""
         clock = time.strftime("%H:%M:%S")
+        if self.failures_only and (event is None or event.event_type_value != "STEP_FAILURE"):
+            return
         if event is None:
             if record.levelno >= logging.INFO and step:
                 print(f"{clock}   {step}: {meta.get('orig_message', record.getMessage())}", file=sys.stderr)
@@ -49,8 +52,11 @@ class _ProgressHandler(logging.Handler):
             print(f"{clock} ! {step}: check '{check}' did not pass", file=sys.stderr)
 
 
-@dg.logger(description="One line per step on stderr, with timings: progress for headless runs.")
-def progress_logger(_: dg.InitLoggerContext) -> logging.Logger:
+@dg.logger(
+    config_schema={"failures_only": dg.Field(bool, default_value=False, description="Print failed steps only.")},
+    description="One line per step on stderr, with timings: progress for headless runs.",
+)
+def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     logger = logging.Logger("fti.progress", level=logging.DEBUG)
-    logger.addHandler(_ProgressHandler())
+    logger.addHandler(_ProgressHandler(init_context.logger_config["failures_only"]))
     return logger

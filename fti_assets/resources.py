@@ -6,6 +6,8 @@ import os
 from typing import Any
 
 from fti_assets.assets.deployment import ServingResource
+from fti_assets.assets.drift import ReportStore
+from fti_assets.automation import RetrainingRuleConfig
 from fti_assets.registry import ModelRegistry
 from fti_assets.serving.online_store_resource import OnlineStore
 from fti_assets.settings import Settings
@@ -36,4 +38,6 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "registry": ModelRegistry(tracking_uri=tracking, artifact_root=str(settings.mlflow_dir / "artifacts")),
         "online": OnlineStore(path=str(settings.online_store_path)),
         "serving": ServingResource(home=str(settings.home), bentoml_home=str(settings.bentoml_home)),
+        "retraining_rule": RetrainingRuleConfig(),
+        "reports": ReportStore(folder=str(settings.reports_dir)),
     }

@@ -8,7 +8,7 @@ import polars as pl
 
 from fti_assets.domain.feature_groups import FEATURE_GROUPS
 from fti_assets.partitions import daily_partitions
-from fti_assets.registry import CHAMPION, ModelRegistry
+from fti_assets.registry import CHALLENGER, CHAMPION, ModelRegistry
 from fti_assets.storage.io_manager import PARTITION_COLUMN
 from fti_assets.storage.offline_store import OfflineStore
 
@@ -55,10 +55,16 @@ def batch_predictions(
     tables["origin_congestion"] = origin_congestion
     scored = score(flight_schedule.with_columns(as_of=pl.col("prediction_time")), tables, model.booster, spec)
     snapshot = feature_snapshot(context.instance)
+    challenger = registry.version_by_alias(CHALLENGER)
+    shadow = pl.lit(None, pl.Float64)
+    if challenger is not None:  # the challenger is scored in shadow on every flight
+        other = registry.load(int(challenger.version))
+        shadow = pl.Series(other.booster.predict(FeatureSpec.from_dict(other.spec).encode(scored), num_threads=2))
     out = scored.select(
         "flight_id", "flight_date", "prediction_time", "scheduled_departure", "tailnum", *spec.features, "delay_probability",
         model_version=pl.lit(int(champion.version)), features_as_of=pl.col("prediction_time"),
         feature_snapshot=pl.lit(snapshot), scored_at=pl.lit(datetime.now(UTC)),
+        challenger_version=pl.lit(int(challenger.version) if challenger else None, pl.Int64), challenger_probability=shadow,
     )  # fmt: skip
     context.log.info(f"scored {out.height:,} flights with model v{champion.version}")
     return dg.Output(out, metadata={

@@ -44,15 +44,17 @@ def build_bento(model_tag: str, labels: dict[str, str], bento_version: str) -> s
     return str(bento.tag)
 
 
-def package(model_file: Path, spec: dict, registry_version: int, labels: dict[str, str], bento_version: str) -> dict[str, str]:
-    """Save the model into the BentoML store and build the Bento, in this process."""
+def package(model_file: Path, spec: dict, registry_version: int, labels: dict[str, str], bento_version: str | None) -> dict[str, str | None]:
+    """Save the model into the BentoML store and, given a version, build the Bento around it."""
     from fti_assets.serving.model_store import save_serving_model
 
     model_tag = save_serving_model(model_file, spec, registry_version, labels)
-    return {"model_tag": model_tag, "bento": build_bento(model_tag, labels, bento_version)}
+    return {"model_tag": model_tag, "bento": build_bento(model_tag, labels, bento_version) if bento_version else None}
 
 
-def package_isolated(bentoml_home: Path, model_file: Path, spec: dict, registry_version: int, labels: dict[str, str], bento_version: str) -> dict[str, str]:
+def package_isolated(
+    bentoml_home: Path, model_file: Path, spec: dict, registry_version: int, labels: dict[str, str], bento_version: str | None
+) -> dict[str, str | None]:
     """``package`` in a child process whose ``BENTOML_HOME`` is ``bentoml_home``.
 
     BentoML fixes its store location when first imported; a child process makes sure the

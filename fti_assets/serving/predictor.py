@@ -72,3 +72,35 @@ def predict(model: ServingModel, flights: pl.DataFrame, store: OnlineStoreReader
     features, unknown = feature_frame(flights, store)
     matrix = model.spec.encode(features)
     return model.booster.predict(matrix, num_threads=1), features, unknown
+
+
+@dataclass(frozen=True)
+class ServingState:
+    """What a request is served with, swapped as one object: champion, optional challenger."""
+
+    champion: ServingModel
+    challenger: ServingModel | None = None
+    mode: str = "off"  # "shadow": scored and logged, never returned; "canary": returned for `share` of flights
+    share: float = 0.0
+
+
+def canary_bucket(flight_id: str) -> float:
+    """A stable number in [0, 1) per flight, so a flight always gets the same model."""
+    import hashlib
+
+    return int(hashlib.sha256(flight_id.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def serve(state: ServingState, flights: pl.DataFrame, store: OnlineStoreReader) -> dict[str, Any]:
+    """Champion (and challenger) probabilities, the one returned per flight, and what was used."""
+    champion_p, features, unknown = predict(state.champion, flights, store)
+    challenger_p = None
+    if state.challenger is not None and state.mode in ("shadow", "canary"):
+        challenger_p = state.challenger.booster.predict(state.challenger.spec.encode(features), num_threads=1)
+    served_p, served_by = champion_p.copy(), [state.champion.version] * flights.height
+    if challenger_p is not None and state.mode == "canary":
+        for i, fid in enumerate(flights["flight_id"]):
+            if canary_bucket(fid) < state.share:
+                served_p[i], served_by[i] = challenger_p[i], state.challenger.version
+    return {"probability": served_p, "served_by": served_by, "champion": champion_p, "challenger": challenger_p,
+            "features": features, "unknown": unknown}  # fmt: skip

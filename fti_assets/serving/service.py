@@ -45,12 +45,26 @@ class FlightDelayService:
         self.home = _home()
         self.store = OnlineStoreReader(self.home / "online.sqlite")
         self.predictions = PredictionLog(self.home / "predictions")
-        pointer = read_pointer(self.home)
-        self.model = load_serving_model(pointer["model_tag"] if pointer else str(self.packaged.tag))
         self._seen = self._pointer_stamp()
+        self.state = self._load(read_pointer(self.home), None)
         self._stop = threading.Event()
         threading.Thread(target=self._watch, daemon=True, name="champion-watch").start()
-        log.info("serving %s", self.model.version)
+        log.info("serving %s", self.state.champion.version)
+
+    def _load(self, pointer: dict | None, current):
+        """The serving state a pointer describes, reusing models already loaded."""
+        from fti_assets.serving.predictor import ServingState
+
+        loaded = {m.version: m for m in (current.champion, current.challenger) if m is not None} if current else {}
+
+        def model(tag: str):
+            return loaded.get(tag) or load_serving_model(tag)
+
+        champion = model(pointer["model_tag"] if pointer else str(self.packaged.tag))
+        challenger = (pointer or {}).get("challenger")
+        if not challenger:
+            return ServingState(champion)
+        return ServingState(champion, model(challenger["model_tag"]), challenger["mode"], float(challenger.get("share", 0.0)))
 
     def _pointer_stamp(self) -> int | None:
         from fti_assets.serving.model_store import pointer_path
@@ -67,11 +81,10 @@ class FlightDelayService:
             if stamp == self._seen:
                 continue
             try:
-                pointer = read_pointer(self.home)
-                if pointer and pointer["model_tag"] != self.model.version:
-                    self.model = load_serving_model(pointer["model_tag"])  # one rebind: atomic for readers
-                    log.info("hot-swapped to %s", self.model.version)
+                self.state = self._load(read_pointer(self.home), self.state)  # one rebind: atomic for readers
                 self._seen = stamp
+                log.info("serving %s (challenger %s, %s)", self.state.champion.version,
+                         self.state.challenger.version if self.state.challenger else None, self.state.mode)
             except Exception:  # keep serving the current model; retry on the next tick
                 log.exception("could not load the new champion")
 
@@ -81,13 +94,13 @@ class FlightDelayService:
         self.predictions.close()
 
     def __is_ready__(self) -> bool:
-        return self.model is not None and self.store.as_of() is not None
+        return self.state is not None and self.store.as_of() is not None
 
     @bentoml.api
     async def predict(self, flights: list[FlightRequest], include_features: bool = False) -> list[FlightPrediction]:
         """Score up to 1000 flights. Unknown planes, routes or airports get documented
         defaults and are listed in `unknown`; `include_features` returns the vector used."""
-        from fti_assets.serving.predictor import predict, spine
+        from fti_assets.serving.predictor import serve, spine
 
         if not flights:
             raise InvalidArgument("flights: must hold at least one flight")
@@ -96,19 +109,24 @@ class FlightDelayService:
         for i, f in enumerate(flights):
             if f.scheduled_arrival <= f.scheduled_departure:
                 raise InvalidArgument(f"flights[{i}].scheduled_arrival: must be after scheduled_departure")
-        model, as_of = self.model, self.store.as_of()  # one model for the whole request
+        state, as_of = self.state, self.store.as_of()  # one state for the whole request
         if as_of is None:
             raise BentoMLException("the online store is empty: materialize online_features", error_code=HTTPStatus.SERVICE_UNAVAILABLE)
         rows = spine([f.model_dump() for f in flights], self.store)
-        probabilities, features, unknown = predict(model, rows, self.store)
-        vectors = features.select(model.spec.features).to_dicts()
+        served = serve(state, rows, self.store)
+        vectors = served["features"].select(state.champion.spec.features).to_dicts()
         now = datetime.now(UTC).isoformat()
         out = []
         for i, flight_id in enumerate(rows["flight_id"]):
-            p = float(probabilities[i])
-            out.append(FlightPrediction(flight_id=flight_id, delay_probability=p, model_version=model.version, features_as_of=as_of,
-                                        unknown=unknown[i], features=vectors[i] if include_features else None))  # fmt: skip
-            self.predictions.write({"at": now, "flight_id": flight_id, "request": flights[i].model_dump(mode="json"),
-                                    "features": vectors[i], "unknown": unknown[i], "delay_probability": p,
-                                    "model_version": model.version, "features_as_of": as_of})  # fmt: skip
+            p = float(served["probability"][i])
+            out.append(FlightPrediction(flight_id=flight_id, delay_probability=p, model_version=served["served_by"][i], features_as_of=as_of,
+                                        unknown=served["unknown"][i], features=vectors[i] if include_features else None))  # fmt: skip
+            challenger = served["challenger"]
+            self.predictions.write({
+                "at": now, "flight_id": flight_id, "request": flights[i].model_dump(mode="json"), "features": vectors[i],
+                "unknown": served["unknown"][i], "delay_probability": p, "model_version": served["served_by"][i],
+                "features_as_of": as_of, "champion_version": state.champion.version, "champion_probability": float(served["champion"][i]),
+                "challenger_version": state.challenger.version if challenger is not None else None,
+                "challenger_probability": float(challenger[i]) if challenger is not None else None, "mode": state.mode,
+            })  # fmt: skip
         return out

@@ -67,7 +67,10 @@ class OfflineStore(dg.ConfigurableResource):
                 + (f" in partitions {partitions[0]}..{partitions[-1]}" if partitions else "")
                 + f" under {self.table_dir(table)}: materialize '{table}' first"
             )
-        return pl.scan_parquet(paths, missing_columns="insert", extra_columns="ignore")
+        if len(paths) == 1:
+            return pl.scan_parquet(paths[0])
+        # Partitions written before a column was added lack it: align them by name.
+        return pl.concat([pl.scan_parquet(p) for p in paths], how="diagonal_relaxed")
 
     def write_quarantine(self, table: str, rejected: pl.DataFrame, run_id: str) -> Path:
         """Keep rejected rows with their reasons; the ``quarantine`` view unions every table."""

@@ -30,3 +30,9 @@ class RecordIOManager(dg.ConfigurableIOManager):
         if not path.exists():
             raise dg.Failure(f"no record for '{context.asset_key.path[-1]}' at {path}: materialize it first")
         return json.loads(path.read_text())
+
+
+def read_record(home: Path, asset: str) -> dict[str, Any] | None:
+    """The last stored record of ``asset`` (None if it was never materialized)."""
+    path = Path(home) / "records" / f"{asset}.json"
+    return json.loads(path.read_text()) if path.exists() else None

@@ -1,0 +1,100 @@
+"""Sensors and schedules that close the loop: retrain on alarms, retire a bad canary."""
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from fti_assets.assets.deployment import ServingResource
+from fti_assets.jobs import challenger_rollout, daily_pipeline, training_pipeline
+from fti_assets.storage.offline_store import OfflineStore
+
+
+class RetrainingRuleConfig(dg.ConfigurableResource):
+    """The thresholds of the retraining rule (see ``monitoring.rules.RetrainRule``)."""
+
+    auc_margin: float = 0.03
+    min_window_rows: int = 2000
+    drift_share: float = 0.5
+    drift_days: int = 3
+    cooldown_days: int = 14
+    holdout_days: int = 14
+    """A retrain tests on the last ``holdout_days`` and validates on as many days before."""
+    canary_min_rows: int = 1000
+    canary_auc_margin: float = 0.01
+
+
+def _table(store: OfflineStore, name: str) -> pl.DataFrame:
+    try:
+        return store.read(name)
+    except FileNotFoundError:
+        return pl.DataFrame(schema={"day": pl.Date})
+
+
+def training_run_config(first: date, last: date, holdout_days: int = 14) -> dict:
+    """Train on everything up to ``last``; the latest days validate and test."""
+    test_start, validation_start = last - timedelta(days=holdout_days - 1), last - timedelta(days=2 * holdout_days - 1)
+    return {"ops": {"training_dataset": {"config": {"start": first.isoformat(), "end": last.isoformat(),
+                                                    "train_end": validation_start.isoformat(), "validation_end": test_start.isoformat()}}}}  # fmt: skip
+
+
+@dg.sensor(job=training_pipeline, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
+def retraining_sensor(context: dg.SensorEvaluationContext, store: OfflineStore, retraining_rule: RetrainingRuleConfig):
+    """Launches the training pipeline when recent AUC falls below the champion's test AUC, or
+    feature drift persists. One alarm, one retrain; then a cool-down."""
+    from fti_assets.monitoring.rules import RetrainRule, retrain_decision
+
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    performance, drift = _table(store, "model_performance"), _table(store, "feature_drift_report")
+    if performance.height == 0:
+        return dg.SkipReason("no model_performance yet")
+    latest = performance["day"].max()
+    if cursor.get("last_day") == latest.isoformat():
+        return dg.SkipReason(f"nothing new since {latest}")
+    rule = RetrainRule(**{k: getattr(retraining_rule, k) for k in RetrainRule.__dataclass_fields__})
+    last_retrain = date.fromisoformat(cursor["last_retrain"]) if cursor.get("last_retrain") else None
+    alarm = retrain_decision(performance, drift, rule, last_retrain)
+    context.update_cursor(json.dumps({**cursor, "last_day": latest.isoformat(),
+                                      **({"last_retrain": alarm.day.isoformat()} if alarm else {})}))  # fmt: skip
+    if alarm is None:
+        return dg.SkipReason(f"{latest}: no alarm, or within the cool-down after {last_retrain}")
+    first = date.fromisoformat(store.partitions("flight_outcomes")[0])
+    context.log.info(f"retraining: {alarm.reason}")
+    return dg.RunRequest(run_key=f"retrain-{alarm.day}", run_config=training_run_config(first, alarm.day, retraining_rule.holdout_days),
+                         tags={"fti/trigger": "retraining_sensor", "fti/alarm": alarm.reason[:200], "fti/alarm_day": alarm.day.isoformat()})  # fmt: skip
+
+
+@dg.sensor(job=challenger_rollout, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
+def canary_guard_sensor(context: dg.SensorEvaluationContext, store: OfflineStore, serving: ServingResource, retraining_rule: RetrainingRuleConfig):
+    """Retires a canary that does worse than the champion on known outcomes."""
+    from fti_assets.monitoring.shadow import challenger_worse
+    from fti_assets.serving.model_store import read_pointer
+
+    challenger = (read_pointer(Path(serving.home)) or {}).get("challenger")
+    if not challenger or challenger["mode"] != "canary":
+        return dg.SkipReason("no canary running")
+    evidence = _table(store, "shadow_comparison")
+    if evidence.height == 0 or "challenger_version" not in evidence.columns:
+        return dg.SkipReason("no shadow_comparison yet")
+    mine = evidence.filter(pl.col("challenger_version") == challenger["registry_version"]).sort("day")
+    if mine.height == 0:
+        return dg.SkipReason("no evidence on the canary yet")
+    last = mine.row(-1, named=True)
+    if not challenger_worse(last, retraining_rule.canary_min_rows, retraining_rule.canary_auc_margin):
+        return dg.SkipReason(f"canary v{challenger['registry_version']}: no evidence it is worse ({last['rows_total']} flights)")
+    reason = (f"canary v{challenger['registry_version']} AUC {last['challenger_auc']:.4f} < champion {last['champion_auc']:.4f} "
+              f"on {last['rows_total']} flights")  # fmt: skip
+    return dg.RunRequest(run_key=f"retire-{challenger['registry_version']}-{challenger['since']}",
+                         run_config={"ops": {"challenger_model": {"config": {"mode": "retire", "reason": reason}}}},
+                         tags={"fti/trigger": "canary_guard_sensor"})  # fmt: skip
+
+
+daily_schedule = dg.build_schedule_from_partitioned_job(
+    daily_pipeline, hour_of_day=6, default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Each day's features, online refresh, batch predictions and monitoring. Stopped by default: "
+    "the embedded data ends in 2013; turn it on when pointing at live data.",
+)  # fmt: skip
+SENSORS = [retraining_sensor, canary_guard_sensor]
+SCHEDULES = [daily_schedule]

@@ -1,0 +1,87 @@
+"""Drift of features and predictions against the training reference, with Evidently.
+
+Distances, not p-values: on thousands of rows a p-value test flags shifts too small to
+matter. Calendar features are left out: one day's month is a single value, always "drifted".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from fti_assets.domain.feature_groups import CATEGORICAL_FEATURES, feature_names
+
+#: Features whose distribution over one day or week differs from a year by construction.
+NOT_MONITORED = ("month", "weekday")
+PREDICTION = "delay_probability"
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    num_method: str = "wasserstein"
+    num_threshold: float = 0.1
+    cat_method: str = "jensenshannon"
+    cat_threshold: float = 0.1
+    drift_share: float = 0.5
+
+
+def monitored_features() -> tuple[list[str], list[str]]:
+    """(numeric, categorical) columns the feature drift report compares."""
+    features = [f for f in feature_names() if f not in NOT_MONITORED]
+    return [f for f in features if f not in CATEGORICAL_FEATURES], [f for f in features if f in CATEGORICAL_FEATURES]
+
+
+def _dataset(frame: pl.DataFrame, numeric: list[str], categorical: list[str]):
+    from evidently import DataDefinition, Dataset
+
+    pandas = frame.select(*numeric, *categorical).to_pandas()
+    return Dataset.from_pandas(pandas, data_definition=DataDefinition(numerical_columns=numeric, categorical_columns=categorical))
+
+
+def feature_drift(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConfig) -> tuple[Any, dict]:
+    """The Evidently snapshot and ``{drifted_share, drifted_count, scores: {column: [score, drifted]}}``."""
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    numeric, categorical = monitored_features()
+    preset = DataDriftPreset(columns=[*numeric, *categorical], num_method=cfg.num_method, num_threshold=cfg.num_threshold,
+                             cat_method=cfg.cat_method, cat_threshold=cfg.cat_threshold, drift_share=cfg.drift_share)  # fmt: skip
+    snapshot = Report([preset]).run(_dataset(current, numeric, categorical), _dataset(reference, numeric, categorical))
+    return snapshot, summarize(snapshot)
+
+
+def prediction_drift(reference: pl.Series, current: pl.Series, cfg: DriftConfig) -> tuple[Any, dict]:
+    """Drift of the predicted probability: one Wasserstein distance."""
+    from evidently import Report
+    from evidently.metrics import ValueDrift
+
+    report = Report([ValueDrift(column=PREDICTION, method=cfg.num_method, threshold=cfg.num_threshold)])
+    snapshot = report.run(_dataset(current.alias(PREDICTION).to_frame(), [PREDICTION], []),
+                          _dataset(reference.alias(PREDICTION).to_frame(), [PREDICTION], []))  # fmt: skip
+    return snapshot, summarize(snapshot)
+
+
+def summarize(snapshot: Any) -> dict:
+    """Per-column scores and verdicts and the drifted share, from a snapshot's metrics."""
+    scores: dict[str, list] = {}
+    share = count = None
+    for metric in snapshot.dict()["metrics"]:
+        config = metric["config"]
+        if config["type"].endswith("ValueDrift"):
+            value = float(metric["value"])
+            scores[config["column"]] = [round(value, 4), value >= config["threshold"]]
+        elif config["type"].endswith("DriftedColumnsCount"):
+            share, count = metric["value"]["share"], metric["value"]["count"]
+    if share is None and scores:
+        count = sum(d for _, d in scores.values())
+        share = count / len(scores)
+    return {"drifted_share": float(share or 0.0), "drifted_count": int(count or 0), "scores": scores}
+
+
+def save_html(snapshot: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    snapshot.save_html(str(path))
+    return path
