@@ -1,0 +1,102 @@
+"""The retraining rule and sensors: fire once per alarm, honour the cursor and the cool-down."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from fti_assets.automation import RetrainingRuleConfig, daily_schedule, retraining_sensor
+from fti_assets.monitoring.rules import RetrainRule, drift_alarm, performance_alarm, retrain_decision
+from fti_assets.storage.offline_store import OfflineStore
+
+D0 = date(2013, 3, 1)
+
+
+def _performance(aucs: list[float], test_auc: float = 0.72, rows: int = 5000) -> pl.DataFrame:
+    return pl.DataFrame({
+        "day": [D0 + timedelta(days=i) for i in range(len(aucs))], "auc_window": aucs, "rows_window": [rows] * len(aucs),
+        "champion_test_auc": [test_auc] * len(aucs), "window_days": [14] * len(aucs),
+    })  # fmt: skip
+
+
+def _drift(shares: list[float], start: date = D0) -> pl.DataFrame:
+    return pl.DataFrame({"day": [start + timedelta(days=i) for i in range(len(shares))], "drifted_share": shares})
+
+
+def test_performance_alarm_needs_a_real_gap_and_enough_rows() -> None:
+    rule = RetrainRule(auc_margin=0.03, min_window_rows=2000)
+    assert performance_alarm(_performance([0.71, 0.70]), rule) is None  # within the margin
+    assert performance_alarm(_performance([0.71, 0.68]), rule).day == D0 + timedelta(days=1)
+    assert performance_alarm(_performance([0.71, 0.60], rows=500), rule) is None  # too few flights
+
+
+def test_drift_alarm_needs_consecutive_days_above_the_share() -> None:
+    rule = RetrainRule(drift_share=0.5, drift_days=3)
+    assert drift_alarm(_drift([0.2, 0.6, 0.7, 0.8]), rule).day == D0 + timedelta(days=3)
+    assert drift_alarm(_drift([0.6, 0.7, 0.4]), rule) is None
+    gap = pl.concat([_drift([0.6]), _drift([0.7, 0.8], D0 + timedelta(days=5))])
+    assert drift_alarm(gap, rule) is None  # not consecutive days
+
+
+def test_cool_down_blocks_an_alarm_soon_after_a_retrain() -> None:
+    rule = RetrainRule(cooldown_days=7)
+    low = _performance([0.6] * 5)
+    assert retrain_decision(low, _drift([]), rule, last_retrain=D0) is None
+    assert retrain_decision(low, _drift([]), rule, last_retrain=D0 - timedelta(days=7)) is not None
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> OfflineStore:
+    return OfflineStore(home=str(tmp_path))
+
+
+def _tick(store: OfflineStore, cursor: str | None, rule: RetrainingRuleConfig):
+    store.write("flight_outcomes", pl.DataFrame({"flight_id": ["x"]}), "2013-01-01")
+    with dg.build_sensor_context(cursor=cursor, resources={"store": store, "retraining_rule": rule}) as context:
+        result = retraining_sensor(context)
+        return result, context.cursor
+
+
+def test_the_sensor_fires_once_per_alarm_and_respects_the_cool_down(store: OfflineStore) -> None:
+    rule = RetrainingRuleConfig(cooldown_days=5, holdout_days=7)
+    store.write("model_performance", _performance([0.71, 0.62]))
+    fired, cursor = _tick(store, None, rule)
+    assert isinstance(fired, dg.RunRequest)
+    assert fired.run_key == "retrain-2013-03-02" and "below the champion's test AUC" in fired.tags["fti/alarm"]
+    config = fired.run_config["ops"]["training_dataset"]["config"]
+    assert (config["start"], config["end"], config["validation_end"]) == ("2013-01-01", "2013-03-02", "2013-02-24")
+    # The same data again: the cursor says it was handled.
+    again, cursor = _tick(store, cursor, rule)
+    assert isinstance(again, dg.SkipReason) and "nothing new" in again.skip_message
+    # A new bad day inside the cool-down: no second retrain.
+    store.write("model_performance", _performance([0.71, 0.62, 0.61, 0.60]))
+    quiet, cursor = _tick(store, cursor, rule)
+    assert isinstance(quiet, dg.SkipReason) and "cool-down" in quiet.skip_message
+    # Past the cool-down the alarm stands again, once.
+    store.write("model_performance", _performance([0.71, 0.62, 0.61, 0.60, 0.6, 0.6, 0.6]))
+    refired, cursor = _tick(store, cursor, rule)
+    assert isinstance(refired, dg.RunRequest) and refired.run_key == "retrain-2013-03-07"
+    assert json.loads(cursor)["last_retrain"] == "2013-03-07"
+
+
+def test_a_healthy_model_does_not_trigger(store: OfflineStore) -> None:
+    store.write("model_performance", _performance([0.72, 0.715, 0.71]))
+    store.write("feature_drift_report", _drift([0.1, 0.2, 0.1]))
+    result, _ = _tick(store, None, RetrainingRuleConfig())
+    assert isinstance(result, dg.SkipReason)
+
+
+def test_loop_sensors_start_running_and_the_schedule_targets_yesterday() -> None:
+    from fti_assets.definitions import defs
+
+    for name in ("retraining_sensor", "canary_guard_sensor"):
+        assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+    when = datetime(2013, 3, 2, 6, 0, tzinfo=timezone.utc)
+    with dg.build_schedule_context(scheduled_execution_time=when) as context:
+        [request] = daily_schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == "2013-03-01"

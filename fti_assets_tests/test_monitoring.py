@@ -1,0 +1,114 @@
+"""Monitoring on real data: performance, drift reports, shadow and canary evidence, the guard."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import polars as pl
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from fti_assets.automation import RetrainingRuleConfig, canary_guard_sensor
+from fti_assets.serving.process import ServiceProcess
+from fti_assets.storage.offline_store import OfflineStore
+from fti_assets_tests.conftest import materialize, settings_for
+
+DAYS = (date(2013, 1, 1), date(2013, 1, 14))
+LENIENT = {"floor_auc": 0.5, "floor_max_brier": 0.25, "min_improvement": -1.0, "max_slice_drop": 1.0}
+MONITORING = ["model_performance", "feature_drift_report", "prediction_drift_report"]
+
+
+def _run(home: Path, assets: list[str], partitioned: bool = False, ops: dict | None = None):
+    result = materialize(home, assets, *(DAYS if partitioned else (None, None)), run_config={"ops": ops or {}})
+    assert result.success, [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    return result
+
+
+@pytest.fixture(scope="module")
+def home(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A good champion (v1), batch predictions for two weeks, and their monitoring."""
+    target = Path(shutil.copytree(feature_home, tmp_path_factory.mktemp("monitoring") / "home"))
+    _run(target, ["trained_model", "model_evaluation", "champion_model", "flight_delay_bento", "online_features"],
+         ops={"model_evaluation": {"config": LENIENT}, "online_features": {"config": {"as_of": "2013-01-13T00:00:00+00:00"}}})
+    _run(target, ["batch_predictions", *MONITORING], partitioned=True)
+    return target
+
+
+def test_model_performance_matches_the_outcomes(home: Path) -> None:
+    store = OfflineStore(home=str(home))
+    performance = store.read("model_performance").sort("day")
+    scored = store.read("batch_predictions").join(store.read("flight_outcomes").filter(pl.col("status") == "arrived"), on="flight_id")
+    last = scored.filter(pl.col("flight_date") == DAYS[1])
+    row = performance.row(-1, named=True)
+    assert row["day"] == DAYS[1] and row["rows_day"] == last.height
+    assert row["auc_day"] == pytest.approx(roc_auc_score(last["is_delayed"], last["delay_probability"]), abs=1e-12)
+    assert row["auc_window"] == pytest.approx(roc_auc_score(scored["is_delayed"], scored["delay_probability"]), abs=1e-12)
+    evaluation = json.loads((home / "records" / "model_evaluation.json").read_text())
+    assert row["champion_test_auc"] == pytest.approx(evaluation["metrics"]["challenger"]["auc"], abs=1e-4)
+
+
+def test_drift_reports_are_stored_and_linked(home: Path) -> None:
+    store = OfflineStore(home=str(home))
+    features = store.read("feature_drift_report").sort("day")
+    assert features.height == 14 and features["drifted_share"].is_between(0, 1).all()
+    last = features.row(-1, named=True)
+    assert Path(last["html"]).stat().st_size > 100_000  # the Evidently HTML, under FTI_HOME
+    assert Path(last["html"]).is_relative_to(home / "reports")
+    scores = json.loads(last["scores"])
+    assert {"temp", "carrier", "route_delay_share_7d"} <= set(scores) and "month" not in scores
+    predictions = store.read("prediction_drift_report")
+    assert predictions.height == 14 and set(json.loads(predictions["scores"][0])) == {"delay_probability"}
+
+
+def test_a_shifted_feature_is_flagged(home: Path, tmp_path: Path) -> None:
+    shifted = Path(shutil.copytree(home, tmp_path / "shifted"))
+    store = OfflineStore(home=str(shifted))
+    day = DAYS[1].isoformat()
+    frame = store.read("batch_predictions", [day])
+    store.write("batch_predictions", frame.with_columns(temp=pl.col("temp") + 40, pressure=pl.col("pressure") - 40), day)
+    materialize(shifted, ["feature_drift_report"], DAYS[1], DAYS[1])
+    scores = json.loads(store.read("feature_drift_report", [day])["scores"][0])
+    original = json.loads(OfflineStore(home=str(home)).read("feature_drift_report", [day])["scores"][0])
+    assert scores["temp"][1] is True and scores["temp"][0] > original["temp"][0]
+
+
+def test_a_worse_canary_is_found_out_and_retired(home: Path) -> None:
+    weak = {"trained_model": {"config": {"num_leaves": 2, "max_rounds": 1}}, "model_evaluation": {"config": LENIENT}}
+    _run(home, ["trained_model", "model_evaluation"], ops=weak)
+    _run(home, ["challenger_model"], ops={"challenger_model": {"config": {"mode": "canary", "share": 0.5}}})
+    pointer = json.loads((home / "serving" / "champion.json").read_text())
+    assert pointer["challenger"]["mode"] == "canary" and pointer["challenger"]["registry_version"] == 2
+
+    with ServiceProcess("flight_delay_service:latest", home) as service:
+        flights = [{"carrier": "UA", "flight": n, "origin": "EWR", "dest": "IAH", "distance": 1400,
+                    "scheduled_departure": "2013-01-13T05:15:00-05:00", "scheduled_arrival": "2013-01-13T08:19:00-06:00"} for n in range(1, 41)]  # fmt: skip
+        served = httpx.post(f"{service.url}/predict", json={"flights": flights}, timeout=30).json()
+    by = {p["model_version"] for p in served}
+    assert by == {"flight_delay_model:v1", "flight_delay_model:v2"}  # a share of flights goes to the canary
+
+    _run(home, ["batch_predictions", "shadow_comparison"], partitioned=True)
+    evidence = OfflineStore(home=str(home)).read("shadow_comparison").sort("day").row(-1, named=True)
+    assert evidence["challenger_version"] == 2 and evidence["rows_total"] > 5000
+    assert evidence["challenger_auc"] < evidence["champion_auc"]
+
+    # The promotion gate can read that evidence too.
+    gated = materialize(home, ["champion_model"], None, None, run_config={"ops": {"champion_model": {"config": {"require_shadow_evidence": True}}}})
+    assert not gated.success
+
+    resources = {"store": OfflineStore(home=str(home)), "serving": _serving(home), "retraining_rule": RetrainingRuleConfig(canary_min_rows=1000)}
+    with dg.build_sensor_context(resources=resources) as context:
+        request = canary_guard_sensor(context)
+    assert isinstance(request, dg.RunRequest) and "canary v2 AUC" in request.run_config["ops"]["challenger_model"]["config"]["reason"]
+    _run(home, ["challenger_model"], ops=request.run_config["ops"])
+    assert "challenger" not in json.loads((home / "serving" / "champion.json").read_text())
+
+
+def _serving(home: Path):
+    from fti_assets.resources import build_resources
+
+    return build_resources(settings_for(home))["serving"]
