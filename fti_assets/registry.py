@@ -44,8 +44,12 @@ class ModelRegistry(dg.ConfigurableResource):
     def _mlflow(self):
         for key, value in _QUIET.items():
             os.environ.setdefault(key, value)
+        import logging
+
         import mlflow
 
+        # Environment probes (pip, uv) log on every model save; they are not the user's concern.
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
         mlflow.set_tracking_uri(self.tracking_uri)
         return mlflow
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -96,7 +96,7 @@ def test_loop_sensors_start_running_and_the_schedule_targets_yesterday() -> None
 
     for name in ("retraining_sensor", "canary_guard_sensor"):
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
-    when = datetime(2013, 3, 2, 6, 0, tzinfo=timezone.utc)
+    when = datetime(2013, 3, 2, 6, 0, tzinfo=UTC)
     with dg.build_schedule_context(scheduled_execution_time=when) as context:
         [request] = daily_schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2013-03-01"

@@ -50,7 +50,7 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
     ours, theirs = ev.metrics(y, p), (ev.metrics(y, q) if q is not None else None)
     slices = ev.slice_metrics(scored, "challenger")
     champion_slices = ev.slice_metrics(scored, "champion") if q is not None else None
-    sanity = ev.sanity_problems(p, challenger.booster.feature_name(), challenger.spec["features"])
+    sanity = ev.sanity_problems(p, challenger.booster.feature_name(), challenger.spec["features"], ours["auc"])
     cfg = ev.GateConfig(**{k: getattr(config, k) for k in ev.GateConfig.__dataclass_fields__})
     verdicts = ev.gates(ours, theirs, slices, champion_slices, sanity, cfg)
     if current and champion is None:

@@ -2,6 +2,9 @@
 
 Distances, not p-values: on thousands of rows a p-value test flags shifts too small to
 matter. Calendar features are left out: one day's month is a single value, always "drifted".
+Weather is reported but does not count towards the alarm: a week of weather is a couple of
+weather systems, never the distribution of eight months (measured: it drifts on most
+stable weeks).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from fti_assets.domain.feature_groups import CATEGORICAL_FEATURES, feature_names
+from fti_assets.domain.feature_groups import CATEGORICAL_FEATURES, feature_names, group
 
 #: Features whose distribution over one day or week differs from a year by construction.
 NOT_MONITORED = ("month", "weekday")
@@ -34,6 +37,13 @@ def monitored_features() -> tuple[list[str], list[str]]:
     return [f for f in features if f not in CATEGORICAL_FEATURES], [f for f in features if f in CATEGORICAL_FEATURES]
 
 
+def alarm_features() -> list[str]:
+    """The monitored columns whose drift counts towards the alarm (weather excluded)."""
+    weather = set(group("origin_weather").features)
+    numeric, categorical = monitored_features()
+    return [f for f in [*numeric, *categorical] if f not in weather]
+
+
 def _dataset(frame: pl.DataFrame, numeric: list[str], categorical: list[str]):
     from evidently import DataDefinition, Dataset
 
@@ -42,14 +52,25 @@ def _dataset(frame: pl.DataFrame, numeric: list[str], categorical: list[str]):
 
 
 def feature_drift(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConfig) -> tuple[Any, dict]:
-    """The Evidently snapshot and ``{drifted_share, drifted_count, scores: {column: [score, drifted]}}``."""
+    """The Evidently snapshot and ``{drifted_share, drifted_count, scores: {column: [score, drifted]}}``.
+
+    ``drifted_share`` is over the alarm features; every monitored column gets a score.
+    """
     from evidently import Report
-    from evidently.presets import DataDriftPreset
+    from evidently.metrics import DriftedColumnsCount, ValueDrift
 
     numeric, categorical = monitored_features()
-    preset = DataDriftPreset(columns=[*numeric, *categorical], num_method=cfg.num_method, num_threshold=cfg.num_threshold,
-                             cat_method=cfg.cat_method, cat_threshold=cfg.cat_threshold, drift_share=cfg.drift_share)  # fmt: skip
-    snapshot = Report([preset]).run(_dataset(current, numeric, categorical), _dataset(reference, numeric, categorical))
+    # Evidently refuses a column that is empty on either side (wind gusts on a calm week).
+    present = [c for c in [*numeric, *categorical] if current[c].null_count() < current.height and reference[c].null_count() < reference.height]
+    numeric, categorical = [c for c in numeric if c in present], [c for c in categorical if c in present]
+    metrics = [
+        *(ValueDrift(column=c, method=cfg.num_method, threshold=cfg.num_threshold) for c in numeric),
+        *(ValueDrift(column=c, method=cfg.cat_method, threshold=cfg.cat_threshold) for c in categorical),
+        DriftedColumnsCount(columns=[c for c in alarm_features() if c in present], drift_share=cfg.drift_share,
+                            num_method=cfg.num_method, num_threshold=cfg.num_threshold,
+                            cat_method=cfg.cat_method, cat_threshold=cfg.cat_threshold),
+    ]  # fmt: skip
+    snapshot = Report(metrics).run(_dataset(current, numeric, categorical), _dataset(reference, numeric, categorical))
     return snapshot, summarize(snapshot)
 
 

