@@ -13,7 +13,9 @@ import polars as pl
 from fti_assets.instance import prepare_dagster_home
 from fti_assets.settings import Settings
 
-PIPELINES = ("feature_pipeline", "training_pipeline", "inference_pipeline")
+PIPELINES = ("feature_pipeline", "training_pipeline", "inference_pipeline", "monitoring_pipeline")
+#: Monitoring covers the window's last days (a year of daily drift reports takes minutes).
+MONITORED_DAYS = 14
 DEFAULT_TRAIN_END, DEFAULT_VALIDATION_END = date(2013, 9, 1), date(2013, 10, 1)
 
 
@@ -49,6 +51,8 @@ def run_config(window: Window) -> dict:
 def run_pipeline(defs: dg.Definitions, job_name: str, window: Window, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     """One run of a pipeline job over the window's daily partitions."""
     config = run_config(window)
+    if job_name == "monitoring_pipeline":
+        window = Window(max(window.start, window.end - timedelta(days=MONITORED_DAYS - 1)), window.end)
     job = defs.resolve_job_def(job_name)
     ops = {k: v for k, v in config["ops"].items() if dg.AssetKey(k) in job.asset_layer.executable_asset_keys}
     return job.execute_in_process(
@@ -86,7 +90,7 @@ def summary(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstan
         meta = event.asset_materialization.metadata
         lines.append(f"training_dataset content hash: {meta['content_hash'].value}")
         lines.append(str(meta["splits"].value))
-    lines += model_summary(settings)
+    lines += model_summary(settings) + monitoring_summary(store)
     lines.append(f"\nQuery the store: .venv/bin/duckdb {settings.warehouse_path} -c 'from training_dataset limit 5'")
     lines.append("Browse the graph: make dev, then http://127.0.0.1:3000")
     return "\n".join(lines)
@@ -109,6 +113,19 @@ def model_summary(settings: Settings) -> list[str]:
         bento = json.loads((records / "flight_delay_bento.json").read_text())
         lines.append(f"serving: {bento['model_tag']} in {bento['bento']} (make serve)")
     return lines
+
+
+def monitoring_summary(store) -> list[str]:
+    """The last monitored day: AUC on known outcomes and drift."""
+    try:
+        performance = store.read("model_performance").sort("day").row(-1, named=True)
+        drift = store.read("feature_drift_report").sort("day").row(-1, named=True)
+    except FileNotFoundError:
+        return []
+    auc = performance["auc_window"]
+    return [f"monitoring {performance['day']}: AUC over {performance['window_days']} days {auc:.4f} "
+            f"(champion test AUC {performance['champion_test_auc']:.4f}), drifted feature share {drift['drifted_share']:.2f}"
+            + (f", report {drift['html']}" if drift["html"] else "")]  # fmt: skip
 
 
 def run_demo(window: Window, settings: Settings | None = None) -> bool:

@@ -31,5 +31,11 @@ challenger_rollout = dg.define_asset_job(
     selection=dg.AssetSelection.assets("challenger_model"),
     description="Deploy the evaluated challenger as shadow or canary, or retire it.",
 )
+monitoring_pipeline = dg.define_asset_job(
+    "monitoring_pipeline",
+    selection=dg.AssetSelection.assets("model_performance", "feature_drift_report", "prediction_drift_report", "shadow_comparison"),
+    partitions_def=daily_partitions,
+    description="Performance on known outcomes, feature and prediction drift, shadow evidence.",
+)
 replay_report_job = dg.define_asset_job("replay_report_job", selection=dg.AssetSelection.assets("replay_report"))
-JOBS = [feature_pipeline, training_pipeline, inference_pipeline, daily_pipeline, challenger_rollout, replay_report_job]
+JOBS = [feature_pipeline, training_pipeline, inference_pipeline, monitoring_pipeline, daily_pipeline, challenger_rollout, replay_report_job]
