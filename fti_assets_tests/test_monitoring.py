@@ -90,6 +90,9 @@ def test_a_worse_canary_is_found_out_and_retired(home: Path) -> None:
         served = httpx.post(f"{service.url}/predict", json={"flights": flights}, timeout=30).json()
     by = {p["model_version"] for p in served}
     assert by == {"flight_delay_model:v1", "flight_delay_model:v2"}  # a share of flights goes to the canary
+    logged = [json.loads(line) for f in (home / "predictions").glob("*/*.jsonl") for line in f.read_text().splitlines()]
+    assert len(logged) == 40 and all(r["challenger_probability"] is not None and r["champion_probability"] is not None for r in logged)
+    assert all(r["delay_probability"] == r[("challenger" if r["model_version"].endswith("v2") else "champion") + "_probability"] for r in logged)
 
     _run(home, ["batch_predictions", "shadow_comparison"], partitioned=True)
     evidence = OfflineStore(home=str(home)).read("shadow_comparison").sort("day").row(-1, named=True)
