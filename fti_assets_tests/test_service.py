@@ -123,7 +123,7 @@ def test_online_and_offline_give_equal_vectors_and_probabilities(home: Path, ser
     spec = FeatureSpec.from_dict(model.spec)
     store = OfflineStore(home=str(home))
     tables = {g.name: store.read(g.name) for g in FEATURE_GROUPS}
-    offline = score(rows.with_columns(as_of=pl.lit(AS_OF)), tables, model.booster, spec)
+    offline = score(rows.with_columns(as_of=pl.lit(AS_OF)), tables, model.booster, spec).sort("flight_id")
     assert [s["flight_id"] for s in served] == offline["flight_id"].to_list()
     for s, o in zip(served, offline.select(*spec.features, "delay_probability").iter_rows(named=True), strict=True):
         for feature in spec.features:

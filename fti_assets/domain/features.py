@@ -27,7 +27,7 @@ def request_features(flights: pl.DataFrame) -> pl.DataFrame:
     scheduled duration, and ``departure_hour`` (the UTC hour, a key of origin congestion).
     """
     zones = flights["origin_tz"].unique().drop_nulls().to_list()
-    local = utc_to_local(pl.col("scheduled_departure"), pl.col("origin_tz"), zones)
+    local = flights.select(utc_to_local(pl.col("scheduled_departure"), pl.col("origin_tz"), zones)).to_series()
     hour, minute = local.dt.hour().cast(pl.Int32), local.dt.minute().cast(pl.Int32)  # Int8 would overflow below
     return flights.with_columns(
         dep_hour=hour,
@@ -35,9 +35,7 @@ def request_features(flights: pl.DataFrame) -> pl.DataFrame:
         weekday=local.dt.weekday().cast(pl.Int32),
         month=local.dt.month().cast(pl.Int32),
         distance=pl.col("distance").cast(pl.Float64),
-        scheduled_duration_min=(pl.col("scheduled_arrival") - pl.col("scheduled_departure"))
-        .dt.total_minutes()
-        .cast(pl.Float64),
+        scheduled_duration_min=(pl.col("scheduled_arrival") - pl.col("scheduled_departure")).dt.total_minutes().cast(pl.Float64),
         departure_hour=pl.col("scheduled_departure").dt.truncate("1h"),
     )
 

@@ -16,18 +16,14 @@ from fti_assets.domain.feature_groups import FEATURE_GROUPS, FeatureGroup
 from fti_assets.domain.features import request_features
 
 
-def asof_join(spine: pl.DataFrame, table: pl.DataFrame, group: FeatureGroup) -> pl.DataFrame:
-    """Attach ``group``'s latest row per entity known at or before each row's ``as_of``.
-
-    A row known exactly at ``as_of`` is used; one known a microsecond later is not.
-    Entities without such a row get the group's defaults (or nulls).
-    """
+def _group_values(left: pl.DataFrame, table: pl.DataFrame, group: FeatureGroup) -> pl.DataFrame:
+    """The group's known-at and feature columns for each row of ``left`` (sorted by ``as_of``)."""
     right = (
         table.select(*group.keys, pl.col("known_at").alias(group.known_at_column), *group.features)
         .drop_nulls(list(group.keys))
         .sort(group.known_at_column)
     )
-    joined = spine.sort("as_of").join_asof(
+    joined = left.select(*group.keys, "as_of").join_asof(
         right,
         left_on="as_of",
         right_on=group.known_at_column,
@@ -37,8 +33,20 @@ def asof_join(spine: pl.DataFrame, table: pl.DataFrame, group: FeatureGroup) -> 
         check_sortedness=False,
         coalesce=False,
     )
+    values = joined.select(group.known_at_column, *group.features)
     defaults = [pl.col(c).fill_null(v) for c, v in group.defaults.items()]
-    return joined.with_columns(defaults) if defaults else joined
+    return values.with_columns(defaults) if defaults else values
+
+
+def asof_join(spine: pl.DataFrame, table: pl.DataFrame, group: FeatureGroup) -> pl.DataFrame:
+    """Attach ``group``'s latest row per entity known at or before each row's ``as_of``.
+
+    A row known exactly at ``as_of`` is used; one known a microsecond later is not.
+    Entities without such a row get the group's defaults (or nulls). Rows come back in
+    ``as_of`` order.
+    """
+    left = spine.sort("as_of", maintain_order=True)
+    return pl.concat([left, _group_values(left, table, group)], how="horizontal")
 
 
 def point_in_time_join(
@@ -49,12 +57,13 @@ def point_in_time_join(
     """Request-time features plus every group's value as of each row's ``as_of``.
 
     ``spine`` holds the schedule columns ``request_features`` needs and an ``as_of`` column
-    (UTC); ``tables`` maps each group name to its table. Rows keep their input order.
+    (UTC); ``tables`` maps each group name to its table. Rows come back in ``as_of`` order.
+    Each group is joined on a narrow frame (keys and ``as_of``) and only its values are
+    kept, so the wide result is assembled once.
     """
-    out = request_features(spine.with_row_index("_row"))
-    for group in groups:
-        out = asof_join(out, tables[group.name], group)
-    return out.sort("_row").drop("_row")
+    left = request_features(spine).sort("as_of", maintain_order=True)
+    parts = [_group_values(left, tables[group.name], group) for group in groups]
+    return pl.concat([left, *parts], how="horizontal")
 
 
 def latest_per_entity(table: pl.DataFrame, group: FeatureGroup, as_of: datetime) -> pl.DataFrame:

@@ -59,6 +59,8 @@ def local_to_utc(local: pl.Expr, tz: pl.Expr, zones: list[str]) -> pl.Expr:
 
 def utc_to_local(utc: pl.Expr, tz: pl.Expr, zones: list[str]) -> pl.Expr:
     """Naive wall-clock times of UTC instants in the per-row zone ``tz``."""
+    if len(set(zones)) == 1:  # the common case (all origins in one zone): no per-row branching
+        return pl.when(tz.is_not_null()).then(utc.dt.convert_time_zone(zones[0]).dt.replace_time_zone(None))
     out: pl.Expr = pl.lit(None, dtype=pl.Datetime("us"))
     for zone in sorted(set(zones)):
         local = utc.dt.convert_time_zone(zone).dt.replace_time_zone(None)
