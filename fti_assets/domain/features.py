@@ -26,14 +26,20 @@ def request_features(flights: pl.DataFrame) -> pl.DataFrame:
     and ``origin_tz``; adds the departure's local hour, minute of day, weekday and month, the
     scheduled duration, and ``departure_hour`` (the UTC hour, a key of origin congestion).
     """
-    zones = flights["origin_tz"].unique().drop_nulls().to_list()
-    local = flights.select(utc_to_local(pl.col("scheduled_departure"), pl.col("origin_tz"), zones)).to_series()
-    hour, minute = local.dt.hour().cast(pl.Int32), local.dt.minute().cast(pl.Int32)  # Int8 would overflow below
+    # A set of a few values is cheaper than `unique` on the service's one-row frames.
+    tz = flights["origin_tz"]
+    zones = sorted({z for z in tz.to_list() if z}) if tz.len() < 10_000 else tz.unique().drop_nulls().to_list()
+    local = flights.select(local=utc_to_local(pl.col("scheduled_departure"), pl.col("origin_tz"), zones))
+    clock = pl.col("local").dt
+    parts = local.select(  # Int32: an Int8 hour times 60 would overflow
+        hour=clock.hour().cast(pl.Int32), minute=clock.minute().cast(pl.Int32),
+        weekday=clock.weekday().cast(pl.Int32), month=clock.month().cast(pl.Int32),
+    )  # fmt: skip
     return flights.with_columns(
-        dep_hour=hour,
-        dep_minute_of_day=hour * 60 + minute,
-        weekday=local.dt.weekday().cast(pl.Int32),
-        month=local.dt.month().cast(pl.Int32),
+        dep_hour=parts["hour"],
+        dep_minute_of_day=parts["hour"] * 60 + parts["minute"],
+        weekday=parts["weekday"],
+        month=parts["month"],
         distance=pl.col("distance").cast(pl.Float64),
         scheduled_duration_min=(pl.col("scheduled_arrival") - pl.col("scheduled_departure")).dt.total_minutes().cast(pl.Float64),
         departure_hour=pl.col("scheduled_departure").dt.truncate("1h"),

@@ -8,6 +8,7 @@ refresh time; encoding comes from the model's own feature spec.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC
 from typing import Any
 
@@ -34,44 +35,47 @@ class ServingModel:
     booster: Any
     spec: FeatureSpec
 
+    @cached_property
+    def codes(self) -> dict[str, dict[str, int]]:
+        return self.spec.codes
+
 
 def spine(flights: list[dict], store: OnlineStoreReader) -> pl.DataFrame:
     """Request flights as schedule rows in UTC, with the origin's zone from the online store."""
-    rows = []
-    for f in flights:
-        departure = f["scheduled_departure"]
-        rows.append({**{k: f.get(k) for k in ("carrier", "flight", "tailnum", "origin", "dest", "distance")},
-                     "scheduled_departure": departure.astimezone(UTC), "scheduled_arrival": f["scheduled_arrival"].astimezone(UTC),
-                     "origin_tz": store.timezone(f["origin"]) or DEFAULT_TIMEZONE,
-                     "local_date": departure.date()})  # fmt: skip
-    frame = pl.DataFrame(rows, schema={**SPINE_SCHEMA, "local_date": pl.Date})
+    rows = [
+        {**{k: f.get(k) for k in ("carrier", "flight", "tailnum", "origin", "dest", "distance")},
+         "scheduled_departure": f["scheduled_departure"].astimezone(UTC), "scheduled_arrival": f["scheduled_arrival"].astimezone(UTC),
+         "origin_tz": store.timezone(f["origin"]) or DEFAULT_TIMEZONE, "local_date": f["scheduled_departure"].date()}
+        for f in flights
+    ]  # fmt: skip
+    frame = pl.from_dicts(rows, schema={**SPINE_SCHEMA, "local_date": pl.Date})
     ids = flight_id(pl.col("local_date"), pl.col("carrier"), pl.col("flight"), pl.col("origin"))
     return frame.with_columns(flight_id=ids, prediction_time=pl.col("scheduled_departure") - PREDICTION_LEAD).drop("local_date")
 
 
-def feature_frame(flights: pl.DataFrame, store: OnlineStoreReader) -> tuple[pl.DataFrame, list[list[str]]]:
-    """Request-time features plus each group's online values (defaults where unknown)."""
-    frame = request_features(flights)
-    unknown: list[list[str]] = [[] for _ in range(frame.height)]
-    columns: dict[str, list] = {}
-    for group in FEATURE_GROUPS:
-        keys = frame.select(group.keys).rows()
-        found = [store.lookup(group, tuple(k.isoformat() if hasattr(k, "isoformat") else k for k in key)) for key in keys]
-        for i, row in enumerate(found):
-            if row is None:
+def feature_rows(flights: pl.DataFrame, store: OnlineStoreReader) -> tuple[list[dict[str, Any]], list[list[str]]]:
+    """Request-time features plus each group's online values (defaults where unknown), per flight."""
+    rows = request_features(flights).to_dicts()
+    unknown: list[list[str]] = [[] for _ in rows]
+    for i, row in enumerate(rows):
+        for group in FEATURE_GROUPS:
+            found = store.lookup(group, tuple(_sql_key(row[k]) for k in group.keys))
+            if found is None:
                 unknown[i].append(group.name)
-        for feature in group.features:
-            default = group.defaults.get(feature)
-            columns[feature] = [row[feature] if row is not None and row[feature] is not None else default for row in found]
-    values = pl.DataFrame(columns, schema={c: pl.Float64 for c in columns})
-    return pl.concat([frame, values], how="horizontal"), unknown
+            for feature in group.features:
+                value = found[feature] if found is not None else None
+                # As in the offline join: a default stands in for a missing value.
+                row[feature] = group.defaults.get(feature) if value is None else value
+    return rows, unknown
 
 
-def predict(model: ServingModel, flights: pl.DataFrame, store: OnlineStoreReader) -> tuple[np.ndarray, pl.DataFrame, list[list[str]]]:
-    """Probabilities with LightGBM's numpy path on one thread, the features used, and unknown groups."""
-    features, unknown = feature_frame(flights, store)
-    matrix = model.spec.encode(features)
-    return model.booster.predict(matrix, num_threads=1), features, unknown
+def _sql_key(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def predict(model: ServingModel, rows: list[dict[str, Any]]) -> np.ndarray:
+    """Probabilities with LightGBM's numpy path on one thread."""
+    return model.booster.predict(model.spec.encode_rows(rows, model.codes), num_threads=1)
 
 
 @dataclass(frozen=True)
@@ -93,10 +97,11 @@ def canary_bucket(flight_id: str) -> float:
 
 def serve(state: ServingState, flights: pl.DataFrame, store: OnlineStoreReader) -> dict[str, Any]:
     """Champion (and challenger) probabilities, the one returned per flight, and what was used."""
-    champion_p, features, unknown = predict(state.champion, flights, store)
+    features, unknown = feature_rows(flights, store)
+    champion_p = predict(state.champion, features)
     challenger_p = None
     if state.challenger is not None and state.mode in ("shadow", "canary"):
-        challenger_p = state.challenger.booster.predict(state.challenger.spec.encode(features), num_threads=1)
+        challenger_p = predict(state.challenger, features)
     served_p, served_by = champion_p.copy(), [state.champion.version] * flights.height
     if challenger_p is not None and state.mode == "canary":
         for i, fid in enumerate(flights["flight_id"]):

@@ -114,7 +114,8 @@ class FlightDelayService:
             raise BentoMLException("the online store is empty: materialize online_features", error_code=HTTPStatus.SERVICE_UNAVAILABLE)
         rows = spine([f.model_dump() for f in flights], self.store)
         served = serve(state, rows, self.store)
-        vectors = served["features"].select(state.champion.spec.features).to_dicts()
+        names = state.champion.spec.features
+        vectors = [{k: row[k] for k in names} for row in served["features"]]
         now = datetime.now(UTC).isoformat()
         out = []
         for i, flight_id in enumerate(rows["flight_id"]):

@@ -43,10 +43,31 @@ class FeatureSpec:
     def categorical(self) -> list[str]:
         return [c for c in self.features if c in self.categories]
 
+    @property
+    def codes(self) -> dict[str, dict[str, int]]:
+        """Category to vocabulary index, per categorical feature (unknown: missing)."""
+        return {c: {v: i for i, v in enumerate(vocab)} for c, vocab in self.categories.items()}
+
     def encode(self, frame: pl.DataFrame) -> np.ndarray:
         """A float64 matrix in ``features`` order; categories as their vocabulary index."""
         codes = [
-            pl.col(c).replace_strict(vocab, list(range(len(vocab))), default=None, return_dtype=pl.Float64).alias(c)
-            for c, vocab in self.categories.items()
+            pl.col(c).replace_strict(mapping, default=None, return_dtype=pl.Float64).alias(c)
+            for c, mapping in self.codes.items()
         ]
         return frame.with_columns(codes).select(pl.col(self.features).cast(pl.Float64)).to_numpy()
+
+    def encode_rows(self, rows: list[dict], codes: dict[str, dict[str, int]] | None = None) -> np.ndarray:
+        """``encode`` for a few rows held as dicts (the service's requests), without a frame.
+
+        Same mapping, same order, same missing values: the parity tests hold the two equal.
+        """
+        codes = codes if codes is not None else self.codes
+        matrix = np.full((len(rows), len(self.features)), np.nan)
+        for i, row in enumerate(rows):
+            for j, name in enumerate(self.features):
+                value = row.get(name)
+                if name in codes:
+                    value = codes[name].get(value)
+                if value is not None:
+                    matrix[i, j] = value
+        return matrix
