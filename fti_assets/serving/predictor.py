@@ -8,8 +8,8 @@ refresh time; encoding comes from the model's own feature spec.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import UTC
+from functools import cached_property
 from typing import Any
 
 import numpy as np
