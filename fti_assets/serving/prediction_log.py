@@ -6,13 +6,14 @@ several workers never write the same file.
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic_core import to_json
 
 
 class PredictionLog:
@@ -43,7 +44,7 @@ class PredictionLog:
                 day = datetime.now(UTC).date().isoformat()
                 path = self.folder / day / f"{os.getpid()}.jsonl"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                with open(path, "a") as handle:
-                    handle.writelines(json.dumps(r, default=str) + "\n" for r in records)
+                with open(path, "ab") as handle:
+                    handle.writelines(to_json(r) + b"\n" for r in records)
             if done:
                 return

@@ -1,0 +1,164 @@
+"""Peer benchmark: the project's point-in-time training-set build, done by Feast.
+
+For each spine row and each feature group, Feast's ``get_historical_features`` with its local
+(file / dask) offline store picks the group's row with the same keys and the latest
+``known_at <= as_of`` (no practical TTL: 3650 days); no such row gives nulls.
+
+Runs in its own virtualenv, never the project's (from the repository root):
+
+    .venv/bin/uv venv --python /root/.pyenv/versions/3.11.7/bin/python3 bench/.work/feast-venv
+    .venv/bin/uv pip install --python bench/.work/feast-venv/bin/python -r bench/feast-requirements.txt
+    bench/.work/feast-venv/bin/python bench/feast_pit.py --input DIR --output OUT.parquet --repeats 3
+
+The pinned file was made with (feast 0.67.0, the newest release, for CPython 3.11 on Linux):
+
+    echo "feast==0.67.0" | .venv/bin/uv pip compile - --python-version 3.11 \
+        --python-platform x86_64-unknown-linux-gnu -o bench/feast-requirements.txt
+
+DIR holds spine.parquet (row_id, as_of, origin, dest, carrier, tailnum, departure_hour_key),
+one <group>.parquet per feature group (keys, known_at, features) and groups.json. The output
+holds row_id, every feature and <group>_known_at. stdout gets one JSON line:
+{"feast_version", "rows", "seconds" (per repeat, get_historical_features + to_df only), "peak_rss_mb"}.
+
+How Feast is called, and why (the dask store's retrieval, feast/infra/offline_stores/dask.py,
+is a left merge of the entity rows with every source row of the same keys, a filter
+``known_at <= event_timestamp``, a sort and a drop_duplicates):
+* One call per feature group. The filter drops an entity row whose keys match source rows
+  that are all later than its event_timestamp (instead of leaving it with nulls), and later
+  groups in the same call never see that row again. Per group, rows Feast leaves out are
+  rows with no match: they get nulls when the answer is joined back to the spine.
+* Each call gets the group's distinct (keys, as_of) pairs: drop_duplicates runs on
+  (join keys, event_timestamp), so spine rows sharing them would come back as one row anyway.
+  The answer is joined back to every spine row on (keys, as_of).
+* ttl=timedelta(0): no lower bound at all (a 3650-day TTL would lose plane_attributes, whose
+  rows are known at 1970-01-01, and would still drop, not null, the rows it excludes).
+* Source rows with a null key are dropped, as the project does (pandas' merge would match a
+  null spine key to them). Null-key spine rows then match nothing and get null features.
+* --chunk-rows splits each group's entity rows (in as_of order) into several calls: the
+  merge holds (entity rows x source rows per key) in memory, e.g. 136 M rows for one month
+  of origin_weather.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import feast
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from feast import Entity, FeatureStore, FeatureView, Field, FileSource, RepoConfig, ValueType
+from feast.types import Float32, Float64, Int32, Int64, String, UnixTimestamp
+
+TTL = timedelta(0)  # Feast: 0 = no TTL, every row known at or before the event timestamp counts
+FEAST_TYPES = {pa.int64(): Int64, pa.int32(): Int32, pa.float64(): Float64, pa.float32(): Float32,
+               pa.string(): String, pa.large_string(): String}
+VALUE_TYPES = {pa.int64(): ValueType.INT64, pa.int32(): ValueType.INT32,
+               pa.string(): ValueType.STRING, pa.large_string(): ValueType.STRING}
+
+
+def feast_type(t: pa.DataType):
+    return UnixTimestamp if pa.types.is_timestamp(t) else FEAST_TYPES[t]
+
+
+def build_repo(input_dir: Path, repo: Path, groups: list[dict]) -> tuple[FeatureStore, dict[str, list[str]]]:
+    """A Feast repo in ``repo``: one entity per key column, one file source and one feature
+    view per group; applied to a local registry. Returns the store and each group's refs."""
+    (repo / "data").mkdir(parents=True)
+    config = RepoConfig(
+        project="pit_bench", provider="local", repo_path=repo,
+        registry=str(repo / "data" / "registry.db"),
+        online_store={"type": "sqlite", "path": str(repo / "data" / "online.db")},
+        offline_store={"type": "dask"}, entity_key_serialization_version=3,
+    )  # fmt: skip
+    store = FeatureStore(config=config)
+    entities: dict[str, Entity] = {}
+    views, refs = [], {}
+    for g in groups:
+        table = pq.read_table(input_dir / f"{g['name']}.parquet")
+        for k in g["keys"]:  # source rows with a null key can never match (see the docstring)
+            table = table.filter(pc.is_valid(table[k]))
+        # known_at doubles as a feature so the joined row's time comes back as <group>_known_at.
+        table = table.append_column(f"{g['name']}_known_at", table["known_at"])
+        path = repo / "data" / f"{g['name']}.parquet"
+        pq.write_table(table, path)
+        for k in g["keys"]:
+            entities.setdefault(k, Entity(name=k, join_keys=[k], value_type=VALUE_TYPES[table.schema.field(k).type]))
+        features = [*g["features"], f"{g['name']}_known_at"]
+        schema = [Field(name=c, dtype=feast_type(table.schema.field(c).type)) for c in [*g["keys"], *features]]
+        views.append(FeatureView(
+            name=g["name"], entities=[entities[k] for k in g["keys"]], ttl=TTL, schema=schema,
+            source=FileSource(name=f"{g['name']}_source", path=str(path), timestamp_field="known_at"),
+        ))  # fmt: skip
+        refs[g["name"]] = [f"{g['name']}:{f}" for f in features]
+    store.apply([*entities.values(), *views])
+    return store, refs
+
+
+def group_values(store: FeatureStore, spine: pd.DataFrame, group: dict, refs: list[str], chunk_rows: int):
+    """``group``'s features and known_at for every spine row (same order), and the seconds spent
+    in get_historical_features + to_df."""
+    keys = group["keys"]
+    entity_df = spine[[*keys, "as_of"]].drop_duplicates().rename(columns={"as_of": "event_timestamp"})
+    n = chunk_rows or len(entity_df)
+    parts, seconds = [], 0.0
+    for i in range(0, len(entity_df), n):
+        t0 = time.perf_counter()
+        job = store.get_historical_features(entity_df=entity_df.iloc[i : i + n], features=refs, full_feature_names=False)
+        parts.append(job.to_df())
+        seconds += time.perf_counter() - t0
+    found = pd.concat(parts, ignore_index=True).rename(columns={"event_timestamp": "as_of"})
+    # Pairs Feast left out had no row known in time: the left join gives them nulls.
+    values = spine[[*keys, "as_of"]].merge(found, on=[*keys, "as_of"], how="left", validate="many_to_one")
+    return values.drop(columns=[*keys, "as_of"]), seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--input", required=True, type=Path)
+    ap.add_argument("--output", required=True, type=Path)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--chunk-rows", type=int, default=0,
+                    help="at most this many entity rows per call (each group's, in as_of order); 0: one call per group")
+    args = ap.parse_args()
+
+    groups = json.loads((args.input / "groups.json").read_text())
+    # pyarrow -> pandas gives datetime64[us, UTC] with pytz's UTC, which Feast's dask store
+    # takes as is (any other tz object triggers a row-by-row conversion).
+    spine = pq.read_table(args.input / "spine.parquet").to_pandas()
+
+    with tempfile.TemporaryDirectory(prefix="feast_pit_") as tmp:
+        store, refs = build_repo(args.input, Path(tmp), groups)
+        seconds, seconds_total = [], []
+        for _ in range(args.repeats):
+            t0, feast_s, columns = time.perf_counter(), 0.0, [spine[["row_id"]]]
+            for g in groups:
+                values, s = group_values(store, spine, g, refs[g["name"]], args.chunk_rows)
+                columns.append(values)
+                feast_s += s
+            result = pd.concat(columns, axis=1)
+            seconds.append(round(feast_s, 3))
+            seconds_total.append(round(time.perf_counter() - t0, 3))
+
+    features = [f for g in groups for f in g["features"]]
+    audit = [f"{g['name']}_known_at" for g in groups]
+    out = result[["row_id", *features, *audit]].sort_values("row_id", kind="stable").reset_index(drop=True)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(out, preserve_index=False), args.output)
+    print(json.dumps({
+        "feast_version": feast.__version__, "rows": int(len(out)),
+        "seconds": seconds, "seconds_total": seconds_total, "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "chunk_rows": args.chunk_rows,
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
