@@ -85,3 +85,26 @@ def test_property_joined_value_is_the_latest_known_at_or_before_as_of(rows, quer
         assert known <= row["as_of"]
         assert known == max(r[1] for r in candidates)
         assert row["v"] in [r[2] for r in candidates if r[1] == known]
+
+
+def test_a_value_older_than_the_ttl_is_not_used() -> None:
+    group = FeatureGroup(name="g", keys=("k",), features=("v",), defaults={"v": 0.0}, ttl=timedelta(days=2))
+    table = _table(["a", "b"], [T0 - timedelta(days=2), T0 - timedelta(days=2, seconds=1)], [1.0, 2.0])
+    joined = asof_join(_spine(["a", "b"], [T0, T0]), table, group).sort("k")
+    assert joined["v"].to_list() == [1.0, 0.0]  # exactly the TTL old is still valid; a second more is not
+    assert latest_per_entity(table, group, T0)["k"].to_list() == ["a"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.sampled_from("ab"), instants, st.floats(-100, 100)), max_size=30),
+    queries=st.lists(st.tuples(st.sampled_from("ab"), instants), min_size=1, max_size=10),
+    ttl_hours=st.integers(1, 40),
+)
+def test_property_ttl_keeps_only_recent_known_values(rows, queries, ttl_hours) -> None:
+    group = FeatureGroup(name="g", keys=("k",), features=("v",), ttl=timedelta(hours=ttl_hours))
+    table = _table([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    joined = asof_join(_spine([q[0] for q in queries], [q[1] for q in queries]), table, group)
+    for row in joined.iter_rows(named=True):
+        candidates = [r[1] for r in rows if r[0] == row["k"] and row["as_of"] - timedelta(hours=ttl_hours) <= r[1] <= row["as_of"]]
+        assert row["g_known_at"] == (max(candidates) if candidates else None)

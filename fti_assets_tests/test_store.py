@@ -92,3 +92,25 @@ def test_two_runs_on_different_partitions_at_the_same_time_both_succeed(tmp_path
         assert store.partitions(table) == days
     with duckdb.connect(str(tmp_path / "fti" / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.sql("select count(distinct flight_date) from flight_schedule").fetchall() == [(6,)]
+
+
+def test_a_days_bounded_history_gives_the_features_of_the_whole_store(feature_home: Path) -> None:
+    """Batch and online read each group only back to its TTL: nothing older can change a value."""
+    from datetime import UTC, date, datetime
+
+    from polars.testing import assert_frame_equal
+
+    from fti_assets.domain.feature_groups import FEATURE_GROUPS
+    from fti_assets.domain.retrieval import latest_per_entity, point_in_time_join
+
+    store = OfflineStore(home=str(feature_home))
+    whole = {g.name: store.read(g.name) for g in FEATURE_GROUPS}
+    day = date(2013, 1, 13)
+    bounded = {g.name: store.read_history(g, day, day) for g in FEATURE_GROUPS}
+    assert bounded["origin_weather"].height < whole["origin_weather"].height  # the bound does bite
+    flights = store.read("flight_schedule", [day.isoformat()]).with_columns(as_of=pl.col("prediction_time"))
+    assert_frame_equal(point_in_time_join(flights, bounded), point_in_time_join(flights, whole))
+    as_of = datetime(2013, 1, 13, 6, tzinfo=UTC)
+    for g in FEATURE_GROUPS:
+        got, want = (latest_per_entity(t[g.name], g, as_of).sort(g.keys) for t in (bounded, whole))
+        assert_frame_equal(got, want)

@@ -119,15 +119,16 @@ def refresh_time(as_of: str, tags: dict[str, str]) -> datetime:
     return datetime.now(UTC)
 
 
-@dg.asset(group_name="deployment", ins={**{g.name: dg.AssetIn() for g in FEATURE_GROUPS}, "airports": dg.AssetIn()}, backfill_policy=_SINGLE_RUN)
-def online_features(context: dg.AssetExecutionContext, config: OnlineRefreshConfig, online: OnlineStore, airports: pl.DataFrame, **feature_tables: pl.DataFrame):
+@dg.asset(group_name="deployment", deps=[g.name for g in FEATURE_GROUPS], backfill_policy=_SINGLE_RUN)
+def online_features(context: dg.AssetExecutionContext, config: OnlineRefreshConfig, online: OnlineStore, store: OfflineStore, airports: pl.DataFrame):
     """The online feature store: each entity's latest feature values known at the refresh time,
     computed by the same retrieval code as the training dataset, in SQLite (WAL)."""
     from fti_assets.domain.retrieval import latest_per_entity
     from fti_assets.domain.timezones import airport_timezones
 
     as_of = refresh_time(config.as_of, context.run.tags)
-    latest = {g.name: latest_per_entity(feature_tables[g.name], g, as_of) for g in FEATURE_GROUPS}
+    day = as_of.date()
+    latest = {g.name: latest_per_entity(store.read_history(g, day, day), g, as_of) for g in FEATURE_GROUPS}
     counts = online.write_snapshot(latest, airport_timezones(airports), as_of)
     context.log.info(f"online store refreshed as of {as_of.isoformat()}: {counts}")
     return dg.MaterializeResult(metadata={"as_of": as_of.isoformat(), "entities": dg.MetadataValue.json(counts),

@@ -49,9 +49,11 @@ def batch_predictions(
         raise dg.Failure("there is no champion model yet: materialize champion_model first")
     model = registry.load(int(champion.version))
     spec = FeatureSpec.from_dict(model.spec)
-    horizon = context.partition_time_window.end + timedelta(days=2)
-    # Feature history comes from the store: a plane's last leg can be weeks old.
-    tables = {g.name: store.scan(g.name).filter(pl.col("known_at") < horizon).collect() for g in FEATURE_GROUPS if g.name != "origin_congestion"}
+    window = context.partition_time_window
+    first, last = window.start.date(), (window.end - timedelta(days=1)).date()  # the end is exclusive
+    # Each group's history is read back only as far as its TTL: a new day costs the same
+    # whatever the store's age.
+    tables = {g.name: store.read_history(g, first, last) for g in FEATURE_GROUPS if g.name != "origin_congestion"}
     tables["origin_congestion"] = origin_congestion
     scored = score(flight_schedule.with_columns(as_of=pl.col("prediction_time")), tables, model.booster, spec)
     snapshot = feature_snapshot(context.instance)

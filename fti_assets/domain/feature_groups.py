@@ -8,6 +8,7 @@ flight's as-of time (its prediction time offline; the refresh time online).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,9 @@ class FeatureGroup:
     features: tuple[str, ...]
     #: Value used when a flight's entity has no row known at its as-of time.
     defaults: dict[str, float] = field(default_factory=dict)
+    #: A row older than this at the as-of time is not used (None: never too old). It bounds
+    #: the history a day's retrieval reads, so a new day costs the same in year ten as in week two.
+    ttl: timedelta | None = None
     version: int = 1
 
     @property
@@ -35,23 +39,29 @@ FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
         keys=("origin",),
         features=("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip",
                   "pressure", "visib"),
+        ttl=timedelta(days=2),
     ),
     FeatureGroup(
         name="carrier_delay_stats",
         keys=("carrier",),
         features=tuple(f"carrier_{s}" for s in _STATS),
         defaults={"carrier_flights_1d": 0, "carrier_flights_7d": 0},
+        # An idle entity's last row is its all-zero snapshot, written when its last outcome
+        # leaves the 7-day window: any TTL over 8 days returns the same values.
+        ttl=timedelta(days=10),
     ),
     FeatureGroup(
         name="route_delay_stats",
         keys=("origin", "dest"),
         features=tuple(f"route_{s}" for s in _STATS),
         defaults={"route_flights_1d": 0, "route_flights_7d": 0},
+        ttl=timedelta(days=10),
     ),
     FeatureGroup(
         name="plane_last_arrival",
         keys=("tailnum",),
         features=("plane_prev_arr_delay", "plane_prev_dep_delay", "plane_prev_delayed"),
+        ttl=timedelta(days=30),  # a leg more than a month old says nothing about today
     ),
     FeatureGroup(
         name="plane_attributes",
@@ -64,6 +74,7 @@ FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
         keys=("origin", "departure_hour"),
         features=("origin_departures_in_hour",),
         defaults={"origin_departures_in_hour": 0},
+        ttl=timedelta(days=2),
     ),
 )
 
@@ -82,3 +93,16 @@ def feature_names(groups: tuple[FeatureGroup, ...] = FEATURE_GROUPS) -> list[str
 
 def group(name: str) -> FeatureGroup:
     return next(g for g in FEATURE_GROUPS if g.name == name)
+
+
+def history_days(group: FeatureGroup, first: date, last: date) -> list[date] | None:
+    """The daily partitions a retrieval as of ``first..last`` can use (None: all of them).
+
+    Rows are known up to two days after their partition's day (an overnight arrival, a late
+    outcome), so partitions from ``ttl`` plus two days before ``first`` are read; a day's
+    schedule is published the day before, so the partition after ``last`` is read too.
+    """
+    if group.ttl is None:
+        return None
+    start = first - group.ttl - timedelta(days=2)
+    return [start + timedelta(days=d) for d in range((last - start).days + 2)]

@@ -32,6 +32,7 @@ def _group_values(left: pl.DataFrame, table: pl.DataFrame, group: FeatureGroup) 
         allow_exact_matches=True,
         check_sortedness=False,
         coalesce=False,
+        tolerance=group.ttl,
     )
     values = joined.select(group.known_at_column, *group.features)
     defaults = [pl.col(c).fill_null(v) for c, v in group.defaults.items()]
@@ -41,9 +42,9 @@ def _group_values(left: pl.DataFrame, table: pl.DataFrame, group: FeatureGroup) 
 def asof_join(spine: pl.DataFrame, table: pl.DataFrame, group: FeatureGroup) -> pl.DataFrame:
     """Attach ``group``'s latest row per entity known at or before each row's ``as_of``.
 
-    A row known exactly at ``as_of`` is used; one known a microsecond later is not.
-    Entities without such a row get the group's defaults (or nulls). Rows come back in
-    ``as_of`` order.
+    A row known exactly at ``as_of`` is used; one known a microsecond later is not, nor one
+    older than the group's ``ttl``. Entities without such a row get the group's defaults (or
+    nulls). Rows come back in ``as_of`` order.
     """
     left = spine.sort("as_of", maintain_order=True)
     return pl.concat([left, _group_values(left, table, group)], how="horizontal")

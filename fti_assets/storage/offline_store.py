@@ -12,10 +12,15 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
+
+if TYPE_CHECKING:
+    from fti_assets.domain.feature_groups import FeatureGroup
 
 WHOLE_TABLE = "all"
 
@@ -71,6 +76,15 @@ class OfflineStore(dg.ConfigurableResource):
             return pl.scan_parquet(paths[0])
         # Partitions written before a column was added lack it: align them by name.
         return pl.concat([pl.scan_parquet(p) for p in paths], how="diagonal_relaxed")
+
+    def read_history(self, group: FeatureGroup, first: date, last: date) -> pl.DataFrame:
+        """A feature group's partitions that retrievals as of ``first..last`` can use."""
+        from fti_assets.domain.feature_groups import history_days
+
+        days = history_days(group, first, last)
+        if days is None:
+            return self.read(group.name)
+        return self.read(group.name, [d.isoformat() for d in days])
 
     def write_quarantine(self, table: str, rejected: pl.DataFrame, run_id: str) -> Path:
         """Keep rejected rows with their reasons; the ``quarantine`` view unions every table."""
