@@ -108,3 +108,18 @@ def test_property_ttl_keeps_only_recent_known_values(rows, queries, ttl_hours) -
     for row in joined.iter_rows(named=True):
         candidates = [r[1] for r in rows if r[0] == row["k"] and row["as_of"] - timedelta(hours=ttl_hours) <= r[1] <= row["as_of"]]
         assert row["g_known_at"] == (max(candidates) if candidates else None)
+
+
+def test_two_legs_landing_at_the_same_minute_keep_the_one_scheduled_last() -> None:
+    from fti_assets.domain.features import plane_last_arrival
+
+    legs = pl.DataFrame({
+        "flight_id": ["b", "a", "c"], "status": ["arrived"] * 3, "tailnum": ["N1"] * 3,
+        "known_at": _utc([T0, T0, T0 + timedelta(hours=3)]), "flight_date": [T0.date()] * 3,
+        "scheduled_arrival": _utc([T0 - timedelta(minutes=5), T0 - timedelta(minutes=50), T0 + timedelta(hours=3)]),
+        "arr_delay": [5.0, 50.0, 0.0], "dep_delay": [1.0, 2.0, 0.0], "is_delayed": [False, True, False],
+    })  # fmt: skip
+    for order in (legs, legs.reverse()):
+        table = plane_last_arrival(order)
+        assert table["plane_prev_arr_delay"].to_list() == [5.0, 0.0]
+        assert table.select(pl.col("known_at").is_sorted().over("tailnum")).to_series().all()

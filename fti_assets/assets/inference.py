@@ -24,7 +24,11 @@ def score(spine: pl.DataFrame, tables: dict[str, pl.DataFrame], booster, spec) -
     """The spine with features as of each row's ``as_of`` and the model's probability."""
     from fti_assets.domain.retrieval import point_in_time_join
 
-    features = point_in_time_join(spine, tables)
+    return predict_frame(point_in_time_join(spine, tables), booster, spec)
+
+
+def predict_frame(features: pl.DataFrame, booster, spec) -> pl.DataFrame:
+    """``features`` with the model's delay probability, encoded by the model's own spec."""
     return features.with_columns(delay_probability=pl.Series(booster.predict(spec.encode(features), num_threads=2)))
 
 

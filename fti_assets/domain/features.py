@@ -127,16 +127,22 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def plane_last_arrival(outcomes: pl.DataFrame) -> pl.DataFrame:
-    """Each plane's latest completed leg, known at its actual arrival."""
+    """Each plane's latest completed leg, known at its actual arrival.
+
+    A plane lands once at a time, yet the source has a few planes with two legs landing at
+    the same minute: the leg scheduled to arrive last is kept, so every retrieval engine
+    picks the same one.
+    """
     return (
         outcomes.filter(pl.col("status") == "arrived", pl.col("tailnum").is_not_null())
+        .sort("tailnum", "known_at", "scheduled_arrival", "flight_id")
+        .unique(["tailnum", "known_at"], keep="last", maintain_order=True)
         .select(
             "tailnum", "known_at", "flight_date",
             plane_prev_arr_delay=pl.col("arr_delay").cast(pl.Float64),
             plane_prev_dep_delay=pl.col("dep_delay").cast(pl.Float64),
             plane_prev_delayed=pl.col("is_delayed").cast(pl.Float64),
         )
-        .sort("tailnum", "known_at")
     )  # fmt: skip
 
 

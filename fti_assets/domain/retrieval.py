@@ -18,6 +18,10 @@ from fti_assets.domain.features import request_features
 
 def _group_values(left: pl.DataFrame, table: pl.DataFrame, group: FeatureGroup) -> pl.DataFrame:
     """The group's known-at and feature columns for each row of ``left`` (sorted by ``as_of``)."""
+    if left.height:  # rows known after the last as_of, or too old for the first, never match
+        first, last = left["as_of"][0], left["as_of"][-1]
+        usable = pl.col("known_at") <= last
+        table = table.filter(usable if group.ttl is None else usable & (pl.col("known_at") >= first - group.ttl))
     right = (
         table.select(*group.keys, pl.col("known_at").alias(group.known_at_column), *group.features)
         .drop_nulls(list(group.keys))
