@@ -1,0 +1,55 @@
+"""Batch scoring: the project's path against the bare LightGBM booster on the same rows.
+
+``python -m bench.batch SCALE REPEATS`` trains a model on the scale's training split once,
+then times (a) ``booster.predict`` on a ready float matrix (the floor), (b) the project's
+scoring step (encode the feature frame with the model's spec, then predict) and (c) the
+whole batch path including the point-in-time retrieval. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+
+import polars as pl
+
+from bench.prepare import scale_dir
+
+
+def main() -> None:
+    from fti_assets.assets.inference import predict_frame, score
+    from fti_assets.domain.feature_groups import FEATURE_GROUPS
+    from fti_assets.domain.retrieval import assign_split, point_in_time_join
+    from fti_assets.training.trainer import lightgbm_params, train_booster
+
+    scale, repeats = int(sys.argv[1]), int(sys.argv[2])
+    folder = scale_dir(scale)
+    spine = pl.read_parquet(folder / "spine_full.parquet")
+    tables = {g.name: pl.read_parquet(folder / f"{g.name}.parquet") for g in FEATURE_GROUPS}
+    frame = assign_split(point_in_time_join(spine, tables), datetime(2013, 9, 1, tzinfo=UTC), datetime(2013, 10, 1, tzinfo=UTC))
+    train = frame.filter(pl.col("split") == "train").sample(fraction=0.3, seed=0)
+    fitted = train_booster(train, frame.filter(pl.col("split") == "validation"), lightgbm_params({}, 42), 300, 30)
+    booster, spec = fitted.booster, fitted.spec
+    matrix = spec.encode(frame)
+
+    def timed(run) -> list[float]:
+        out = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            out.append(time.perf_counter() - start)
+        return out
+
+    result = {
+        "rows": frame.height, "trees": booster.num_trees(),
+        "bare_booster": timed(lambda: booster.predict(matrix, num_threads=2)),
+        "scoring_step": timed(lambda: predict_frame(frame, booster, spec)),
+        "batch_path": timed(lambda: score(spine, tables, booster, spec)),
+    }  # fmt: skip
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
