@@ -116,8 +116,8 @@ def test_two_legs_landing_at_the_same_minute_keep_the_one_scheduled_last() -> No
     legs = pl.DataFrame({
         "flight_id": ["b", "a", "c"], "status": ["arrived"] * 3, "tailnum": ["N1"] * 3,
         "known_at": _utc([T0, T0, T0 + timedelta(hours=3)]), "flight_date": [T0.date()] * 3,
-        "scheduled_arrival": _utc([T0 - timedelta(minutes=5), T0 - timedelta(minutes=50), T0 + timedelta(hours=3)]),
         "arr_delay": [5.0, 50.0, 0.0], "dep_delay": [1.0, 2.0, 0.0], "is_delayed": [False, True, False],
+        # b and a land together: b was scheduled 45 minutes after a
     })  # fmt: skip
     for order in (legs, legs.reverse()):
         table = plane_last_arrival(order)

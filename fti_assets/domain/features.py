@@ -130,12 +130,12 @@ def plane_last_arrival(outcomes: pl.DataFrame) -> pl.DataFrame:
     """Each plane's latest completed leg, known at its actual arrival.
 
     A plane lands once at a time, yet the source has a few planes with two legs landing at
-    the same minute: the leg scheduled to arrive last is kept, so every retrieval engine
-    picks the same one.
+    the same minute: the leg scheduled to arrive last (the smaller arrival delay) is kept,
+    so every retrieval engine picks the same one.
     """
     return (
         outcomes.filter(pl.col("status") == "arrived", pl.col("tailnum").is_not_null())
-        .sort("tailnum", "known_at", "scheduled_arrival", "flight_id")
+        .sort("tailnum", "known_at", "arr_delay", "flight_id", descending=[False, False, True, False])
         .unique(["tailnum", "known_at"], keep="last", maintain_order=True)
         .select(
             "tailnum", "known_at", "flight_date",
