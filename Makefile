@@ -40,8 +40,19 @@ serve: env
 	@test -d $(BENTOML_HOME)/bentos/flight_delay_service || { echo "no Bento yet: run make demo first"; exit 1; }
 	BENTOML_HOME=$(BENTOML_HOME) .venv/bin/bentoml serve flight_delay_service:latest --host 127.0.0.1 --port $(PORT)
 
+# Benchmarks (BENCHMARKS.md): Feast, a peer of the point-in-time build, gets its own
+# environment from its own pinned requirements, never the project's.
+FEAST_VENV := bench/.work/feast-venv
+$(FEAST_VENV)/.synced: bench/feast-requirements.txt | env
+	$(UV) venv --allow-existing --python "$$(.venv/bin/python -c 'import sys; print(sys._base_executable)')" $(FEAST_VENV)
+	$(UV) pip install --python $(FEAST_VENV)/bin/python -r bench/feast-requirements.txt
+	touch $@
+
+bench: env $(FEAST_VENV)/.synced
+	.venv/bin/python -m bench.run
+
 lint: env
-	.venv/bin/ruff check fti_assets fti_assets_tests
+	.venv/bin/ruff check fti_assets fti_assets_tests bench
 
 clean:
 	rm -rf $(FTI_HOME)

@@ -10,6 +10,7 @@ an entity) and ``groups.json`` (each group's keys, features and TTL in seconds o
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,12 +40,13 @@ def groups_spec() -> list[dict]:
     ]  # fmt: skip
 
 
-def prepare(factor: int) -> Path:
-    """Write the scale's inputs once; later calls reuse them."""
+def prepare(factor: int, again: bool = False) -> Path:
+    """Write the scale's inputs (once, unless ``again``)."""
     folder = scale_dir(factor)
-    if (folder / "groups.json").exists():
+    if (folder / "groups.json").exists() and not again:
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     raw = replicate(typed_raw(), factor)
     tables = feature_tables(raw["flights"], raw["weather"], raw["planes"], raw["airports"],
                             datetime(2013, 1, 1, tzinfo=UTC), datetime(2014, 1, 1, tzinfo=UTC))  # fmt: skip

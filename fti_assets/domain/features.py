@@ -50,7 +50,7 @@ def origin_weather(weather: pl.DataFrame) -> pl.DataFrame:
     """Hourly weather at each origin, known at its observation time."""
     return weather.select(
         "origin", "obs_date", pl.col("time_hour").alias("known_at"), *[pl.col(c).cast(pl.Float64) for c in WEATHER_COLUMNS]
-    ).sort("origin", "known_at")
+    ).sort("known_at", "origin")
 
 
 def _ceil_hour(col: str) -> pl.Expr:
@@ -117,7 +117,7 @@ def delay_stats(
         .with_columns(known_at=pl.lit(grid_start) + pl.duration(hours=hours))
         .with_columns(**{k: pl.Series(v).fill_nan(None) for k, v in out.items()})
         .with_columns(snapshot_date=pl.col("known_at").dt.date())
-        .sort(*keys, "known_at")
+        .sort("known_at", *keys)  # feature tables are stored in known_at order: retrieval joins on it
     )
 
 
@@ -143,6 +143,7 @@ def plane_last_arrival(outcomes: pl.DataFrame) -> pl.DataFrame:
             plane_prev_dep_delay=pl.col("dep_delay").cast(pl.Float64),
             plane_prev_delayed=pl.col("is_delayed").cast(pl.Float64),
         )
+        .sort("known_at", "tailnum")
     )  # fmt: skip
 
 

@@ -1,0 +1,133 @@
+"""``make bench``: every benchmark of BENCHMARKS.md, each in its own process, then the report.
+
+``python -m bench.run [SECTION ...]`` runs the given sections (default: all) and merges their
+results into ``bench/.work/results.json``; ``bench.report`` then writes ``BENCHMARKS.md``.
+Sections run one after another, never side by side: the machine has two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.prepare import WORK, prepare
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = WORK / "results.json"
+FEAST_PYTHON = WORK / "feast-venv" / "bin" / "python"
+SCALES = (1, 10, 30)
+DEMO_HOME, YOUNG_HOME, PLAIN_HOME = WORK / "demo-home", WORK / "young-home", WORK / "plain-home"
+
+
+def say(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def run_json(*args: str | Path, python: str | Path = sys.executable) -> dict:
+    """Run ``python args`` from the repository root; its last stdout line is the JSON result."""
+    out = subprocess.run([str(python), *map(str, args)], cwd=ROOT, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def pit() -> dict:
+    from bench.equality import compare_files
+
+    results = {}
+    for scale in SCALES:
+        folder = prepare(scale, again=True)  # inputs follow the current feature code
+        say(f"point-in-time build at {scale}x")
+        r = {
+            "ours": run_json("-m", "bench.pit_engines", "ours", scale, 5),
+            "duckdb": run_json("-m", "bench.pit_engines", "duckdb", scale, 3),
+            "ours_slice": run_json("-m", "bench.pit_engines", "ours", scale, 5, "slice"),
+        }
+        feast = ["bench/feast_pit.py", "--input", folder, "--offline-store", "duckdb"]
+        r["feast_slice"] = run_json(*feast, "--spine", "spine_slice.parquet", "--repeats", 3,
+                                    "--output", folder / "out_feast_slice.parquet", python=FEAST_PYTHON)  # fmt: skip
+        r["equal_duckdb"] = compare_files(folder / "out_ours_full.parquet", folder / "out_duckdb_full.parquet")
+        r["equal_feast_slice"] = compare_files(folder / "out_ours_slice.parquet", folder / "out_feast_slice.parquet")
+        if scale == 1:  # the whole year through Feast takes minutes and 14 GB: once, at 1x
+            say("Feast on the whole year at 1x")
+            r["feast_full"] = run_json(*feast, "--output", folder / "out_feast_full.parquet", python=FEAST_PYTHON)
+            r["equal_feast_full"] = compare_files(folder / "out_ours_full.parquet", folder / "out_feast_full.parquet")
+        results[str(scale)] = r
+    return results
+
+
+def batch() -> dict:
+    out = {}
+    for scale in (1, 10):
+        say(f"batch scoring at {scale}x")
+        out[str(scale)] = run_json("-m", "bench.batch", scale, 5)
+    return out
+
+
+def fresh(home: Path) -> Path:
+    shutil.rmtree(home, ignore_errors=True)
+    return home
+
+
+def orchestration() -> dict:
+    say("code-location import")
+    out = {"import": run_json("-m", "bench.orchestration", "import", 7)}
+    say("full-year fti demo")
+    out["demo"] = run_json("-m", "bench.orchestration", "demo", fresh(DEMO_HOME))
+    say("the same functions from a plain script")
+    out["plain"] = run_json("-m", "bench.plain", fresh(PLAIN_HOME))
+    say("one new day at day 30 and at day 365")
+    run_json("-m", "bench.orchestration", "demo", fresh(YOUNG_HOME), "2013-01-01", "2013-01-31")
+    # One warm-up run each (imports, caches), then the measured repeats.
+    out["day_30"] = run_json("-m", "bench.orchestration", "day", YOUNG_HOME, "2013-01-30", 6)
+    out["day_365"] = run_json("-m", "bench.orchestration", "day", DEMO_HOME, "2013-12-31", 6)
+    return out
+
+
+def needs_demo_home() -> None:
+    if not (DEMO_HOME / "records" / "flight_delay_bento.json").exists():
+        say("full-year fti demo (needed by this section)")
+        run_json("-m", "bench.orchestration", "demo", fresh(DEMO_HOME))
+
+
+def drift() -> dict:
+    needs_demo_home()
+    say("one day's drift report")
+    return run_json("-m", "bench.drift", DEMO_HOME, "2013-12-31", 5)
+
+
+def serving() -> dict:
+    needs_demo_home()
+    say("online serving: bentoml serve, FastAPI, bare LightGBM")
+    return run_json("-m", "bench.serving", DEMO_HOME)
+
+
+SECTIONS: dict[str, Callable[[], dict]] = {
+    "orchestration": orchestration, "drift": drift, "serving": serving, "batch": batch, "pit": pit,
+}  # fmt: skip
+
+
+def main() -> None:
+    chosen = sys.argv[1:] or list(SECTIONS)
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown:
+        sys.exit(f"unknown section(s) {sorted(unknown)}; choose from {list(SECTIONS)}")
+    if "pit" in chosen and not FEAST_PYTHON.exists():
+        sys.exit(f"Feast's environment is missing ({FEAST_PYTHON}): run `make bench`, which creates it")
+    WORK.mkdir(parents=True, exist_ok=True)
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for name in chosen:
+        began = time.perf_counter()
+        results[name] = SECTIONS[name]()
+        results[name + "_seconds"] = round(time.perf_counter() - began)
+        RESULTS.write_text(json.dumps(results, indent=1))  # a later failure keeps what was measured
+    from bench.report import write_report
+
+    say(f"wrote {write_report(results, ROOT / 'BENCHMARKS.md')}")
+
+
+if __name__ == "__main__":
+    main()
