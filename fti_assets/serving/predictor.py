@@ -50,7 +50,9 @@ def spine(flights: list[dict], store: OnlineStoreReader) -> pl.DataFrame:
     ]  # fmt: skip
     frame = pl.from_dicts(rows, schema={**SPINE_SCHEMA, "local_date": pl.Date})
     ids = flight_id(pl.col("local_date"), pl.col("carrier"), pl.col("flight"), pl.col("origin"))
-    return frame.with_columns(flight_id=ids, prediction_time=pl.col("scheduled_departure") - PREDICTION_LEAD).drop("local_date")
+    frame = frame.with_columns(flight_id=ids, prediction_time=pl.col("scheduled_departure") - PREDICTION_LEAD)
+    frame.drop_in_place("local_date")  # in place: a drop() is another query, 0.1 ms on one row
+    return frame
 
 
 def feature_rows(flights: pl.DataFrame, store: OnlineStoreReader) -> tuple[list[dict[str, Any]], list[list[str]]]:

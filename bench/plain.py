@@ -1,0 +1,325 @@
+"""The full-year demo's work without Dagster: the same project functions from a plain script.
+
+``python -m bench.plain HOME``: what ``fti demo`` materializes over 2013-01-01..2013-12-31
+(features, training, inference; monitoring over the last 14 days), computed by calling the
+functions the asset bodies call, and stored in an ``OfflineStore(home=HOME)`` as the IO
+manager stores it (one Parquet file per daily partition, a DuckDB view per table). No
+orchestrator, no MLflow, no BentoML, no run metadata. Prints one JSON line with the seconds of
+each step (named after the assets it stands for), the total and a few row counts; progress
+goes to stderr.
+
+Left out on purpose (the asset bodies do it, the plain script has no use for it): Dagster
+output and check metadata (table previews, schemas, markdown tables), MLflow runs, model
+logging and tags, registry loads and aliases, the champion promotion, the Bento, the online
+store refresh, the shadow comparison, and the feature snapshot id (read from the Dagster
+instance; stored as null here).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import polars as pl
+
+#: The demo's default window and split (fti_assets/demo.py, Window.split_points).
+START, END = date(2013, 1, 1), date(2013, 12, 31)
+MONITORED_DAYS = 14
+
+
+def log(message: str) -> None:
+    print(f"[plain {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def days(first: date, last: date) -> list[str]:
+    return [(first + timedelta(days=d)).isoformat() for d in range((last - first).days + 1)]
+
+
+def utc_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def partition_column(asset) -> str:
+    """The partition column an asset declares in its definition metadata (as the IO manager reads it)."""
+    from fti_assets.storage.io_manager import PARTITION_COLUMN
+
+    return asset.metadata_by_key[asset.key][PARTITION_COLUMN]
+
+
+def write_daily(store, table: str, frame: pl.DataFrame, column: str, keys: list[str]) -> None:
+    """What ParquetIOManager.handle_output does for a partition range: one file per day,
+    an empty file for a day without rows, rows outside the range refused."""
+    by_day = {day: part for (day,), part in frame.partition_by(column, as_dict=True).items()}
+    stray = sorted(str(d) for d in by_day if d is None or d.isoformat() not in keys)
+    if stray:
+        raise RuntimeError(f"'{table}' produced rows outside its partitions {keys[0]}..{keys[-1]}: {stray[:5]}")
+    empty = frame.clear()
+    store.write_partitions(table, {key: by_day.get(date.fromisoformat(key), empty) for key in keys})
+
+
+class Steps:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str):
+        log(f"{name} ...")
+        began = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - began, 3)
+        log(f"{name}: {self.seconds[name]:.2f}s")
+
+
+def ingest(table: str, day_column: str | None, store, run_id: str) -> pl.DataFrame:
+    """raw.py ``ingest`` without Dagster: read, PII scan, contract, quarantine, gate, valid rows."""
+    from fti_assets.assets.raw import RawContractConfig, days_over_threshold, source_day
+    from fti_assets.contracts.pii import find_pii
+    from fti_assets.contracts.quarantine import quarantine_records
+    from fti_assets.contracts.raw import RAW_SCHEMAS
+    from fti_assets.contracts.validation import validate_rows
+    from fti_assets.storage.source import PACKAGED, read_raw_table
+
+    frame = read_raw_table(PACKAGED, table)
+    schema = RAW_SCHEMAS[table]
+    if frame.height == 0:
+        raise RuntimeError(f"{table} has no rows")
+    if day_column and "day" in frame.columns:  # the run's partition window: the whole year
+        day = frame.select(source_day()).to_series()
+        frame = frame.filter(day.is_null() | day.is_between(START, END + timedelta(days=1), closed="left"))
+    text_columns = [c for c, col in schema.columns.items() if col.dtype.type == pl.String]
+    pii = find_pii(frame, text_columns)
+    result = validate_rows(frame, schema, pii)
+    rejected = result.rejected
+    if rejected.height:
+        store.write_quarantine(
+            table, quarantine_records(table, rejected, pii, source_day() if day_column else None, run_id), run_id
+        )
+    limit = RawContractConfig().max_rejected_share
+    over = days_over_threshold(frame, rejected, bool(day_column), limit)
+    if over or pii.height:
+        raise RuntimeError(f"{table}: contract failed: over threshold {list(over)[:5]}, {pii.height} PII cells")
+    if day_column:
+        return result.valid.with_columns(pl.date("year", "month", "day").alias(day_column))
+    return result.valid
+
+
+def publish_checks(table: str, frame: pl.DataFrame, keys: list[str], day_column: str | None = None,
+                   max_lag: timedelta | None = None) -> None:  # fmt: skip
+    """publishing.py ``publish`` without Dagster: the contract (blocking), null shares and freshness."""
+    from fti_assets.assets.metadata import null_shares
+    from fti_assets.assets.publishing import stale_days
+    from fti_assets.contracts.features import FEATURE_SCHEMAS
+    from fti_assets.contracts.validation import validate_rows
+
+    result = validate_rows(frame, FEATURE_SCHEMAS[table])
+    if result.rejected.height:
+        raise RuntimeError(f"{table}: {result.rejected.height} rows break the contract: {result.reasons()}")
+    null_shares(frame)
+    if day_column and max_lag is not None:
+        stale_days(frame, day_column, keys, max_lag)
+
+
+def main() -> None:
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m bench.plain HOME")
+    home = Path(sys.argv[1]).expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    steps = Steps()
+
+    with steps.step("imports"):
+        import numpy as np
+
+        from fti_assets.assets import drift, features, inference, monitoring, raw
+        from fti_assets.assets.drift import DriftReportConfig, ReportStore, _report_rows, reference_sample
+        from fti_assets.assets.evaluating import _predict
+        from fti_assets.assets.model import EvaluationConfig, TrainingConfig
+        from fti_assets.assets.training_data import (
+            TrainingDatasetConfig,
+            build_training_dataset,
+            label_spine,
+            leaked_rows,
+        )
+        from fti_assets.domain.feature_groups import FEATURE_GROUPS
+        from fti_assets.domain.pipeline import feature_tables
+        from fti_assets.domain.retrieval import content_hash
+        from fti_assets.monitoring.drift import DriftConfig, feature_drift, prediction_drift
+        from fti_assets.monitoring.performance import daily_performance, scored_outcomes
+        from fti_assets.registry import LoadedModel
+        from fti_assets.storage.offline_store import OfflineStore
+        from fti_assets.training import evaluation as ev
+        from fti_assets.training import plots
+        from fti_assets.training.encoding import FeatureSpec
+        from fti_assets.training.trainer import lightgbm_params, train_booster
+
+    store = OfflineStore(home=str(home))
+    year = days(START, END)
+    run_id = str(uuid.uuid4())
+    rows: dict[str, int] = {}
+
+    # 1. raw tables (the raw group)
+    raw_assets = {a.key.path[-1]: a for a in raw.RAW_ASSETS}
+    day_columns = {"flights": "flight_date", "weather": "obs_date"}
+    with steps.step("raw"):
+        raw_tables = {t: ingest(t, day_columns.get(t), store, run_id) for t in raw_assets}
+    rows.update({f"raw.{t}": f.height for t, f in raw_tables.items()})
+
+    # 2. feature tables (the features group), each checked as publish() checks it
+    feature_assets = {a.key.path[-1]: a for a in features.FEATURE_ASSETS}
+    with steps.step("features"):
+        tables = feature_tables(raw_tables["flights"], raw_tables["weather"], raw_tables["planes"], raw_tables["airports"],
+                                utc_midnight(START), utc_midnight(END + timedelta(days=1)))  # fmt: skip
+        freshness = {"origin_weather": ("obs_date", timedelta(hours=3)), "carrier_delay_stats": ("snapshot_date", timedelta(hours=6)),
+                     "route_delay_stats": ("snapshot_date", timedelta(hours=6)), "plane_last_arrival": ("flight_date", timedelta(hours=12))}  # fmt: skip
+        for name, frame in tables.items():
+            publish_checks(name, frame, year, *freshness.get(name, (None, None)))
+    rows.update({f"features.{t}": f.height for t, f in tables.items()})
+
+    # 3. the raw and feature tables stored as the IO manager stores them
+    with steps.step("store_raw_and_features"):
+        for name, frame in [*raw_tables.items(), *tables.items()]:
+            asset = raw_assets.get(name) or feature_assets[name]
+            if asset.partitions_def is None:
+                store.write(name, frame)
+            else:
+                write_daily(store, name, frame, partition_column(asset), year)
+
+    # 4. training_dataset
+    train_end, validation_end = date(2013, 9, 1), date(2013, 10, 1)  # demo Window(START, END).split_points()
+    cfg = TrainingDatasetConfig(start=START.isoformat(), end=END.isoformat(), train_end=train_end.isoformat(),
+                                validation_end=validation_end.isoformat())  # fmt: skip
+    with steps.step("training_dataset"):
+        spine = label_spine(tables["flight_outcomes"], tables["flight_schedule"], cfg.start, cfg.end)
+        dataset = build_training_dataset(
+            spine, {g.name: tables[g.name] for g in FEATURE_GROUPS}, cfg.train_end, cfg.validation_end
+        )
+        leaks = leaked_rows(dataset)
+        if leaks.height:
+            raise RuntimeError(f"{leaks.height} rows use values known after their prediction time")
+        digest = content_hash(dataset, "flight_id")
+        store.write("training_dataset", dataset)
+    rows["training_dataset"] = dataset.height
+    rows.update({f"training_dataset.{s}": n for s, n in dataset.group_by("split").len().iter_rows()})
+
+    # 5. trained_model (no MLflow: the booster stays in memory)
+    tc = TrainingConfig()
+    with steps.step("trained_model"):
+        train, validation = (dataset.filter(pl.col("split") == s) for s in ("train", "validation"))
+        dataset_hash = content_hash(dataset, "flight_id")  # the asset hashes its input again for its tags
+        params = lightgbm_params({k: getattr(tc, k) for k in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction",
+                                                              "bagging_fraction", "bagging_freq", "lambda_l2")}, tc.seed)  # fmt: skip
+        fitted = train_booster(train, validation, params, tc.max_rounds, tc.early_stopping_rounds, tc.extra_features)
+    log(
+        f"stopped at round {fitted.best_iteration}: validation AUC {fitted.validation_auc:.4f}, dataset {dataset_hash[:12]}"
+    )
+    model = LoadedModel(version=1, booster=fitted.booster, spec=fitted.spec.to_dict(), model_file=Path())
+
+    # 6. model_evaluation: the first model of a fresh home has no champion to beat
+    with steps.step("model_evaluation"):
+        test = dataset.filter(pl.col("split") == "test")
+        y = test["is_delayed"].cast(pl.Int8).to_numpy()
+        p = _predict(model, test)
+        scored = test.select("carrier", "origin", "is_delayed").with_columns(challenger=pl.Series(p), champion=None)
+        ours = ev.metrics(y, p)
+        slices = ev.slice_metrics(scored, "challenger")
+        sanity = ev.sanity_problems(p, model.booster.feature_name(), model.spec["features"], ours["auc"])
+        ec = EvaluationConfig()
+        verdicts = ev.gates(
+            ours,
+            None,
+            slices,
+            None,
+            sanity,
+            ev.GateConfig(**{k: getattr(ec, k) for k in ev.GateConfig.__dataclass_fields__}),
+        )
+        passed = all(v.passed for v in verdicts.values())
+        calibration = ev.calibration_table(y, p)
+        plots_began = time.perf_counter()
+        gains = model.booster.feature_importance("gain")
+        plots.roc_curve_png(y, {"challenger v1": p})
+        plots.importance_png(model.booster.feature_name(), gains)
+        plots.calibration_png(calibration.to_dicts())
+        plot_seconds = time.perf_counter() - plots_began
+    log(f"test AUC {ours['auc']:.4f}, log loss {ours['log_loss']:.4f}, Brier {ours['brier']:.4f}; gates {'passed' if passed else 'refused'}; "
+        f"plots {plot_seconds:.2f}s of the step")  # fmt: skip
+
+    # 7. batch_predictions: every day of the year, features read back as the asset reads them
+    bp_asset = inference.batch_predictions
+    with steps.step("batch_predictions"):
+        spec = FeatureSpec.from_dict(model.spec)
+        history = {g.name: store.read_history(g, START, END) for g in FEATURE_GROUPS if g.name != "origin_congestion"}
+        history["origin_congestion"] = tables["origin_congestion"]
+        scored = inference.score(
+            tables["flight_schedule"].with_columns(as_of=pl.col("prediction_time")), history, model.booster, spec
+        )
+        predictions = scored.select(
+            "flight_id", "flight_date", "prediction_time", "scheduled_departure", "tailnum", *spec.features, "delay_probability",
+            model_version=pl.lit(model.version), features_as_of=pl.col("prediction_time"),
+            feature_snapshot=pl.lit(None, pl.String), scored_at=pl.lit(datetime.now(UTC)),
+            challenger_version=pl.lit(None, pl.Int64), challenger_probability=pl.lit(None, pl.Float64),
+        )  # fmt: skip
+        write_daily(store, "batch_predictions", predictions, partition_column(bp_asset), year)
+    rows["batch_predictions"] = predictions.height
+
+    # 8. monitoring_pipeline over the last 14 days (shadow_comparison left out)
+    monitored = days(END - timedelta(days=MONITORED_DAYS - 1), END)
+    first_day = date.fromisoformat(monitored[0])
+
+    def trailing(frame: pl.DataFrame, n: int) -> pl.DataFrame:  # the partitions a trailing mapping loads
+        return frame.filter(pl.col("flight_date").is_between(first_day - timedelta(days=n - 1), END))
+
+    with steps.step("model_performance"):
+        window = monitoring.WINDOW_DAYS
+        perf = daily_performance(scored_outcomes(trailing(predictions, window), trailing(tables["flight_outcomes"], window)),
+                                 [date.fromisoformat(k) for k in monitored], window)  # fmt: skip
+        perf = perf.with_columns(champion_test_auc=pl.lit(ours["auc"]))  # the registry tag the asset reads
+        write_daily(store, "model_performance", perf, partition_column(monitoring.model_performance), monitored)
+    rows["model_performance"] = perf.height
+
+    dc = DriftReportConfig()
+    reports = ReportStore(folder=str(home / "reports"))
+    context = SimpleNamespace(partition_keys=monitored)  # _report_rows reads only the partition keys
+    current_window = trailing(predictions, drift.DRIFT_WINDOW_DAYS)
+    with steps.step("feature_drift_report"):
+        reference = reference_sample(dataset)
+        cfg_f = DriftConfig(num_threshold=dc.num_threshold, cat_threshold=dc.cat_threshold, drift_share=dc.drift_share)
+
+        def compute_features():
+            for key, day, current in drift._windows(current_window, monitored):
+                yield key, day, feature_drift(reference, current, cfg_f)
+
+        fdr = _report_rows(context, dc, reports, "feature_drift", compute_features)
+        write_daily(store, "feature_drift_report", fdr, partition_column(drift.feature_drift_report), monitored)
+    with steps.step("prediction_drift_report"):
+        reference = reference_sample(dataset)
+        expected = pl.Series(model.booster.predict(FeatureSpec.from_dict(model.spec).encode(reference), num_threads=2))
+        cfg_p = DriftConfig(num_threshold=dc.num_threshold, drift_share=dc.drift_share)
+
+        def compute_predictions():
+            for key, day, current in drift._windows(current_window, monitored):
+                yield key, day, prediction_drift(expected, current["delay_probability"], cfg_p)
+
+        pdr = _report_rows(context, dc, reports, "prediction_drift", compute_predictions)
+        write_daily(store, "prediction_drift_report", pdr, partition_column(drift.prediction_drift_report), monitored)
+    rows["feature_drift_report"], rows["prediction_drift_report"] = fdr.height, pdr.height
+
+    total = round(time.perf_counter() - began, 3)
+    last_perf, last_drift = perf.row(-1, named=True), fdr.row(-1, named=True)
+    log(f"done in {total:.1f}s; {END}: AUC over {window} days {last_perf['auc_window']:.4f}, drifted feature share "
+        f"{last_drift['drifted_share']:.2f}; training_dataset hash {digest[:12]}")  # fmt: skip
+    print(json.dumps({
+        "steps": steps.seconds, "total": total, "rows": rows,
+        "model": {"best_iteration": fitted.best_iteration, "validation_auc": round(fitted.validation_auc, 4),
+                  "test_auc": round(ours["auc"], 4), "gates_passed": passed, "plots_seconds": round(plot_seconds, 3)},
+        "training_dataset_hash": digest, "positive_rate_test": round(float(np.mean(y)), 4),
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

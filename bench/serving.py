@@ -1,0 +1,210 @@
+"""Online serving benchmark: the BentoML service, a FastAPI peer, and bare LightGBM.
+
+    python -m bench.serving HOME [--seconds S]
+
+HOME is an FTI_HOME with a packaged champion (records/flight_delay_bento.json, online.sqlite,
+bentoml/). Each server runs alone on loopback with one worker per core and gets one real
+flight per request (a flight of the online store's day, all feature groups known) from
+``bench/loadgen.py`` in this process: a warm-up, a closed loop at 1 and 8 connections, then an
+open-loop sweep of fixed rates, stopped once a point has errors or p99 > 1 s. The floor is
+the champion booster's ``predict`` on a ready 1 x n float64 row, timed call by call.
+
+Both servers run on a scratch copy of HOME's online store and champion pointer (models come
+from HOME's BentoML store), so the tens of thousands of logged predictions land there and not
+in HOME's monitoring data. Prints one JSON line on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+
+# None of these imports BentoML at import time: main() sets BENTOML_HOME before anything does.
+from bench.loadgen import Result, closed_loop, open_loop, request_bytes
+from fti_assets.serving.model_store import load_serving_model, read_pointer
+from fti_assets.serving.online_store import OnlineStoreReader
+from fti_assets.serving.predictor import feature_rows, spine
+from fti_assets.serving.process import ServiceProcess
+from fti_assets.serving.schemas import FlightRequest
+from fti_assets.storage.offline_store import OfflineStore
+
+ROOT = Path(__file__).resolve().parents[1]
+RATES = (100, 250, 500, 1000, 1500)
+WORKERS = os.cpu_count() or 1  # what BentoML's workers="cpu_count" resolves to
+
+
+def say(message: str) -> None:
+    print(f"[serving] {message}", file=sys.stderr, flush=True)
+
+
+def scratch_home(home: Path, into: Path) -> Path:
+    """The online store and champion pointer of HOME, copied; predictions get logged here."""
+    (into / "serving").mkdir(parents=True)
+    shutil.copy(home / "serving" / "champion.json", into / "serving" / "champion.json")
+    # The backup API copies a consistent snapshot even if a WAL file is still beside the store.
+    with sqlite3.connect(home / "online.sqlite") as source, sqlite3.connect(into / "online.sqlite") as target:
+        source.backup(target)
+    return into
+
+
+def pick_flights(home: Path, n: int) -> list[dict[str, Any]]:
+    """Request bodies of real flights of the online store's day whose groups are all known."""
+    store = OnlineStoreReader(home / "online.sqlite")
+    as_of = pl.Series([store.as_of()]).str.to_datetime(time_zone="UTC")[0]
+    schedule = OfflineStore(home=str(home)).read("flight_schedule")
+    # The day the store was refreshed for: flights after it if the data has them, else its last day.
+    day = schedule.filter(pl.col("scheduled_departure") >= as_of)
+    if day.is_empty():
+        day = schedule.filter(pl.col("scheduled_departure") >= as_of - pl.duration(days=1))
+    bodies = [
+        {"carrier": r["carrier"], "flight": r["flight"], "tailnum": r["tailnum"], "origin": r["origin"], "dest": r["dest"],
+         "distance": r["distance"], "scheduled_departure": r["scheduled_departure"].astimezone(ZoneInfo(r["origin_tz"])).isoformat(),
+         "scheduled_arrival": r["scheduled_arrival"].isoformat()}
+        for r in day.sort("flight_id").sample(min(day.height, 20 * n), seed=7).iter_rows(named=True)
+    ]  # fmt: skip
+    dumped = [FlightRequest.model_validate(b).model_dump() for b in bodies]
+    _, unknown = feature_rows(spine(dumped, store), store)
+    known = [b for b, u in zip(bodies, unknown, strict=True) if not u]
+    return (known or bodies)[:n]
+
+
+def bare_lightgbm(home: Path, flight: dict[str, Any], calls: int) -> dict[str, Any]:
+    """The floor: the champion booster on the flight's encoded row, nothing else."""
+    model = load_serving_model(read_pointer(home)["model_tag"])
+    store = OnlineStoreReader(home / "online.sqlite")
+    rows, _ = feature_rows(spine([FlightRequest.model_validate(flight).model_dump()], store), store)
+    row = model.spec.encode_rows(rows, model.codes)  # 1 x n_features, float64, ready
+    booster = model.booster
+    for _ in range(500):
+        booster.predict(row, num_threads=1)
+    took = np.empty(calls)
+    for i in range(calls):
+        start = time.perf_counter_ns()
+        booster.predict(row, num_threads=1)
+        took[i] = time.perf_counter_ns() - start
+    ms = took / 1e6
+    return {"calls": calls, "n_features": int(row.shape[1]), "p50_ms": round(float(np.percentile(ms, 50)), 4),
+            "p99_ms": round(float(np.percentile(ms, 99)), 4), "calls_per_s": round(calls / (took.sum() / 1e9)),
+            "delay_probability": float(booster.predict(row, num_threads=1)[0])}  # fmt: skip
+
+
+def run(load: Callable[..., Result], *args: Any) -> dict[str, Any]:
+    """One load point. The client shares the machine's cores: its CPU seconds say how much."""
+    cpu = time.process_time()
+    r = load(*args)
+    n = len(r.latencies_ms)
+    return {"requests": n, "seconds": round(r.seconds, 2), "throughput": round(r.throughput, 1), "p50_ms": round(r.percentile(50), 2),
+            "p99_ms": round(r.percentile(99), 2), "max_ms": round(float(r.latencies_ms.max()), 2) if n else None,
+            "errors": r.errors, "client_cpu_s": round(time.process_time() - cpu, 2)}  # fmt: skip
+
+
+def ask(port: int, flight: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=json.dumps({"flights": [flight]}).encode(),
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:
+        [prediction] = json.loads(response.read())
+    return prediction
+
+
+def measure(port: int, flights: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Answers for the parity check, then warm-up, closed loops and the open-loop sweep."""
+    answers = [ask(port, f) for f in flights]
+    # The whole HTTP/1.1 request, built once: the load generator writes it as is.
+    payload = request_bytes("127.0.0.1", port, "/predict", json.dumps({"flights": [flights[0]]}).encode())
+    # Warm-up with 8 connections so every worker has imported, loaded and run the whole path.
+    warm = closed_loop(port, payload, 8, 3.0)
+    out: dict[str, Any] = {"answers": answers, "warmup_requests": len(warm.latencies_ms), "closed": {}, "open": []}
+    for connections in (1, 8):
+        out["closed"][f"c{connections}"] = run(closed_loop, port, payload, connections, seconds)
+        say(f"closed c={connections}: {out['closed'][f'c{connections}']}")
+    for rate in RATES:
+        try:
+            result = {"rate": rate, **run(open_loop, port, payload, rate, seconds)}
+        except (OSError, EOFError, ValueError, IndexError) as error:  # a server dropping connections ends the sweep
+            out["open"].append({"rate": rate, "failed": repr(error)})
+            break
+        out["open"].append(result)
+        say(f"open {rate}/s: {result}")
+        if result["errors"] or result["p99_ms"] > 1000:
+            break
+    return out
+
+
+class PeerProcess(ServiceProcess):
+    """``uvicorn <target>`` with WORKERS processes; the project's start-and-stop otherwise."""
+
+    def start(self, timeout: float = 90) -> PeerProcess:
+        # uvicorn's defaults (uvloop, httptools), as under BentoML; its backlog is BentoML's.
+        command = [sys.executable, "-m", "uvicorn", self.target, "--host", "127.0.0.1", "--port", str(self.port),
+                   "--workers", str(WORKERS), "--backlog", "2048", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+        # Its own session, as bentoml's: stop() ends the supervisor and its workers as one group.
+        with open(self.log, "w") as out:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.3)
+        raise TimeoutError(f"uvicorn not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("home", type=Path)
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each load point")
+    args = parser.parse_args()
+    home = args.home.expanduser().resolve()
+    # BentoML fixes its store when first imported: point it at HOME's before any import.
+    os.environ.update(BENTOML_HOME=str(home / "bentoml"), BENTOML_DO_NOT_TRACK="true")
+    bento = json.loads((home / "records" / "flight_delay_bento.json").read_text())
+    flights = pick_flights(home, 20)
+    say(f"bare LightGBM on {bento['model_tag']}")
+    # The machine may be shared: the load average at the start says how quiet it was.
+    report: dict[str, Any] = {"home": str(home), "seconds": args.seconds, "workers": WORKERS, "loadavg_1m": os.getloadavg()[0], "bento": bento["bento"],
+                              "model_tag": bento["model_tag"], "flight": flights[0]}  # fmt: skip
+    report["bare_lightgbm"] = bare_lightgbm(home, flights[0], 20_000)
+    scratch = Path(tempfile.mkdtemp(prefix="fti-bench-serving-"))
+    env = {"BENTOML_HOME": str(home / "bentoml")}  # the scratch homes have no model store of their own
+    servers = {"bentoml": ServiceProcess(bento["bento"], scratch_home(home, scratch / "bentoml-home"), env=env, log=scratch / "bentoml.log"),
+               "fastapi": PeerProcess("bench.fastapi_peer:app", scratch_home(home, scratch / "fastapi-home"), env=env, log=scratch / "fastapi.log")}  # fmt: skip
+    for name, server in servers.items():  # one at a time: each gets both cores (with the client)
+        say(f"{name}: {server.target}")
+        try:
+            report[name] = measure(server.start().port, flights, args.seconds)
+        except BaseException:
+            say(f"{name} failed: server logs and scratch homes kept in {scratch}")
+            raise
+        finally:
+            server.stop()
+    shutil.rmtree(scratch)
+    ours, theirs = report["bentoml"].pop("answers"), report["fastapi"].pop("answers")
+    report["answers_compared"] = len(ours)
+    pairs = list(zip(ours, theirs, strict=True))
+    report["same_answers"] = all(a["delay_probability"] == b["delay_probability"] for a, b in pairs)
+    report["same_json"] = ours == theirs  # flight_id, version, as_of and unknown too
+    report["bare_matches_servers"] = report["bare_lightgbm"]["delay_probability"] == ours[0]["delay_probability"]
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
