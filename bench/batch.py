@@ -15,19 +15,18 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from bench.prepare import scale_dir
+from bench.prepare import project_tables, scale_dir
 
 
 def main() -> None:
     from fti_assets.assets.inference import predict_frame, score
-    from fti_assets.domain.feature_groups import FEATURE_GROUPS
     from fti_assets.domain.retrieval import assign_split, point_in_time_join
     from fti_assets.training.trainer import lightgbm_params, train_booster
 
     scale, repeats = int(sys.argv[1]), int(sys.argv[2])
     folder = scale_dir(scale)
     spine = pl.read_parquet(folder / "spine_full.parquet")
-    tables = {g.name: pl.read_parquet(folder / f"{g.name}.parquet") for g in FEATURE_GROUPS}
+    tables = project_tables(folder)
     frame = assign_split(point_in_time_join(spine, tables), datetime(2013, 9, 1, tzinfo=UTC), datetime(2013, 10, 1, tzinfo=UTC))
     train = frame.filter(pl.col("split") == "train").sample(fraction=0.3, seed=0)
     fitted = train_booster(train, frame.filter(pl.col("split") == "validation"), lightgbm_params({}, 42), 300, 30)

@@ -42,3 +42,10 @@ def compare_files(ours: Path, peer: Path) -> dict:
     a, b = pl.read_parquet(ours), pl.read_parquet(peer)
     diff = differing(a, b)
     return {"rows": a.height, "peer_rows": b.height, "values": a.height * len(columns()), "differing": diff}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(compare_files(Path(sys.argv[1]), Path(sys.argv[2]))))

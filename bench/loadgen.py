@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+STAGGER_SECONDS = 0.05
+
 
 @dataclass
 class Result:
@@ -53,8 +55,11 @@ async def _closed(host: str, port: int, payload: bytes, connections: int, second
     errors = 0
     deadline = time.perf_counter() + seconds
 
-    async def worker() -> None:
+    async def worker(i: int) -> None:
         nonlocal errors
+        # Connections opened all at once are all accepted by whichever server worker wakes
+        # first; opened one by one under load, they spread as a real client's would.
+        await asyncio.sleep(i * STAGGER_SECONDS)
         reader, writer = await asyncio.open_connection(host, port)
         while time.perf_counter() < deadline:
             start = time.perf_counter()
@@ -64,21 +69,22 @@ async def _closed(host: str, port: int, payload: bytes, connections: int, second
         writer.close()
 
     began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
+    await asyncio.gather(*(worker(i) for i in range(connections)))
     return Result(np.array(latencies), time.perf_counter() - began, errors)
 
 
 async def _open(host: str, port: int, payload: bytes, rate: float, seconds: float, pool: int) -> Result:
     latencies: list[float] = []
     errors = 0
-    connections = [await asyncio.open_connection(host, port) for _ in range(pool)]
+    connections: list = []
     free: asyncio.Queue = asyncio.Queue()
-    for c in connections:
-        free.put_nowait(c)
 
     async def one() -> None:
         nonlocal errors
         due = time.perf_counter()
+        if free.empty() and len(connections) < pool:  # opened on demand, under load (see _closed)
+            connections.append(await asyncio.open_connection(host, port))
+            free.put_nowait(connections[-1])
         reader, writer = await free.get()
         try:
             ok = await _exchange(reader, writer, payload)

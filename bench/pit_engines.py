@@ -17,20 +17,16 @@ from pathlib import Path
 
 import polars as pl
 
-from bench.prepare import groups_spec, scale_dir
+from bench.prepare import groups_spec, project_tables, scale_dir
 
 
 def ours(folder: Path, spine_name: str) -> tuple[float, pl.DataFrame]:
-    from fti_assets.domain.feature_groups import FEATURE_GROUPS
     from fti_assets.domain.retrieval import point_in_time_join
 
     spine = pl.read_parquet(folder / "spine_full.parquet")
     if spine_name == "slice":
         spine = spine.join(pl.read_parquet(folder / "spine_slice.parquet", columns=["row_id"]), on="row_id", how="semi")
-    tables = {g.name: pl.read_parquet(folder / f"{g.name}.parquet") for g in FEATURE_GROUPS}
-    tables["origin_congestion"] = tables["origin_congestion"].with_columns(
-        departure_hour=pl.from_epoch("departure_hour_key", "s").dt.replace_time_zone("UTC")
-    )
+    tables = project_tables(folder)
     start = time.perf_counter()
     out = point_in_time_join(spine, tables)
     return time.perf_counter() - start, out

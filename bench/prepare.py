@@ -40,6 +40,14 @@ def groups_spec() -> list[dict]:
     ]  # fmt: skip
 
 
+def project_tables(folder: Path) -> dict[str, pl.DataFrame]:
+    """The scale's feature tables as the project's retrieval takes them (congestion keyed by hour)."""
+    tables = {g.name: pl.read_parquet(folder / f"{g.name}.parquet") for g in FEATURE_GROUPS}
+    hour = pl.from_epoch(HOUR_KEY, "s").dt.replace_time_zone("UTC").alias("departure_hour")
+    tables["origin_congestion"] = tables["origin_congestion"].with_columns(hour)
+    return tables
+
+
 def prepare(factor: int, again: bool = False) -> Path:
     """Write the scale's inputs (once, unless ``again``)."""
     folder = scale_dir(factor)
@@ -68,5 +76,6 @@ def prepare(factor: int, again: bool = False) -> Path:
 
 
 if __name__ == "__main__":
-    for k in sys.argv[1:]:
-        print(prepare(int(k)))
+    again = "--again" in sys.argv
+    for k in (a for a in sys.argv[1:] if a != "--again"):
+        print(prepare(int(k), again))

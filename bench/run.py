@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.prepare import WORK, prepare
+from bench.prepare import WORK
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = WORK / "results.json"
@@ -28,18 +28,23 @@ def say(text: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def run_json(*args: str | Path, python: str | Path = sys.executable) -> dict:
+def run_json(*args: str | Path | int, python: str | Path = sys.executable, raw: bool = False):
     """Run ``python args`` from the repository root; its last stdout line is the JSON result."""
     out = subprocess.run([str(python), *map(str, args)], cwd=ROOT, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    last = out.stdout.strip().splitlines()[-1]
+    return last if raw else json.loads(last)
+
+
+def compare_files(ours: Path, peer: Path) -> dict:
+    return run_json("-m", "bench.equality", ours, peer)
 
 
 def pit() -> dict:
-    from bench.equality import compare_files
-
+    # Everything heavy runs in child processes: a child's peak RSS starts from its parent's
+    # resident size at fork time (Linux keeps ru_maxrss across exec), so this one stays small.
     results = {}
     for scale in SCALES:
-        folder = prepare(scale, again=True)  # inputs follow the current feature code
+        folder = Path(run_json("-m", "bench.prepare", scale, "--again", raw=True))  # inputs follow the current code
         say(f"point-in-time build at {scale}x")
         r = {
             "ours": run_json("-m", "bench.pit_engines", "ours", scale, 5),
