@@ -70,7 +70,7 @@ def day_cost(home: Path, day: date, repeats: int) -> dict:
     seconds = []
     for _ in range(repeats):
         began = time.perf_counter()
-        result = replay._run("daily_pipeline", config, {"fti/trigger": "bench"}, partition=day.isoformat())
+        result = replay.run_job("daily_pipeline", config, {"fti/trigger": "bench"}, partition=day.isoformat())
         seconds.append(round(time.perf_counter() - began, 3))
         if not result.success:
             raise RuntimeError(f"the daily pipeline failed for {day}")

@@ -21,108 +21,15 @@ import json
 import sys
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import polars as pl
 
-#: The demo's default window and split (fti_assets/demo.py, Window.split_points).
-START, END = date(2013, 1, 1), date(2013, 12, 31)
+from bench.plain_parts import END, START, Steps, days, ingest, log, partition_column, publish_checks, utc_midnight
+
 MONITORED_DAYS = 14
-
-
-def log(message: str) -> None:
-    print(f"[plain {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def days(first: date, last: date) -> list[str]:
-    return [(first + timedelta(days=d)).isoformat() for d in range((last - first).days + 1)]
-
-
-def utc_midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def partition_column(asset) -> str:
-    """The partition column an asset declares in its definition metadata (as the IO manager reads it)."""
-    from fti_assets.storage.io_manager import PARTITION_COLUMN
-
-    return asset.metadata_by_key[asset.key][PARTITION_COLUMN]
-
-
-def write_daily(store, table: str, frame: pl.DataFrame, column: str, keys: list[str]) -> None:
-    """What ParquetIOManager.handle_output does for a partition range: one file per day,
-    an empty file for a day without rows, rows outside the range refused."""
-    by_day = {day: part for (day,), part in frame.partition_by(column, as_dict=True).items()}
-    stray = sorted(str(d) for d in by_day if d is None or d.isoformat() not in keys)
-    if stray:
-        raise RuntimeError(f"'{table}' produced rows outside its partitions {keys[0]}..{keys[-1]}: {stray[:5]}")
-    empty = frame.clear()
-    store.write_partitions(table, {key: by_day.get(date.fromisoformat(key), empty) for key in keys})
-
-
-class Steps:
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def step(self, name: str):
-        log(f"{name} ...")
-        began = time.perf_counter()
-        yield
-        self.seconds[name] = round(time.perf_counter() - began, 3)
-        log(f"{name}: {self.seconds[name]:.2f}s")
-
-
-def ingest(table: str, day_column: str | None, store, run_id: str) -> pl.DataFrame:
-    """raw.py ``ingest`` without Dagster: read, PII scan, contract, quarantine, gate, valid rows."""
-    from fti_assets.assets.raw import RawContractConfig, days_over_threshold, source_day
-    from fti_assets.contracts.pii import find_pii
-    from fti_assets.contracts.quarantine import quarantine_records
-    from fti_assets.contracts.raw import RAW_SCHEMAS
-    from fti_assets.contracts.validation import validate_rows
-    from fti_assets.storage.source import PACKAGED, read_raw_table
-
-    frame = read_raw_table(PACKAGED, table)
-    schema = RAW_SCHEMAS[table]
-    if frame.height == 0:
-        raise RuntimeError(f"{table} has no rows")
-    if day_column and "day" in frame.columns:  # the run's partition window: the whole year
-        day = frame.select(source_day()).to_series()
-        frame = frame.filter(day.is_null() | day.is_between(START, END + timedelta(days=1), closed="left"))
-    text_columns = [c for c, col in schema.columns.items() if col.dtype.type == pl.String]
-    pii = find_pii(frame, text_columns)
-    result = validate_rows(frame, schema, pii)
-    rejected = result.rejected
-    if rejected.height:
-        store.write_quarantine(
-            table, quarantine_records(table, rejected, pii, source_day() if day_column else None, run_id), run_id
-        )
-    limit = RawContractConfig().max_rejected_share
-    over = days_over_threshold(frame, rejected, bool(day_column), limit)
-    if over or pii.height:
-        raise RuntimeError(f"{table}: contract failed: over threshold {list(over)[:5]}, {pii.height} PII cells")
-    if day_column:
-        return result.valid.with_columns(pl.date("year", "month", "day").alias(day_column))
-    return result.valid
-
-
-def publish_checks(table: str, frame: pl.DataFrame, keys: list[str], day_column: str | None = None,
-                   max_lag: timedelta | None = None) -> None:  # fmt: skip
-    """publishing.py ``publish`` without Dagster: the contract (blocking), null shares and freshness."""
-    from fti_assets.assets.metadata import null_shares
-    from fti_assets.assets.publishing import stale_days
-    from fti_assets.contracts.features import FEATURE_SCHEMAS
-    from fti_assets.contracts.validation import validate_rows
-
-    result = validate_rows(frame, FEATURE_SCHEMAS[table])
-    if result.rejected.height:
-        raise RuntimeError(f"{table}: {result.rejected.height} rows break the contract: {result.reasons()}")
-    null_shares(frame)
-    if day_column and max_lag is not None:
-        stale_days(frame, day_column, keys, max_lag)
 
 
 def main() -> None:
@@ -188,7 +95,7 @@ def main() -> None:
             if asset.partitions_def is None:
                 store.write(name, frame)
             else:
-                write_daily(store, name, frame, partition_column(asset), year)
+                store.write_days(name, frame, partition_column(asset), year)
 
     # 4. training_dataset
     train_end, validation_end = date(2013, 9, 1), date(2013, 10, 1)  # demo Window(START, END).split_points()
@@ -264,7 +171,7 @@ def main() -> None:
             feature_snapshot=pl.lit(None, pl.String), scored_at=pl.lit(datetime.now(UTC)),
             challenger_version=pl.lit(None, pl.Int64), challenger_probability=pl.lit(None, pl.Float64),
         )  # fmt: skip
-        write_daily(store, "batch_predictions", predictions, partition_column(bp_asset), year)
+        store.write_days("batch_predictions", predictions, partition_column(bp_asset), year)
     rows["batch_predictions"] = predictions.height
 
     # 8. monitoring_pipeline over the last 14 days (shadow_comparison left out)
@@ -279,7 +186,7 @@ def main() -> None:
         perf = daily_performance(scored_outcomes(trailing(predictions, window), trailing(tables["flight_outcomes"], window)),
                                  [date.fromisoformat(k) for k in monitored], window)  # fmt: skip
         perf = perf.with_columns(champion_test_auc=pl.lit(ours["auc"]))  # the registry tag the asset reads
-        write_daily(store, "model_performance", perf, partition_column(monitoring.model_performance), monitored)
+        store.write_days("model_performance", perf, partition_column(monitoring.model_performance), monitored)
     rows["model_performance"] = perf.height
 
     dc = DriftReportConfig()
@@ -295,7 +202,7 @@ def main() -> None:
                 yield key, day, feature_drift(reference, current, cfg_f)
 
         fdr = _report_rows(context, dc, reports, "feature_drift", compute_features)
-        write_daily(store, "feature_drift_report", fdr, partition_column(drift.feature_drift_report), monitored)
+        store.write_days("feature_drift_report", fdr, partition_column(drift.feature_drift_report), monitored)
     with steps.step("prediction_drift_report"):
         reference = reference_sample(dataset)
         expected = pl.Series(model.booster.predict(FeatureSpec.from_dict(model.spec).encode(reference), num_threads=2))
@@ -306,7 +213,7 @@ def main() -> None:
                 yield key, day, prediction_drift(expected, current["delay_probability"], cfg_p)
 
         pdr = _report_rows(context, dc, reports, "prediction_drift", compute_predictions)
-        write_daily(store, "prediction_drift_report", pdr, partition_column(drift.prediction_drift_report), monitored)
+        store.write_days("prediction_drift_report", pdr, partition_column(drift.prediction_drift_report), monitored)
     rows["feature_drift_report"], rows["prediction_drift_report"] = fdr.height, pdr.height
 
     total = round(time.perf_counter() - began, 3)

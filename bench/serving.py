@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -148,24 +147,13 @@ def measure(port: int, flights: list[dict[str, Any]], seconds: float) -> dict[st
 class PeerProcess(ServiceProcess):
     """``uvicorn <target>`` with WORKERS processes; the project's start-and-stop otherwise."""
 
-    def start(self, timeout: float = 90) -> PeerProcess:
+    cwd = ROOT  # where ``bench.fastapi_peer`` imports from
+    label = "uvicorn"
+
+    def command(self) -> list[str]:
         # uvicorn's defaults (uvloop, httptools), as under BentoML; its backlog is BentoML's.
-        command = [sys.executable, "-m", "uvicorn", self.target, "--host", "127.0.0.1", "--port", str(self.port),
-                   "--workers", str(WORKERS), "--backlog", "2048", "--no-access-log", "--log-level", "warning"]  # fmt: skip
-        # Its own session, as bentoml's: stop() ends the supervisor and its workers as one group.
-        with open(self.log, "w") as out:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.3)
-        raise TimeoutError(f"uvicorn not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
+        return [sys.executable, "-m", "uvicorn", self.target, "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", str(WORKERS), "--backlog", "2048", "--no-access-log", "--log-level", "warning"]  # fmt: skip
 
 
 def main() -> None:

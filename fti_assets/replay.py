@@ -39,7 +39,8 @@ class Replay:
         self.cursors: dict[str, str | None] = {}
         self.events: list[dict] = []
 
-    def _run(self, job: str, run_config: dict, tags: dict[str, str], partition: str | None = None) -> dg.ExecuteInProcessResult:
+    def run_job(self, job: str, run_config: dict, tags: dict[str, str], partition: str | None = None) -> dg.ExecuteInProcessResult:
+        """One job in this process on the replay's instance, with quiet progress logging."""
         ops = {**self.extra.get("ops", {}), **run_config.get("ops", {})}
         definition = self.defs.resolve_job_def(job)
         ops = {k: v for k, v in ops.items() if dg.AssetKey(k) in definition.asset_layer.executable_asset_keys}
@@ -54,7 +55,7 @@ class Replay:
     def bootstrap(self, start: date, train_until: date) -> None:
         tags = {"fti/trigger": "replay", "dagster/asset_partition_range_start": start.isoformat(),
                 "dagster/asset_partition_range_end": train_until.isoformat()}  # fmt: skip
-        if not self._run("feature_pipeline", {}, tags).success:
+        if not self.run_job("feature_pipeline", {}, tags).success:
             raise RuntimeError("the feature pipeline failed on the bootstrap window")
         train_end, validation_end = Window(start, train_until).split_points()
         config = {"ops": {"training_dataset": {"config": {"start": start.isoformat(), "end": train_until.isoformat(),
@@ -67,7 +68,7 @@ class Replay:
         first = date.fromisoformat(self.store.partitions("flight_outcomes")[0])
         config = run_config or training_run_config(first, day)
         before = read_record(self.settings.home, "model_evaluation")
-        result = self._run("training_pipeline", config, {"fti/trigger": "replay", **(tags or {})})
+        result = self.run_job("training_pipeline", config, {"fti/trigger": "replay", **(tags or {})})
         evaluation = read_record(self.settings.home, "model_evaluation")
         self.event(day, "retrain", why)
         if evaluation is None or evaluation == before:
@@ -80,7 +81,7 @@ class Replay:
             self.event(day, "refused", f"v{evaluation['version']}: {refused}", evaluation["version"])
 
     def day(self, day: date) -> None:
-        result = self._run("daily_pipeline", {"ops": {"feature_drift_report": {"config": {"html": "alarms"}},
+        result = self.run_job("daily_pipeline", {"ops": {"feature_drift_report": {"config": {"html": "alarms"}},
                                                       "prediction_drift_report": {"config": {"html": "alarms"}}}},
                            {"fti/trigger": "replay"}, partition=day.isoformat())  # fmt: skip
         if not result.success:
@@ -103,7 +104,7 @@ class Replay:
                 self.event(day, "alarm", request.tags.get("fti/alarm", ""))
                 self.train(day, request.tags.get("fti/alarm", "")[:80], run_config=request.run_config, tags=request.tags)
             else:
-                result = self._run(request.job_name or sensor.job_name, request.run_config, {**request.tags, "fti/trigger": name})
+                result = self.run_job(request.job_name or sensor.job_name, request.run_config, {**request.tags, "fti/trigger": name})
                 self.event(day, "canary", f"{name}: {'retired the canary' if result.success else 'failed'}")
 
 
@@ -125,7 +126,7 @@ def run_replay(
         day += timedelta(days=1)
     events = pl.DataFrame(replay.events, schema={"day": pl.Date, "kind": pl.String, "detail": pl.String, "version": pl.Int64})
     replay.store.write("replay_events", events.with_columns(replay_start=pl.lit(train_until + timedelta(days=1)), replay_end=pl.lit(end)))
-    report = replay._run("replay_report_job", {}, {"fti/trigger": "replay"})
+    report = replay.run_job("replay_report_job", {}, {"fti/trigger": "replay"})
     if report.success:
         _say(report.output_for_node("replay_report")["summary"])
     return events

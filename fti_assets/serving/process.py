@@ -21,6 +21,10 @@ def free_port() -> int:
 class ServiceProcess:
     """``bentoml serve target`` in its own process group, stopped by that group's id."""
 
+    #: Working directory of the server process (None: this process's), and its name in errors.
+    cwd: Path | None = None
+    label = "bentoml serve"
+
     def __init__(self, target: str, home: Path, port: int | None = None, env: dict[str, str] | None = None, log: Path | None = None) -> None:
         self.target, self.home = target, home
         self.port = port or free_port()
@@ -29,17 +33,17 @@ class ServiceProcess:
         self.log = log or home / f"serve-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
+    def command(self) -> list[str]:
+        return [str(Path(sys.executable).parent / "bentoml"), "serve", self.target, "--host", "127.0.0.1", "--port", str(self.port)]
+
     def start(self, timeout: float = 90) -> ServiceProcess:
-        bentoml = Path(sys.executable).parent / "bentoml"
+        """Start the server in its own session and wait until /readyz answers 200."""
         with open(self.log, "w") as out:
-            self.process = subprocess.Popen(
-                [str(bentoml), "serve", self.target, "--host", "127.0.0.1", "--port", str(self.port)],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+            self.process = subprocess.Popen(self.command(), cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"bentoml serve exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.label} exited with {self.process.returncode}:\n{self.log.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
                     if response.status == 200:
@@ -47,7 +51,7 @@ class ServiceProcess:
             except OSError:
                 time.sleep(0.3)
         self.stop()
-        raise TimeoutError(f"bentoml serve not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
+        raise TimeoutError(f"{self.label} not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

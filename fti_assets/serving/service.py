@@ -14,13 +14,11 @@ import os
 # worker process serves one request at a time.
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 import threading
-from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 
 import bentoml
 from bentoml.exceptions import BentoMLException, InvalidArgument
-from pydantic import TypeAdapter
 from starlette.responses import Response
 
 from fti_assets.serving.model_store import load_serving_model, read_pointer
@@ -28,10 +26,6 @@ from fti_assets.serving.packaged import PACKAGED_MODEL
 from fti_assets.serving.schemas import FlightPrediction, FlightRequest
 
 log = logging.getLogger("fti.service")
-# Serialized here: for a pydantic return value BentoML rebuilds its JSON schema on every
-# response to pick the media type, which cost a quarter of the service's CPU.
-_PREDICTIONS = TypeAdapter(list[FlightPrediction])
-MAX_FLIGHTS = 1000
 WATCH_SECONDS = float(os.environ.get("FTI_SERVING_WATCH_SECONDS", "0.5"))
 
 
@@ -109,34 +103,13 @@ class FlightDelayService:
     async def predict(self, flights: list[FlightRequest], include_features: bool = False) -> list[FlightPrediction]:
         """Score up to 1000 flights. Unknown planes, routes or airports get documented
         defaults and are listed in `unknown`; `include_features` returns the vector used."""
-        from fti_assets.serving.predictor import serve, spine
+        from fti_assets.serving.handling import answer, request_problem
 
-        if not flights:
-            raise InvalidArgument("flights: must hold at least one flight")
-        if len(flights) > MAX_FLIGHTS:
-            raise InvalidArgument(f"flights: at most {MAX_FLIGHTS} per request, got {len(flights)}")
-        for i, f in enumerate(flights):
-            if f.scheduled_arrival <= f.scheduled_departure:
-                raise InvalidArgument(f"flights[{i}].scheduled_arrival: must be after scheduled_departure")
+        if problem := request_problem(flights):
+            raise InvalidArgument(problem)
         state, as_of = self.state, self.store.as_of()  # one state for the whole request
         if as_of is None:
             raise BentoMLException("the online store is empty: materialize online_features", error_code=HTTPStatus.SERVICE_UNAVAILABLE)
-        rows = spine([f.model_dump() for f in flights], self.store)
-        served = serve(state, rows, self.store)
-        names = state.champion.spec.features
-        vectors = [{k: row[k] for k in names} for row in served["features"]]
-        now = datetime.now(UTC).isoformat()
-        out = []
-        for i, flight_id in enumerate(rows["flight_id"]):
-            p = float(served["probability"][i])
-            out.append(FlightPrediction(flight_id=flight_id, delay_probability=p, model_version=served["served_by"][i], features_as_of=as_of,
-                                        unknown=served["unknown"][i], features=vectors[i] if include_features else None))  # fmt: skip
-            challenger = served["challenger"]
-            self.predictions.write({
-                "at": now, "flight_id": flight_id, "request": flights[i].model_dump(mode="json"), "features": vectors[i],
-                "unknown": served["unknown"][i], "delay_probability": p, "model_version": served["served_by"][i],
-                "features_as_of": as_of, "champion_version": state.champion.version, "champion_probability": float(served["champion"][i]),
-                "challenger_version": state.challenger.version if challenger is not None else None,
-                "challenger_probability": float(challenger[i]) if challenger is not None else None, "mode": state.mode,
-            })  # fmt: skip
-        return Response(_PREDICTIONS.dump_json(out), media_type="application/json")  # type: ignore[return-value]
+        body = answer(state, flights, self.store, as_of, include_features, self.predictions)
+        # Returned as bytes: see fti_assets.serving.handling.
+        return Response(body, media_type="application/json")  # type: ignore[return-value]

@@ -1,12 +1,9 @@
 """The IO manager that stores every table asset in the offline store, one file per partition."""
 
-
-from datetime import date
-
 import dagster as dg
 import polars as pl
 
-from fti_assets.storage.offline_store import OfflineStore
+from fti_assets.storage.offline_store import OfflineStore, StrayRowsError
 
 #: Definition metadata key naming the date column that assigns a row to its daily partition.
 PARTITION_COLUMN = "partition_column"
@@ -33,13 +30,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         column = context.definition_metadata.get(PARTITION_COLUMN)
         if column is None:
             raise dg.Failure(f"asset '{table}' is partitioned but declares no '{PARTITION_COLUMN}' metadata")
-        keys = list(context.asset_partition_keys)
-        by_day = {day: part for (day,), part in obj.partition_by(column, as_dict=True).items()}
-        stray = sorted(str(d) for d in by_day if d is None or d.isoformat() not in keys)
-        if stray:
-            raise dg.Failure(f"'{table}' produced rows outside its partitions {keys[0]}..{keys[-1]}: {stray[:5]}")
-        empty = obj.clear()
-        self.store.write_partitions(table, {key: by_day.get(date.fromisoformat(key), empty) for key in keys})
+        try:
+            self.store.write_days(table, obj, column, list(context.asset_partition_keys))
+        except StrayRowsError as exc:
+            raise dg.Failure(str(exc)) from exc
         context.add_output_metadata({"dagster/uri": dg.MetadataValue.path(str(self.store.table_dir(table)))})
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:

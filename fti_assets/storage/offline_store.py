@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 WHOLE_TABLE = "all"
 
 
+class StrayRowsError(ValueError):
+    """A frame written as a range of daily partitions holds rows of a day outside the range."""
+
+
 class OfflineStore(dg.ConfigurableResource):
     """Parquet tables under ``<home>/store`` and their DuckDB catalog ``<home>/warehouse.duckdb``."""
 
@@ -52,6 +56,16 @@ class OfflineStore(dg.ConfigurableResource):
             atomic_write_parquet(frame, paths[-1])
         self.register_view(table, self.table_dir(table))
         return paths
+
+    def write_days(self, table: str, frame: pl.DataFrame, column: str, keys: Sequence[str]) -> list[Path]:
+        """Split ``frame`` on its date ``column`` into one file per day of ``keys`` (an empty
+        file for a day without rows). Rows of any other day are refused: nothing is written."""
+        by_day = {day: part for (day,), part in frame.partition_by(column, as_dict=True).items()}
+        stray = sorted(str(d) for d in by_day if d is None or d.isoformat() not in keys)
+        if stray:
+            raise StrayRowsError(f"'{table}' produced rows outside its partitions {keys[0]}..{keys[-1]}: {stray[:5]}")
+        empty = frame.clear()
+        return self.write_partitions(table, {key: by_day.get(date.fromisoformat(key), empty) for key in keys})
 
     def partitions(self, table: str) -> list[str]:
         """Partition keys present on disk, sorted."""

@@ -1,0 +1,98 @@
+"""The plain script's pieces (``bench/plain.py``): raw ingestion and feature checks without
+Dagster, calling the functions the asset bodies call, and a step timer."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+
+import polars as pl
+
+#: The demo's default window (fti_assets/demo.py).
+START, END = date(2013, 1, 1), date(2013, 12, 31)
+
+
+def log(message: str) -> None:
+    print(f"[plain {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def days(first: date, last: date) -> list[str]:
+    return [(first + timedelta(days=d)).isoformat() for d in range((last - first).days + 1)]
+
+
+def utc_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def partition_column(asset) -> str:
+    """The partition column an asset declares in its definition metadata (as the IO manager reads it)."""
+    from fti_assets.storage.io_manager import PARTITION_COLUMN
+
+    return asset.metadata_by_key[asset.key][PARTITION_COLUMN]
+
+
+class Steps:
+    """Seconds per named step, logged as each ends."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        log(f"{name} ...")
+        began = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - began, 3)
+        log(f"{name}: {self.seconds[name]:.2f}s")
+
+
+def ingest(table: str, day_column: str | None, store, run_id: str) -> pl.DataFrame:
+    """raw.py ``ingest`` without Dagster: read, PII scan, contract, quarantine, gate, valid rows."""
+    from fti_assets.assets.raw import RawContractConfig, days_over_threshold, source_day
+    from fti_assets.contracts.pii import find_pii
+    from fti_assets.contracts.quarantine import quarantine_records
+    from fti_assets.contracts.raw import RAW_SCHEMAS
+    from fti_assets.contracts.validation import validate_rows
+    from fti_assets.storage.source import PACKAGED, read_raw_table
+
+    frame = read_raw_table(PACKAGED, table)
+    schema = RAW_SCHEMAS[table]
+    if frame.height == 0:
+        raise RuntimeError(f"{table} has no rows")
+    if day_column and "day" in frame.columns:  # the run's partition window: the whole year
+        day = frame.select(source_day()).to_series()
+        frame = frame.filter(day.is_null() | day.is_between(START, END + timedelta(days=1), closed="left"))
+    text_columns = [c for c, col in schema.columns.items() if col.dtype.type == pl.String]
+    pii = find_pii(frame, text_columns)
+    result = validate_rows(frame, schema, pii)
+    rejected = result.rejected
+    if rejected.height:
+        store.write_quarantine(
+            table, quarantine_records(table, rejected, pii, source_day() if day_column else None, run_id), run_id
+        )
+    limit = RawContractConfig().max_rejected_share
+    over = days_over_threshold(frame, rejected, bool(day_column), limit)
+    if over or pii.height:
+        raise RuntimeError(f"{table}: contract failed: over threshold {list(over)[:5]}, {pii.height} PII cells")
+    if day_column:
+        return result.valid.with_columns(pl.date("year", "month", "day").alias(day_column))
+    return result.valid
+
+
+def publish_checks(table: str, frame: pl.DataFrame, keys: list[str], day_column: str | None = None,
+                   max_lag: timedelta | None = None) -> None:  # fmt: skip
+    """publishing.py ``publish`` without Dagster: the contract (blocking), null shares and freshness."""
+    from fti_assets.assets.metadata import null_shares
+    from fti_assets.assets.publishing import stale_days
+    from fti_assets.contracts.features import FEATURE_SCHEMAS
+    from fti_assets.contracts.validation import validate_rows
+
+    result = validate_rows(frame, FEATURE_SCHEMAS[table])
+    if result.rejected.height:
+        raise RuntimeError(f"{table}: {result.rejected.height} rows break the contract: {result.reasons()}")
+    null_shares(frame)
+    if day_column and max_lag is not None:
+        stale_days(frame, day_column, keys, max_lag)
