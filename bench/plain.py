@@ -143,7 +143,7 @@ def main() -> None:
             slices,
             None,
             sanity,
-            ev.GateConfig(**{k: getattr(ec, k) for k in ev.GateConfig.__dataclass_fields__}),
+            ec.gate_config(),
         )
         passed = all(v.passed for v in verdicts.values())
         calibration = ev.calibration_table(y, p)

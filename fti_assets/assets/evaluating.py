@@ -51,8 +51,7 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
     slices = ev.slice_metrics(scored, "challenger")
     champion_slices = ev.slice_metrics(scored, "champion") if q is not None else None
     sanity = ev.sanity_problems(p, challenger.booster.feature_name(), challenger.spec["features"], ours["auc"])
-    cfg = ev.GateConfig(**{k: getattr(config, k) for k in ev.GateConfig.__dataclass_fields__})
-    verdicts = ev.gates(ours, theirs, slices, champion_slices, sanity, cfg)
+    verdicts = ev.gates(ours, theirs, slices, champion_slices, sanity, config.gate_config())
     if current and champion is None:
         verdicts["beats_champion"] = ev.GateResult(False, f"version {challenger.version} is already the champion")
     passed = all(v.passed for v in verdicts.values())

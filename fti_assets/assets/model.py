@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 
 from fti_assets.registry import CHAMPION, ModelRegistry
+from fti_assets.training.evaluation import GateConfig
 
 GATES = ("leak_alarm", "sanity", "beats_champion", "no_slice_regression")
 
@@ -76,17 +77,21 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
 
 
 class EvaluationConfig(dg.Config):
-    """Promotion gates: what a challenger must show to replace the champion."""
+    """Promotion gates: what a challenger must show to replace the champion (defaults:
+    ``GateConfig``, which the gates themselves take)."""
 
-    min_improvement: float = 0.001
+    min_improvement: float = GateConfig.min_improvement
     """The challenger's test AUC must beat the champion's by at least this much."""
-    max_slice_drop: float = 0.02
+    max_slice_drop: float = GateConfig.max_slice_drop
     """No carrier or origin slice may lose more AUC than this against the champion."""
-    min_slice_rows: int = 500
-    leak_alarm_auc: float = 0.9
+    min_slice_rows: int = GateConfig.min_slice_rows
+    leak_alarm_auc: float = GateConfig.leak_alarm_auc
     """A test AUC above this blocks promotion: it almost always means leakage."""
-    floor_auc: float = 0.65
-    floor_max_brier: float = 0.2
+    floor_auc: float = GateConfig.floor_auc
+    floor_max_brier: float = GateConfig.floor_max_brier
+
+    def gate_config(self) -> GateConfig:
+        return GateConfig(**{k: getattr(self, k) for k in GateConfig.__dataclass_fields__})
 
 
 @dg.asset(
