@@ -8,8 +8,10 @@ import dagster as dg
 import polars as pl
 
 from fti_assets.assets.deployment import ServingResource
-from fti_assets.jobs import challenger_rollout, daily_pipeline, training_pipeline
+from fti_assets.jobs import challenger_rollout, daily_pipeline, schedule_feed, training_pipeline
+from fti_assets.partitions import daily_partitions
 from fti_assets.storage.offline_store import OfflineStore
+from fti_assets.storage.source import RawSource
 
 
 class RetrainingRuleConfig(dg.ConfigurableResource):
@@ -96,5 +98,22 @@ daily_schedule = dg.build_schedule_from_partitioned_job(
     description="Each day's features, online refresh, batch predictions and monitoring. Stopped by default: "
     "the embedded data ends in 2013; turn it on when pointing at live data.",
 )  # fmt: skip
+
+
+def schedule_feed_partition(tick: date, lead_days: int) -> str:
+    """The flight day whose schedule is published during the day before ``tick``."""
+    return (tick - timedelta(days=1) + timedelta(days=lead_days)).isoformat()
+
+
+@dg.schedule(job=schedule_feed, cron_schedule="0 5 * * *", execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
+def schedule_feed_schedule(context: dg.ScheduleEvaluationContext, source: RawSource):
+    """Ingests the schedule published yesterday (the flights of `schedule_lead_days` later), an
+    hour before the daily pipeline refreshes the online store, so tomorrow's flights are known."""
+    key = schedule_feed_partition(context.scheduled_execution_time.date(), source.schedule_lead_days)
+    if not daily_partitions.has_partition_key(key):
+        return dg.SkipReason(f"{key} is outside the partitions")
+    return dg.RunRequest(run_key=f"schedule-{key}", partition_key=key)
+
+
 SENSORS = [retraining_sensor, canary_guard_sensor]
-SCHEDULES = [daily_schedule]
+SCHEDULES = [schedule_feed_schedule, daily_schedule]

@@ -64,6 +64,12 @@ def run_pipeline(defs: dg.Definitions, job_name: str, window: Window, instance: 
     )  # fmt: skip
 
 
+def published_ahead(window: Window, settings: Settings) -> Window | None:
+    """The days after ``window`` whose schedule is published by its end (within the partitions)."""
+    last = min(window.end + timedelta(days=settings.schedule_lead_days), settings.last_day)
+    return Window(window.end + timedelta(days=1), last) if last > window.end else None
+
+
 def refused_by_gates(result: dg.ExecuteInProcessResult) -> bool:
     """True when the only failure is model_evaluation's gates: the champion rightly stays."""
     failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
@@ -140,6 +146,10 @@ def run_demo(window: Window, settings: Settings | None = None) -> bool:
     ok = True
     for job in PIPELINES:
         print(f"\n== {job} ==", file=sys.stderr)
+        if job == "inference_pipeline" and (ahead := published_ahead(window, settings)):
+            # The schedule of the days after the window is already published at its end.
+            print(f"schedule feed for {ahead.start}..{ahead.end}", file=sys.stderr)
+            run_pipeline(defs, "schedule_feed", ahead, instance)
         result = run_pipeline(defs, job, window, instance)
         if result.success:
             continue

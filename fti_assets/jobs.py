@@ -4,6 +4,16 @@ import dagster as dg
 
 from fti_assets.partitions import daily_partitions
 
+#: The schedule feed runs ahead of the outcomes: a day's schedule is known before the day.
+SCHEDULE_FEED = ("schedules", "flight_schedule", "origin_congestion")
+
+schedule_feed = dg.define_asset_job(
+    "schedule_feed",
+    selection=dg.AssetSelection.assets(*SCHEDULE_FEED),
+    partitions_def=daily_partitions,
+    description="Feature pipeline, schedule feed: a day's published schedule and its origin congestion, "
+    "run `schedule_lead_days` before the day so serving knows tomorrow's flights.",
+)
 feature_pipeline = dg.define_asset_job(
     "feature_pipeline",
     selection=dg.AssetSelection.groups("raw", "features"),
@@ -22,9 +32,10 @@ inference_pipeline = dg.define_asset_job(
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
     selection=(dg.AssetSelection.groups("raw", "features", "inference", "monitoring") | dg.AssetSelection.assets("online_features"))
-    - dg.AssetSelection.assets("replay_report"),
+    - dg.AssetSelection.assets("replay_report", *SCHEDULE_FEED),
     partitions_def=daily_partitions,
-    description="One day end to end: features, online refresh, batch predictions, monitoring.",
+    description="One day end to end once it is over: outcomes and features, online refresh, batch predictions, "
+    "monitoring. The day's schedule came earlier, through `schedule_feed`.",
 )
 challenger_rollout = dg.define_asset_job(
     "challenger_rollout",
@@ -38,4 +49,4 @@ monitoring_pipeline = dg.define_asset_job(
     description="Performance on known outcomes, feature and prediction drift, shadow evidence.",
 )
 replay_report_job = dg.define_asset_job("replay_report_job", selection=dg.AssetSelection.assets("replay_report"))
-JOBS = [feature_pipeline, training_pipeline, inference_pipeline, monitoring_pipeline, daily_pipeline, challenger_rollout, replay_report_job]
+JOBS = [schedule_feed, feature_pipeline, training_pipeline, inference_pipeline, monitoring_pipeline, daily_pipeline, challenger_rollout, replay_report_job]

@@ -57,6 +57,8 @@ class Replay:
                 "dagster/asset_partition_range_end": train_until.isoformat()}  # fmt: skip
         if not self.run_job("feature_pipeline", {}, tags).success:
             raise RuntimeError("the feature pipeline failed on the bootstrap window")
+        for ahead in range(1, self.settings.schedule_lead_days + 1):  # published by the end of the window
+            self.publish_schedule(train_until + timedelta(days=ahead))
         train_end, validation_end = Window(start, train_until).split_points()
         config = {"ops": {"training_dataset": {"config": {"start": start.isoformat(), "end": train_until.isoformat(),
                                                           "train_end": train_end.isoformat(), "validation_end": validation_end.isoformat()}}}}  # fmt: skip
@@ -80,7 +82,14 @@ class Replay:
             refused = "; ".join(g["message"] for g in evaluation["gates"].values() if not g["passed"])
             self.event(day, "refused", f"v{evaluation['version']}: {refused}", evaluation["version"])
 
+    def publish_schedule(self, flight_day: date) -> None:
+        """The schedule feed for ``flight_day``, ingested ahead of the day as in operation."""
+        if flight_day <= self.settings.last_day and not self.run_job("schedule_feed", {}, {"fti/trigger": "replay"},
+                                                                     partition=flight_day.isoformat()).success:  # fmt: skip
+            self.event(flight_day, "failed", "the schedule feed failed")
+
     def day(self, day: date) -> None:
+        self.publish_schedule(day + timedelta(days=self.settings.schedule_lead_days))
         result = self.run_job("daily_pipeline", {"ops": {"feature_drift_report": {"config": {"html": "alarms"}},
                                                       "prediction_drift_report": {"config": {"html": "alarms"}}}},
                            {"fti/trigger": "replay"}, partition=day.isoformat())  # fmt: skip

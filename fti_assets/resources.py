@@ -32,7 +32,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     store = OfflineStore(home=str(settings.home))
     return {
         "store": store,
-        "source": RawSource(location=settings.source),
+        "source": RawSource(location=settings.source, schedule_lead_days=settings.schedule_lead_days),
         "io_manager": ParquetIOManager(store=store),
         "record_io_manager": RecordIOManager(home=str(settings.home)),
         "registry": ModelRegistry(tracking_uri=tracking, artifact_root=str(settings.mlflow_dir / "artifacts")),

@@ -21,6 +21,8 @@ class Settings:
     env: str
     first_day: date
     last_day: date
+    #: The schedule feed publishes a day's flights this many days ahead (local midnight).
+    schedule_lead_days: int = 1
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,6 +33,7 @@ class Settings:
             env=os.environ.get("FTI_ENV", "local"),
             first_day=date.fromisoformat(os.environ.get("FTI_FIRST_DAY", "2013-01-01")),
             last_day=date.fromisoformat(os.environ.get("FTI_LAST_DAY", "2013-12-31")),
+            schedule_lead_days=int(os.environ.get("FTI_SCHEDULE_LEAD_DAYS", "1")),
         )
 
     @property

@@ -64,7 +64,7 @@ def materialize(
     )
 
 
-RAW = ["flights", "weather", "planes", "airports", "airlines"]
+RAW = ["flights", "schedules", "weather", "planes", "airports", "airlines"]
 FEATURES = ["flight_schedule", "flight_outcomes", "origin_weather", "carrier_delay_stats", "route_delay_stats",
             "plane_last_arrival", "plane_attributes", "origin_congestion"]  # fmt: skip
 TRAINING_CONFIG = {"ops": {"training_dataset": {"config": {

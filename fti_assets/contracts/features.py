@@ -44,8 +44,10 @@ FLIGHT_SCHEDULE = pa.DataFrameSchema(
         "scheduled_departure": _key(UTC_TIME),
         "scheduled_arrival": _key(UTC_TIME),
         "prediction_time": _key(UTC_TIME),
+        "published_at": _key(UTC_TIME),
     },
-    checks=[Check(lambda d: d.lazyframe.select(pl.col("scheduled_arrival") > pl.col("scheduled_departure")), name="arrives_after_departure")],
+    checks=[Check(lambda d: d.lazyframe.select(pl.col("scheduled_arrival") > pl.col("scheduled_departure")), name="arrives_after_departure"),
+            Check(lambda d: d.lazyframe.select(pl.col("published_at") < pl.col("scheduled_departure")), name="published_before_departure")],
     name="flight_schedule",
 )
 
@@ -63,7 +65,7 @@ FLIGHT_OUTCOMES = pa.DataFrameSchema(
 
 ORIGIN_WEATHER = pa.DataFrameSchema(
     {
-        "origin": _key(), "known_at": _key(UTC_TIME), "obs_date": _key(pl.Date),
+        "origin": _key(), "known_at": _key(UTC_TIME), "obs_date": _key(pl.Date), "time_hour": _key(UTC_TIME),
         "temp": _value(pl.Float64, -80, 140), "humid": _value(pl.Float64, 0, 100),
         "wind_speed": _value(pl.Float64, 0, 150), "pressure": _value(pl.Float64, 850, 1100),
     },

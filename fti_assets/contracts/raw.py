@@ -59,6 +59,16 @@ FLIGHTS = pa.DataFrameSchema(
     name="flights",
 )
 
+SCHEDULES = pa.DataFrameSchema(
+    {name: FLIGHTS.columns[name] for name in
+     ("year", "month", "day", "sched_dep_time", "sched_arr_time", "carrier", "flight", "tailnum", "origin", "dest",
+      "distance", "hour", "minute", "time_hour")},
+    checks=[Check(_valid_date, name="valid_calendar_date")],
+    unique=["year", "month", "day", "carrier", "flight", "origin"],
+    strict="filter",
+    name="schedules",
+)  # fmt: skip
+
 WEATHER = pa.DataFrameSchema(
     {
         "origin": pa.Column(pl.String, Check.str_matches(_AIRPORT)),
@@ -126,5 +136,5 @@ AIRLINES = pa.DataFrameSchema(
 )
 
 RAW_SCHEMAS: dict[str, pa.DataFrameSchema] = {
-    "flights": FLIGHTS, "weather": WEATHER, "planes": PLANES, "airports": AIRPORTS, "airlines": AIRLINES,
+    "flights": FLIGHTS, "schedules": SCHEDULES, "weather": WEATHER, "planes": PLANES, "airports": AIRPORTS, "airlines": AIRLINES,
 }  # fmt: skip

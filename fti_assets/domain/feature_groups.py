@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from fti_assets.domain.schedule import MAX_SCHEDULE_LEAD_DAYS
+
 
 @dataclass(frozen=True)
 class FeatureGroup:
@@ -23,6 +25,10 @@ class FeatureGroup:
     #: A row older than this at the as-of time is not used (None: never too old). It bounds
     #: the history a day's retrieval reads, so a new day costs the same in year ten as in week two.
     ttl: timedelta | None = None
+    #: Daily partitions after the as-of day that can hold rows already known then: an
+    #: overnight arrival or late report lands in the previous day's partition (1), a
+    #: schedule is published days before its flights' partition.
+    lookahead_days: int = 1
     version: int = 1
 
     @property
@@ -40,6 +46,7 @@ FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
         features=("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip",
                   "pressure", "visib"),
         ttl=timedelta(days=2),
+        version=2,  # known at minute 51 of the hour, not at the hour's label
     ),
     FeatureGroup(
         name="carrier_delay_stats",
@@ -74,7 +81,11 @@ FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
         keys=("origin", "departure_hour"),
         features=("origin_departures_in_hour",),
         defaults={"origin_departures_in_hour": 0},
-        ttl=timedelta(days=2),
+        # Published up to MAX_SCHEDULE_LEAD_DAYS ahead; a flight's prediction time is at most a
+        # day and a half after its local midnight.
+        ttl=timedelta(days=MAX_SCHEDULE_LEAD_DAYS + 2),
+        lookahead_days=MAX_SCHEDULE_LEAD_DAYS + 1,
+        version=2,  # known at the schedule's publication, not at the previous UTC midnight
     ),
 )
 
@@ -99,10 +110,11 @@ def history_days(group: FeatureGroup, first: date, last: date) -> list[date] | N
     """The daily partitions a retrieval as of ``first..last`` can use (None: all of them).
 
     Rows are known up to two days after their partition's day (an overnight arrival, a late
-    outcome), so partitions from ``ttl`` plus two days before ``first`` are read; a day's
-    schedule is published the day before, so the partition after ``last`` is read too.
+    outcome), so partitions from ``ttl`` plus two days before ``first`` are read; rows can be
+    known before their partition's day (a published schedule), so ``lookahead_days`` after
+    ``last`` are read too.
     """
     if group.ttl is None:
         return None
     start = first - group.ttl - timedelta(days=2)
-    return [start + timedelta(days=d) for d in range((last - start).days + 2)]
+    return [start + timedelta(days=d) for d in range((last - start).days + 1 + group.lookahead_days)]

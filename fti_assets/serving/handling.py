@@ -34,6 +34,13 @@ def request_problem(flights: list[FlightRequest]) -> str | None:
     return None
 
 
+def past_flights(rows: Any, as_of: str) -> list[bool]:
+    """Flights whose prediction time is before the online features' ``as_of``: their features
+    hold values learnt after that time, so their scores are not what was knowable then."""
+    refreshed = datetime.fromisoformat(as_of)
+    return [t < refreshed for t in rows["prediction_time"]]
+
+
 def answer(state: ServingState, flights: list[FlightRequest], store: OnlineStoreReader, as_of: str,
            include_features: bool, log: PredictionLog) -> bytes:  # fmt: skip
     """Score the flights with one serving state, log a record per flight, return the JSON body."""
@@ -43,12 +50,14 @@ def answer(state: ServingState, flights: list[FlightRequest], store: OnlineStore
     vectors = [{k: row[k] for k in names} for row in served["features"]]
     challenger = served["challenger"]
     now = datetime.now(UTC).isoformat()
+    past = past_flights(rows, as_of)
     out = []
     for i, flight_id in enumerate(rows["flight_id"]):
         p = float(served["probability"][i])
         out.append(FlightPrediction(flight_id=flight_id, delay_probability=p, model_version=served["served_by"][i], features_as_of=as_of,
-                                    unknown=served["unknown"][i], features=vectors[i] if include_features else None))  # fmt: skip
+                                    unknown=served["unknown"][i], past_flight=past[i], features=vectors[i] if include_features else None))  # fmt: skip
         log.write({
+            "prediction_time": rows["prediction_time"][i].isoformat(), "past_flight": past[i],
             "at": now, "flight_id": flight_id, "request": flights[i].model_dump(mode="json"), "features": vectors[i],
             "unknown": served["unknown"][i], "delay_probability": p, "model_version": served["served_by"][i],
             "features_as_of": as_of, "champion_version": state.champion.version, "champion_probability": float(served["champion"][i]),

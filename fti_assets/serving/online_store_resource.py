@@ -1,5 +1,6 @@
 """The online store as a Dagster resource (the SQLite details live in ``online_store``)."""
 
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +17,17 @@ class OnlineStore(dg.ConfigurableResource):
         from fti_assets.serving.online_store import write_snapshot
 
         return write_snapshot(Path(self.path), latest, timezones, as_of)
+
+    def current_as_of(self) -> str | None:
+        """The refresh instant the store serves now (None before the first refresh)."""
+        if not Path(self.path).exists():
+            return None
+        from fti_assets.serving.online_store import OnlineStoreReader
+
+        try:
+            return OnlineStoreReader(Path(self.path)).as_of()
+        except sqlite3.OperationalError:  # created but never refreshed
+            return None
 
     def reader(self):
         from fti_assets.serving.online_store import OnlineStoreReader

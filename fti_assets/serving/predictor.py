@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -40,14 +41,22 @@ class ServingModel:
         return self.spec.codes
 
 
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _row(flight: dict, origin_tz: str) -> dict:
+    departure = flight["scheduled_departure"].astimezone(UTC)
+    return {**{k: flight.get(k) for k in ("carrier", "flight", "tailnum", "origin", "dest", "distance")},
+            "scheduled_departure": departure, "scheduled_arrival": flight["scheduled_arrival"].astimezone(UTC),
+            # The id's date is the origin's local date, whatever offset the client wrote.
+            "origin_tz": origin_tz, "local_date": departure.astimezone(_zone(origin_tz)).date()}  # fmt: skip
+
+
 def spine(flights: list[dict], store: OnlineStoreReader) -> pl.DataFrame:
     """Request flights as schedule rows in UTC, with the origin's zone from the online store."""
-    rows = [
-        {**{k: f.get(k) for k in ("carrier", "flight", "tailnum", "origin", "dest", "distance")},
-         "scheduled_departure": f["scheduled_departure"].astimezone(UTC), "scheduled_arrival": f["scheduled_arrival"].astimezone(UTC),
-         "origin_tz": store.timezone(f["origin"]) or DEFAULT_TIMEZONE, "local_date": f["scheduled_departure"].date()}
-        for f in flights
-    ]  # fmt: skip
+    rows = [_row(f, store.timezone(f["origin"]) or DEFAULT_TIMEZONE) for f in flights]
     frame = pl.from_dicts(rows, schema={**SPINE_SCHEMA, "local_date": pl.Date})
     ids = flight_id(pl.col("local_date"), pl.col("carrier"), pl.col("flight"), pl.col("origin"))
     frame = frame.with_columns(flight_id=ids, prediction_time=pl.col("scheduled_departure") - PREDICTION_LEAD)

