@@ -44,7 +44,8 @@ challenger_rollout = dg.define_asset_job(
 )
 monitoring_pipeline = dg.define_asset_job(
     "monitoring_pipeline",
-    selection=dg.AssetSelection.assets("model_performance", "feature_drift_report", "prediction_drift_report", "shadow_comparison"),
+    selection=dg.AssetSelection.assets("model_performance", "feature_drift_report", "prediction_drift_report", "shadow_comparison",
+                                       "serving_skew"),
     partitions_def=daily_partitions,
     description="Performance on known outcomes, feature and prediction drift, shadow evidence.",
 )

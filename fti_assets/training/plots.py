@@ -59,3 +59,16 @@ def calibration_png(table_rows: list[dict]) -> bytes:
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
     ax.set(xlabel="mean predicted probability", ylabel="observed delay rate", title="Calibration (test split)")
     return _png(fig)
+
+
+def bar_png(values: dict[str, float], xlabel: str) -> bytes:
+    """Horizontal bars, one per key (used for per-feature shares)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 0.25 * len(values) + 1))
+    ax.barh(list(values)[::-1], list(values.values())[::-1])
+    ax.set(xlabel=xlabel)
+    return _png(fig)

@@ -1,0 +1,88 @@
+"""Online/offline skew: what the service served against what offline retrieval gives for the
+same flights at their prediction times (pure functions over the prediction log's records).
+
+The online store is as fresh as its last refresh, so a served vector can hold older weather
+or delay statistics than the offline one; anything else (a request-time feature, an encoding)
+differing is a bug. Flights asked for after their prediction time (``past_flight``) were
+scored with later features on purpose and are left out.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+#: Two numbers closer than this are the same value.
+TOLERANCE = 1e-9
+
+
+def read_log(folder: Path, flight_dates: set[date]) -> list[dict]:
+    """Prediction-log records of flights of ``flight_dates`` (their id starts with the date)."""
+    prefixes = {d.isoformat() for d in flight_dates}
+    records = []
+    for path in sorted(folder.glob("**/*.jsonl")):
+        with open(path) as handle:
+            for line in handle:
+                record = json.loads(line)
+                if record.get("flight_id", "")[:10] in prefixes:
+                    records.append(record)
+    return records
+
+
+def served_frame(records: list[dict], features: list[str]) -> pl.DataFrame:
+    """One row per served flight (its last record): the vector, probability and freshness."""
+    rows = [
+        {"flight_id": r["flight_id"], "prediction_time": r.get("prediction_time"), "features_as_of": r["features_as_of"],
+         "champion_version": r["champion_version"], "served_probability": r["champion_probability"],
+         "past_flight": bool(r.get("past_flight", False)), "congestion_known": "origin_congestion" not in r.get("unknown", []),
+         **{f"served__{f}": r["features"].get(f) for f in features}}
+        for r in records
+    ]  # fmt: skip
+    frame = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+    if frame.height == 0:
+        return frame
+    return frame.with_columns(
+        pl.col("prediction_time").str.to_datetime(time_zone="UTC"), pl.col("features_as_of").str.to_datetime(time_zone="UTC")
+    ).unique("flight_id", keep="last")
+
+
+def _differs(served: pl.Expr, offline: pl.Expr, categorical: bool) -> pl.Expr:
+    if categorical:
+        return served.cast(pl.String).ne_missing(offline.cast(pl.String))
+    a, b = served.cast(pl.Float64), offline.cast(pl.Float64)
+    return (a.is_null() != b.is_null()) | ((a - b).abs() > TOLERANCE).fill_null(False)
+
+
+def skew_summary(served: pl.DataFrame, offline: pl.DataFrame, features: list[str], categorical: list[str]) -> dict:
+    """Mismatch share per feature, the probability delta and the staleness of the features.
+
+    ``offline`` holds ``flight_id``, the features and ``offline_probability`` as of each
+    flight's prediction time, scored by the model that served it.
+    """
+    compared = served.filter(~pl.col("past_flight")).join(offline, on="flight_id", how="inner") if served.height else served
+    out: dict = {"served_rows": served.height, "past_flights": int(served["past_flight"].sum()) if served.height else 0,
+                 "compared_rows": compared.height}  # fmt: skip
+    if compared.height == 0:
+        return {**out, "mismatch_share": {}, "rows_with_any_mismatch": 0, "probability_delta_p50": None,
+                "probability_delta_p99": None, "probability_delta_max": None, "staleness_hours_p50": None,
+                "staleness_hours_max": None, "served_congestion_share": None}  # fmt: skip
+    flags = compared.select(
+        **{f: _differs(pl.col(f"served__{f}"), pl.col(f), f in categorical) for f in features}
+    )
+    delta = (compared["served_probability"] - compared["offline_probability"]).abs().to_numpy()
+    stale = ((compared["prediction_time"] - compared["features_as_of"]).dt.total_seconds() / 3600).to_numpy()
+    return {
+        **out,
+        "mismatch_share": {f: round(float(flags[f].mean()), 6) for f in features},
+        "rows_with_any_mismatch": int(flags.select(pl.any_horizontal(pl.all())).to_series().sum()),
+        "probability_delta_p50": float(np.quantile(delta, 0.5)),
+        "probability_delta_p99": float(np.quantile(delta, 0.99)),
+        "probability_delta_max": float(delta.max()),
+        "staleness_hours_p50": float(np.quantile(stale, 0.5)),
+        "staleness_hours_max": float(stale.max()),
+        "served_congestion_share": float(compared["congestion_known"].mean()),
+    }
