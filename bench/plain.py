@@ -51,11 +51,12 @@ def main() -> None:
             TrainingDatasetConfig,
             build_training_dataset,
             label_spine,
-            leaked_rows,
         )
+        from fti_assets.contracts import known_at
         from fti_assets.domain.feature_groups import FEATURE_GROUPS
         from fti_assets.domain.pipeline import feature_tables
         from fti_assets.domain.retrieval import content_hash
+        from fti_assets.domain.timezones import airport_timezones
         from fti_assets.monitoring.drift import DriftConfig, feature_drift, prediction_drift
         from fti_assets.monitoring.performance import daily_performance, scored_outcomes
         from fti_assets.registry import LoadedModel
@@ -72,7 +73,7 @@ def main() -> None:
 
     # 1. raw tables (the raw group)
     raw_assets = {a.key.path[-1]: a for a in raw.RAW_ASSETS}
-    day_columns = {"flights": "flight_date", "weather": "obs_date"}
+    day_columns = {"flights": "flight_date", "schedules": "flight_date", "weather": "obs_date"}
     with steps.step("raw"):
         raw_tables = {t: ingest(t, day_columns.get(t), store, run_id) for t in raw_assets}
     rows.update({f"raw.{t}": f.height for t, f in raw_tables.items()})
@@ -86,6 +87,19 @@ def main() -> None:
                      "route_delay_stats": ("snapshot_date", timedelta(hours=6)), "plane_last_arrival": ("flight_date", timedelta(hours=12))}  # fmt: skip
         for name, frame in tables.items():
             publish_checks(name, frame, year, *freshness.get(name, (None, None)))
+        # The known-at stamps recomputed from the raw event times, as the assets check them.
+        zones, outcomes = airport_timezones(raw_tables["airports"]), tables["flight_outcomes"]
+        disagreeing = [
+            known_at.schedule_mismatches(raw_tables["schedules"], zones, tables["flight_schedule"], 1),
+            known_at.outcome_mismatches(raw_tables["flights"], zones, outcomes),
+            known_at.weather_mismatches(raw_tables["weather"], tables["origin_weather"]),
+            known_at.stats_mismatches(outcomes, tables["carrier_delay_stats"], ["carrier"], "carrier"),
+            known_at.stats_mismatches(outcomes, tables["route_delay_stats"], ["origin", "dest"], "route"),
+            known_at.plane_mismatches(outcomes, tables["plane_last_arrival"]),
+            known_at.congestion_mismatches(tables["flight_schedule"], tables["origin_congestion"]),
+        ]
+        if any(d.height for d in disagreeing):
+            raise RuntimeError("known-at stamps disagree with the raw event times")
     rows.update({f"features.{t}": f.height for t, f in tables.items()})
 
     # 3. the raw and feature tables stored as the IO manager stores them
@@ -106,9 +120,6 @@ def main() -> None:
         dataset = build_training_dataset(
             spine, {g.name: tables[g.name] for g in FEATURE_GROUPS}, cfg.train_end, cfg.validation_end
         )
-        leaks = leaked_rows(dataset)
-        if leaks.height:
-            raise RuntimeError(f"{leaks.height} rows use values known after their prediction time")
         digest = content_hash(dataset, "flight_id")
         store.write("training_dataset", dataset)
     rows["training_dataset"] = dataset.height

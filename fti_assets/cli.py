@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--end", type=_day, default=date(2013, 12, 31))
     replay.add_argument("--train-until", type=_day, default=date(2013, 3, 31), help="the first model's data ends here")
     replay.add_argument("--shift-from", type=_day, default=None, help="inject a shift in the source from this day on")
+    replay.add_argument("--refresh", choices=("daily", "hourly"), default="daily",
+                        help="online store refresh cadence for the served flights (default daily)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.start < args.train_until < args.end:
             parser.error("need --start < --train-until < --end")
-        return replay_command(args.start, args.end, args.train_until, args.shift_from)
+        return replay_command(args.start, args.end, args.train_until, args.shift_from, args.refresh)
     if args.command == "models":
         from fti_assets.operations import model_table
 

@@ -16,6 +16,8 @@ from fti_assets.settings import Settings
 PIPELINES = ("feature_pipeline", "training_pipeline", "inference_pipeline", "monitoring_pipeline")
 #: Monitoring covers the window's last days (a year of daily drift reports takes minutes).
 MONITORED_DAYS = 14
+#: The window's last days are served in process, flight by flight, to measure serving skew.
+SERVED_DAYS = 30
 DEFAULT_TRAIN_END, DEFAULT_VALIDATION_END = date(2013, 9, 1), date(2013, 10, 1)
 
 
@@ -70,6 +72,23 @@ def published_ahead(window: Window, settings: Settings) -> Window | None:
     return Window(window.end + timedelta(days=1), last) if last > window.end else None
 
 
+def serve_last_days(defs: dg.Definitions, settings: Settings, window: Window, instance: dg.DagsterInstance) -> None:
+    """The window's last days served at their prediction times from a daily-refreshed online
+    store, as the service would have, then compared with offline by ``serving_skew``."""
+    from fti_assets.serving.simulate import serve_days
+
+    served = Window(max(window.start, window.end - timedelta(days=SERVED_DAYS - 1)), window.end)
+    days = [served.start + timedelta(days=d) for d in range((served.end - served.start).days + 1)]
+    counts = serve_days(settings.home, defs.resources["store"], defs.resources["registry"], days, "daily")
+    print(f"served {counts['served']:,} flights of {served.start}..{served.end} in process ({counts['refreshes']} daily refreshes)", file=sys.stderr)
+    if counts["served"]:
+        job = defs.resolve_implicit_global_asset_job_def()
+        job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("serving_skew")], raise_on_error=False,
+                               run_config={"loggers": {"progress_logger": {}}},
+                               tags={"dagster/asset_partition_range_start": served.start.isoformat(),
+                                     "dagster/asset_partition_range_end": served.end.isoformat(), "fti/trigger": "demo"})  # fmt: skip
+
+
 def refused_by_gates(result: dg.ExecuteInProcessResult) -> bool:
     """True when the only failure is model_evaluation's gates: the champion rightly stays."""
     failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
@@ -96,7 +115,7 @@ def summary(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstan
         meta = event.asset_materialization.metadata
         lines.append(f"training_dataset content hash: {meta['content_hash'].value}")
         lines.append(str(meta["splits"].value))
-    lines += model_summary(settings) + monitoring_summary(store)
+    lines += model_summary(settings) + monitoring_summary(store) + skew_summary(store, instance)
     lines.append(f"\nQuery the store: .venv/bin/duckdb {settings.warehouse_path} -c 'from training_dataset limit 5'")
     lines.append("Browse the graph: make dev, then http://127.0.0.1:3000")
     return "\n".join(lines)
@@ -118,6 +137,22 @@ def model_summary(settings: Settings) -> list[str]:
     if (records / "flight_delay_bento.json").exists():
         bento = json.loads((records / "flight_delay_bento.json").read_text())
         lines.append(f"serving: {bento['model_tag']} in {bento['bento']} (make serve)")
+    return lines
+
+
+def skew_summary(store, instance: dg.DagsterInstance) -> list[str]:
+    """Congestion coverage in training and serving, and the served month's skew."""
+    from fti_assets.monitoring.skew import describe_period, period_skew
+
+    lines = []
+    event = instance.get_latest_materialization_event(dg.AssetKey("training_dataset"))
+    if event and event.asset_materialization and "congestion_coverage" in event.asset_materialization.metadata:
+        c = event.asset_materialization.metadata["congestion_coverage"].value
+        lines.append(f"origin congestion in training: {c['with_value']:,} of {c['rows']:,} flights ({c['share']:.1%})")
+    try:
+        lines.append(describe_period(period_skew(store.read("serving_skew"))))
+    except FileNotFoundError:
+        pass
     return lines
 
 
@@ -150,6 +185,8 @@ def run_demo(window: Window, settings: Settings | None = None) -> bool:
             # The schedule of the days after the window is already published at its end.
             print(f"schedule feed for {ahead.start}..{ahead.end}", file=sys.stderr)
             run_pipeline(defs, "schedule_feed", ahead, instance)
+        if job == "monitoring_pipeline":
+            serve_last_days(defs, settings, window, instance)
         result = run_pipeline(defs, job, window, instance)
         if result.success:
             continue

@@ -28,7 +28,7 @@ def _say(text: str) -> None:
 
 
 class Replay:
-    def __init__(self, settings: Settings, run_config: dict | None = None, resources: dict | None = None) -> None:
+    def __init__(self, settings: Settings, run_config: dict | None = None, resources: dict | None = None, cadence: str = "daily") -> None:
         from fti_assets.definitions import build_definitions
 
         self.settings = settings
@@ -38,15 +38,19 @@ class Replay:
         self.extra = run_config or {}
         self.cursors: dict[str, str | None] = {}
         self.events: list[dict] = []
+        self.cadence = cadence
 
-    def run_job(self, job: str, run_config: dict, tags: dict[str, str], partition: str | None = None) -> dg.ExecuteInProcessResult:
+    def run_job(self, job: str, run_config: dict, tags: dict[str, str], partition: str | None = None,
+                assets: set[dg.AssetKey] | None = None) -> dg.ExecuteInProcessResult:  # fmt: skip
         """One job in this process on the replay's instance, with quiet progress logging."""
         ops = {**self.extra.get("ops", {}), **run_config.get("ops", {})}
         definition = self.defs.resolve_job_def(job)
-        ops = {k: v for k, v in ops.items() if dg.AssetKey(k) in definition.asset_layer.executable_asset_keys}
+        selected = assets if assets is not None else definition.asset_layer.executable_asset_keys
+        ops = {k: v for k, v in ops.items() if dg.AssetKey(k) in selected}
         quiet = {"loggers": {"progress_logger": {"config": {"failures_only": True}}}}
         return definition.execute_in_process(instance=self.instance, partition_key=partition, raise_on_error=False,
-                                             run_config={"ops": ops, **quiet}, tags=tags)  # fmt: skip
+                                             run_config={"ops": ops, **quiet}, tags=tags,
+                                             asset_selection=list(assets) if assets is not None else None)  # fmt: skip
 
     def event(self, day: date, kind: str, detail: str, version: int | None = None) -> None:
         self.events.append({"day": day, "kind": kind, "detail": detail, "version": version})
@@ -89,10 +93,21 @@ class Replay:
             self.event(flight_day, "failed", "the schedule feed failed")
 
     def day(self, day: date) -> None:
+        """One day as operation lives it: tomorrow's schedule is published, today's flights are
+        served at their prediction times, then the daily pipeline runs on the finished day."""
+        from fti_assets.serving.simulate import serve_days
+
         self.publish_schedule(day + timedelta(days=self.settings.schedule_lead_days))
-        result = self.run_job("daily_pipeline", {"ops": {"feature_drift_report": {"config": {"html": "alarms"}},
-                                                      "prediction_drift_report": {"config": {"html": "alarms"}}}},
-                           {"fti/trigger": "replay"}, partition=day.isoformat())  # fmt: skip
+        job = self.defs.resolve_job_def("daily_pipeline")
+        everything = set(job.asset_layer.executable_asset_keys)
+        features = {k for k in everything if self.defs.resolve_assets_def(k).group_names_by_key[k] in ("raw", "features")}
+        config = {"ops": {"feature_drift_report": {"config": {"html": "alarms"}}, "prediction_drift_report": {"config": {"html": "alarms"}}}}
+        # The features of the day exist before its flights are served only here, in a replay: an
+        # online refresh reads just what was known at its instant, as an hourly pipeline would give.
+        result = self.run_job("daily_pipeline", config, {"fti/trigger": "replay"}, partition=day.isoformat(), assets=features)
+        if result.success:
+            serve_days(self.settings.home, self.store, self.defs.resources["registry"], [day], self.cadence)
+            result = self.run_job("daily_pipeline", config, {"fti/trigger": "replay"}, partition=day.isoformat(), assets=everything - features)
         if not result.success:
             self.event(day, "failed", "the daily pipeline failed")
             return
@@ -122,11 +137,13 @@ def _succeeded(result: dg.ExecuteInProcessResult, step: str) -> bool:
 
 
 def run_replay(
-    start: date, end: date, train_until: date, settings: Settings | None = None, run_config: dict | None = None, resources: dict | None = None
+    start: date, end: date, train_until: date, settings: Settings | None = None, run_config: dict | None = None, resources: dict | None = None,
+    cadence: str = "daily",
 ) -> pl.DataFrame:
-    """Bootstrap on ``start..train_until``, then replay every later day to ``end``."""
+    """Bootstrap on ``start..train_until``, then replay every later day to ``end``, serving each
+    day's flights through an online store refreshed at ``cadence``."""
     settings = settings or Settings.from_env()
-    replay = Replay(settings, run_config, resources)
+    replay = Replay(settings, run_config, resources, cadence)
     _say(f"replay {start}..{end}, first model trained until {train_until}, FTI_HOME={settings.home}")
     replay.bootstrap(start, train_until)
     day = train_until + timedelta(days=1)
@@ -155,7 +172,7 @@ def write_shifted_source(target: Path, source: str, from_day: date) -> Path:
     return target
 
 
-def replay_command(start: date, end: date, train_until: date, shift_from: date | None) -> int:
+def replay_command(start: date, end: date, train_until: date, shift_from: date | None, cadence: str = "daily") -> int:
     """The CLI entry: optionally replays a shifted copy of the source."""
     import dataclasses
 
@@ -164,5 +181,5 @@ def replay_command(start: date, end: date, train_until: date, shift_from: date |
         folder = write_shifted_source(settings.home / "shifted_source", settings.source, shift_from)
         settings = dataclasses.replace(settings, source=str(folder))
         _say(f"source shifted from {shift_from}: morning departures late, evening ones early ({folder})")
-    events = run_replay(start, end, train_until, settings)
+    events = run_replay(start, end, train_until, settings, cadence=cadence)
     return 0 if events.filter(pl.col("kind") == "failed").height == 0 else 1

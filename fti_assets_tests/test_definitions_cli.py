@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,9 @@ def test_fti_demo_runs_the_loop_on_a_window_and_prints_a_summary(tmp_path: Path)
         assert f"✔ {step}" in out.stderr  # progress, one line per step
     assert "training_dataset content hash" in out.stdout
     assert "test ROC AUC 0.6" in out.stdout and "gates: passed" in out.stdout
+    # Every published flight has its congestion, in training and served; the month's skew is measured.
+    assert re.search(r"origin congestion in training: ([\d,]+) of \1 flights \(100\.0%\)", out.stdout), out.stdout
+    assert "serving skew over 30 days" in out.stdout and "origin congestion known for 100.0% of served flights" in out.stdout
     assert (tmp_path / "fti" / "dagster" / "dagster.yaml").exists()  # runs are recorded under FTI_HOME
     with duckdb.connect(str(tmp_path / "fti" / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.sql("select count(distinct flight_date) from training_dataset").fetchall() == [(59,)]

@@ -80,7 +80,7 @@ def test_the_run_records_what_reproduces_the_model(home: Path) -> None:
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert {"feature_spec.json", "environment.json", "evaluation"} <= artifacts
     spec = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/feature_spec.json")
-    assert spec["group_versions"]["origin_weather"] == 1 and "dep_hour" in spec["features"]
+    assert spec["group_versions"]["origin_weather"] == group("origin_weather").version and "dep_hour" in spec["features"]
 
 
 def test_a_worse_challenger_is_refused_and_the_alias_stays(home: Path) -> None:

@@ -42,3 +42,8 @@ def test_a_shift_ends_in_a_retrain_and_a_gated_promotion(tmp_path: Path) -> None
     # The served model recovers after the promotion, and the timeline report exists.
     report = instance.get_latest_materialization_event(dg.AssetKey("replay_report")).asset_materialization
     assert report.metadata["promotions"].value >= 1 and "base64" in report.metadata["plot"].value
+    # Every replayed day's flights were served in process, and the skew monitor compared them.
+    skew = report.metadata["serving_skew"].value
+    assert skew["days"] == (date(2013, 3, 3) - date(2013, 2, 15)).days and skew["compared_rows"] > 10_000
+    assert skew["past_flights"] == 0 and skew["served_congestion_share"] == 1.0
+    assert 0 < skew["rows_with_any_mismatch_share"] <= 1 and skew["probability_delta_max"] > 0

@@ -86,3 +86,39 @@ def skew_summary(served: pl.DataFrame, offline: pl.DataFrame, features: list[str
         "staleness_hours_max": float(stale.max()),
         "served_congestion_share": float(compared["congestion_known"].mean()),
     }
+
+
+def period_skew(daily: pl.DataFrame) -> dict:
+    """A period's skew from ``serving_skew``'s daily rows: shares weighted by compared flights."""
+    compared = daily.filter(pl.col("compared_rows") > 0)
+    if compared.height == 0:
+        return {"days": 0, "compared_rows": 0}
+    n = compared["compared_rows"]
+    shares: dict[str, float] = {}
+    for row, weight in zip(compared["mismatch_share"], n, strict=True):
+        for feature, share in json.loads(row).items():
+            shares[feature] = shares.get(feature, 0.0) + share * weight
+    total = int(n.sum())
+    return {
+        "days": compared.height, "served_rows": int(daily["served_rows"].sum()), "compared_rows": total,
+        "past_flights": int(daily["past_flights"].sum()),
+        "rows_with_any_mismatch_share": round(float(compared["rows_with_any_mismatch"].sum()) / total, 4),
+        "probability_delta_p50_mean": round(float(compared["probability_delta_p50"].mean()), 5),
+        "probability_delta_p99_max": round(float(compared["probability_delta_p99"].max()), 5),
+        "probability_delta_max": round(float(compared["probability_delta_max"].max()), 5),
+        "staleness_hours_p50_mean": round(float(compared["staleness_hours_p50"].mean()), 2),
+        "served_congestion_share": round(float((compared["served_congestion_share"] * n).sum()) / total, 4),
+        "mismatch_share": {f: round(s / total, 4) for f, s in sorted(shares.items(), key=lambda kv: -kv[1]) if s > 0},
+    }  # fmt: skip
+
+
+def describe_period(skew: dict) -> str:
+    """One paragraph for a console summary."""
+    if not skew.get("compared_rows"):
+        return "serving skew: no served flight to compare"
+    top = ", ".join(f"{f} {s:.1%}" for f, s in list(skew["mismatch_share"].items())[:5])
+    return (f"serving skew over {skew['days']} days, {skew['compared_rows']:,} served flights: {skew['rows_with_any_mismatch_share']:.1%} "
+            f"had a feature value differing from offline (most: {top or 'none'}); probability delta p50 "
+            f"{skew['probability_delta_p50_mean']:.4f}, p99 up to {skew['probability_delta_p99_max']:.4f}, max {skew['probability_delta_max']:.4f}; "
+            f"features {skew['staleness_hours_p50_mean']:.1f} h old at the median; origin congestion known for "
+            f"{skew['served_congestion_share']:.1%} of served flights")  # fmt: skip

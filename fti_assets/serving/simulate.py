@@ -71,3 +71,22 @@ def serve_schedule(schedule: pl.DataFrame, store, timezones: pl.DataFrame, model
         answer(state, requests(part), reader, reader.as_of(), False, log)
         served, refreshes = served + part.height, refreshes + 1
     return {"served": served, "refreshes": refreshes}
+
+
+def serve_days(home: Path, store, registry, days: list, cadence: str) -> dict[str, int]:
+    """Serve every scheduled flight of ``days`` with the current champion, as the service
+    would have at each prediction time; nothing is served without a champion."""
+    from fti_assets.domain.timezones import airport_timezones
+    from fti_assets.registry import CHAMPION
+    from fti_assets.serving.prediction_log import PredictionLog
+
+    champion = registry.version_by_alias(CHAMPION)
+    if champion is None or not days:
+        return {"served": 0, "refreshes": 0}
+    model = serving_model(registry.load(int(champion.version)))
+    schedule = store.read("flight_schedule", [d.isoformat() for d in days])
+    log = PredictionLog(home / "predictions")
+    try:
+        return serve_schedule(schedule, store, airport_timezones(store.read("airports")), model, cadence, home / "serving" / "replay.sqlite", log)
+    finally:
+        log.close()  # flushed before the skew monitor reads it
