@@ -22,6 +22,13 @@ class RetrainingRuleConfig(dg.ConfigurableResource):
     drift_share: float = 0.5
     drift_days: int = 3
     cooldown_days: int = 14
+    collapse_days: int = 3
+    """A collapse is judged on the served AUC of this many days, all after the last retrain."""
+    collapse_auc: float = 0.55
+    """Below this AUC over `collapse_days`, retrain at once (no cool-down)."""
+    collapse_drop: float = 0.12
+    """Or below the champion's test AUC by more than this."""
+    collapse_min_rows: int = 1500
     holdout_days: int = 14
     """A retrain tests on the last ``holdout_days`` and validates on as many days before."""
     canary_min_rows: int = 1000
@@ -35,11 +42,21 @@ def _table(store: OfflineStore, name: str) -> pl.DataFrame:
         return pl.DataFrame(schema={"day": pl.Date})
 
 
-def training_run_config(first: date, last: date, holdout_days: int = 14) -> dict:
-    """Train on everything up to ``last``; the latest days validate and test."""
-    test_start, validation_start = last - timedelta(days=holdout_days - 1), last - timedelta(days=2 * holdout_days - 1)
+def training_run_config(first: date, last: date, holdout_days: int = 14, present_from: date | None = None) -> dict:
+    """Train on everything up to ``last``; the latest days validate and test.
+
+    After a collapse (``present_from``, the first day of the collapsed window) the world has
+    changed: the model trains on those days only, validates on the day before ``last`` and
+    is judged against the champion on ``last`` itself, the present."""
+    if present_from is not None:
+        validation_start, test_start = last - timedelta(days=1), last
+        model = {"trained_model": {"config": {"train_from": present_from.isoformat()}}}
+    else:
+        test_start, validation_start = last - timedelta(days=holdout_days - 1), last - timedelta(days=2 * holdout_days - 1)
+        model = {}
     return {"ops": {"training_dataset": {"config": {"start": first.isoformat(), "end": last.isoformat(),
-                                                    "train_end": validation_start.isoformat(), "validation_end": test_start.isoformat()}}}}  # fmt: skip
+                                                    "train_end": validation_start.isoformat(), "validation_end": test_start.isoformat()}},
+                    **model}}  # fmt: skip
 
 
 @dg.sensor(job=training_pipeline, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
@@ -64,7 +81,8 @@ def retraining_sensor(context: dg.SensorEvaluationContext, store: OfflineStore, 
         return dg.SkipReason(f"{latest}: no alarm, or within the cool-down after {last_retrain}")
     first = date.fromisoformat(store.partitions("flight_outcomes")[0])
     context.log.info(f"retraining: {alarm.reason}")
-    return dg.RunRequest(run_key=f"retrain-{alarm.day}", run_config=training_run_config(first, alarm.day, retraining_rule.holdout_days),
+    present = alarm.day - timedelta(days=retraining_rule.collapse_days - 1) if alarm.severe else None
+    return dg.RunRequest(run_key=f"retrain-{alarm.day}", run_config=training_run_config(first, alarm.day, retraining_rule.holdout_days, present),
                          tags={"fti/trigger": "retraining_sensor", "fti/alarm": alarm.reason[:200], "fti/alarm_day": alarm.day.isoformat()})  # fmt: skip
 
 

@@ -138,7 +138,7 @@ def _succeeded(result: dg.ExecuteInProcessResult, step: str) -> bool:
 
 def run_replay(
     start: date, end: date, train_until: date, settings: Settings | None = None, run_config: dict | None = None, resources: dict | None = None,
-    cadence: str = "daily",
+    cadence: str = "daily", shift_from: date | None = None,
 ) -> pl.DataFrame:
     """Bootstrap on ``start..train_until``, then replay every later day to ``end``, serving each
     day's flights through an online store refreshed at ``cadence``."""
@@ -151,7 +151,8 @@ def run_replay(
         replay.day(day)
         day += timedelta(days=1)
     events = pl.DataFrame(replay.events, schema={"day": pl.Date, "kind": pl.String, "detail": pl.String, "version": pl.Int64})
-    replay.store.write("replay_events", events.with_columns(replay_start=pl.lit(train_until + timedelta(days=1)), replay_end=pl.lit(end)))
+    replay.store.write("replay_events", events.with_columns(replay_start=pl.lit(train_until + timedelta(days=1)), replay_end=pl.lit(end),
+                                                            shift_from=pl.lit(shift_from, dtype=pl.Date)))  # fmt: skip
     report = replay.run_job("replay_report_job", {}, {"fti/trigger": "replay"})
     if report.success:
         _say(report.output_for_node("replay_report")["summary"])
@@ -181,5 +182,5 @@ def replay_command(start: date, end: date, train_until: date, shift_from: date |
         folder = write_shifted_source(settings.home / "shifted_source", settings.source, shift_from)
         settings = dataclasses.replace(settings, source=str(folder))
         _say(f"source shifted from {shift_from}: morning departures late, evening ones early ({folder})")
-    events = run_replay(start, end, train_until, settings, cadence=cadence)
+    events = run_replay(start, end, train_until, settings, cadence=cadence, shift_from=shift_from)
     return 0 if events.filter(pl.col("kind") == "failed").height == 0 else 1

@@ -100,3 +100,39 @@ def test_loop_sensors_start_running_and_the_schedule_targets_yesterday() -> None
     with dg.build_schedule_context(scheduled_execution_time=when) as context:
         [request] = daily_schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2013-03-01"
+
+
+def _collapsing(aucs: list[float], recent: list[float | None], test_auc: float = 0.70) -> pl.DataFrame:
+    return _performance(aucs, test_auc).with_columns(auc_recent=pl.Series(recent, dtype=pl.Float64), rows_recent=pl.lit(2700))
+
+
+def test_a_collapse_acts_at_once_even_inside_the_cool_down() -> None:
+    rule = RetrainRule(cooldown_days=14, collapse_days=3, collapse_auc=0.55, collapse_drop=0.12)
+    slide = _collapsing([0.70, 0.66], [0.68, 0.62])  # a slide: the ordinary path, which waits
+    assert retrain_decision(slide, _drift([]), rule, last_retrain=D0 - timedelta(days=3)) is None
+    collapse = _collapsing([0.70, 0.66], [0.68, 0.40])
+    alarm = retrain_decision(collapse, _drift([]), rule, last_retrain=D0 - timedelta(days=3))
+    assert alarm is not None and alarm.severe and alarm.day == D0 + timedelta(days=1) and "collapse" in alarm.reason
+    far_below_test = _collapsing([0.80], [0.66], test_auc=0.80)  # above chance, but 0.14 under the test figure
+    assert retrain_decision(far_below_test, _drift([]), rule, last_retrain=None).severe
+
+
+def test_a_collapse_is_judged_only_on_days_after_the_last_retrain() -> None:
+    rule = RetrainRule(collapse_days=3)
+    collapse = _collapsing([0.5, 0.4, 0.4], [0.5, 0.45, 0.40])
+    last_day = D0 + timedelta(days=2)
+    # The window D0..D0+2 holds the retrain's own day: the evidence was already acted on.
+    assert retrain_decision(collapse, _drift([]), rule, last_retrain=D0) is None
+    assert retrain_decision(collapse, _drift([]), rule, last_retrain=D0 - timedelta(days=1)).day == last_day
+
+
+def test_the_sensor_trains_a_collapse_retrain_on_the_present(store: OfflineStore) -> None:
+    rule = RetrainingRuleConfig(collapse_days=3, cooldown_days=14)
+    store.write("model_performance", _collapsing([0.70, 0.69, 0.45, 0.40], [0.70, 0.70, 0.60, 0.42]))
+    fired, cursor = _tick(store, json.dumps({"last_retrain": "2013-02-25"}), rule)
+    assert isinstance(fired, dg.RunRequest) and fired.run_key == "retrain-2013-03-04" and "collapse" in fired.tags["fti/alarm"]
+    dataset = fired.run_config["ops"]["training_dataset"]["config"]
+    assert (dataset["train_end"], dataset["validation_end"], dataset["end"]) == ("2013-03-03", "2013-03-04", "2013-03-04")
+    assert fired.run_config["ops"]["trained_model"]["config"]["train_from"] == "2013-03-02"
+    again, _ = _tick(store, cursor, rule)  # the cursor holds: one alarm, one retrain
+    assert isinstance(again, dg.SkipReason)

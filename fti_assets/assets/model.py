@@ -1,6 +1,6 @@
 """Training and evaluation: a LightGBM model tracked in MLflow, judged against the champion."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import polars as pl
@@ -26,6 +26,9 @@ class TrainingConfig(dg.Config):
     seed: int = 42
     extra_features: list[str] = []
     """Columns of the training dataset to use beyond the feature catalog (for experiments)."""
+    train_from: str = ""
+    """Train only on the train split's flights predicted from this day on (a retrain after a
+    collapse learns the world as it is now). Empty: the whole train split."""
 
 
 @dg.asset(group_name="training", io_manager_key="record_io_manager", backfill_policy=dg.BackfillPolicy.single_run())
@@ -41,6 +44,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
     from fti_assets.training.trainer import lightgbm_params, train_booster
 
     train, validation = (training_dataset.filter(pl.col("split") == s) for s in ("train", "validation"))
+    if config.train_from:
+        train = train.filter(pl.col("flight_date") >= date.fromisoformat(config.train_from))
     if train.height == 0 or validation.height == 0:
         raise dg.Failure(f"training_dataset has {train.height} train and {validation.height} validation rows; both are needed")
     dataset_hash = content_hash(training_dataset, "flight_id")
@@ -54,7 +59,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
     versions = library_versions()
     tags = {"dataset_hash": dataset_hash, "code_version": code_version(), "seed": str(config.seed), "dagster_run_id": context.run.run_id}
     with registry.run(run_name=f"train-{dataset_hash[:8]}", tags=tags) as run:
-        mlflow.log_params({**params, "max_rounds": config.max_rounds, "early_stopping_rounds": config.early_stopping_rounds})
+        mlflow.log_params({**params, "max_rounds": config.max_rounds, "early_stopping_rounds": config.early_stopping_rounds,
+                           "train_from": config.train_from or "start"})
         mlflow.log_metrics({"validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration,
                             "train_rows": train.height, "validation_rows": validation.height})  # fmt: skip
         mlflow.log_dict(fitted.spec.to_dict(), "feature_spec.json")
@@ -89,6 +95,8 @@ class EvaluationConfig(dg.Config):
     """A test AUC above this blocks promotion: it almost always means leakage."""
     floor_auc: float = GateConfig.floor_auc
     floor_max_brier: float = GateConfig.floor_max_brier
+    min_test_rows: int = GateConfig.min_test_rows
+    """A challenger is compared with the champion on at least this many test flights."""
 
     def gate_config(self) -> GateConfig:
         return GateConfig(**{k: getattr(self, k) for k in GateConfig.__dataclass_fields__})

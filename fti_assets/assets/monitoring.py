@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from fti_assets.assets.metadata import markdown_table
+from fti_assets.automation import RetrainingRuleConfig
 from fti_assets.partitions import daily_partitions
 from fti_assets.registry import ModelRegistry
 from fti_assets.storage.io_manager import PARTITION_COLUMN
@@ -16,15 +17,17 @@ _DAILY = dict(group_name="monitoring", partitions_def=daily_partitions, backfill
 
 
 @dg.asset(**_DAILY, ins={"batch_predictions": dg.AssetIn(partition_mapping=_TRAILING), "flight_outcomes": dg.AssetIn(partition_mapping=_TRAILING)})
-def model_performance(context: dg.AssetExecutionContext, batch_predictions: pl.DataFrame, flight_outcomes: pl.DataFrame, registry: ModelRegistry) -> dg.Output:
+def model_performance(context: dg.AssetExecutionContext, batch_predictions: pl.DataFrame, flight_outcomes: pl.DataFrame, registry: ModelRegistry,
+                      retraining_rule: RetrainingRuleConfig) -> dg.Output:  # fmt: skip
     """The served model's AUC, log loss and Brier score once a day's outcomes are known, for
-    the day and for the trailing 14 days, beside the champion's test-split AUC."""
+    the day, the trailing 14 days and the last few days (the retraining rule's collapse
+    window), beside the champion's test-split AUC."""
     from datetime import date
 
     from fti_assets.monitoring.performance import daily_performance, scored_outcomes
 
     scored = scored_outcomes(batch_predictions, flight_outcomes)
-    table = daily_performance(scored, [date.fromisoformat(k) for k in context.partition_keys], WINDOW_DAYS)
+    table = daily_performance(scored, [date.fromisoformat(k) for k in context.partition_keys], WINDOW_DAYS, retraining_rule.collapse_days)
     client = registry.client()
     test_auc = {}
     for version in table["model_version"].drop_nulls().unique().to_list():

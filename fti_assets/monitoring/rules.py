@@ -11,19 +11,28 @@ import polars as pl
 @dataclass(frozen=True)
 class RetrainRule:
     """Retrain when recent AUC falls below the champion's test AUC by ``auc_margin``, or when
-    the drifted share of features stays above ``drift_share`` for ``drift_days`` days."""
+    the drifted share of features stays above ``drift_share`` for ``drift_days`` days; both
+    wait out ``cooldown_days`` after a retrain. A collapse (the AUC of the last
+    ``collapse_days`` below ``collapse_auc``, or below the test AUC by ``collapse_drop``)
+    acts at once, on evidence gathered after the last retrain."""
 
     auc_margin: float = 0.03
     min_window_rows: int = 2000
     drift_share: float = 0.5
     drift_days: int = 3
     cooldown_days: int = 14
+    collapse_days: int = 3
+    collapse_auc: float = 0.55
+    collapse_drop: float = 0.12
+    collapse_min_rows: int = 1500
 
 
 @dataclass(frozen=True)
 class Alarm:
     day: date
     reason: str
+    #: A collapse: the retrain trains toward and tests on the days since it began.
+    severe: bool = False
 
 
 def performance_alarm(performance: pl.DataFrame, rule: RetrainRule) -> Alarm | None:
@@ -53,8 +62,27 @@ def drift_alarm(drift: pl.DataFrame, rule: RetrainRule) -> Alarm | None:
     return None
 
 
+def collapse_alarm(performance: pl.DataFrame, rule: RetrainRule, last_retrain: date | None) -> Alarm | None:
+    """The served AUC over the last ``collapse_days`` (all after the last retrain) below chance
+    territory or far below the champion's test AUC: no cool-down for that."""
+    if performance.height == 0 or "auc_recent" not in performance.columns:
+        return None
+    last = performance.sort("day").row(-1, named=True)
+    auc, rows, test_auc = last["auc_recent"], last["rows_recent"], last.get("champion_test_auc")
+    first_day = last["day"] - timedelta(days=rule.collapse_days - 1)
+    if auc is None or rows < rule.collapse_min_rows or (last_retrain is not None and first_day <= last_retrain):
+        return None
+    floor = max(rule.collapse_auc, (test_auc or 0.0) - rule.collapse_drop)
+    if auc < floor:
+        return Alarm(last["day"], f"collapse: AUC over the last {rule.collapse_days} days {auc:.4f} is below {floor:.4f} "
+                                  f"(champion test AUC {test_auc if test_auc is None else round(test_auc, 4)})", severe=True)  # fmt: skip
+    return None
+
+
 def retrain_decision(performance: pl.DataFrame, drift: pl.DataFrame, rule: RetrainRule, last_retrain: date | None) -> Alarm | None:
-    """The alarm to act on, unless a retrain happened within the cool-down."""
+    """A collapse at once; otherwise the alarm to act on, unless within the cool-down."""
+    if collapse := collapse_alarm(performance, rule, last_retrain):
+        return collapse
     alarm = performance_alarm(performance, rule) or drift_alarm(drift, rule)
     if alarm is None:
         return None

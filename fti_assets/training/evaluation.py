@@ -56,6 +56,8 @@ class GateConfig:
     leak_alarm_auc: float = 0.9
     floor_auc: float = 0.65
     floor_max_brier: float = 0.2
+    #: A verdict on fewer test flights is noise (a retrain after a collapse tests on one day).
+    min_test_rows: int = 500
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,11 @@ def gates(
         out["no_slice_regression"] = GateResult(True, "no champion to compare slices with")
         return out
     needed = champion["auc"] + cfg.min_improvement
+    enough = challenger["rows"] >= cfg.min_test_rows
     out["beats_champion"] = GateResult(
-        auc >= needed, f"challenger AUC {auc:.4f} vs champion {champion['auc']:.4f} on the same test rows; needs >= {needed:.4f}"
+        auc >= needed and enough,
+        f"challenger AUC {auc:.4f} vs champion {champion['auc']:.4f} on the same {challenger['rows']:,} test rows; needs >= {needed:.4f}"
+        + ("" if enough else f" on at least {cfg.min_test_rows:,} rows"),
     )
     worse = regressed_slices(challenger_slices, champion_slices, cfg) if champion_slices is not None else pl.DataFrame()
     out["no_slice_regression"] = GateResult(
