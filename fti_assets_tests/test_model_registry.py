@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from fti_assets.domain.feature_groups import group
 from fti_assets.registry import CHAMPION, PREVIOUS, ModelRegistry
 from fti_assets.storage.offline_store import OfflineStore
 from fti_assets_tests.conftest import materialize, settings_for
