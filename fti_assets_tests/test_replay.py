@@ -23,7 +23,7 @@ def test_a_shift_ends_in_a_retrain_and_a_gated_promotion(tmp_path: Path) -> None
     events = run_replay(
         date(2013, 1, 1), date(2013, 3, 3), date(2013, 2, 15), settings_for(home, source),
         run_config={"ops": {"model_evaluation": {"config": {"floor_auc": 0.6}}}},
-        resources={"retraining_rule": rule},
+        resources={"retraining_rule": rule}, shift_from=SHIFT,
     )  # fmt: skip
     after = events.filter(pl.col("day") >= SHIFT)
     kinds = after["kind"].to_list()
@@ -42,6 +42,12 @@ def test_a_shift_ends_in_a_retrain_and_a_gated_promotion(tmp_path: Path) -> None
     # The served model recovers after the promotion, and the timeline report exists.
     report = instance.get_latest_materialization_event(dg.AssetKey("replay_report")).asset_materialization
     assert report.metadata["promotions"].value >= 1 and "base64" in report.metadata["plot"].value
+    # The collapse is answered at once, and what is served recovers within a week of the shift.
+    first_alarm = after.filter(pl.col("kind") == "alarm").row(0, named=True)
+    assert "collapse" in first_alarm["detail"] and (first_alarm["day"] - SHIFT).days <= 3
+    recovery = report.metadata["recovery"].value
+    assert recovery["shift"] == SHIFT.isoformat() and 0 <= report.metadata["days_to_recover"].value <= 7, recovery
+    assert recovery["auc_after"] >= recovery["pre_shift_auc"] - 0.02
     # Every replayed day's flights were served in process, and the skew monitor compared them.
     skew = report.metadata["serving_skew"].value
     assert skew["days"] == (date(2013, 3, 3) - date(2013, 2, 15)).days and skew["compared_rows"] > 10_000

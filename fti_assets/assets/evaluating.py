@@ -29,6 +29,16 @@ def _predict(model: LoadedModel, test: pl.DataFrame) -> np.ndarray:
     return model.booster.predict(spec.encode(test), num_threads=2)
 
 
+def _training_rows(dataset: pl.DataFrame, trained: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The train and validation rows the challenger learnt from (``train_from`` included)."""
+    from datetime import date
+
+    train, validation = (dataset.filter(pl.col("split") == s) for s in ("train", "validation"))
+    if trained.get("train_from"):
+        train = train.filter(pl.col("flight_date") >= date.fromisoformat(trained["train_from"]))
+    return train, validation
+
+
 def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, dataset: pl.DataFrame, registry: ModelRegistry) -> tuple[dict, dict]:
     """Metrics, slices, plots and gate verdicts, logged to the challenger's MLflow run."""
     import mlflow
@@ -51,7 +61,14 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
     slices = ev.slice_metrics(scored, "challenger")
     champion_slices = ev.slice_metrics(scored, "champion") if q is not None else None
     sanity = ev.sanity_problems(p, challenger.booster.feature_name(), challenger.spec["features"], ours["auc"])
-    verdicts = ev.gates(ours, theirs, slices, champion_slices, sanity, config.gate_config())
+    gate_config = config.gate_config()
+    explained = None
+    if ours["auc"] > gate_config.leak_alarm_auc:  # is the high AUC the schedule's, or a leak's?
+        from fti_assets.training.trainer import lightgbm_params
+
+        explained = ev.request_time_auc(*_training_rows(dataset, trained), test, trained.get("params") or lightgbm_params({}, 42))
+        context.log.info(f"test AUC {ours['auc']:.4f} over the leak alarm; request-time features alone: {explained:.4f}")
+    verdicts = ev.gates(ours, theirs, slices, champion_slices, sanity, gate_config, explained)
     if current and champion is None:
         verdicts["beats_champion"] = ev.GateResult(False, f"version {challenger.version} is already the champion")
     passed = all(v.passed for v in verdicts.values())

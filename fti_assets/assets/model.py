@@ -74,7 +74,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
     registry.tag_version(version, {**tags, "validation_auc": f"{fitted.validation_auc:.4f}"})
     record = {"model_name": registry.model_name, "version": version, "run_id": run.info.run_id, "dataset_hash": dataset_hash,
               "validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration, "features": fitted.spec.features,
-              "trained_at": datetime.now(UTC).isoformat(), "code_version": tags["code_version"]}  # fmt: skip
+              "trained_at": datetime.now(UTC).isoformat(), "code_version": tags["code_version"],
+              "train_from": config.train_from, "params": params}  # fmt: skip
     return dg.Output(record, metadata={
         "model_version": version, "mlflow_run_id": run.info.run_id, "validation_auc": round(fitted.validation_auc, 4),
         "best_iteration": fitted.best_iteration, "dataset_hash": dataset_hash, "code_version": tags["code_version"],

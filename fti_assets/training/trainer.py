@@ -46,11 +46,15 @@ def train_booster(
     extra_features: list[str] | None = None,
     log_every: int = 50,
     log: Any = None,
+    feature_subset: list[str] | None = None,
 ) -> TrainedBooster:
-    """Fit on ``train``; stop when validation AUC has not improved for ``early_stopping_rounds``."""
+    """Fit on ``train``; stop when validation AUC has not improved for ``early_stopping_rounds``.
+    ``feature_subset`` restricts the model to those features (a baseline, never registered)."""
     import lightgbm as lgb
 
     spec = FeatureSpec.fit(train, extra_features)
+    if feature_subset is not None:
+        spec = FeatureSpec(features=feature_subset, categories={c: v for c, v in spec.categories.items() if c in feature_subset})
     dtrain = lgb.Dataset(spec.encode(train), labels(train), feature_name=spec.features,
                          categorical_feature=spec.categorical, free_raw_data=True)  # fmt: skip
     dvalid = lgb.Dataset(spec.encode(validation), labels(validation), reference=dtrain)
