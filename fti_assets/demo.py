@@ -16,7 +16,6 @@ from fti_assets.settings import Settings
 PIPELINES = ("feature_pipeline", "training_pipeline", "inference_pipeline", "monitoring_pipeline")
 #: Monitoring covers the window's last days (a year of daily drift reports takes minutes).
 MONITORED_DAYS = 14
-DEFAULT_TRAIN_END, DEFAULT_VALIDATION_END = date(2013, 9, 1), date(2013, 10, 1)
 
 
 @dataclass(frozen=True)
@@ -25,11 +24,10 @@ class Window:
     end: date
 
     def split_points(self) -> tuple[date, date]:
-        """The standard split when the window spans it; otherwise 70% / 15% / 15% of its days."""
-        if self.start < DEFAULT_TRAIN_END and self.end >= DEFAULT_VALIDATION_END:
-            return DEFAULT_TRAIN_END, DEFAULT_VALIDATION_END
-        days = (self.end - self.start).days + 1
-        return self.start + timedelta(days=round(days * 0.7)), self.start + timedelta(days=round(days * 0.85))
+        """The split ``training_dataset`` uses by default (``split_points``)."""
+        from fti_assets.assets.training_data import split_points
+
+        return split_points(self.start, self.end)
 
 
 def run_config(window: Window) -> dict:

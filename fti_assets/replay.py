@@ -36,7 +36,8 @@ class Replay:
         self.instance = dg.DagsterInstance.from_config(str(prepare_dagster_home(settings)))
         self.store = self.defs.resources["store"]
         self.extra = run_config or {}
-        self.cursors: dict[str, str | None] = {}
+        # "{}": the replay's sensors watch from its first day (a daemon's first tick takes a baseline).
+        self.cursors: dict[str, str | None] = {name: "{}" for name in SENSORS}
         self.events: list[dict] = []
 
     def run_job(self, job: str, run_config: dict, tags: dict[str, str], partition: str | None = None) -> dg.ExecuteInProcessResult:
