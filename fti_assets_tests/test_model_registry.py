@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import dagster as dg
@@ -141,18 +140,17 @@ def test_concurrent_promotion_and_canary_retirement_converge_on_the_alias(home: 
 
     assert materialize(home, ["trained_model", "model_evaluation"], None, None, run_config=_config()).success
     retire = {"ops": {"challenger_model": {"config": {"mode": "retire", "reason": "race"}}}}
-    results: dict[str, dg.ExecuteInProcessResult] = {}
     jobs = {"promote": (["champion_model", "flight_delay_bento"], {}), "retire": (["challenger_model"], retire)}
-
-    def run(name: str) -> None:
-        results[name] = materialize(home, jobs[name][0], None, None, run_config=jobs[name][1])
-
-    threads = [threading.Thread(target=run, args=(name,)) for name in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results["promote"].success and results["retire"].success
+    script = ("import json, sys; from pathlib import Path; from fti_assets_tests.conftest import materialize; "
+              "r = materialize(Path(sys.argv[1]), json.loads(sys.argv[2]), None, None, run_config=json.loads(sys.argv[3])); "
+              "sys.exit(0 if r.success else 1)")  # fmt: skip
+    # Two processes, as two runs of the daemon would be; both start before either takes the lock.
+    running = {name: subprocess.Popen([sys.executable, "-c", script, str(home), json.dumps(select), json.dumps(config)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for name, (select, config) in jobs.items()}  # fmt: skip
+    for name, process in running.items():
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, (name, err[-3000:])
     registry = _registry(home)
     assert read_roles(registry.tracking_uri) == Roles(3)  # what a service follows: v3 alone
     assert int(registry.version_by_alias(PREVIOUS).version) == 1

@@ -222,19 +222,22 @@ def test_a_rollback_bento_exported_to_an_empty_store_serves_its_own_model(home: 
 def test_readyz_answers_why_when_no_model_can_be_loaded(home: Path, tmp_path: Path) -> None:
     import time
 
+    from mlflow.tracking import MlflowClient
+
     empty_registry = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(tracking_uri=empty_registry).search_experiments()  # the tables exist; no model is registered
     process = ServiceProcess(champion_bento(home), home, env={"FTI_MLFLOW_TRACKING_URI": empty_registry})
     with open(tmp_path / "serve.log", "w") as out:
         process.process = subprocess.Popen(process.command(), env=process.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         answer = None
         deadline = time.monotonic() + 120
-        while answer is None and time.monotonic() < deadline:
+        while (answer is None or answer.status_code != 503) and time.monotonic() < deadline:
             try:
                 answer = httpx.get(f"{process.url}/readyz", timeout=5)
             except httpx.TransportError:
                 time.sleep(0.5)
-        assert answer is not None and answer.status_code == 503
+        assert answer is not None and answer.status_code == 503, (tmp_path / "serve.log").read_text()[-2000:]
         assert "names no champion" in answer.text
         assert httpx.post(f"{process.url}/predict", json={"flights": [_flight()]}).status_code == 503
     finally:
