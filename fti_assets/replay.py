@@ -72,14 +72,13 @@ class Replay:
         result = self.run_job("training_pipeline", config, {"fti/trigger": "replay", **(tags or {})})
         evaluation = read_record(self.settings.home, "model_evaluation")
         self.event(day, "retrain", why)
-        if evaluation is None or evaluation == before:
-            self.event(day, "failed", "training did not produce an evaluation")
-        elif _succeeded(result, "champion_model"):
+        if evaluation is None or evaluation == before or not _succeeded(result, "champion_model"):
+            self.event(day, "failed", "training did not produce an evaluation and a verdict")
+        elif result.output_for_node("champion_model")["outcome"] == "promoted":
             auc = evaluation["metrics"]["challenger"]["auc"]
             self.event(day, "promotion", f"v{evaluation['version']} is champion (test AUC {auc:.4f})", evaluation["version"])
         else:
-            refused = "; ".join(g["message"] for g in evaluation["gates"].values() if not g["passed"])
-            self.event(day, "refused", f"v{evaluation['version']}: {refused}", evaluation["version"])
+            self.event(day, "refused", f"v{evaluation['version']}: {result.output_for_node('champion_model')['reason']}", evaluation["version"])
 
     def day(self, day: date) -> None:
         result = self.run_job("daily_pipeline", {"ops": {"feature_drift_report": {"config": {"html": "alarms"}},
