@@ -201,7 +201,7 @@ def test_a_rollback_bento_exported_to_an_empty_store_serves_its_own_model(home: 
     from fti_assets_tests.test_model_registry import _registry, bundled_models
 
     registry = _registry(home)
-    assert registry.version_by_alias("champion").version == "1"  # rolled back by the hot swap test
+    assert int(registry.version_by_alias("champion").version) == 1  # rolled back by the hot swap test
     # Build v1's Bento anew while v2 is the newest model in the store: `latest` would name v2.
     old = champion_bento(home).split(":")
     shutil.rmtree(home / "bentoml" / "bentos" / old[0] / old[1])
