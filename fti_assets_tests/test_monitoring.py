@@ -102,7 +102,7 @@ def test_a_worse_canary_is_found_out_and_retired(home: Path) -> None:
 
     # The promotion gate can read that evidence too: the champion stays, the run is green.
     gated = materialize(home, ["champion_model"], None, None, run_config={"ops": {"champion_model": {"config": {"require_shadow_evidence": True}}}})
-    assert gated.success and registry.version_by_alias("champion").version == "1"
+    assert gated.success and int(registry.version_by_alias("champion").version) == 1
     assert "refused v2 because in shadow/canary the challenger's AUC" in gated.output_for_node("champion_model")["verdict"]
 
     resources = {"store": OfflineStore(home=str(home)), "registry": registry, "retraining_rule": RetrainingRuleConfig(canary_min_rows=1000)}
