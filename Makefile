@@ -35,10 +35,12 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 dev: env $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-# The champion's Bento; a running service follows promotions and rollbacks by itself.
+# The champion's exact Bento (its tag is recorded in the registry, never `latest`); a running
+# service follows the registry's champion and challenger aliases by itself.
 serve: env
-	@test -d $(BENTOML_HOME)/bentos/flight_delay_service || { echo "no Bento yet: run make demo first"; exit 1; }
-	BENTOML_HOME=$(BENTOML_HOME) .venv/bin/bentoml serve flight_delay_service:latest --host 127.0.0.1 --port $(PORT)
+	@tag=$$(BENTOML_HOME=$(BENTOML_HOME) .venv/bin/fti bento) || exit 1; \
+	echo "serving $$tag"; \
+	BENTOML_HOME=$(BENTOML_HOME) .venv/bin/bentoml serve $$tag --host 127.0.0.1 --port $(PORT)
 
 # Benchmarks (BENCHMARKS.md): Feast, a peer of the point-in-time build, gets its own
 # environment from its own pinned requirements, never the project's.

@@ -29,12 +29,12 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from fti_assets.serving.handling import answer, request_problem
-from fti_assets.serving.model_store import load_serving_model, read_pointer
+from fti_assets.serving.model_store import load_version, read_roles
 from fti_assets.serving.online_store import OnlineStoreReader
-from fti_assets.serving.packaged import PACKAGED_MODEL
 from fti_assets.serving.prediction_log import PredictionLog
 from fti_assets.serving.predictor import ServingState
 from fti_assets.serving.schemas import FlightRequest
+from fti_assets.settings import Settings
 
 
 class PredictBody(BaseModel):
@@ -60,8 +60,8 @@ def _home() -> Path:
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     # Loaded per worker process (uvicorn spawns each worker and imports the app anew).
     home = _home()
-    pointer = read_pointer(home)
-    Served.state = ServingState(load_serving_model(pointer["model_tag"] if pointer else PACKAGED_MODEL))
+    tracking_uri = Settings.from_env().tracking_uri  # the champion the registry names, as the service does
+    Served.state = ServingState(load_version(tracking_uri, read_roles(tracking_uri).champion))
     Served.store = OnlineStoreReader(home / "online.sqlite")
     Served.log = PredictionLog(home / "predictions")
     yield

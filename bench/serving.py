@@ -35,7 +35,7 @@ import polars as pl
 
 # None of these imports BentoML at import time: main() sets BENTOML_HOME before anything does.
 from bench.loadgen import Result, closed_loop, open_loop, request_bytes
-from fti_assets.serving.model_store import load_serving_model, read_pointer
+from fti_assets.serving.model_store import load_serving_model
 from fti_assets.serving.online_store import OnlineStoreReader
 from fti_assets.serving.predictor import feature_rows, spine
 from fti_assets.serving.process import ServiceProcess
@@ -52,9 +52,8 @@ def say(message: str) -> None:
 
 
 def scratch_home(home: Path, into: Path) -> Path:
-    """The online store and champion pointer of HOME, copied; predictions get logged here."""
-    (into / "serving").mkdir(parents=True)
-    shutil.copy(home / "serving" / "champion.json", into / "serving" / "champion.json")
+    """The online store of HOME, copied; predictions get logged here (the registry stays HOME's)."""
+    into.mkdir(parents=True)
     # The backup API copies a consistent snapshot even if a WAL file is still beside the store.
     with sqlite3.connect(home / "online.sqlite") as source, sqlite3.connect(into / "online.sqlite") as target:
         source.backup(target)
@@ -84,7 +83,7 @@ def pick_flights(home: Path, n: int) -> list[dict[str, Any]]:
 
 def bare_lightgbm(home: Path, flight: dict[str, Any], calls: int) -> dict[str, Any]:
     """The floor: the champion booster on the flight's encoded row, nothing else."""
-    model = load_serving_model(read_pointer(home)["model_tag"])
+    model = load_serving_model(json.loads((home / "records" / "flight_delay_bento.json").read_text())["model_tag"])
     store = OnlineStoreReader(home / "online.sqlite")
     rows, _ = feature_rows(spine([FlightRequest.model_validate(flight).model_dump()], store), store)
     row = model.spec.encode_rows(rows, model.codes)  # 1 x n_features, float64, ready
@@ -172,7 +171,8 @@ def main() -> None:
                               "model_tag": bento["model_tag"], "flight": flights[0]}  # fmt: skip
     report["bare_lightgbm"] = bare_lightgbm(home, flights[0], 20_000)
     scratch = Path(tempfile.mkdtemp(prefix="fti-bench-serving-"))
-    env = {"BENTOML_HOME": str(home / "bentoml")}  # the scratch homes have no model store of their own
+    # The scratch homes have no model store or registry of their own: both servers use HOME's.
+    env = {"BENTOML_HOME": str(home / "bentoml"), "FTI_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"}
     servers = {"bentoml": ServiceProcess(bento["bento"], scratch_home(home, scratch / "bentoml-home"), env=env, log=scratch / "bentoml.log"),
                "fastapi": PeerProcess("bench.fastapi_peer:app", scratch_home(home, scratch / "fastapi-home"), env=env, log=scratch / "fastapi.log")}  # fmt: skip
     for name, server in servers.items():  # one at a time: each gets both cores (with the client)

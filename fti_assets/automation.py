@@ -2,14 +2,13 @@
 
 import json
 from datetime import date, timedelta
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from fti_assets.assets.deployment import ServingResource
-from fti_assets.jobs import challenger_rollout, daily_pipeline, schedule_feed, training_pipeline
+from fti_assets.jobs import challenger_rollout, champion_change, daily_pipeline, schedule_feed, training_pipeline
 from fti_assets.partitions import daily_partitions
+from fti_assets.registry import ModelRegistry
 from fti_assets.storage.offline_store import OfflineStore
 from fti_assets.storage.source import RawSource
 
@@ -33,6 +32,10 @@ class RetrainingRuleConfig(dg.ConfigurableResource):
     """A retrain tests on the last ``holdout_days`` and validates on as many days before."""
     canary_min_rows: int = 1000
     canary_auc_margin: float = 0.01
+    rollback_min_rows: int = 1000
+    """The automatic rollback needs this many labelled flights scored by both champions."""
+    rollback_auc_margin: float = 0.01
+    """A promoted champion is rolled back when its live AUC trails the previous one's by more."""
 
 
 def _table(store: OfflineStore, name: str) -> pl.DataFrame:
@@ -62,11 +65,17 @@ def training_run_config(first: date, last: date, holdout_days: int = 14, present
 @dg.sensor(job=training_pipeline, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
 def retraining_sensor(context: dg.SensorEvaluationContext, store: OfflineStore, retraining_rule: RetrainingRuleConfig):
     """Launches the training pipeline when recent AUC falls below the champion's test AUC, or
-    feature drift persists. One alarm, one retrain; then a cool-down."""
+    feature drift persists. One alarm, one retrain; then a cool-down. Its first tick takes the
+    monitoring it finds as a baseline: alarms already standing then (after ``fti demo``, say)
+    do not retrain at start-up; only days monitored later can."""
     from fti_assets.monitoring.rules import RetrainRule, retrain_decision
 
-    cursor = json.loads(context.cursor) if context.cursor else {}
     performance, drift = _table(store, "model_performance"), _table(store, "feature_drift_report")
+    if context.cursor is None:
+        baseline = performance["day"].max().isoformat() if performance.height else None
+        context.update_cursor(json.dumps({"last_day": baseline, "baseline": baseline}))
+        return dg.SkipReason(f"first tick: monitoring up to {baseline} is the baseline; days monitored after it can trigger a retrain")
+    cursor = json.loads(context.cursor)
     if performance.height == 0:
         return dg.SkipReason("no model_performance yet")
     latest = performance["day"].max()
@@ -74,6 +83,8 @@ def retraining_sensor(context: dg.SensorEvaluationContext, store: OfflineStore, 
         return dg.SkipReason(f"nothing new since {latest}")
     rule = RetrainRule(**{k: getattr(retraining_rule, k) for k in RetrainRule.__dataclass_fields__})
     last_retrain = date.fromisoformat(cursor["last_retrain"]) if cursor.get("last_retrain") else None
+    if cursor.get("baseline"):  # standing alarms of the baseline days are not news
+        performance, drift = (t.filter(pl.col("day") > date.fromisoformat(cursor["baseline"])) for t in (performance, drift))
     alarm = retrain_decision(performance, drift, rule, last_retrain)
     context.update_cursor(json.dumps({**cursor, "last_day": latest.isoformat(),
                                       **({"last_retrain": alarm.day.isoformat()} if alarm else {})}))  # fmt: skip
@@ -87,28 +98,56 @@ def retraining_sensor(context: dg.SensorEvaluationContext, store: OfflineStore, 
 
 
 @dg.sensor(job=challenger_rollout, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
-def canary_guard_sensor(context: dg.SensorEvaluationContext, store: OfflineStore, serving: ServingResource, retraining_rule: RetrainingRuleConfig):
+def canary_guard_sensor(context: dg.SensorEvaluationContext, store: OfflineStore, registry: ModelRegistry, retraining_rule: RetrainingRuleConfig):
     """Retires a canary that does worse than the champion on known outcomes."""
     from fti_assets.monitoring.shadow import challenger_worse
-    from fti_assets.serving.model_store import read_pointer
+    from fti_assets.serving.model_store import read_roles
 
-    challenger = (read_pointer(Path(serving.home)) or {}).get("challenger")
-    if not challenger or challenger["mode"] != "canary":
+    roles = read_roles(registry.tracking_uri, registry.model_name)
+    if roles.challenger is None or roles.mode != "canary":
         return dg.SkipReason("no canary running")
     evidence = _table(store, "shadow_comparison")
     if evidence.height == 0 or "challenger_version" not in evidence.columns:
         return dg.SkipReason("no shadow_comparison yet")
-    mine = evidence.filter(pl.col("challenger_version") == challenger["registry_version"]).sort("day")
+    mine = evidence.filter(pl.col("challenger_version") == roles.challenger).sort("day")
     if mine.height == 0:
         return dg.SkipReason("no evidence on the canary yet")
     last = mine.row(-1, named=True)
     if not challenger_worse(last, retraining_rule.canary_min_rows, retraining_rule.canary_auc_margin):
-        return dg.SkipReason(f"canary v{challenger['registry_version']}: no evidence it is worse ({last['rows_total']} flights)")
-    reason = (f"canary v{challenger['registry_version']} AUC {last['challenger_auc']:.4f} < champion {last['champion_auc']:.4f} "
+        return dg.SkipReason(f"canary v{roles.challenger}: no evidence it is worse ({last['rows_total']} flights)")
+    reason = (f"canary v{roles.challenger} AUC {last['challenger_auc']:.4f} < champion {last['champion_auc']:.4f} "
               f"on {last['rows_total']} flights")  # fmt: skip
-    return dg.RunRequest(run_key=f"retire-{challenger['registry_version']}-{challenger['since']}",
+    since = registry.client().get_model_version(registry.model_name, str(roles.challenger)).tags.get("challenger_since", "")
+    return dg.RunRequest(run_key=f"retire-{roles.challenger}-{since}",
                          run_config={"ops": {"challenger_model": {"config": {"mode": "retire", "reason": reason}}}},
                          tags={"fti/trigger": "canary_guard_sensor"})  # fmt: skip
+
+
+@dg.sensor(job=champion_change, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=300)
+def champion_guard_sensor(context: dg.SensorEvaluationContext, store: OfflineStore, registry: ModelRegistry, retraining_rule: RetrainingRuleConfig):
+    """Rolls back a promoted champion whose live AUC, once outcomes land, trails the previous
+    champion's on the same flights (batch_predictions scores `previous` in shadow). The
+    evidence goes into the rollback's entry in the model history."""
+    from fti_assets.monitoring.shadow import champion_against_previous
+    from fti_assets.registry import CHAMPION, PREVIOUS
+
+    champion, previous = registry.version_by_alias(CHAMPION), registry.version_by_alias(PREVIOUS)
+    if champion is None or previous is None:
+        return dg.SkipReason("no promoted champion with a previous one to compare with")
+    batch = _table(store, "batch_predictions")
+    if "previous_version" not in batch.columns:
+        return dg.SkipReason("no batch predictions with the previous champion in shadow yet")
+    outcomes = store.scan("flight_outcomes").filter(pl.col("status") == "arrived").select("flight_id", "is_delayed").collect()
+    row = champion_against_previous(batch, outcomes, int(champion.version), int(previous.version))
+    worse = (row["rows"] >= retraining_rule.rollback_min_rows and None not in (row["champion_auc"], row["previous_auc"])
+             and row["champion_auc"] < row["previous_auc"] - retraining_rule.rollback_auc_margin)  # fmt: skip
+    if not worse:
+        return dg.SkipReason(f"champion v{champion.version}: no evidence it trails v{previous.version} ({row['rows']} flights)")
+    reason = (f"automatic rollback: live AUC of champion v{champion.version} {row['champion_auc']:.4f} trails previous "
+              f"v{previous.version} {row['previous_auc']:.4f} on the same {row['rows']} flights")  # fmt: skip
+    config = {"action": "rollback", "reason": reason, "evidence": json.dumps({**row, "rule": "champion_guard_sensor"}, default=str)}
+    return dg.RunRequest(run_key=f"rollback-{champion.version}-{champion.tags.get('promoted_at', '')}",
+                         run_config={"ops": {"champion_model": {"config": config}}}, tags={"fti/trigger": "champion_guard_sensor"})  # fmt: skip
 
 
 daily_schedule = dg.build_schedule_from_partitioned_job(
@@ -133,5 +172,5 @@ def schedule_feed_schedule(context: dg.ScheduleEvaluationContext, source: RawSou
     return dg.RunRequest(run_key=f"schedule-{key}", partition_key=key)
 
 
-SENSORS = [retraining_sensor, canary_guard_sensor]
+SENSORS = [retraining_sensor, canary_guard_sensor, champion_guard_sensor]
 SCHEDULES = [schedule_feed_schedule, daily_schedule]

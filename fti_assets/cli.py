@@ -22,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--end", type=_day, default=date(2013, 12, 31), help="last day (default 2013-12-31)")
     back = commands.add_parser("rollback", help="move the champion back to the previous version")
     back.add_argument("--reason", default="manual rollback", help="why, recorded in the registry")
-    commands.add_parser("models", help="list model versions with metrics and aliases")
+    models = commands.add_parser("models", help="list model versions with metrics and aliases")
+    models.add_argument("--history", action="store_true", help="every promotion, rollback and refusal: who, what, when, why")
+    models.add_argument("--reports", action="store_true", help="with --history: each event's gate report or evidence")
+    commands.add_parser("bento", help="print the exact tag of the champion's Bento (what make serve runs)")
     replay = commands.add_parser("replay", help="simulate a period day by day: drift, retraining, promotions")
     replay.add_argument("--start", type=_day, default=date(2013, 1, 1))
     replay.add_argument("--end", type=_day, default=date(2013, 12, 31))
@@ -49,9 +52,18 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("need --start < --train-until < --end")
         return replay_command(args.start, args.end, args.train_until, args.shift_from, args.refresh)
     if args.command == "models":
-        from fti_assets.operations import model_table
+        from fti_assets.operations import history_table, model_table
 
-        print(model_table())
+        print(history_table(reports=args.reports) if args.history else model_table())
+        return 0
+    if args.command == "bento":
+        from fti_assets.operations import champion_bento
+
+        tag = champion_bento()
+        if tag is None:
+            print("no champion Bento yet: run fti demo (or materialize champion_model and flight_delay_bento)", file=sys.stderr)
+            return 1
+        print(tag)
         return 0
     return 2
 

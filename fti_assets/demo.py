@@ -18,7 +18,6 @@ PIPELINES = ("feature_pipeline", "training_pipeline", "inference_pipeline", "mon
 MONITORED_DAYS = 14
 #: The window's last days are served in process, flight by flight, to measure serving skew.
 SERVED_DAYS = 30
-DEFAULT_TRAIN_END, DEFAULT_VALIDATION_END = date(2013, 9, 1), date(2013, 10, 1)
 
 
 @dataclass(frozen=True)
@@ -27,11 +26,10 @@ class Window:
     end: date
 
     def split_points(self) -> tuple[date, date]:
-        """The standard split when the window spans it; otherwise 70% / 15% / 15% of its days."""
-        if self.start < DEFAULT_TRAIN_END and self.end >= DEFAULT_VALIDATION_END:
-            return DEFAULT_TRAIN_END, DEFAULT_VALIDATION_END
-        days = (self.end - self.start).days + 1
-        return self.start + timedelta(days=round(days * 0.7)), self.start + timedelta(days=round(days * 0.85))
+        """The split ``training_dataset`` uses by default (``split_points``)."""
+        from fti_assets.assets.training_data import split_points
+
+        return split_points(self.start, self.end)
 
 
 def run_config(window: Window) -> dict:
@@ -89,12 +87,6 @@ def serve_last_days(defs: dg.Definitions, settings: Settings, window: Window, in
                                      "dagster/asset_partition_range_end": served.end.isoformat(), "fti/trigger": "demo"})  # fmt: skip
 
 
-def refused_by_gates(result: dg.ExecuteInProcessResult) -> bool:
-    """True when the only failure is model_evaluation's gates: the champion rightly stays."""
-    failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
-    return failed == {"model_evaluation"}
-
-
 def summary(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstance) -> str:
     """Rows per table in the offline store, quarantine, and the training dataset's identity."""
     from fti_assets.storage.offline_store import OfflineStore
@@ -134,9 +126,6 @@ def model_summary(settings: Settings) -> list[str]:
                      f"on {ev['test_rows']:,} test flights" + (f" (champion v{ev['champion_version']}: {theirs['auc']:.4f})" if theirs else ""))  # fmt: skip
         refused = [f"{k}: {g['message']}" for k, g in ev["gates"].items() if not g["passed"]]
         lines.append("gates: passed" if ev["passed"] else "gates: refused\n  " + "\n  ".join(refused))
-    if (records / "flight_delay_bento.json").exists():
-        bento = json.loads((records / "flight_delay_bento.json").read_text())
-        lines.append(f"serving: {bento['model_tag']} in {bento['bento']} (make serve)")
     return lines
 
 
@@ -154,6 +143,32 @@ def skew_summary(store, instance: dg.DagsterInstance) -> list[str]:
     except FileNotFoundError:
         pass
     return lines
+
+
+def outcome(settings: Settings, registry, window: Window, skipped: list[str]) -> list[str]:
+    """What happened to the champion, and what to try next."""
+    from fti_assets.registry import CHAMPION
+    from fti_assets.storage.records import read_record
+
+    decision = read_record(settings.home, "champion_model")
+    champion = registry.version_by_alias(CHAMPION)
+    lines = ["\nWhat happened:"]
+    if decision:
+        lines.append(f"  {decision['verdict']}")
+    lines += [f"  {s}" for s in skipped]
+    if champion is None:
+        longer = window.start + timedelta(days=120)
+        return lines + ["\nWhat to try:", "  No model is serving yet: this window is too short for a model that meets the absolute floors.",
+                        f"  Train on a longer window: fti demo --start {window.start} --end {longer}"]  # fmt: skip
+    return lines + [
+        f"  champion: v{champion.version}, packaged as {champion.tags.get('bento', '(no Bento yet)')}",
+        "\nWhat to try:",
+        "  make serve            the champion's exact Bento on 127.0.0.1 (it follows the registry's champion alias)",
+        "  fti models --history  every promotion, rollback and refusal, with who, when and why",
+        "  make dev              the Dagster UI and daemon: the sensors start, but the retraining sensor takes the",
+        "                        monitoring it finds as its baseline, so nothing retrains at start-up unless you",
+        "                        launch training_pipeline yourself",
+    ]  # fmt: skip
 
 
 def monitoring_summary(store) -> list[str]:
@@ -178,8 +193,13 @@ def run_demo(window: Window, settings: Settings | None = None) -> bool:
     instance = dg.DagsterInstance.from_config(str(home))
     began = monotonic()
     print(f"fti demo: {window.start} to {window.end}, FTI_HOME={settings.home}")
-    ok = True
+    ok, skipped = True, []
+    registry = defs.resources["registry"]
     for job in PIPELINES:
+        if job == "monitoring_pipeline" and registry.version_by_alias("champion") is None:
+            skipped.append("monitoring skipped: there is no champion, so no batch predictions to monitor")
+            print(f"\n== {job} == skipped: no champion", file=sys.stderr)
+            continue
         print(f"\n== {job} ==", file=sys.stderr)
         if job == "inference_pipeline" and (ahead := published_ahead(window, settings)):
             # The schedule of the days after the window is already published at its end.
@@ -188,14 +208,14 @@ def run_demo(window: Window, settings: Settings | None = None) -> bool:
         if job == "monitoring_pipeline":
             serve_last_days(defs, settings, window, instance)
         result = run_pipeline(defs, job, window, instance)
+        if job == "inference_pipeline" and registry.version_by_alias("champion") is None:
+            skipped.append("batch predictions skipped: there is no champion")
         if result.success:
-            continue
-        if job == "training_pipeline" and refused_by_gates(result):
-            print("the gates refused the new model; the champion stays", file=sys.stderr)
             continue
         ok = False
         if job == "feature_pipeline":
             break
     print(f"\n{'done' if ok else 'FAILED'} in {monotonic() - began:.0f}s\n")
     print(summary(defs, settings, instance))
+    print("\n".join(outcome(settings, registry, window, skipped)))
     return ok

@@ -18,6 +18,8 @@ from typing import Any
 
 import dagster as dg
 
+from fti_assets.serving.model_store import REGISTERED_MODEL
+
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
 _QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_LOGGING_LEVEL": "WARNING",
           "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "DO_NOT_TRACK": "true"}  # fmt: skip
@@ -38,8 +40,10 @@ class ModelRegistry(dg.ConfigurableResource):
 
     tracking_uri: str
     artifact_root: str
+    history_url: str
+    """SQLAlchemy URL of the append-only model history (``fti_assets.history``)."""
     experiment: str = "flight-delay"
-    model_name: str = "flight_delay"
+    model_name: str = REGISTERED_MODEL
 
     def _mlflow(self):
         for key, value in _QUIET.items():
@@ -128,54 +132,55 @@ class ModelRegistry(dg.ConfigurableResource):
         for key, value in tags.items():
             client.set_model_version_tag(self.model_name, str(version), key, value if isinstance(value, str) else json.dumps(value))
 
-    # Promotion: the champion alias moves; `previous` and a history tag make it reversible.
+    # Promotion: the champion alias moves; `previous` and the history table make it reversible.
+
+    def _history(self):
+        from fti_assets.history import ModelHistory
+
+        return ModelHistory(self.history_url)
 
     def history(self) -> list[dict]:
-        """Promotions and rollbacks, oldest first."""
-        client = self.client()
-        try:
-            tags = client.get_registered_model(self.model_name).tags
-        except Exception:
-            return []
-        return json.loads(tags.get("champion_history", "[]"))
+        """Promotions, rollbacks and refusals, oldest first (errors propagate)."""
+        return self._history().events(self.model_name)
 
-    def _record(self, event: dict) -> list[int]:
-        """Append ``event`` to the history and return the resulting stack of champions."""
-        events = [*self.history(), event][-100:]
-        self.client().set_registered_model_tag(self.model_name, "champion_history", json.dumps(events))
-        stack: list[int] = []
-        for e in events:
-            if e["action"] == "promote":
-                stack.append(e["version"])
-            elif stack:
-                stack.pop()
-        return stack
+    def _record(self, action: str, version: int, at: str, by: str, reason: str, from_version: int | None, report: dict | None) -> list[int]:
+        """Append an event to the history and return the resulting stack of champions."""
+        from fti_assets.history import champion_stack
+
+        history = self._history()
+        history.append(self.model_name, action, version, at, by, reason, from_version, report)
+        return champion_stack(history.events(self.model_name))
 
     def _point(self, stack: list[int]) -> None:
         client = self.client()
         client.set_registered_model_alias(self.model_name, CHAMPION, str(stack[-1]))
         if len(stack) > 1:
             client.set_registered_model_alias(self.model_name, PREVIOUS, str(stack[-2]))
-        else:
+        elif self.version_by_alias(PREVIOUS) is not None:
             client.delete_registered_model_alias(self.model_name, PREVIOUS)
 
-    def promote(self, version: int, reason: str, at: str, by: str) -> int | None:
+    def promote(self, version: int, reason: str, at: str, by: str, report: dict | None = None) -> int | None:
         """Make ``version`` the champion; return the version it replaced."""
         current = self.version_by_alias(CHAMPION)
         replaced = int(current.version) if current else None
-        stack = self._record({"action": "promote", "version": int(version), "at": at, "reason": reason, "by": by})
+        stack = self._record("promote", int(version), at, by, reason, replaced, report)
         self._point(stack)
         self.tag_version(version, {"promoted_at": at, "promotion_reason": reason, "promoted_by": by, "replaced_version": str(replaced)})
         return replaced
 
-    def rollback(self, reason: str, at: str, by: str) -> tuple[int, int]:
+    def rollback(self, reason: str, at: str, by: str, report: dict | None = None) -> tuple[int, int]:
         """Move the champion back to the version it replaced; return (from, to)."""
         current = self.version_by_alias(CHAMPION)
         previous = self.version_by_alias(PREVIOUS)
         if current is None or previous is None:
             raise ValueError("there is no previous champion to roll back to")
-        stack = self._record({"action": "rollback", "version": int(previous.version), "from": int(current.version),
-                              "at": at, "reason": reason, "by": by})  # fmt: skip
+        stack = self._record("rollback", int(previous.version), at, by, reason, int(current.version), report)
         self._point(stack)
         self.tag_version(int(current.version), {"rolled_back_at": at, "rollback_reason": reason})
         return int(current.version), int(previous.version)
+
+    def refuse(self, version: int, reason: str, at: str, by: str, report: dict | None = None) -> None:
+        """Record that ``version`` was refused; its tags mark it as no longer a candidate."""
+        current = self.version_by_alias(CHAMPION)
+        self._record("refuse", int(version), at, by, reason, int(current.version) if current else None, report)
+        self.tag_version(version, {"candidate": "no", "refused_at": at, "refused_reason": reason[:4000]})

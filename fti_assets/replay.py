@@ -36,7 +36,8 @@ class Replay:
         self.instance = dg.DagsterInstance.from_config(str(prepare_dagster_home(settings)))
         self.store = self.defs.resources["store"]
         self.extra = run_config or {}
-        self.cursors: dict[str, str | None] = {}
+        # "{}": the replay's sensors watch from its first day (a daemon's first tick takes a baseline).
+        self.cursors: dict[str, str | None] = {name: "{}" for name in SENSORS}
         self.events: list[dict] = []
         self.cadence = cadence
 
@@ -77,14 +78,13 @@ class Replay:
         result = self.run_job("training_pipeline", config, {"fti/trigger": "replay", **(tags or {})})
         evaluation = read_record(self.settings.home, "model_evaluation")
         self.event(day, "retrain", why)
-        if evaluation is None or evaluation == before:
-            self.event(day, "failed", "training did not produce an evaluation")
-        elif _succeeded(result, "champion_model"):
+        if evaluation is None or evaluation == before or not _succeeded(result, "champion_model"):
+            self.event(day, "failed", "training did not produce an evaluation and a verdict")
+        elif result.output_for_node("champion_model")["outcome"] == "promoted":
             auc = evaluation["metrics"]["challenger"]["auc"]
             self.event(day, "promotion", f"v{evaluation['version']} is champion (test AUC {auc:.4f})", evaluation["version"])
         else:
-            refused = "; ".join(g["message"] for g in evaluation["gates"].values() if not g["passed"])
-            self.event(day, "refused", f"v{evaluation['version']}: {refused}", evaluation["version"])
+            self.event(day, "refused", f"v{evaluation['version']}: {result.output_for_node('champion_model')['reason']}", evaluation["version"])
 
     def publish_schedule(self, flight_day: date) -> None:
         """The schedule feed for ``flight_day``, ingested ahead of the day as in operation."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from fti_assets.assets.deployment import ServingResource
 from fti_assets.assets.drift import ReportStore
 from fti_assets.automation import RetrainingRuleConfig
+from fti_assets.locks import ChangeLock
 from fti_assets.registry import ModelRegistry
 from fti_assets.serving.online_store_resource import OnlineStore
 from fti_assets.settings import Settings
@@ -26,16 +26,17 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     """
     if settings.env not in ("local", "production"):
         raise ValueError(f"FTI_ENV must be 'local' or 'production', not {settings.env!r}")
-    tracking = f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}"
-    if settings.env == "production":
-        tracking = os.environ["FTI_MLFLOW_TRACKING_URI"]
+    if settings.env == "production" and not settings.mlflow_tracking_uri:
+        raise ValueError("FTI_ENV=production needs FTI_MLFLOW_TRACKING_URI")
     store = OfflineStore(home=str(settings.home))
     return {
         "store": store,
         "source": RawSource(location=settings.source, schedule_lead_days=settings.schedule_lead_days),
         "io_manager": ParquetIOManager(store=store),
         "record_io_manager": RecordIOManager(home=str(settings.home)),
-        "registry": ModelRegistry(tracking_uri=tracking, artifact_root=str(settings.mlflow_dir / "artifacts")),
+        "registry": ModelRegistry(tracking_uri=settings.tracking_uri, artifact_root=str(settings.mlflow_dir / "artifacts"),
+                                  history_url=settings.model_history_url),
+        "lock": ChangeLock(folder=str(settings.lock_dir)),
         "online": OnlineStore(path=str(settings.online_store_path)),
         "serving": ServingResource(home=str(settings.home), bentoml_home=str(settings.bentoml_home)),
         "retraining_rule": RetrainingRuleConfig(),

@@ -23,6 +23,10 @@ class Settings:
     last_day: date
     #: The schedule feed publishes a day's flights this many days ahead (local midnight).
     schedule_lead_days: int = 1
+    mlflow_tracking_uri: str | None = None
+    """``FTI_MLFLOW_TRACKING_URI``: an MLflow tracking server; unset, SQLite under FTI_HOME."""
+    history_url: str | None = None
+    """``FTI_HISTORY_URL``: the database of the model history (SQLAlchemy URL); unset, SQLite under FTI_HOME."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -34,6 +38,8 @@ class Settings:
             first_day=date.fromisoformat(os.environ.get("FTI_FIRST_DAY", "2013-01-01")),
             last_day=date.fromisoformat(os.environ.get("FTI_LAST_DAY", "2013-12-31")),
             schedule_lead_days=int(os.environ.get("FTI_SCHEDULE_LEAD_DAYS", "1")),
+            mlflow_tracking_uri=os.environ.get("FTI_MLFLOW_TRACKING_URI") or None,
+            history_url=os.environ.get("FTI_HISTORY_URL") or None,
         )
 
     @property
@@ -57,6 +63,21 @@ class Settings:
     @property
     def mlflow_dir(self) -> Path:
         return self.home / "mlflow"
+
+    @property
+    def tracking_uri(self) -> str:
+        """The MLflow tracking and registry URI: the configured server, or SQLite under FTI_HOME."""
+        return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def model_history_url(self) -> str:
+        """Where promotions, rollbacks and refusals are recorded (append-only)."""
+        return self.history_url or f"sqlite:///{self.home / 'history.sqlite'}"
+
+    @property
+    def lock_dir(self) -> Path:
+        """File locks that serialize champion changes on this machine."""
+        return self.home / "locks"
 
     @property
     def bentoml_home(self) -> Path:

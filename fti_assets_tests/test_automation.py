@@ -65,7 +65,7 @@ def _tick(store: OfflineStore, cursor: str | None, rule: RetrainingRuleConfig):
 def test_the_sensor_fires_once_per_alarm_and_respects_the_cool_down(store: OfflineStore) -> None:
     rule = RetrainingRuleConfig(cooldown_days=5, holdout_days=7)
     store.write("model_performance", _performance([0.71, 0.62]))
-    fired, cursor = _tick(store, None, rule)
+    fired, cursor = _tick(store, "{}", rule)
     assert isinstance(fired, dg.RunRequest)
     assert fired.run_key == "retrain-2013-03-02" and "below the champion's test AUC" in fired.tags["fti/alarm"]
     config = fired.run_config["ops"]["training_dataset"]["config"]
@@ -87,8 +87,24 @@ def test_the_sensor_fires_once_per_alarm_and_respects_the_cool_down(store: Offli
 def test_a_healthy_model_does_not_trigger(store: OfflineStore) -> None:
     store.write("model_performance", _performance([0.72, 0.715, 0.71]))
     store.write("feature_drift_report", _drift([0.1, 0.2, 0.1]))
-    result, _ = _tick(store, None, RetrainingRuleConfig())
+    result, _ = _tick(store, "{}", RetrainingRuleConfig())
     assert isinstance(result, dg.SkipReason)
+
+
+def test_the_first_tick_takes_standing_alarms_as_a_baseline(store: OfflineStore) -> None:
+    """`make dev` after the demo: an alarm already standing does not retrain at start-up."""
+    rule = RetrainingRuleConfig(cooldown_days=5)
+    store.write("model_performance", _performance([0.71, 0.62, 0.61]))
+    store.write("feature_drift_report", _drift([0.8, 0.8, 0.8]))
+    first, cursor = _tick(store, None, rule)
+    assert isinstance(first, dg.SkipReason) and "baseline" in first.skip_message
+    assert json.loads(cursor)["baseline"] == "2013-03-03"
+    again, cursor = _tick(store, cursor, rule)
+    assert isinstance(again, dg.SkipReason)
+    # A day monitored after the baseline that alarms on its own does retrain.
+    store.write("model_performance", _performance([0.71, 0.62, 0.61, 0.60]))
+    fired, _ = _tick(store, cursor, rule)
+    assert isinstance(fired, dg.RunRequest) and fired.run_key == "retrain-2013-03-04"
 
 
 def test_loop_sensors_start_running_and_the_schedule_targets_yesterday() -> None:

@@ -14,6 +14,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from fti_assets.automation import RetrainingRuleConfig, canary_guard_sensor
+from fti_assets.serving.model_store import Roles, read_roles
 from fti_assets.serving.process import ServiceProcess
 from fti_assets.storage.offline_store import OfflineStore
 from fti_assets_tests.conftest import materialize, settings_for
@@ -81,10 +82,10 @@ def test_a_worse_canary_is_found_out_and_retired(home: Path) -> None:
     weak = {"trained_model": {"config": {"num_leaves": 2, "max_rounds": 1}}, "model_evaluation": {"config": LENIENT}}
     _run(home, ["trained_model", "model_evaluation"], ops=weak)
     _run(home, ["challenger_model"], ops={"challenger_model": {"config": {"mode": "canary", "share": 0.5}}})
-    pointer = json.loads((home / "serving" / "champion.json").read_text())
-    assert pointer["challenger"]["mode"] == "canary" and pointer["challenger"]["registry_version"] == 2
+    registry = _resources(home)["registry"]
+    assert read_roles(registry.tracking_uri) == Roles(1, 2, "canary", 0.5)
 
-    with ServiceProcess("flight_delay_service:latest", home) as service:
+    with ServiceProcess(registry.version_by_alias("champion").tags["bento"], home) as service:
         flights = [{"carrier": "UA", "flight": n, "origin": "EWR", "dest": "IAH", "distance": 1400,
                     "scheduled_departure": "2013-01-13T05:15:00-05:00", "scheduled_arrival": "2013-01-13T08:19:00-06:00"} for n in range(1, 41)]  # fmt: skip
         served = httpx.post(f"{service.url}/predict", json={"flights": flights}, timeout=30).json()
@@ -99,19 +100,20 @@ def test_a_worse_canary_is_found_out_and_retired(home: Path) -> None:
     assert evidence["challenger_version"] == 2 and evidence["rows_total"] > 5000
     assert evidence["challenger_auc"] < evidence["champion_auc"]
 
-    # The promotion gate can read that evidence too.
+    # The promotion gate can read that evidence too: the champion stays, the run is green.
     gated = materialize(home, ["champion_model"], None, None, run_config={"ops": {"champion_model": {"config": {"require_shadow_evidence": True}}}})
-    assert not gated.success
+    assert gated.success and int(registry.version_by_alias("champion").version) == 1
+    assert "refused v2 because in shadow/canary the challenger's AUC" in gated.output_for_node("champion_model")["verdict"]
 
-    resources = {"store": OfflineStore(home=str(home)), "serving": _serving(home), "retraining_rule": RetrainingRuleConfig(canary_min_rows=1000)}
+    resources = {"store": OfflineStore(home=str(home)), "registry": registry, "retraining_rule": RetrainingRuleConfig(canary_min_rows=1000)}
     with dg.build_sensor_context(resources=resources) as context:
         request = canary_guard_sensor(context)
     assert isinstance(request, dg.RunRequest) and "canary v2 AUC" in request.run_config["ops"]["challenger_model"]["config"]["reason"]
     _run(home, ["challenger_model"], ops=request.run_config["ops"])
-    assert "challenger" not in json.loads((home / "serving" / "champion.json").read_text())
+    assert read_roles(registry.tracking_uri) == Roles(1)
 
 
-def _serving(home: Path):
+def _resources(home: Path) -> dict:
     from fti_assets.resources import build_resources
 
-    return build_resources(settings_for(home))["serving"]
+    return build_resources(settings_for(home))

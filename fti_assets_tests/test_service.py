@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,9 +36,17 @@ def home(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+def champion_bento(home: Path) -> str:
+    """The exact Bento tag the registry records for the champion (what `make serve` runs)."""
+    from fti_assets.registry import CHAMPION
+    from fti_assets_tests.test_model_registry import _registry
+
+    return _registry(home).version_by_alias(CHAMPION).tags["bento"]
+
+
 @pytest.fixture(scope="module")
 def service(home: Path):
-    with ServiceProcess("flight_delay_service:latest", home, env={"FTI_SERVING_WATCH_SECONDS": "0.2"}) as running:
+    with ServiceProcess(champion_bento(home), home, env={"FTI_SERVING_WATCH_SECONDS": "0.2"}) as running:
         yield running
 
 
@@ -177,3 +188,57 @@ def test_a_champion_change_is_hot_swapped_without_a_failed_request(home: Path, s
     versions = [v for _, v in seen]
     assert versions[0] == "flight_delay_model:v2" and versions[-1] == "flight_delay_model:v1"
     assert len(seen) > 50
+
+
+def _bentoml(*args: str, store: Path) -> str:
+    done = subprocess.run([str(Path(sys.executable).parent / "bentoml"), *args], env={**os.environ, "BENTOML_HOME": str(store)},
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_a_rollback_bento_exported_to_an_empty_store_serves_its_own_model(home: Path, service: ServiceProcess, tmp_path: Path) -> None:
+    from fti_assets_tests.test_model_registry import _registry, bundled_models
+
+    registry = _registry(home)
+    assert int(registry.version_by_alias("champion").version) == 1  # rolled back by the hot swap test
+    # Build v1's Bento anew while v2 is the newest model in the store: `latest` would name v2.
+    old = champion_bento(home).split(":")
+    shutil.rmtree(home / "bentoml" / "bentos" / old[0] / old[1])
+    assert materialize(home, ["flight_delay_bento"], None, None).success
+    tag = champion_bento(home)
+    assert tag != ":".join(old) and bundled_models(home / "bentoml" / "bentos" / tag.replace(":", "/")) == ["flight_delay_model:v1"]
+    archive = tmp_path / "service.bento"
+    _bentoml("export", tag, str(archive), store=home / "bentoml")
+    empty = tmp_path / "fresh-store"
+    _bentoml("import", str(archive), store=empty)
+    assert sorted(p.name for p in (empty / "models" / "flight_delay_model").iterdir() if p.is_dir()) == ["v1"]
+    with ServiceProcess(tag, home, env={"BENTOML_HOME": str(empty)}) as fresh:
+        response = httpx.post(f"{fresh.url}/predict", json={"flights": [_flight()]})
+        assert response.status_code == 200 and response.json()[0]["model_version"] == "flight_delay_model:v1"
+    assert "could not be found" not in fresh.log.read_text()
+
+
+def test_readyz_answers_why_when_no_model_can_be_loaded(home: Path, tmp_path: Path) -> None:
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    empty_registry = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(tracking_uri=empty_registry).search_experiments()  # the tables exist; no model is registered
+    process = ServiceProcess(champion_bento(home), home, env={"FTI_MLFLOW_TRACKING_URI": empty_registry})
+    with open(tmp_path / "serve.log", "w") as out:
+        process.process = subprocess.Popen(process.command(), env=process.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        answer = None
+        deadline = time.monotonic() + 120
+        while (answer is None or answer.status_code != 503) and time.monotonic() < deadline:
+            try:
+                answer = httpx.get(f"{process.url}/readyz", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.5)
+        assert answer is not None and answer.status_code == 503, (tmp_path / "serve.log").read_text()[-2000:]
+        assert "names no champion" in answer.text
+        assert httpx.post(f"{process.url}/predict", json={"flights": [_flight()]}).status_code == 503
+    finally:
+        process.stop()

@@ -58,3 +58,40 @@ def test_a_folder_source_gives_the_same_tables_as_the_package(feature_home: Path
         ours = OfflineStore(home=str(home)).read(table)
         theirs = OfflineStore(home=str(feature_home)).read(table)
         assert_frame_equal(ours, theirs), table
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str:
+    return " ".join(e.event_specific_data.error.message for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+
+
+def test_training_pipeline_with_no_config_trains_on_the_materialized_days(feature_home: Path, tmp_path: Path) -> None:
+    """A short window (two weeks) and the job's defaults, as launched from the UI or GraphQL."""
+    import shutil
+
+    from fti_assets.definitions import build_definitions
+    from fti_assets_tests.conftest import settings_for
+
+    home = Path(shutil.copytree(feature_home, tmp_path / "home"))
+    defs = build_definitions(settings_for(home))
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("training_pipeline").execute_in_process(instance=instance, raise_on_error=False)
+    assert result.success, _failure(result)
+    meta = instance.get_latest_materialization_event(dg.AssetKey("training_dataset")).asset_materialization.metadata
+    assert meta["window"].value == {"start": "2013-01-01", "end": "2013-01-14", "train_end": "2013-01-11", "validation_end": "2013-01-13"}
+    assert "70%" in meta["split_rule"].value
+    assert set(_dataset(home)["split"].unique()) == {"train", "validation", "test"}
+    assert result.output_for_node("trained_model")["version"] == 1
+    assert result.output_for_node("champion_model")["outcome"] in ("promoted", "refused")  # either way, a green run
+
+
+def test_an_empty_split_is_refused_with_the_dates_to_use(feature_home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    home = Path(shutil.copytree(feature_home, tmp_path / "home"))
+    before = _dataset(home)
+    late = {"ops": {"training_dataset": {"config": {"train_end": "2013-01-13", "validation_end": "2013-01-20"}}}}
+    result = materialize(home, ["training_dataset"], None, None, run_config=late)
+    assert not result.success
+    message = _failure(result)
+    assert "the test split is empty" in message and "use train_end=2013-01-11, validation_end=2013-01-13" in message
+    assert_frame_equal(_dataset(home), before)  # nothing stored

@@ -6,7 +6,9 @@ from pathlib import Path
 import dagster as dg
 
 from fti_assets.assets.deployment import ServingResource
-from fti_assets.registry import CHALLENGER, ModelRegistry
+from fti_assets.locks import LIFECYCLE_POOL, ChangeLock
+from fti_assets.registry import CHALLENGER, CHAMPION, ModelRegistry
+from fti_assets.serving.model_store import MODE_TAG, SHARE_TAG
 
 
 class ChallengerConfig(dg.Config):
@@ -17,42 +19,43 @@ class ChallengerConfig(dg.Config):
     reason: str = ""
 
 
-@dg.asset(group_name="deployment", io_manager_key="record_io_manager", backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(group_name="deployment", io_manager_key="record_io_manager", backfill_policy=dg.BackfillPolicy.single_run(), pool=LIFECYCLE_POOL)
 def challenger_model(context: dg.AssetExecutionContext, config: ChallengerConfig, model_evaluation: dict,
-                     registry: ModelRegistry, serving: ServingResource) -> dg.Output:  # fmt: skip
-    """The evaluated challenger deployed beside the champion (registry alias `challenger`), as
-    shadow or canary; the running service picks it up from the champion pointer."""
+                     registry: ModelRegistry, serving: ServingResource, lock: ChangeLock) -> dg.Output:  # fmt: skip
+    """The evaluated challenger deployed beside the champion: the registry alias `challenger`,
+    with its mode and share as tags of that version, which running services follow."""
     from fti_assets.serving.bento import package_isolated
-    from fti_assets.serving.model_store import read_pointer, write_pointer
 
-    home, now = Path(serving.home), datetime.now(UTC).isoformat()
-    pointer = read_pointer(home)
-    if pointer is None:
-        raise dg.Failure("no champion is deployed yet: materialize flight_delay_bento first")
-    version = model_evaluation["version"]
-    if config.mode == "retire":
-        retired = pointer.pop("challenger", None)
-        registry.client().delete_registered_model_alias(registry.model_name, CHALLENGER)
-        write_pointer(home, pointer)
-        record = {"mode": "retire", "version": retired["registry_version"] if retired else None, "at": now, "reason": config.reason}
-        return dg.Output(record, metadata={"mode": "retire", "reason": config.reason or "retired"})
-    if config.mode not in ("shadow", "canary"):
+    now = datetime.now(UTC).isoformat()
+    if config.mode not in ("shadow", "canary", "retire"):
         raise dg.Failure(f"unknown mode {config.mode!r}: use shadow, canary or retire")
-    if config.mode == "canary" and not model_evaluation["passed"]:
-        raise dg.Failure(f"version {version} did not pass the offline gates: it may run in shadow, not as a canary")
-    if not 0 < config.share <= 0.5:
-        raise dg.Failure(f"share must be in (0, 0.5], got {config.share}")
-    loaded = registry.load(version)
-    built = package_isolated(Path(serving.bentoml_home), loaded.model_file, loaded.spec, version,
-                             {"registry_model": registry.model_name, "registry_version": str(version)}, bento_version=None)  # fmt: skip
-    registry.client().set_registered_model_alias(registry.model_name, CHALLENGER, str(version))
-    pointer["challenger"] = {"model_tag": built["model_tag"], "registry_version": version, "mode": config.mode,
-                             "share": config.share if config.mode == "canary" else 0.0, "since": now}  # fmt: skip
-    write_pointer(home, pointer)
-    context.log.info(f"version {version} deployed as {config.mode} beside champion {pointer['registry_version']}")
-    record = {"mode": config.mode, "version": version, "champion_version": pointer["registry_version"], "share": pointer["challenger"]["share"],
-              "at": now, "reason": config.reason}  # fmt: skip
-    return dg.Output(record, metadata={"mode": config.mode, "challenger_version": version, "share": record["share"]})
+    with lock.hold("champion", f"dagster run {context.run.run_id}", context.log.info):
+        champion, running = registry.version_by_alias(CHAMPION), registry.version_by_alias(CHALLENGER)
+        if config.mode == "retire":
+            if running is not None:
+                registry.client().delete_registered_model_alias(registry.model_name, CHALLENGER)
+                registry.tag_version(int(running.version), {MODE_TAG: "retired", "retired_at": now, "retire_reason": config.reason})
+            record = {"mode": "retire", "version": int(running.version) if running else None, "at": now, "reason": config.reason}
+            return dg.Output(record, metadata={"mode": "retire", "reason": config.reason or "retired"})
+        if champion is None:
+            raise dg.Failure("no champion is deployed yet: materialize champion_model first")
+        version = model_evaluation["version"]
+        if version == int(champion.version):
+            raise dg.Failure(f"version {version} is the champion: it cannot also be its challenger")
+        if config.mode == "canary" and not model_evaluation["passed"]:
+            raise dg.Failure(f"version {version} did not pass the offline gates: it may run in shadow, not as a canary")
+        if not 0 < config.share <= 0.5:
+            raise dg.Failure(f"share must be in (0, 0.5], got {config.share}")
+        loaded = registry.load(version)
+        package_isolated(Path(serving.bentoml_home), loaded.model_file, loaded.spec, version,
+                         {"registry_model": registry.model_name, "registry_version": str(version)}, bento_version=None)  # fmt: skip
+        share = config.share if config.mode == "canary" else 0.0
+        # Tags first, alias last: a service never sees the alias with another run's mode.
+        registry.tag_version(version, {MODE_TAG: config.mode, SHARE_TAG: str(share), "challenger_since": now})
+        registry.client().set_registered_model_alias(registry.model_name, CHALLENGER, str(version))
+    context.log.info(f"version {version} deployed as {config.mode} beside champion {champion.version}")
+    record = {"mode": config.mode, "version": version, "champion_version": int(champion.version), "share": share, "at": now, "reason": config.reason}
+    return dg.Output(record, metadata={"mode": config.mode, "challenger_version": version, "share": share})
 
 
 CHALLENGER_ASSETS = [challenger_model]

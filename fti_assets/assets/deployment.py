@@ -1,105 +1,62 @@
-"""Deployment: the champion (registry alias behind the gates), its Bento, the online store."""
+"""Deployment: the champion's Bento and the online store (the champion itself: ``promotion``)."""
 
 from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
+from fti_assets.assets.promotion import champion_model
 from fti_assets.domain.feature_groups import FEATURE_GROUPS
-from fti_assets.registry import ModelRegistry
+from fti_assets.locks import LIFECYCLE_POOL, ChangeLock
+from fti_assets.registry import CHAMPION, ModelRegistry
 from fti_assets.serving.online_store_resource import OnlineStore
 from fti_assets.storage.offline_store import OfflineStore
 
 _SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 
-class PromotionConfig(dg.Config):
-    action: str = "promote"
-    """`promote` the evaluated challenger (only if it passed every gate) or `rollback`."""
-    reason: str = ""
-    require_shadow_evidence: bool = False
-    """Also require the challenger to have matched the champion in shadow or canary."""
-    min_evidence_rows: int = 1000
-
-
-def shadow_evidence_problem(store: OfflineStore, version: int, min_rows: int) -> str | None:
-    """Why shadow/canary evidence does not support promoting ``version`` (None if it does)."""
-    try:
-        evidence = store.read("shadow_comparison").filter(pl.col("challenger_version") == version).sort("day")
-    except FileNotFoundError:
-        evidence = pl.DataFrame()
-    if evidence.height == 0:
-        return f"no shadow or canary evidence for version {version}"
-    last = evidence.row(-1, named=True)
-    if last["rows_total"] < min_rows:
-        return f"only {last['rows_total']} flights with outcomes in shadow/canary; {min_rows} needed"
-    if last["challenger_auc"] < last["champion_auc"]:
-        return f"in shadow/canary the challenger's AUC {last['challenger_auc']:.4f} trails the champion's {last['champion_auc']:.4f}"
-    return None
-
-
-@dg.asset(group_name="deployment", io_manager_key="record_io_manager", backfill_policy=_SINGLE_RUN)
-def champion_model(
-    context: dg.AssetExecutionContext, config: PromotionConfig, model_evaluation: dict, registry: ModelRegistry, store: OfflineStore
-) -> dg.Output:
-    """The model serving traffic: the registry alias `champion`. It moves only to a challenger
-    that passed every gate (or back, on rollback); `previous` and tags record the history."""
-    now, by = datetime.now(UTC).isoformat(), f"dagster run {context.run.run_id}"
-    if config.action == "rollback":
-        try:
-            demoted, version = registry.rollback(config.reason or "manual rollback", now, by)
-        except ValueError as exc:
-            raise dg.Failure(str(exc)) from exc
-        record = {"version": version, "previous": demoted, "action": "rollback", "at": now, "reason": config.reason or "manual rollback"}
-    elif config.action == "promote":
-        version = model_evaluation["version"]
-        if not model_evaluation["passed"]:
-            refused = {k: g["message"] for k, g in model_evaluation["gates"].items() if not g["passed"]}
-            raise dg.Failure(f"version {version} was refused by the gates; the champion stays: {refused}", metadata={"refused": dg.MetadataValue.json(refused)})
-        if config.require_shadow_evidence and (problem := shadow_evidence_problem(store, version, config.min_evidence_rows)):
-            raise dg.Failure(f"version {version} is not promoted; the champion stays: {problem}")
-        auc = model_evaluation["metrics"]["challenger"]["auc"]
-        champion_auc = (model_evaluation["metrics"]["champion"] or {}).get("auc")
-        reason = config.reason or (f"passed the gates: test AUC {auc:.4f}" + (f" vs {champion_auc:.4f}" if champion_auc else " (first champion)"))
-        replaced = registry.promote(version, reason, now, by)
-        record = {"version": version, "previous": replaced, "action": "promote", "at": now, "reason": reason, "test_auc": auc}
-    else:
-        raise dg.Failure(f"unknown action {config.action!r}: use 'promote' or 'rollback'")
-    context.log.info(f"champion is now version {record['version']} ({record['action']}: {record['reason']})")
-    return dg.Output(record, metadata={"champion_version": record["version"], "previous_version": record["previous"],
-                                       "action": record["action"], "reason": record["reason"]})  # fmt: skip
-
-
 class ServingResource(dg.ConfigurableResource):
-    """Where the serving side lives: the champion pointer under ``home`` and the BentoML store."""
+    """Where the serving side lives: FTI_HOME (online store, prediction log) and the BentoML store."""
 
     home: str
     bentoml_home: str
 
 
-@dg.asset(group_name="deployment", io_manager_key="record_io_manager", backfill_policy=_SINGLE_RUN)
-def flight_delay_bento(context: dg.AssetExecutionContext, champion_model: dict, registry: ModelRegistry, serving: ServingResource) -> dg.Output:
-    """The champion packaged for `bentoml serve`: its LightGBM text model and feature spec in the
-    BentoML model store, the service Bento built around it, and the pointer a running
-    service watches to swap models without a restart."""
+BENTO_TAG = "bento"
+"""Registry version tag naming the Bento built around that version."""
+
+
+@dg.asset(group_name="deployment", io_manager_key="record_io_manager", backfill_policy=_SINGLE_RUN, pool=LIFECYCLE_POOL,
+          deps=["champion_model"], output_required=False)  # fmt: skip
+def flight_delay_bento(context: dg.AssetExecutionContext, registry: ModelRegistry, serving: ServingResource, lock: ChangeLock):
+    """The champion packaged for `bentoml serve`: the version the registry alias `champion`
+    names (read under the change lock, never from a local record), its LightGBM text model
+    and feature spec in the BentoML model store, and the service Bento built from, and
+    bundling, exactly that model. The registry version is tagged with the Bento's tag."""
     from pathlib import Path
 
     from fti_assets.serving.bento import package_isolated
-    from fti_assets.serving.model_store import read_pointer, write_pointer
 
-    version = champion_model["version"]
-    loaded = registry.load(version)
-    labels = {"registry_model": registry.model_name, "registry_version": str(version)}
-    built = package_isolated(Path(serving.bentoml_home), loaded.model_file, loaded.spec, version, labels,
-                             bento_version=f"v{version}-{datetime.now(UTC):%Y%m%d%H%M%S}")  # fmt: skip
-    model_tag, bento_tag = built["model_tag"], built["bento"]
-    pointer = {"model_tag": model_tag, "registry_version": version, "bento": bento_tag, "published_at": datetime.now(UTC).isoformat()}
-    challenger = (read_pointer(Path(serving.home)) or {}).get("challenger")
-    if challenger and challenger["registry_version"] != version:  # a running experiment continues
-        pointer["challenger"] = challenger
-    write_pointer(Path(serving.home), pointer)
-    context.log.info(f"built {bento_tag} around {model_tag}")
-    return dg.Output(pointer, metadata={"bento": bento_tag, "model_tag": model_tag, "serve": f"bentoml serve {bento_tag}"})
+    with lock.hold("champion", f"dagster run {context.run.run_id}", context.log.info):
+        current = registry.version_by_alias(CHAMPION)
+        if current is None:
+            context.log.info("skipped: there is no champion to package (no model has passed the gates yet)")
+            return
+        version, existing = int(current.version), current.tags.get(BENTO_TAG)
+        name, _, tag_version = (existing or "").partition(":")
+        if existing and (Path(serving.bentoml_home) / "bentos" / name / tag_version / "bento.yaml").exists():
+            bento_tag, model_tag, built = existing, f"flight_delay_model:v{version}", False
+        else:
+            loaded = registry.load(version)
+            labels = {"registry_model": registry.model_name, "registry_version": str(version)}
+            result = package_isolated(Path(serving.bentoml_home), loaded.model_file, loaded.spec, version, labels,
+                                      bento_version=f"v{version}-{datetime.now(UTC):%Y%m%d%H%M%S}")  # fmt: skip
+            bento_tag, model_tag, built = result["bento"], result["model_tag"], True
+            registry.tag_version(version, {BENTO_TAG: bento_tag})
+    context.log.info(f"{'built' if built else 'kept'} {bento_tag} around {model_tag}")
+    record = {"model_tag": model_tag, "registry_version": version, "bento": bento_tag, "built": built, "at": datetime.now(UTC).isoformat()}
+    yield dg.Output(record, metadata={"bento": bento_tag, "model_tag": model_tag, "built": built,
+                                      "serve": f"bentoml serve {bento_tag}"})  # fmt: skip
 
 
 class OnlineRefreshConfig(dg.Config):

@@ -43,6 +43,7 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
     """Metrics, slices, plots and gate verdicts, logged to the challenger's MLflow run."""
     import mlflow
 
+    from fti_assets.domain.retrieval import content_hash
     from fti_assets.training import evaluation as ev
     from fti_assets.training import plots
 
@@ -95,7 +96,8 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
 
     record = {
         "version": challenger.version, "run_id": trained["run_id"], "champion_version": champion.version if champion else None,
-        "dataset_hash": trained["dataset_hash"], "metrics": {"challenger": ours, "champion": theirs},
+        "champion_at_evaluation": int(current.version) if current else None,
+        "dataset_hash": content_hash(dataset, "flight_id"), "metrics": {"challenger": ours, "champion": theirs},
         "gates": {k: asdict(v) for k, v in verdicts.items()}, "passed": passed, "evaluated_at": datetime.now(UTC).isoformat(),
         "test_rows": test.height,
     }  # fmt: skip

@@ -8,7 +8,7 @@ import polars as pl
 
 from fti_assets.domain.feature_groups import FEATURE_GROUPS
 from fti_assets.partitions import daily_partitions
-from fti_assets.registry import CHALLENGER, CHAMPION, ModelRegistry
+from fti_assets.registry import CHALLENGER, CHAMPION, PREVIOUS, ModelRegistry
 from fti_assets.storage.io_manager import PARTITION_COLUMN
 from fti_assets.storage.offline_store import OfflineStore
 
@@ -38,20 +38,24 @@ def predict_frame(features: pl.DataFrame, booster, spec) -> pl.DataFrame:
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={PARTITION_COLUMN: "flight_date"},
     deps=[*(g.name for g in FEATURE_GROUPS if g.name != "origin_congestion"), "champion_model"],
+    output_required=False,
 )
 def batch_predictions(
     context: dg.AssetExecutionContext, flight_schedule: pl.DataFrame, origin_congestion: pl.DataFrame,
     store: OfflineStore, registry: ModelRegistry,
-) -> dg.Output:  # fmt: skip
+):  # fmt: skip
     """Every scheduled flight of the day scored by the champion, with features as of its
     prediction time (the training retrieval path), stamped with the model version and the
-    feature snapshot it read."""
+    feature snapshot it read. The challenger and the previous champion are scored in shadow on
+    the same flights (the evidence of the canary guard and of the automatic rollback). Skipped,
+    with the reason in the log, while there is no champion."""
     from fti_assets.assets.training_data import coverage
     from fti_assets.training.encoding import FeatureSpec
 
     champion = registry.version_by_alias(CHAMPION)
     if champion is None:
-        raise dg.Failure("there is no champion model yet: materialize champion_model first")
+        context.log.warning("skipped: there is no champion model yet (no model has passed the gates); train on a longer window")
+        return
     model = registry.load(int(champion.version))
     spec = FeatureSpec.from_dict(model.spec)
     window = context.partition_time_window
@@ -62,19 +66,22 @@ def batch_predictions(
     tables["origin_congestion"] = origin_congestion
     scored = score(flight_schedule.with_columns(as_of=pl.col("prediction_time")), tables, model.booster, spec)
     snapshot = feature_snapshot(context.instance)
-    challenger = registry.version_by_alias(CHALLENGER)
-    shadow = pl.lit(None, pl.Float64)
-    if challenger is not None:  # the challenger is scored in shadow on every flight
-        other = registry.load(int(challenger.version))
-        shadow = pl.Series(other.booster.predict(FeatureSpec.from_dict(other.spec).encode(scored), num_threads=2))
+    shadows = {}
+    for role in (CHALLENGER, PREVIOUS):  # scored in shadow on every flight, never served from here
+        found = registry.version_by_alias(role)
+        shadows[role] = (int(found.version) if found else None, pl.lit(None, pl.Float64))
+        if found is not None:
+            other = registry.load(int(found.version))
+            shadows[role] = (int(found.version), pl.Series(other.booster.predict(FeatureSpec.from_dict(other.spec).encode(scored), num_threads=2)))
     out = scored.select(
         "flight_id", "flight_date", "prediction_time", "scheduled_departure", "tailnum", *spec.features, "delay_probability",
         model_version=pl.lit(int(champion.version)), features_as_of=pl.col("prediction_time"),
         feature_snapshot=pl.lit(snapshot), scored_at=pl.lit(datetime.now(UTC)),
-        challenger_version=pl.lit(int(challenger.version) if challenger else None, pl.Int64), challenger_probability=shadow,
+        challenger_version=pl.lit(shadows[CHALLENGER][0], pl.Int64), challenger_probability=shadows[CHALLENGER][1],
+        previous_version=pl.lit(shadows[PREVIOUS][0], pl.Int64), previous_probability=shadows[PREVIOUS][1],
     )  # fmt: skip
     context.log.info(f"scored {out.height:,} flights with model v{champion.version}")
-    return dg.Output(out, metadata={
+    yield dg.Output(out, metadata={
         "dagster/row_count": out.height, "model_version": int(champion.version), "feature_snapshot": snapshot,
         "mean_delay_probability": round(float(out["delay_probability"].mean() or 0), 4),
         "congestion_coverage": dg.MetadataValue.json(coverage(scored, "origin_congestion")),

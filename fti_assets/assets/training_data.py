@@ -1,7 +1,7 @@
 """The training dataset: labels joined point-in-time with every feature group."""
 
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 import polars as pl
@@ -13,17 +13,59 @@ from fti_assets.domain.retrieval import assign_split, content_hash, point_in_tim
 FEATURE_INPUTS = {g.name: dg.AssetIn(g.name) for g in FEATURE_GROUPS}
 
 
-class TrainingDatasetConfig(dg.Config):
-    """The window of flights and the time-based split (by prediction time)."""
+#: The standard split of the embedded year, used when the window spans it.
+STANDARD_TRAIN_END, STANDARD_VALIDATION_END = date(2013, 9, 1), date(2013, 10, 1)
+SPLIT_RULE = ("train before 2013-09-01, validate in September, test from October when the window spans those dates; "
+              "otherwise the window's first 70% of days train, the next 15% validate, the last 15% test")  # fmt: skip
 
-    start: str = "2013-01-01"
-    """First flight date included."""
-    end: str = "2013-12-31"
-    """Last flight date included."""
-    train_end: str = "2013-09-01"
-    """Flights predicted before this day train the model."""
-    validation_end: str = "2013-10-01"
-    """Flights predicted before this day (and after train_end) validate it; later ones test it."""
+
+def split_points(start: date, end: date) -> tuple[date, date]:
+    """``train_end`` and ``validation_end`` for a window: the standard split when the window
+    spans it; otherwise 70% / 15% / 15% of its days."""
+    if start < STANDARD_TRAIN_END and end >= STANDARD_VALIDATION_END:
+        return STANDARD_TRAIN_END, STANDARD_VALIDATION_END
+    days = (end - start).days + 1
+    return start + timedelta(days=round(days * 0.7)), start + timedelta(days=round(days * 0.85))
+
+
+class TrainingDatasetConfig(dg.Config):
+    """The window of flights and the time-based split (by prediction time). Empty fields
+    default to the materialized data: every day of ``flight_outcomes``, split by the rule of
+    ``split_points`` (the standard split when the window spans 2013-09-01..2013-10-01, else
+    70% / 15% / 15% of its days)."""
+
+    start: str = ""
+    """First flight date included (default: the first materialized day)."""
+    end: str = ""
+    """Last flight date included (default: the last materialized day)."""
+    train_end: str = ""
+    """Flights predicted before this day train the model (default: the split rule)."""
+    validation_end: str = ""
+    """Flights predicted before this day (and after train_end) validate it; later ones test it
+    (default: the split rule)."""
+
+
+def resolve_window(config: TrainingDatasetConfig, outcomes: pl.DataFrame) -> dict[str, str]:
+    """The config with its empty fields filled from the materialized days and the split rule."""
+    if outcomes.height == 0:
+        raise dg.Failure("flight_outcomes is empty: materialize the feature pipeline first")
+    start = config.start or outcomes["flight_date"].min().isoformat()
+    end = config.end or outcomes["flight_date"].max().isoformat()
+    train_end, validation_end = split_points(date.fromisoformat(start), date.fromisoformat(end))
+    return {"start": start, "end": end, "train_end": config.train_end or train_end.isoformat(),
+            "validation_end": config.validation_end or validation_end.isoformat()}  # fmt: skip
+
+
+def empty_split_problem(counts: dict[str, int], window: dict[str, str]) -> str | None:
+    """Why a dataset with these split sizes must not be stored, with the dates to use instead."""
+    empty = [s for s in ("train", "validation", "test") if not counts.get(s)]
+    if not empty:
+        return None
+    train_end, validation_end = split_points(date.fromisoformat(window["start"]), date.fromisoformat(window["end"]))
+    return (f"the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty with start={window['start']}, "
+            f"end={window['end']}, train_end={window['train_end']}, validation_end={window['validation_end']} "
+            f"(rows: {counts}); for this window use train_end={train_end}, validation_end={validation_end} "
+            f"(leave them empty for that default: {SPLIT_RULE}), or a longer window; nothing was stored")  # fmt: skip
 
 
 def _utc(day: str) -> datetime:
@@ -70,17 +112,21 @@ def training_dataset(
     group: each value is the latest one known at or before the flight's prediction time.
     Split by time into train, validation and test; its content hash identifies it. The
     stamps it joins on are checked against the raw event times on every feature table."""
-    spine = label_spine(flight_outcomes, flight_schedule, config.start, config.end)
+    window = resolve_window(config, flight_outcomes)
+    spine = label_spine(flight_outcomes, flight_schedule, window["start"], window["end"])
     if spine.height == 0:
-        raise dg.Failure(f"no flights with known outcomes between {config.start} and {config.end}: materialize the features first")
-    context.log.info(f"joining {spine.height:,} labelled flights with {len(FEATURE_GROUPS)} feature groups")
-    dataset = build_training_dataset(spine, feature_tables, config.train_end, config.validation_end)
+        raise dg.Failure(f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the features first")
+    context.log.info(f"joining {spine.height:,} labelled flights with {len(FEATURE_GROUPS)} feature groups; window {window}")
+    dataset = build_training_dataset(spine, feature_tables, window["train_end"], window["validation_end"])
+    if problem := empty_split_problem(dict(dataset.group_by("split").len().iter_rows()), window):
+        raise dg.Failure(problem)
     splits = dataset.group_by("split").agg(rows=pl.len(), delayed_share=pl.col("is_delayed").mean().round(4),
                                            first=pl.col("prediction_time").min(), last=pl.col("prediction_time").max()).sort("first")  # fmt: skip
     digest = content_hash(dataset, "flight_id")
     context.log.info(f"training dataset: {dataset.height:,} rows, hash {digest[:12]}")
     yield dg.Output(dataset, metadata={
         **table_metadata(dataset), "content_hash": digest, "features": dg.MetadataValue.json(feature_names()),
+        "window": dg.MetadataValue.json(window), "split_rule": SPLIT_RULE,
         "splits": dg.MetadataValue.md(markdown_table(splits)),
         "unlabelled_flights_left_out": flight_outcomes.filter(pl.col("status") != "arrived").height,
         # Every flight with a published schedule should find its origin's congestion.

@@ -39,3 +39,17 @@ def challenger_worse(row: dict, min_rows: int, auc_margin: float) -> bool:
     if row["rows_total"] < min_rows or row["champion_auc"] is None or row["challenger_auc"] is None:
         return False
     return row["challenger_auc"] < row["champion_auc"] - auc_margin
+
+
+def champion_against_previous(batch: pl.DataFrame, outcomes: pl.DataFrame, champion: int, previous: int) -> dict:
+    """The champion's and the previous champion's metrics on the same labelled flights: those
+    batch scored while ``champion`` served with ``previous`` in shadow."""
+    scored = batch.filter(pl.col("model_version") == champion, pl.col("previous_version") == previous,
+                          pl.col("previous_probability").is_not_null())  # fmt: skip
+    evidence = scored.select("flight_id", "flight_date", champion_probability="delay_probability",
+                             challenger_probability="previous_probability").join(outcomes.select("flight_id", "is_delayed"), on="flight_id")  # fmt: skip
+    day = evidence["flight_date"].max() if evidence.height else None
+    row = comparison(evidence, day)
+    return {"champion_version": champion, "previous_version": previous, "last_day": day, "rows": row["rows_total"],
+            "champion_auc": row["champion_auc"], "previous_auc": row["challenger_auc"],
+            "champion_brier": row["champion_brier"], "previous_brier": row["challenger_brier"]}  # fmt: skip

@@ -8,7 +8,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 SERVICE = "fti_assets.serving.service:FlightDelayService"
-RUNTIME_PACKAGES = ("polars", "numpy", "lightgbm", "pydantic")
+# mlflow: the service follows the registry aliases.
+RUNTIME_PACKAGES = ("polars", "numpy", "lightgbm", "pydantic", "mlflow")
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,34 +23,48 @@ def stage_sources(target: Path) -> Path:
     return target
 
 
-def build_bento(model_tag: str, labels: dict[str, str], bento_version: str) -> str:
-    """Build the service Bento around ``model_tag`` (in the BentoML store); return its tag."""
+def write_packaged(context: Path, model_tag: str) -> None:
+    """Name the exact model in the staged sources: the service declares it as its BentoModel."""
+    (context / "fti_assets" / "serving" / "packaged.py").write_text(
+        f'"""The model this Bento was built around."""\n\nPACKAGED_MODEL = "{model_tag}"\n'
+    )
+
+
+def build_bento(context: Path, labels: dict[str, str], bento_version: str) -> str:
+    """Build the service Bento from the staged sources in ``context``; return its tag.
+
+    This process must import the service from ``context`` (``PYTHONPATH``): the model the
+    Bento bundles is the one the staged ``packaged.py`` names, resolved at import.
+    """
     import bentoml
 
-    with tempfile.TemporaryDirectory(prefix="bento-ctx-") as folder:
-        context = stage_sources(Path(folder))
-        (context / "fti_assets" / "serving" / "packaged.py").write_text(
-            f'"""The model this Bento was built around."""\n\nPACKAGED_MODEL = "{model_tag}"\n'
-        )
-        bento = bentoml.bentos.build(
-            SERVICE,
-            name="flight_delay_service",
-            version=bento_version,
-            build_ctx=str(context),
-            include=["fti_assets/**/*.py"],
-            labels=labels,
-            description="Delay probability of scheduled flights from New York (fti-assets).",
-            python={"packages": [f"{p}=={version(p)}" for p in RUNTIME_PACKAGES], "lock_packages": False},
-        )
+    import fti_assets.serving.packaged as packaged
+
+    if not Path(packaged.__file__).resolve().is_relative_to(context.resolve()):
+        raise RuntimeError(f"the service would be imported from {packaged.__file__}, not the staged sources in {context}")
+    bento = bentoml.bentos.build(
+        SERVICE,
+        name="flight_delay_service",
+        version=bento_version,
+        build_ctx=str(context),
+        include=["fti_assets/**/*.py"],
+        labels=labels,
+        description="Delay probability of scheduled flights from New York (fti-assets).",
+        python={"packages": [f"{p}=={version(p)}" for p in RUNTIME_PACKAGES], "lock_packages": False},
+    )
+    bundled = [str(m.tag) for m in bento.info.all_models]
+    if bundled != [packaged.PACKAGED_MODEL]:
+        raise RuntimeError(f"the Bento bundles {bundled}, not {packaged.PACKAGED_MODEL}")
     return str(bento.tag)
 
 
-def package(model_file: Path, spec: dict, registry_version: int, labels: dict[str, str], bento_version: str | None) -> dict[str, str | None]:
+def package(context: Path | None, model_file: Path, spec: dict, registry_version: int, labels: dict[str, str],
+            bento_version: str | None) -> dict[str, str | None]:  # fmt: skip
     """Save the model into the BentoML store and, given a version, build the Bento around it."""
     from fti_assets.serving.model_store import save_serving_model
 
     model_tag = save_serving_model(model_file, spec, registry_version, labels)
-    return {"model_tag": model_tag, "bento": build_bento(model_tag, labels, bento_version) if bento_version else None}
+    return {"model_tag": model_tag, "bento": build_bento(context, labels, bento_version) if bento_version else None}
 
 
 def package_isolated(
@@ -58,19 +73,28 @@ def package_isolated(
     """``package`` in a child process whose ``BENTOML_HOME`` is ``bentoml_home``.
 
     BentoML fixes its store location when first imported; a child process makes sure the
-    model and Bento land in this FTI_HOME's store whatever the parent imported before.
+    model and Bento land in this FTI_HOME's store whatever the parent imported before. The
+    child imports the package from staged sources whose ``packaged.py`` names this exact
+    model, so the Bento is built from, and bundles, the model it names.
     """
     import json
     import os
     import subprocess
     import sys
 
-    request = {"model_file": str(model_file), "spec": spec, "registry_version": registry_version, "labels": labels, "bento_version": bento_version}
-    env = {**os.environ, "BENTOML_HOME": str(bentoml_home), "BENTOML_DO_NOT_TRACK": "true"}
-    # `bentoml build` runs uv: make the environment's own copy findable.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    done = subprocess.run([sys.executable, "-m", "fti_assets.serving.bento"], input=json.dumps(request), env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    from fti_assets.serving.model_store import serving_tag
+
+    with tempfile.TemporaryDirectory(prefix="bento-ctx-") as folder:
+        context = stage_sources(Path(folder))
+        write_packaged(context, serving_tag(registry_version))
+        request = {"context": str(context), "model_file": str(model_file), "spec": spec, "registry_version": registry_version,
+                   "labels": labels, "bento_version": bento_version}  # fmt: skip
+        env = {**os.environ, "BENTOML_HOME": str(bentoml_home), "BENTOML_DO_NOT_TRACK": "true"}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(context), env.get("PYTHONPATH")) if p)
+        # `bentoml build` runs uv: make the environment's own copy findable.
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        done = subprocess.run([sys.executable, "-m", "fti_assets.serving.bento"], input=json.dumps(request), env=env, cwd=context,
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"packaging the Bento failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -81,5 +105,6 @@ if __name__ == "__main__":
     import sys
 
     args = json.loads(sys.stdin.read())
-    result = package(Path(args["model_file"]), args["spec"], args["registry_version"], args["labels"], args["bento_version"])
+    result = package(Path(args["context"]), Path(args["model_file"]), args["spec"], args["registry_version"], args["labels"],
+                     args["bento_version"])  # fmt: skip
     print(json.dumps(result))

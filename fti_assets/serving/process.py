@@ -36,7 +36,7 @@ class ServiceProcess:
     def command(self) -> list[str]:
         return [str(Path(sys.executable).parent / "bentoml"), "serve", self.target, "--host", "127.0.0.1", "--port", str(self.port)]
 
-    def start(self, timeout: float = 90) -> ServiceProcess:
+    def start(self, timeout: float = 300) -> ServiceProcess:
         """Start the server in its own session and wait until /readyz answers 200."""
         with open(self.log, "w") as out:
             self.process = subprocess.Popen(self.command(), cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip

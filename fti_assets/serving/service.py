@@ -1,8 +1,9 @@
 """The BentoML service: POST /predict scores scheduled flights with the champion model.
 
-Run it with ``make serve`` (``bentoml serve`` on 127.0.0.1). It reads ``FTI_HOME`` for the
-online store, the champion pointer and the prediction log, and swaps models without a
-restart when the pointer changes.
+Run it with ``make serve`` (``bentoml serve`` of the champion's exact Bento on 127.0.0.1). It
+reads ``FTI_HOME`` for the online store and the prediction log, and follows the MLflow
+registry (the one record of champion and challenger): it polls the aliases and swaps models
+without a restart when they move.
 """
 
 from __future__ import annotations
@@ -15,81 +16,76 @@ import os
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 import threading
 from http import HTTPStatus
-from pathlib import Path
 
 import bentoml
 from bentoml.exceptions import BentoMLException, InvalidArgument
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from fti_assets.serving.model_store import load_serving_model, read_pointer
+from fti_assets.serving.model_store import Roles, load_version, read_roles
 from fti_assets.serving.packaged import PACKAGED_MODEL
 from fti_assets.serving.schemas import FlightPrediction, FlightRequest
+from fti_assets.settings import Settings
 
 log = logging.getLogger("fti.service")
-WATCH_SECONDS = float(os.environ.get("FTI_SERVING_WATCH_SECONDS", "0.5"))
-
-
-def _home() -> Path:
-    return Path(os.environ.get("FTI_HOME", ".fti")).expanduser().resolve()
+WATCH_SECONDS = float(os.environ.get("FTI_SERVING_WATCH_SECONDS", "1.0"))
 
 
 @bentoml.service(name="flight_delay_service", workers="cpu_count", traffic={"timeout": 30}, logging={"access": {"enabled": False}})
 class FlightDelayService:
     """Probability that a scheduled flight arrives more than 15 minutes late."""
 
-    # The champion at build time: the Bento carries it, and it serves until a champion
-    # pointer under FTI_HOME names another one.
+    # The model this Bento was built around (an exact tag, written by the build): the Bento
+    # bundles it, so a champion served from a fresh store needs no download.
     packaged = bentoml.models.BentoModel(PACKAGED_MODEL)
 
     def __init__(self) -> None:
         from fti_assets.serving.online_store import OnlineStoreReader
         from fti_assets.serving.prediction_log import PredictionLog
 
-        self.home = _home()
+        settings = Settings.from_env()
+        self.home, self.tracking_uri = settings.home, settings.tracking_uri
         self.store = OnlineStoreReader(self.home / "online.sqlite")
         self.predictions = PredictionLog(self.home / "predictions")
-        self._seen = self._pointer_stamp()
-        self.state = self._load(read_pointer(self.home), None)
+        self.state, self.roles, self.problem = None, None, "the registry has not been read yet"
+        # A model that cannot be loaded leaves the worker up and /readyz answering why.
+        self._refresh()
         self._stop = threading.Event()
-        threading.Thread(target=self._watch, daemon=True, name="champion-watch").start()
-        log.info("serving %s", self.state.champion.version)
+        threading.Thread(target=self._watch, daemon=True, name="registry-watch").start()
 
-    def _load(self, pointer: dict | None, current):
-        """The serving state a pointer describes, reusing models already loaded."""
+    def _load(self, roles: Roles, current):
+        """The serving state the registry roles describe, reusing models already loaded."""
+        from fti_assets.serving.model_store import serving_tag
         from fti_assets.serving.predictor import ServingState
 
         loaded = {m.version: m for m in (current.champion, current.challenger) if m is not None} if current else {}
 
-        def model(tag: str):
-            return loaded.get(tag) or load_serving_model(tag)
+        def model(version: int):
+            return loaded.get(serving_tag(version)) or load_version(self.tracking_uri, version)
 
-        champion = model(pointer["model_tag"] if pointer else str(self.packaged.tag))
-        challenger = (pointer or {}).get("challenger")
-        if not challenger:
-            return ServingState(champion)
-        return ServingState(champion, model(challenger["model_tag"]), challenger["mode"], float(challenger.get("share", 0.0)))
+        if roles.challenger is None:
+            return ServingState(model(roles.champion))
+        return ServingState(model(roles.champion), model(roles.challenger), roles.mode, roles.share)
 
-    def _pointer_stamp(self) -> int | None:
-        from fti_assets.serving.model_store import pointer_path
-
+    def _refresh(self) -> None:
+        """Read the registry; load and swap in one rebind (atomic for readers) when the roles moved."""
         try:
-            return pointer_path(self.home).stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
+            roles = read_roles(self.tracking_uri)
+            if roles == self.roles:
+                return
+            if roles.champion is None:
+                raise LookupError("the registry names no champion: promote a model (fti demo, or champion_model)")
+            self.state = self._load(roles, self.state)
+            self.roles, self.problem = roles, None
+            log.info("serving %s (challenger %s, %s)", self.state.champion.version,
+                     self.state.challenger.version if self.state.challenger else None, self.state.mode)  # fmt: skip
+        except Exception as exc:  # keep serving the current model (if any); retry on the next tick
+            self.problem = f"cannot load the registry's models: {type(exc).__name__}: {exc}"
+            log.exception("could not follow the registry")
 
     def _watch(self) -> None:
-        """Swap to a new champion when the pointer changes; requests never see a half-loaded model."""
         while not self._stop.wait(WATCH_SECONDS):
-            stamp = self._pointer_stamp()
-            if stamp == self._seen:
-                continue
-            try:
-                self.state = self._load(read_pointer(self.home), self.state)  # one rebind: atomic for readers
-                self._seen = stamp
-                log.info("serving %s (challenger %s, %s)", self.state.champion.version,
-                         self.state.challenger.version if self.state.challenger else None, self.state.mode)
-            except Exception:  # keep serving the current model; retry on the next tick
-                log.exception("could not load the new champion")
+            self._refresh()
 
     @bentoml.on_shutdown
     def _shutdown(self) -> None:
@@ -97,7 +93,12 @@ class FlightDelayService:
         self.predictions.close()
 
     def __is_ready__(self) -> bool:
-        return self.state is not None and self.store.as_of() is not None
+        """Ready when a model is loaded and the online store holds a snapshot; else 503 with why."""
+        if self.state is None:
+            raise HTTPException(status_code=HTTPStatus.SERVICE_UNAVAILABLE, detail=self.problem)
+        if self.store.as_of() is None:
+            raise HTTPException(status_code=HTTPStatus.SERVICE_UNAVAILABLE, detail="the online store is empty: materialize online_features")
+        return True
 
     @bentoml.api
     async def predict(self, flights: list[FlightRequest], include_features: bool = False) -> list[FlightPrediction]:
@@ -108,6 +109,8 @@ class FlightDelayService:
         if problem := request_problem(flights):
             raise InvalidArgument(problem)
         state, as_of = self.state, self.store.as_of()  # one state for the whole request
+        if state is None:
+            raise BentoMLException(self.problem or "no model loaded", error_code=HTTPStatus.SERVICE_UNAVAILABLE)
         if as_of is None:
             raise BentoMLException("the online store is empty: materialize online_features", error_code=HTTPStatus.SERVICE_UNAVAILABLE)
         body = answer(state, flights, self.store, as_of, include_features, self.predictions)
