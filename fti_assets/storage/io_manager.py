@@ -44,4 +44,5 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         table = context.asset_key.path[-1]
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
+        self.store.refresh_pending()  # a read is a chance to catch up on views left pending
         return self.store.read(table, keys)
