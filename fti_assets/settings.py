@@ -21,6 +21,14 @@ class Settings:
     env: str
     first_day: date
     last_day: date
+    api_key: str | None = None
+    """``FTI_API_KEY``: when set, POST /predict needs ``Authorization: Bearer <key>``."""
+    max_request_bytes: int = 1 << 20
+    """``FTI_MAX_REQUEST_BYTES``: larger request bodies get 413 before they are read."""
+    prediction_log_max_bytes: int = 64 << 20
+    """``FTI_PREDICTION_LOG_MAX_BYTES``: a worker's log file rotates past this size."""
+    prediction_log_retention_days: int = 90
+    """``FTI_PREDICTION_LOG_RETENTION_DAYS``: day folders of the prediction log older than this go."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,6 +39,10 @@ class Settings:
             env=os.environ.get("FTI_ENV", "local"),
             first_day=date.fromisoformat(os.environ.get("FTI_FIRST_DAY", "2013-01-01")),
             last_day=date.fromisoformat(os.environ.get("FTI_LAST_DAY", "2013-12-31")),
+            api_key=os.environ.get("FTI_API_KEY") or None,
+            max_request_bytes=int(os.environ.get("FTI_MAX_REQUEST_BYTES", 1 << 20)),
+            prediction_log_max_bytes=int(os.environ.get("FTI_PREDICTION_LOG_MAX_BYTES", 64 << 20)),
+            prediction_log_retention_days=int(os.environ.get("FTI_PREDICTION_LOG_RETENTION_DAYS", 90)),
         )
 
     @property
