@@ -7,6 +7,7 @@ restart when the pointer changes.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -18,14 +19,15 @@ from http import HTTPStatus
 from pathlib import Path
 
 import bentoml
-from bentoml.exceptions import BentoMLException, InvalidArgument
+from bentoml.exceptions import InvalidArgument
 from starlette.responses import Response
 
 from fti_assets.serving.model_store import load_serving_model, read_pointer
 from fti_assets.serving.packaged import PACKAGED_MODEL
 from fti_assets.serving.schemas import FlightPrediction, FlightRequest
 
-log = logging.getLogger("fti.service")
+# A child of "bentoml": the server's logging setup disables other loggers and shows only these.
+log = logging.getLogger("bentoml.fti")
 WATCH_SECONDS = float(os.environ.get("FTI_SERVING_WATCH_SECONDS", "0.5"))
 
 
@@ -33,7 +35,10 @@ def _home() -> Path:
     return Path(os.environ.get("FTI_HOME", ".fti")).expanduser().resolve()
 
 
-@bentoml.service(name="flight_delay_service", workers="cpu_count", traffic={"timeout": 30}, logging={"access": {"enabled": False}})
+# The Bento binds loopback unless `--host` or BENTOML_HOST says otherwise: BentoML's own
+# default, 0.0.0.0, would expose an unauthenticated service on every interface.
+@bentoml.service(name="flight_delay_service", workers="cpu_count", traffic={"timeout": 30}, logging={"access": {"enabled": False}},
+                 http={"host": "127.0.0.1"})  # fmt: skip
 class FlightDelayService:
     """Probability that a scheduled flight arrives more than 15 minutes late."""
 
@@ -47,7 +52,10 @@ class FlightDelayService:
 
         self.home = _home()
         self.store = OnlineStoreReader(self.home / "online.sqlite")
-        self.predictions = PredictionLog(self.home / "predictions")
+        from fti_assets.settings import Settings
+
+        settings = Settings.from_env()
+        self.predictions = PredictionLog(self.home / "predictions", settings.prediction_log_max_bytes, settings.prediction_log_retention_days)
         self._seen = self._pointer_stamp()
         self.state = self._load(read_pointer(self.home), None)
         self._stop = threading.Event()
@@ -97,7 +105,7 @@ class FlightDelayService:
         self.predictions.close()
 
     def __is_ready__(self) -> bool:
-        return self.state is not None and self.store.as_of() is not None
+        return self.state is not None and self.store.as_of() is not None and self.predictions.healthy
 
     @bentoml.api
     async def predict(self, flights: list[FlightRequest], include_features: bool = False) -> list[FlightPrediction]:
@@ -109,7 +117,31 @@ class FlightDelayService:
             raise InvalidArgument(problem)
         state, as_of = self.state, self.store.as_of()  # one state for the whole request
         if as_of is None:
-            raise BentoMLException("the online store is empty: materialize online_features", error_code=HTTPStatus.SERVICE_UNAVAILABLE)
-        body = answer(state, flights, self.store, as_of, include_features, self.predictions)
+            return _unavailable("the online store is empty: materialize online_features")
+        from fti_assets.serving.prediction_log import PredictionLogError
+
+        try:
+            body = answer(state, flights, self.store, as_of, include_features, self.predictions)
+        except PredictionLogError as exc:  # an answer that cannot be logged is not given
+            return _unavailable(str(exc))
         # Returned as bytes: see fti_assets.serving.handling.
         return Response(body, media_type="application/json")  # type: ignore[return-value]
+
+
+def _unavailable(reason: str) -> Response:
+    """503 in the service's error shape; returned, not raised, so the log holds one line, no traceback."""
+    from fti_assets.serving.contract import error_body
+
+    return Response(json.dumps(error_body("service", reason)), status_code=HTTPStatus.SERVICE_UNAVAILABLE, media_type="application/json")
+
+
+def _guard() -> None:
+    """Limits, content type, API key and one error shape in front of every request."""
+    from fti_assets.serving.guard import RequestGuard
+    from fti_assets.settings import Settings
+
+    settings = Settings.from_env()
+    FlightDelayService.add_asgi_middleware(RequestGuard, max_bytes=settings.max_request_bytes, api_key=settings.api_key)
+
+
+_guard()
