@@ -27,6 +27,14 @@ class Settings:
     """``FTI_MLFLOW_TRACKING_URI``: an MLflow tracking server; unset, SQLite under FTI_HOME."""
     history_url: str | None = None
     """``FTI_HISTORY_URL``: the database of the model history (SQLAlchemy URL); unset, SQLite under FTI_HOME."""
+    api_key: str | None = None
+    """``FTI_API_KEY``: when set, POST /predict needs ``Authorization: Bearer <key>``."""
+    max_request_bytes: int = 1 << 20
+    """``FTI_MAX_REQUEST_BYTES``: larger request bodies get 413 before they are read."""
+    prediction_log_max_bytes: int = 64 << 20
+    """``FTI_PREDICTION_LOG_MAX_BYTES``: a worker's log file rotates past this size."""
+    prediction_log_retention_days: int = 90
+    """``FTI_PREDICTION_LOG_RETENTION_DAYS``: day folders of the prediction log older than this go."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -40,6 +48,10 @@ class Settings:
             schedule_lead_days=int(os.environ.get("FTI_SCHEDULE_LEAD_DAYS", "1")),
             mlflow_tracking_uri=os.environ.get("FTI_MLFLOW_TRACKING_URI") or None,
             history_url=os.environ.get("FTI_HISTORY_URL") or None,
+            api_key=os.environ.get("FTI_API_KEY") or None,
+            max_request_bytes=int(os.environ.get("FTI_MAX_REQUEST_BYTES", 1 << 20)),
+            prediction_log_max_bytes=int(os.environ.get("FTI_PREDICTION_LOG_MAX_BYTES", 64 << 20)),
+            prediction_log_retention_days=int(os.environ.get("FTI_PREDICTION_LOG_RETENTION_DAYS", 90)),
         )
 
     @property

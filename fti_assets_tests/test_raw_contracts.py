@@ -110,13 +110,6 @@ def test_bad_values_under_the_threshold_are_quarantined_and_not_stored(source, t
     assert sorted(_stored(home, "flights")["flight_date"].unique()) == [DAY1, DAY2]
 
 
-def test_duplicate_flights_are_quarantined(source: Path, tmp_path: Path) -> None:
-    rows_in = _edit(source, "flights", lambda f: pl.concat([f, f.slice(10, 1)])).height
-    home = tmp_path / "home"
-    assert _run(home, source, "flights").success
-    _assert_quarantined(home, "flights", rows_in, "uniqueness", 2)
-
-
 def test_impossible_calendar_date_is_quarantined(source: Path, tmp_path: Path) -> None:
     rows_in = _edit(source, "flights", _set("day", "32", [5])).height
     home = tmp_path / "home"
@@ -190,3 +183,35 @@ def test_a_failed_run_leaves_the_last_good_materialization_in_place(source: Path
     _edit(source, "flights", _set("carrier", None, list(range(0, 2000, 5))))
     assert not _run(home, source, "flights").success
     assert _stored(home, "flights").equals(good)
+
+
+def test_a_smaller_source_fails_and_the_stored_version_stays_unless_accepted(source: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert _run(home, source, "flights").success
+    good = _stored(home, "flights")
+    _edit(source, "flights", lambda f: f.slice(0, f.height - 20))  # 20 rows of 2 January lost
+    result = _run(home, source, "flights")
+    assert not result.success and not _check(result, "volume")
+    assert "2013-01-02: 923 rows, fewer than the 943 stored" in _failure_text(result)
+    assert _stored(home, "flights").equals(good)
+    accept = {"ops": {"flights": {"config": {"accept_smaller": True}}}}
+    assert _run(home, source, "flights", run_config=accept).success
+    assert _stored(home, "flights").height == good.height - 20
+
+
+def test_a_smaller_whole_table_fails_too(source: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert _run(home, source, "airlines").success
+    _edit(source, "airlines", lambda f: f.head(10))
+    result = _run(home, source, "airlines")
+    assert "all: 10 rows, fewer than the 16 stored" in _failure_text(result)
+    assert _stored(home, "airlines").height == 16
+
+
+def test_the_quarantine_view_exists_on_clean_data(source: Path, tmp_path: Path) -> None:
+    import duckdb
+
+    home = tmp_path / "home"
+    assert _run(home, source, "airlines").success
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.sql('select "table", reason, count(*) from quarantine group by all').fetchall() == []

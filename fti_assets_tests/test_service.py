@@ -25,7 +25,7 @@ LOW_FLOORS = {"model_evaluation": {"config": {"floor_auc": 0.5, "floor_max_brier
 TRAIN = ["trained_model", "model_evaluation", "champion_model", "flight_delay_bento", "online_features"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def home(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two champions in turn (a weak v1, then v2), an online store refreshed as of AS_OF."""
     target = Path(shutil.copytree(feature_home, tmp_path_factory.mktemp("served") / "home"))

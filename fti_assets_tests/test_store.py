@@ -52,7 +52,7 @@ def test_writes_register_views_queryable_from_duckdb(tmp_path: Path) -> None:
     assert store.read("t").get_column("a").sum() == 13
 
 
-def test_an_interactive_duckdb_session_does_not_fail_the_pipeline(tmp_path: Path) -> None:
+def test_an_interactive_duckdb_session_does_not_fail_the_pipeline_and_views_catch_up(tmp_path: Path) -> None:
     store = OfflineStore(home=str(tmp_path))
     store.write("t", pl.DataFrame({"a": [1]}))
     holder = subprocess.Popen(  # another process holds the database open, as a DuckDB shell would
@@ -62,10 +62,15 @@ def test_an_interactive_duckdb_session_does_not_fail_the_pipeline(tmp_path: Path
     try:
         assert holder.stdout.readline().strip() == "open"
         store.write("t", pl.DataFrame({"a": [2]}), "2013-01-02")
+        store.write("new_table", pl.DataFrame({"b": [3]}))  # its view cannot be created now
+        assert store.pending_views() == ["new_table", "t"]
     finally:
         holder.kill()
         holder.wait()
     assert sorted(store.read("t")["a"].to_list()) == [1, 2]
+    assert store.refresh_pending() == [] and store.pending_views() == []
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.sql("select b from new_table").fetchall() == [(3,)]
 
 
 def test_two_runs_on_different_partitions_at_the_same_time_both_succeed(tmp_path: Path, source_slice: Path) -> None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 import dagster as dg
 import polars as pl
 
+from fti_assets.assets.lookback import require_lookback
 from fti_assets.assets.publishing import feature_checks, publish
 from fti_assets.contracts.known_at import (
     congestion_mismatches,
@@ -24,6 +25,7 @@ from fti_assets.domain.timezones import airport_timezones
 from fti_assets.partitions import daily_partitions
 from fti_assets.storage.io_manager import PARTITION_COLUMN
 from fti_assets.storage.source import RawSource
+from fti_assets.storage.offline_store import OfflineStore
 
 #: Outcomes known during a day come from flights that left up to two days earlier, and the
 #: 7-day windows reach a week further back.
@@ -88,7 +90,9 @@ def origin_weather(context: dg.AssetExecutionContext, weather: pl.DataFrame):
                        known_at_mismatches=lambda f: weather_mismatches(weather, f))
 
 
-def _stats_window(context: dg.AssetExecutionContext) -> tuple:
+def _stats_window(context: dg.AssetExecutionContext, store: OfflineStore) -> tuple:
+    """The partitions' time window, once their whole outcome lookback is stored."""
+    require_lookback(context, store, "flight_outcomes", -OUTCOME_LOOKBACK.start_offset)
     window = context.partition_time_window
     return window.start, window.end
 
@@ -99,10 +103,10 @@ _STATS_RULE = ("a sample of snapshots recounted from the arrived outcomes known 
 
 @dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("carrier_delay_stats", known_at=_STATS_RULE),
           ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)})  # fmt: skip
-def carrier_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
+def carrier_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame, store: OfflineStore):
     """Each carrier's delayed share and volume over the trailing 1 and 7 days of outcomes
     known by each hour: a row whenever a value changes, known at that hour."""
-    start, end = _stats_window(context)
+    start, end = _stats_window(context, store)
     frame = features.delay_stats(flight_outcomes, ["carrier"], "carrier", start, end)
     yield from publish(context, "carrier_delay_stats", frame, "snapshot_date", timedelta(hours=6),
                        known_at_mismatches=lambda f: stats_mismatches(flight_outcomes, f, ["carrier"], "carrier"))
@@ -110,10 +114,10 @@ def carrier_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.D
 
 @dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("route_delay_stats", known_at=_STATS_RULE),
           ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)})  # fmt: skip
-def route_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
+def route_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame, store: OfflineStore):
     """Each route's (origin, dest) delayed share and volume over the trailing 1 and 7 days of
     outcomes known by each hour: a row whenever a value changes, known at that hour."""
-    start, end = _stats_window(context)
+    start, end = _stats_window(context, store)
     frame = features.delay_stats(flight_outcomes, ["origin", "dest"], "route", start, end)
     yield from publish(context, "route_delay_stats", frame, "snapshot_date", timedelta(hours=6),
                        known_at_mismatches=lambda f: stats_mismatches(flight_outcomes, f, ["origin", "dest"], "route"))

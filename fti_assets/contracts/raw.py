@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pandera.polars as pa
 import polars as pl
 from pandera import Check
@@ -138,3 +140,28 @@ AIRLINES = pa.DataFrameSchema(
 RAW_SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "flights": FLIGHTS, "schedules": SCHEDULES, "weather": WEATHER, "planes": PLANES, "airports": AIRPORTS, "airlines": AIRLINES,
 }  # fmt: skip
+
+
+def _calendar_matches(zone: str):
+    """``time_hour``, read in the source's ``zone``, falls on the row's year, month, day and hour."""
+
+    def check(data: pa.PolarsData) -> pl.LazyFrame:
+        local = pl.col("time_hour").dt.convert_time_zone(zone)
+        same = [getattr(local.dt, part)() == pl.col(part) for part in ("year", "month", "day", "hour")]
+        return data.lazyframe.select(pl.all_horizontal(same))
+
+    return Check(check, name=f"time_hour_matches_year_month_day_hour_in_{zone}")
+
+
+def raw_schema(table: str, zone: str) -> pa.DataFrameSchema:
+    """The contract of a raw table whose calendar columns are local times of ``zone``.
+
+    A ``time_hour`` that disagrees with ``year, month, day, hour`` (shifted by a day, or read
+    in the wrong zone) is rejected: it decides when a weather row became known.
+    """
+    schema = RAW_SCHEMAS[table]
+    if "time_hour" not in schema.columns:
+        return schema
+    zoned = copy.deepcopy(schema)
+    zoned.checks = [*schema.checks, _calendar_matches(zone)]
+    return zoned

@@ -40,14 +40,38 @@ class Validated:
         )  # fmt: skip
 
 
-def _cast(name: str, source: pl.DataType, target: pl.DataType) -> pl.Expr:
+#: A timestamp string that carries its own zone: ``Z`` or a numeric offset at the end.
+_OFFSET = r"(Z|[+-]\d\d(:?\d\d)?)$"
+
+
+def _localize(naive: pl.Expr, zone: str | None) -> pl.Expr:
+    """Naive times read in the source's ``zone`` (None: refused, null). An ambiguous hour at
+    the end of daylight saving takes the earlier instant, as R's ``make_datetime`` does."""
+    if zone is None:
+        return pl.lit(None, pl.Datetime("us", "UTC"))
+    return naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+
+
+def _cast(name: str, source: pl.DataType, target: pl.DataType, zone: str | None = "UTC") -> pl.Expr:
     column = pl.col(name)
     if source == pl.String and isinstance(target, pl.Datetime):
-        return column.str.to_datetime(time_unit=target.time_unit, time_zone=target.time_zone, strict=False)
+        # Offsets and naive strings are parsed apart: polars infers one format per call.
+        text = column.str.strip_chars()
+        aware = pl.when(text.str.contains(_OFFSET)).then(text).str.to_datetime(time_unit=target.time_unit, time_zone="UTC", strict=False)
+        naive = pl.when(~text.str.contains(_OFFSET)).then(text).str.to_datetime(time_unit=target.time_unit, strict=False)
+        return pl.coalesce(aware, _localize(naive, zone)).dt.convert_time_zone(target.time_zone or "UTC")
     if source == pl.String and target == pl.Date:
         return column.str.to_date(strict=False)
     if isinstance(source, pl.Datetime) and isinstance(target, pl.Datetime):
-        return column.dt.replace_time_zone(target.time_zone) if source.time_zone is None else column.dt.convert_time_zone(target.time_zone)
+        # pandas writes ns, Spark and Arrow often ms: the unit is converted, not refused.
+        utc = _localize(column, zone) if source.time_zone is None else column.dt.convert_time_zone("UTC")
+        return utc.dt.cast_time_unit(target.time_unit).dt.convert_time_zone(target.time_zone or "UTC")
+    if target.is_integer() and (source == pl.String or source.is_float()):
+        # pandas and R write integer columns holding nulls as floats (517.0): accept whole
+        # numbers, and leave a fraction (-12.3) null so the row is quarantined, never truncated.
+        number = column.str.strip_chars().cast(pl.Float64, strict=False) if source == pl.String else column.cast(pl.Float64)
+        whole = pl.when(number == number.round(0)).then(number).cast(target, strict=False)
+        return pl.coalesce(column.str.strip_chars().cast(target, strict=False), whole) if source == pl.String else whole
     return column.cast(target, strict=False)
 
 
@@ -60,8 +84,10 @@ def require_columns(frame: pl.DataFrame, schema: pa.DataFrameSchema, table: str)
         )
 
 
-def cast_to_schema(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> tuple[pl.DataFrame, pl.DataFrame]:
+def cast_to_schema(frame: pl.DataFrame, schema: pa.DataFrameSchema, zone: str | None = "UTC") -> tuple[pl.DataFrame, pl.DataFrame]:
     """Cast every column to its contract type; a value lost by the cast is a row failure.
+
+    Timestamps without a zone are read in ``zone`` (None refuses them).
 
     Returns the cast frame (with a ``_row`` index) and failures as ``_row, column, rule``.
     """
@@ -70,7 +96,7 @@ def cast_to_schema(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> tuple[pl.
     for name, column in schema.columns.items():
         if name not in frame.columns or frame.schema[name] == column.dtype.type:
             continue
-        cast = _cast(name, frame.schema[name], column.dtype.type).alias(name)
+        cast = _cast(name, frame.schema[name], column.dtype.type, zone).alias(name)
         casts.append(cast)
         failures.append(
             indexed.filter(pl.col(name).is_not_null() & cast.is_null()).select(
@@ -104,14 +130,17 @@ def check_values(cast: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame
         ).unique()
 
 
-def validate_rows(frame: pl.DataFrame, schema: pa.DataFrameSchema, extra_failures: pl.DataFrame | None = None) -> Validated:
+def validate_rows(
+    frame: pl.DataFrame, schema: pa.DataFrameSchema, extra_failures: pl.DataFrame | None = None, zone: str | None = "UTC"
+) -> Validated:
     """Split ``frame`` into rows that meet ``schema`` and rows that do not, with reasons.
 
     ``extra_failures`` (``_row, column, rule``, indexed like ``frame``) adds findings from
     other scans, such as PII. Rejected rows keep their original values, so nothing is lost.
+    Timestamps without a zone are read in ``zone`` (None refuses them).
     """
     require_columns(frame, schema, schema.name or "table")
-    cast, type_failures = cast_to_schema(frame, schema)
+    cast, type_failures = cast_to_schema(frame, schema, zone)
     typed_ok = cast.join(type_failures.select(ROW).unique(), on=ROW, how="anti")
     failures = pl.concat([type_failures, check_values(typed_ok, schema), *([extra_failures] if extra_failures is not None else [])])
     reasons = (

@@ -14,9 +14,8 @@ from pydantic import TypeAdapter
 from fti_assets.serving.online_store import OnlineStoreReader
 from fti_assets.serving.prediction_log import PredictionLog
 from fti_assets.serving.predictor import ServingState, serve, spine
-from fti_assets.serving.schemas import FlightPrediction, FlightRequest
+from fti_assets.serving.schemas import MAX_FLIGHTS, FlightPrediction, FlightRequest
 
-MAX_FLIGHTS = 1000
 # Serialized here: for a pydantic return value BentoML rebuilds its JSON schema on every
 # response to pick the media type, which cost a quarter of the service's CPU.
 _PREDICTIONS = TypeAdapter(list[FlightPrediction])

