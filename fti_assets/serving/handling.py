@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from fti_assets.serving.online_store import OnlineStoreReader
+from fti_assets.serving.online_backend import FeatureReader
 from fti_assets.serving.prediction_log import PredictionLog
 from fti_assets.serving.predictor import ServingState, serve, spine
 from fti_assets.serving.schemas import FlightPrediction, FlightRequest
@@ -34,7 +34,7 @@ def request_problem(flights: list[FlightRequest]) -> str | None:
     return None
 
 
-def answer(state: ServingState, flights: list[FlightRequest], store: OnlineStoreReader, as_of: str,
+def answer(state: ServingState, flights: list[FlightRequest], store: FeatureReader, as_of: str,
            include_features: bool, log: PredictionLog) -> bytes:  # fmt: skip
     """Score the flights with one serving state, log a record per flight, return the JSON body."""
     rows = spine([f.model_dump() for f in flights], store)

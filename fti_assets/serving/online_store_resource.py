@@ -1,23 +1,34 @@
-"""The online store as a Dagster resource (the SQLite details live in ``online_store``)."""
+"""The online store as a Dagster resource: SQLite (``online_store``) or Redis (``redis_store``)."""
 
 from datetime import datetime
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
 
 class OnlineStore(dg.ConfigurableResource):
-    """SQLite in WAL mode at ``path``; production would point this at Redis."""
+    """The online feature store: SQLite in WAL mode at ``path``, or Redis at ``redis_url``
+    with every key under ``prefix`` (``backend`` chooses; ``resources.py`` sets it per environment)."""
 
     path: str
+    backend: str = "sqlite"
+    redis_url: str = ""
+    prefix: str = "fti"
+    retain_seconds: int = 600
+    """Redis: how long a replaced snapshot stays readable for requests still pinned to it."""
+
+    @property
+    def location(self) -> str:
+        """The SQLite file or the Redis server with its prefix, for metadata and messages."""
+        return self.path if self.backend == "sqlite" else f"{self.redis_url} ({self.prefix}:*)"
 
     def write_snapshot(self, latest: dict[str, pl.DataFrame], timezones: pl.DataFrame, as_of: datetime) -> dict[str, int]:
-        from fti_assets.serving.online_store import write_snapshot
+        from fti_assets.serving.online_backend import write
 
-        return write_snapshot(Path(self.path), latest, timezones, as_of)
+        where = self.path if self.backend == "sqlite" else self.redis_url
+        return write(self.backend, where, self.prefix, latest, timezones, as_of, self.retain_seconds)
 
     def reader(self):
-        from fti_assets.serving.online_store import OnlineStoreReader
+        from fti_assets.serving.online_backend import open_reader
 
-        return OnlineStoreReader(Path(self.path))
+        return open_reader(self.backend, self.path if self.backend == "sqlite" else self.redis_url, self.prefix)

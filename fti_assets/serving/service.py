@@ -1,12 +1,15 @@
 """The BentoML service: POST /predict scores scheduled flights with the champion model.
 
 Run it with ``make serve`` (``bentoml serve`` on 127.0.0.1). It reads ``FTI_HOME`` for the
-online store, the champion pointer and the prediction log, and swaps models without a
-restart when the pointer changes.
+champion pointer and the prediction log, the online store of its environment (SQLite under
+``FTI_HOME``, or Redis with ``FTI_ENV=production``), and swaps models without a restart
+when the pointer changes. When the online store cannot answer, a request gets 503 with
+``Retry-After``, never a probability from default values; the next request tries again.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -27,6 +30,7 @@ from fti_assets.serving.schemas import FlightPrediction, FlightRequest
 
 log = logging.getLogger("fti.service")
 WATCH_SECONDS = float(os.environ.get("FTI_SERVING_WATCH_SECONDS", "0.5"))
+RETRY_AFTER_SECONDS = 1
 
 
 def _home() -> Path:
@@ -42,11 +46,12 @@ class FlightDelayService:
     packaged = bentoml.models.BentoModel(PACKAGED_MODEL)
 
     def __init__(self) -> None:
-        from fti_assets.serving.online_store import OnlineStoreReader
+        from fti_assets.serving.online_backend import reader_for
         from fti_assets.serving.prediction_log import PredictionLog
+        from fti_assets.settings import Settings
 
         self.home = _home()
-        self.store = OnlineStoreReader(self.home / "online.sqlite")
+        self.store = reader_for(Settings.from_env())
         self.predictions = PredictionLog(self.home / "predictions")
         self._seen = self._pointer_stamp()
         self.state = self._load(read_pointer(self.home), None)
@@ -97,19 +102,32 @@ class FlightDelayService:
         self.predictions.close()
 
     def __is_ready__(self) -> bool:
-        return self.state is not None and self.store.as_of() is not None
+        from fti_assets.serving.online_backend import OnlineStoreUnavailable
+
+        try:
+            return self.state is not None and self.store.as_of() is not None
+        except OnlineStoreUnavailable:
+            return False
 
     @bentoml.api
     async def predict(self, flights: list[FlightRequest], include_features: bool = False) -> list[FlightPrediction]:
         """Score up to 1000 flights. Unknown planes, routes or airports get documented
         defaults and are listed in `unknown`; `include_features` returns the vector used."""
         from fti_assets.serving.handling import answer, request_problem
+        from fti_assets.serving.online_backend import OnlineStoreUnavailable
 
         if problem := request_problem(flights):
             raise InvalidArgument(problem)
-        state, as_of = self.state, self.store.as_of()  # one state for the whole request
-        if as_of is None:
-            raise BentoMLException("the online store is empty: materialize online_features", error_code=HTTPStatus.SERVICE_UNAVAILABLE)
-        body = answer(state, flights, self.store, as_of, include_features, self.predictions)
+        try:
+            state, store = self.state, self.store.pinned()  # one model state and one refresh for the whole request
+            as_of = store.as_of()
+            if as_of is None:
+                raise BentoMLException("the online store is empty: materialize online_features", error_code=HTTPStatus.SERVICE_UNAVAILABLE)
+            body = answer(state, flights, store, as_of, include_features, self.predictions)
+        except OnlineStoreUnavailable as exc:
+            log.warning("online store unavailable: %s", exc)
+            detail = json.dumps({"error": f"the online store is unavailable, retry later: {exc}"})
+            return Response(detail, status_code=HTTPStatus.SERVICE_UNAVAILABLE, media_type="application/json",  # type: ignore[return-value]
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
         # Returned as bytes: see fti_assets.serving.handling.
         return Response(body, media_type="application/json")  # type: ignore[return-value]
