@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,26 +32,25 @@ def _unavailable(reason: str) -> None:
 
 
 def postgres_url(database: str) -> str:
-    return f"postgresql://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}"
+    # The driver is named: SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, not installed here.
+    return f"postgresql+psycopg2://{POSTGRES_USER}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}"
 
 
 def _admin():
     import psycopg2
 
-    conn = psycopg2.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname="postgres", connect_timeout=3)
+    try:
+        conn = psycopg2.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname="postgres", connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        _unavailable(f"PostgreSQL at {POSTGRES_HOST}:{POSTGRES_PORT} is unreachable: {str(exc).strip().splitlines()[0]}")
     conn.autocommit = True
     return conn
 
 
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database (its name), dropped after the test."""
-    import psycopg2
-
-    try:
-        admin = _admin()
-    except psycopg2.OperationalError as exc:
-        _unavailable(f"PostgreSQL at {POSTGRES_HOST}:{POSTGRES_PORT} is unreachable: {str(exc).strip().splitlines()[0]}")
+@contextmanager
+def new_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database (its name), dropped afterwards."""
+    admin = _admin()
     name = f"fti_test_{secrets.token_hex(4)}"
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
@@ -62,8 +62,8 @@ def postgres_database() -> Iterator[str]:
         admin.close()
 
 
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
+@contextmanager
+def new_redis_prefix() -> Iterator[str]:
     """A key prefix of its own on the shared Redis; every key under it is deleted afterwards."""
     import redis
 
@@ -80,6 +80,18 @@ def redis_prefix() -> Iterator[str]:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    with new_database() as name:
+        yield name
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    with new_redis_prefix() as prefix:
+        yield prefix
 
 
 def _free_port() -> int:
@@ -122,3 +134,11 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=20)
+
+
+def production_env(home: Path, dagster_db: str, mlflow_db: str, prefix: str, redis_url: str = REDIS_URL) -> dict[str, str]:
+    """The environment of the production profile for one FTI_HOME, its databases and key prefix."""
+    return {"FTI_ENV": "production", "FTI_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
+            "FTI_DAGSTER_POSTGRES_URL": postgres_url(dagster_db), "FTI_MLFLOW_TRACKING_URI": postgres_url(mlflow_db),
+            "FTI_MLFLOW_ARTIFACTS": str(home.parent / "artifacts"), "FTI_REDIS_URL": redis_url, "FTI_REDIS_PREFIX": prefix,
+            "BENTOML_HOME": str(home / "bentoml")}  # fmt: skip
