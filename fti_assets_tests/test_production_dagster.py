@@ -132,3 +132,34 @@ def test_the_daemon_keeps_ticking_through_a_code_server_restart(tmp_path: Path) 
         ticks = _ticks(dagster_db, sensor)
         assert ticks[-1][0] in ("SKIPPED", "SUCCESS") and ticks[-1][1] > back
         assert "STARTED" not in [status for status, _ in ticks]  # no tick left half-done
+
+
+def test_the_profile_is_chosen_in_one_place_and_fails_loudly_when_incomplete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fti_assets.instance import prepare_dagster_home
+    from fti_assets.resources import build_resources
+    from fti_assets.settings import Settings
+
+    for key in ("FTI_MLFLOW_TRACKING_URI", "FTI_MLFLOW_ARTIFACTS", "FTI_REDIS_URL", "FTI_REDIS_PREFIX", "DAGSTER_HOME"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("FTI_HOME", str(tmp_path / "fti"))
+    monkeypatch.setenv("FTI_ENV", "production")
+    with pytest.raises(ValueError, match="FTI_MLFLOW_TRACKING_URI"):
+        build_resources(Settings.from_env())
+    monkeypatch.setenv("FTI_MLFLOW_TRACKING_URI", postgres_url("mlflow"))
+    monkeypatch.setenv("FTI_REDIS_URL", "redis://127.0.0.1:6390/2")
+    monkeypatch.setenv("FTI_REDIS_PREFIX", "team")
+    resources = build_resources(Settings.from_env())
+    assert (resources["online"].backend, resources["online"].redis_url, resources["online"].prefix) == ("redis", "redis://127.0.0.1:6390/2", "team")
+    assert resources["registry"].tracking_uri == postgres_url("mlflow")
+    assert resources["registry"].artifact_root == str(tmp_path / "fti" / "mlflow" / "artifacts")
+    # A leftover local instance file is replaced by the production one, never silently kept.
+    (tmp_path / "fti" / "dagster").mkdir(parents=True)
+    (tmp_path / "fti" / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = prepare_dagster_home(Settings.from_env())
+    assert "FTI_DAGSTER_POSTGRES_URL" in (home / "dagster.yaml").read_text()
+    monkeypatch.setenv("FTI_ENV", "staging")
+    with pytest.raises(ValueError, match="FTI_ENV"):
+        build_resources(Settings.from_env())
+    monkeypatch.setenv("FTI_ENV", "local")
+    local = build_resources(Settings.from_env())
+    assert local["online"].backend == "sqlite" and local["registry"].tracking_uri.startswith("sqlite:///")
