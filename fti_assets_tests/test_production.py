@@ -37,6 +37,9 @@ BIN = Path(sys.executable).parent
 START, END = date(2013, 1, 1), date(2013, 1, 21)  # three weeks: the demo's short window
 REFRESH = datetime(2013, 1, 22, tzinfo=UTC)  # the demo refreshes the online store at the window's end
 LATER = datetime(2013, 1, 21, 12, tzinfo=UTC)
+# The module's demo (three weeks through Dagster, MLflow, Bento and monitoring) runs in the
+# first test's setup: minutes on a shared two-core machine.
+pytestmark = pytest.mark.timeout(2400)
 
 
 @dataclass
@@ -165,9 +168,11 @@ def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_50
                 server.stop()
                 stopped_at = len(seen)
                 _wait_for(lambda: sum(s[1] == 503 for s in seen[stopped_at:]) >= 5)
+                assert httpx.get(f"{service.url}/readyz", timeout=10).status_code == 503  # out of a balancer's rotation
                 server.start()
                 restarted_at = len(seen)
                 _wait_for(lambda: sum(s[1] == 200 for s in seen[restarted_at:]) >= 5)
+                assert httpx.get(f"{service.url}/readyz", timeout=10).status_code == 200
             finally:
                 stop.set()
                 for t in threads:
