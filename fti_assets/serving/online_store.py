@@ -79,7 +79,8 @@ class OnlineStoreReader:
         return conn
 
     def pinned(self) -> OnlineStoreReader:
-        """The reader itself: a refresh is one transaction, and each lookup reads a committed one."""
+        """The reader itself: each lookup reads one whole committed refresh, though two lookups of
+        a request can straddle a refresh (Redis pins one snapshot per request instead)."""
         return self
 
     def as_of(self) -> str | None:
