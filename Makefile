@@ -10,7 +10,7 @@ BENTOML_HOME ?= $(FTI_HOME)/bentoml
 export FTI_HOME
 export BENTOML_DO_NOT_TRACK := true
 
-.PHONY: demo test dev serve bench lint clean env
+.PHONY: demo test dev prod-dev serve bench lint clean env
 
 # The environment comes from uv.lock; uv itself is bootstrapped with pip when absent.
 $(CURDIR)/.bootstrap/bin/uv:
@@ -34,6 +34,12 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 
 dev: env $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# The production profile (README, "Production profile"): the code server, the webserver and
+# the daemon as separate processes on PostgreSQL storage; FTI_DAGSTER_POSTGRES_URL,
+# FTI_MLFLOW_TRACKING_URI and FTI_REDIS_URL say where the servers are.
+prod-dev: env
+	DAGSTER_HOME=$(DAGSTER_HOME)-production PORT=$(PORT) deploy/prod-dev.sh
 
 # The champion's exact Bento (its tag is recorded in the registry, never `latest`); a running
 # service follows the registry's champion and challenger aliases by itself.

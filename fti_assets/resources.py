@@ -21,23 +21,23 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     """Resources for ``settings.env``.
 
     ``local`` keeps everything under ``FTI_HOME``: Parquet, SQLite for MLflow and the online
-    store, the BentoML store. ``production`` takes the MLflow server from
-    ``FTI_MLFLOW_TRACKING_URI``; the asset code is the same in both.
+    store, the BentoML store. ``production`` keeps MLflow's tracking and registry at
+    ``FTI_MLFLOW_TRACKING_URI`` (PostgreSQL) with artifacts at ``FTI_MLFLOW_ARTIFACTS``, and
+    the online store in Redis (``FTI_REDIS_URL``, keys under ``FTI_REDIS_PREFIX``); the asset
+    code is the same in both.
     """
-    if settings.env not in ("local", "production"):
-        raise ValueError(f"FTI_ENV must be 'local' or 'production', not {settings.env!r}")
-    if settings.env == "production" and not settings.mlflow_tracking_uri:
-        raise ValueError("FTI_ENV=production needs FTI_MLFLOW_TRACKING_URI")
     store = OfflineStore(home=str(settings.home))
+    online = OnlineStore(path=str(settings.online_store_path), backend=settings.online_backend,
+                         redis_url=settings.redis_url if settings.production else "", prefix=settings.redis_prefix)  # fmt: skip
     return {
         "store": store,
         "source": RawSource(location=settings.source, schedule_lead_days=settings.schedule_lead_days),
         "io_manager": ParquetIOManager(store=store),
         "record_io_manager": RecordIOManager(home=str(settings.home)),
-        "registry": ModelRegistry(tracking_uri=settings.tracking_uri, artifact_root=str(settings.mlflow_dir / "artifacts"),
+        "registry": ModelRegistry(tracking_uri=settings.tracking_uri, artifact_root=settings.artifact_root,
                                   history_url=settings.model_history_url),
         "lock": ChangeLock(folder=str(settings.lock_dir)),
-        "online": OnlineStore(path=str(settings.online_store_path)),
+        "online": online,
         "serving": ServingResource(home=str(settings.home), bentoml_home=str(settings.bentoml_home)),
         "retraining_rule": RetrainingRuleConfig(),
         "reports": ReportStore(folder=str(settings.reports_dir)),

@@ -1,7 +1,10 @@
 """The one place that reads the environment.
 
 Everything the system writes lives under ``FTI_HOME`` (default ``./.fti``), so a reset is
-``rm -rf .fti``. ``FTI_ENV`` picks local or production resources in ``resources.py``.
+``rm -rf .fti``. ``FTI_ENV`` picks local or production resources in ``resources.py``:
+``production`` keeps the online store in Redis (``FTI_REDIS_URL``, keys under
+``FTI_REDIS_PREFIX``) and MLflow's tracking and registry on the server or database of
+``FTI_MLFLOW_TRACKING_URI`` with artifacts at ``FTI_MLFLOW_ARTIFACTS``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ class Settings:
     """``FTI_PREDICTION_LOG_MAX_BYTES``: a worker's log file rotates past this size."""
     prediction_log_retention_days: int = 90
     """``FTI_PREDICTION_LOG_RETENTION_DAYS``: day folders of the prediction log older than this go."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """``FTI_REDIS_URL``: the production online store."""
+    redis_prefix: str = "fti"
+    """``FTI_REDIS_PREFIX``: the online store's keys start with it."""
+    mlflow_artifacts: str = ""
+    """``FTI_MLFLOW_ARTIFACTS``: where MLflow writes model files; empty, a folder under FTI_HOME."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -52,6 +61,9 @@ class Settings:
             max_request_bytes=int(os.environ.get("FTI_MAX_REQUEST_BYTES", 1 << 20)),
             prediction_log_max_bytes=int(os.environ.get("FTI_PREDICTION_LOG_MAX_BYTES", 64 << 20)),
             prediction_log_retention_days=int(os.environ.get("FTI_PREDICTION_LOG_RETENTION_DAYS", 90)),
+            redis_url=os.environ.get("FTI_REDIS_URL", cls.redis_url),
+            redis_prefix=os.environ.get("FTI_REDIS_PREFIX", cls.redis_prefix),
+            mlflow_artifacts=os.environ.get("FTI_MLFLOW_ARTIFACTS", ""),
         )
 
     @property
@@ -77,9 +89,30 @@ class Settings:
         return self.home / "mlflow"
 
     @property
+    def production(self) -> bool:
+        if self.env not in ("local", "production"):
+            raise ValueError(f"FTI_ENV must be 'local' or 'production', not {self.env!r}")
+        return self.env == "production"
+
+    @property
+    def online_backend(self) -> str:
+        """Where the online store lives: ``redis`` in production, else ``sqlite``."""
+        return "redis" if self.production else "sqlite"
+
+    @property
     def tracking_uri(self) -> str:
-        """The MLflow tracking and registry URI: the configured server, or SQLite under FTI_HOME."""
-        return self.mlflow_tracking_uri or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+        """MLflow's tracking and registry store: the configured one, else SQLite under FTI_HOME
+        (production insists on a configured one)."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        if self.production:
+            raise ValueError("FTI_ENV=production needs FTI_MLFLOW_TRACKING_URI (e.g. postgresql://user@host:5432/mlflow)")
+        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> str:
+        """Where MLflow writes model files: FTI_MLFLOW_ARTIFACTS, else a folder under FTI_HOME."""
+        return self.mlflow_artifacts or str(self.mlflow_dir / "artifacts")
 
     @property
     def model_history_url(self) -> str:

@@ -81,8 +81,9 @@ def refresh_time(as_of: str, tags: dict[str, str]) -> datetime:
 @dg.asset(group_name="deployment", deps=[g.name for g in FEATURE_GROUPS], backfill_policy=_SINGLE_RUN)
 def online_features(context: dg.AssetExecutionContext, config: OnlineRefreshConfig, online: OnlineStore, store: OfflineStore, airports: pl.DataFrame):
     """The online feature store: each entity's latest feature values known at the refresh time,
-    computed by the same retrieval code as the training dataset, in SQLite (WAL). A refresh
-    older than the one served is refused unless forced: backfills never roll features back."""
+    computed by the same retrieval code as the training dataset, in SQLite (WAL) or, in
+    production, Redis (a new snapshot per refresh, switched atomically). A refresh older than
+    the one served is refused unless forced: backfills never roll features back."""
     from fti_assets.domain.timezones import airport_timezones
     from fti_assets.serving.refresh import StaleRefreshError, check_refresh_order, snapshot_as_of
 
@@ -95,7 +96,7 @@ def online_features(context: dg.AssetExecutionContext, config: OnlineRefreshConf
     counts = online.write_snapshot(latest, airport_timezones(airports), as_of)
     context.log.info(f"online store refreshed as of {as_of.isoformat()}: {counts}")
     return dg.MaterializeResult(metadata={"as_of": as_of.isoformat(), "entities": dg.MetadataValue.json(counts),
-                                          "path": dg.MetadataValue.path(online.path)})  # fmt: skip
+                                          "store": online.location})  # fmt: skip
 
 
 DEPLOYMENT_ASSETS = [champion_model, flight_delay_bento, online_features]

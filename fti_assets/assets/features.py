@@ -24,8 +24,8 @@ from fti_assets.domain import features, schedule
 from fti_assets.domain.timezones import airport_timezones
 from fti_assets.partitions import daily_partitions
 from fti_assets.storage.io_manager import PARTITION_COLUMN
-from fti_assets.storage.source import RawSource
 from fti_assets.storage.offline_store import OfflineStore
+from fti_assets.storage.source import RawSource
 
 #: Outcomes known during a day come from flights that left up to two days earlier, and the
 #: 7-day windows reach a week further back.

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from fti_assets.serving.online_store import OnlineStoreReader
+from fti_assets.serving.online_backend import FeatureReader
 from fti_assets.serving.prediction_log import PredictionLog
 from fti_assets.serving.predictor import ServingState, serve, spine
 from fti_assets.serving.schemas import MAX_FLIGHTS, FlightPrediction, FlightRequest
@@ -40,7 +40,7 @@ def past_flights(rows: Any, as_of: str) -> list[bool]:
     return [t < refreshed for t in rows["prediction_time"]]
 
 
-def answer(state: ServingState, flights: list[FlightRequest], store: OnlineStoreReader, as_of: str,
+def answer(state: ServingState, flights: list[FlightRequest], store: FeatureReader, as_of: str,
            include_features: bool, log: PredictionLog) -> bytes:  # fmt: skip
     """Score the flights with one serving state, log a record per flight, return the JSON body."""
     rows = spine([f.model_dump() for f in flights], store)

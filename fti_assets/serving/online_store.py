@@ -78,6 +78,11 @@ class OnlineStoreReader:
             conn = self._local.conn = connect(self.path, readonly=True)
         return conn
 
+    def pinned(self) -> OnlineStoreReader:
+        """The reader itself: each lookup reads one whole committed refresh, though two lookups of
+        a request can straddle a refresh (Redis pins one snapshot per request instead)."""
+        return self
+
     def as_of(self) -> str | None:
         row = self._conn().execute(f"SELECT value FROM {META} WHERE key = 'as_of'").fetchone()
         return row[0] if row else None
@@ -92,3 +97,7 @@ class OnlineStoreReader:
         columns = [group.known_at_column, *group.features]
         row = self._conn().execute(f'SELECT {", ".join(columns)} FROM "{_table(group)}" WHERE {where}', keys).fetchone()
         return dict(zip(columns, row, strict=True)) if row else None
+
+    def lookup_many(self, requests: list[tuple[FeatureGroup, tuple]]) -> list[dict[str, Any] | None]:
+        """``lookup`` for each (group, keys): local SQLite reads need no batching."""
+        return [self.lookup(group, keys) for group, keys in requests]

@@ -20,7 +20,7 @@ from fti_assets.domain.feature_groups import FEATURE_GROUPS
 from fti_assets.domain.features import request_features
 from fti_assets.domain.schedule import PREDICTION_LEAD, flight_id
 from fti_assets.domain.timezones import DEFAULT_TIMEZONE
-from fti_assets.serving.online_store import OnlineStoreReader
+from fti_assets.serving.online_backend import FeatureReader
 from fti_assets.training.encoding import FeatureSpec
 
 SPINE_SCHEMA = {"carrier": pl.String, "flight": pl.Int64, "tailnum": pl.String, "origin": pl.String, "dest": pl.String,
@@ -54,7 +54,7 @@ def _row(flight: dict, origin_tz: str) -> dict:
             "origin_tz": origin_tz, "local_date": departure.astimezone(_zone(origin_tz)).date()}  # fmt: skip
 
 
-def spine(flights: list[dict], store: OnlineStoreReader) -> pl.DataFrame:
+def spine(flights: list[dict], store: FeatureReader) -> pl.DataFrame:
     """Request flights as schedule rows in UTC, with the origin's zone from the online store."""
     rows = [_row(f, store.timezone(f["origin"]) or DEFAULT_TIMEZONE) for f in flights]
     frame = pl.from_dicts(rows, schema={**SPINE_SCHEMA, "local_date": pl.Date})
@@ -64,13 +64,15 @@ def spine(flights: list[dict], store: OnlineStoreReader) -> pl.DataFrame:
     return frame
 
 
-def feature_rows(flights: pl.DataFrame, store: OnlineStoreReader) -> tuple[list[dict[str, Any]], list[list[str]]]:
+def feature_rows(flights: pl.DataFrame, store: FeatureReader) -> tuple[list[dict[str, Any]], list[list[str]]]:
     """Request-time features plus each group's online values (defaults where unknown), per flight."""
     rows = request_features(flights).to_dicts()
     unknown: list[list[str]] = [[] for _ in rows]
+    # Every lookup of the request at once: one round trip to a networked store.
+    found_all = iter(store.lookup_many([(g, tuple(_sql_key(row[k]) for k in g.keys)) for row in rows for g in FEATURE_GROUPS]))
     for i, row in enumerate(rows):
         for group in FEATURE_GROUPS:
-            found = store.lookup(group, tuple(_sql_key(row[k]) for k in group.keys))
+            found = next(found_all)
             if found is None:
                 unknown[i].append(group.name)
             for feature in group.features:
@@ -106,7 +108,7 @@ def canary_bucket(flight_id: str) -> float:
     return int(hashlib.sha256(flight_id.encode()).hexdigest()[:8], 16) / 2**32
 
 
-def serve(state: ServingState, flights: pl.DataFrame, store: OnlineStoreReader) -> dict[str, Any]:
+def serve(state: ServingState, flights: pl.DataFrame, store: FeatureReader) -> dict[str, Any]:
     """Champion (and challenger) probabilities, the one returned per flight, and what was used."""
     features, unknown = feature_rows(flights, store)
     champion_p = predict(state.champion, features)

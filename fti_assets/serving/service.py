@@ -1,9 +1,11 @@
 """The BentoML service: POST /predict scores scheduled flights with the champion model.
 
 Run it with ``make serve`` (``bentoml serve`` of the champion's exact Bento on 127.0.0.1). It
-reads ``FTI_HOME`` for the online store and the prediction log, and follows the MLflow
-registry (the one record of champion and challenger): it polls the aliases and swaps models
-without a restart when they move.
+reads ``FTI_HOME`` for the prediction log, the online store of its environment (SQLite under
+``FTI_HOME``, or Redis with ``FTI_ENV=production``), and follows the MLflow registry (the one
+record of champion and challenger): it polls the aliases and swaps models without a restart
+when they move. When the online store cannot answer, a request gets 503 with ``Retry-After``,
+never a probability from default values; the next request tries again.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from fti_assets.settings import Settings
 # A child of "bentoml": the server's logging setup disables other loggers and shows only these.
 log = logging.getLogger("bentoml.fti")
 WATCH_SECONDS = float(os.environ.get("FTI_SERVING_WATCH_SECONDS", "1.0"))
+RETRY_AFTER_SECONDS = 1
 
 
 # The Bento binds loopback unless `--host` or BENTOML_HOST says otherwise: BentoML's own
@@ -45,12 +48,14 @@ class FlightDelayService:
     packaged = bentoml.models.BentoModel(PACKAGED_MODEL)
 
     def __init__(self) -> None:
-        from fti_assets.serving.online_store import OnlineStoreReader
+        from fti_assets.serving.online_backend import reader_for
         from fti_assets.serving.prediction_log import PredictionLog
+        from fti_assets.settings import Settings
+
 
         settings = Settings.from_env()
         self.home, self.tracking_uri = settings.home, settings.tracking_uri
-        self.store = OnlineStoreReader(self.home / "online.sqlite")
+        self.store = reader_for(settings)
         self.predictions = PredictionLog(self.home / "predictions", settings.prediction_log_max_bytes, settings.prediction_log_retention_days)
         self.state, self.roles, self.problem = None, None, "the registry has not been read yet"
         # A model that cannot be loaded leaves the worker up and /readyz answering why.
@@ -98,10 +103,17 @@ class FlightDelayService:
         self.predictions.close()
 
     def __is_ready__(self) -> bool:
-        """Ready when a model is loaded and the online store holds a snapshot; else 503 with why."""
+        """Ready when a model is loaded, the online store holds a snapshot and the prediction log
+        can be written; else 503 with why."""
+        from fti_assets.serving.online_backend import OnlineStoreUnavailable
+
         if self.state is None:
             raise HTTPException(status_code=HTTPStatus.SERVICE_UNAVAILABLE, detail=self.problem)
-        if self.store.as_of() is None:
+        try:
+            as_of = self.store.as_of()
+        except OnlineStoreUnavailable as exc:
+            raise HTTPException(status_code=HTTPStatus.SERVICE_UNAVAILABLE, detail=f"the online store is unavailable: {exc}") from exc
+        if as_of is None:
             raise HTTPException(status_code=HTTPStatus.SERVICE_UNAVAILABLE, detail="the online store is empty: materialize online_features")
         if not self.predictions.healthy:
             raise HTTPException(status_code=HTTPStatus.SERVICE_UNAVAILABLE, detail="the prediction log cannot be written")
@@ -112,29 +124,37 @@ class FlightDelayService:
         """Score up to 1000 flights. Unknown planes, routes or airports get documented
         defaults and are listed in `unknown`; `include_features` returns the vector used."""
         from fti_assets.serving.handling import answer, request_problem
+        from fti_assets.serving.online_backend import OnlineStoreUnavailable
+        from fti_assets.serving.prediction_log import PredictionLogError
 
         if problem := request_problem(flights):
             raise InvalidArgument(problem)
-        state, as_of = self.state, self.store.as_of()  # one state for the whole request
+
+        state = self.state  # one model state for the whole request
         if state is None:
             return _unavailable(self.problem or "no model loaded")
-        if as_of is None:
-            return _unavailable("the online store is empty: materialize online_features")
-        from fti_assets.serving.prediction_log import PredictionLogError
-
         try:
-            body = answer(state, flights, self.store, as_of, include_features, self.predictions)
+            store = self.store.pinned()  # and one refresh
+            as_of = store.as_of()
+            if as_of is None:
+                return _unavailable("the online store is empty: materialize online_features")
+            body = answer(state, flights, store, as_of, include_features, self.predictions)
+        except OnlineStoreUnavailable as exc:
+            log.warning("online store unavailable: %s", exc)
+            return _unavailable(f"the online store is unavailable, retry later: {exc}", retry_after=RETRY_AFTER_SECONDS)
         except PredictionLogError as exc:  # an answer that cannot be logged is not given
             return _unavailable(str(exc))
         # Returned as bytes: see fti_assets.serving.handling.
         return Response(body, media_type="application/json")  # type: ignore[return-value]
 
 
-def _unavailable(reason: str) -> Response:
+def _unavailable(reason: str, retry_after: int | None = None) -> Response:
     """503 in the service's error shape; returned, not raised, so the log holds one line, no traceback."""
     from fti_assets.serving.contract import error_body
 
-    return Response(json.dumps(error_body("service", reason)), status_code=HTTPStatus.SERVICE_UNAVAILABLE, media_type="application/json")
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return Response(json.dumps(error_body("service", reason)), status_code=HTTPStatus.SERVICE_UNAVAILABLE, media_type="application/json",
+                    headers=headers)  # fmt: skip
 
 
 def _guard() -> None:
