@@ -32,8 +32,10 @@ test: env
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
 
+# Dagster UI and daemon (:3000), MLflow's UI (:3001) and the reports server (:3002), which
+# publishes $(FTI_HOME)/reports (plots, drift reports) over HTTP; each in its own process group.
 dev: env $(DAGSTER_HOME)/dagster.yaml
-	DAGSTER_HOME=$(DAGSTER_HOME) .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	.venv/bin/python -m fti_assets.devstack
 
 # The champion's Bento; a running service follows promotions and rollbacks by itself.
 serve: env

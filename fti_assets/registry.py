@@ -40,6 +40,19 @@ class ModelRegistry(dg.ConfigurableResource):
     artifact_root: str
     experiment: str = "flight-delay"
     model_name: str = "flight_delay"
+    ui_url: str = ""
+    """MLflow's UI, for links from Dagster metadata (empty: no links)."""
+
+    def run_url(self, run_id: str) -> str | None:
+        """The MLflow UI page of a run (its artifacts tab shows the evaluation plots)."""
+        if not self.ui_url:
+            return None
+        experiment_id = self.client().get_run(run_id).info.experiment_id
+        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def version_url(self, version: int) -> str | None:
+        """The MLflow UI page of a registered model version."""
+        return f"{self.ui_url}/#/models/{self.model_name}/versions/{version}" if self.ui_url else None
 
     def _mlflow(self):
         for key, value in _QUIET.items():

@@ -26,7 +26,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     """
     if settings.env not in ("local", "production"):
         raise ValueError(f"FTI_ENV must be 'local' or 'production', not {settings.env!r}")
-    tracking = f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}"
+    tracking = settings.mlflow_tracking_uri
     if settings.env == "production":
         tracking = os.environ["FTI_MLFLOW_TRACKING_URI"]
     store = OfflineStore(home=str(settings.home))
@@ -35,9 +35,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "source": RawSource(location=settings.source),
         "io_manager": ParquetIOManager(store=store),
         "record_io_manager": RecordIOManager(home=str(settings.home)),
-        "registry": ModelRegistry(tracking_uri=tracking, artifact_root=str(settings.mlflow_dir / "artifacts")),
+        "registry": ModelRegistry(tracking_uri=tracking, artifact_root=str(settings.mlflow_dir / "artifacts"), ui_url=settings.mlflow_ui_url),
         "online": OnlineStore(path=str(settings.online_store_path)),
         "serving": ServingResource(home=str(settings.home), bentoml_home=str(settings.bentoml_home)),
         "retraining_rule": RetrainingRuleConfig(),
-        "reports": ReportStore(folder=str(settings.reports_dir)),
+        "reports": ReportStore(folder=str(settings.reports_dir), base_url=settings.reports_url),
     }

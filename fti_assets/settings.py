@@ -21,6 +21,10 @@ class Settings:
     env: str
     first_day: date
     last_day: date
+    reports_url: str = "http://127.0.0.1:3002"
+    """Where the reports server (``make dev``) publishes ``reports_dir``: plots and drift reports."""
+    mlflow_ui_url: str = "http://127.0.0.1:3001"
+    """MLflow's UI (``make dev``), linked from model metadata."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,6 +35,8 @@ class Settings:
             env=os.environ.get("FTI_ENV", "local"),
             first_day=date.fromisoformat(os.environ.get("FTI_FIRST_DAY", "2013-01-01")),
             last_day=date.fromisoformat(os.environ.get("FTI_LAST_DAY", "2013-12-31")),
+            reports_url=os.environ.get("FTI_REPORTS_URL", cls.reports_url).rstrip("/"),
+            mlflow_ui_url=os.environ.get("FTI_MLFLOW_UI_URL", cls.mlflow_ui_url).rstrip("/"),
         )
 
     @property
@@ -61,7 +67,12 @@ class Settings:
 
     @property
     def reports_dir(self) -> Path:
+        """HTML reports and plots, published over HTTP at ``reports_url``."""
         return self.home / "reports"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
     @property
     def dagster_home(self) -> Path:

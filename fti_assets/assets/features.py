@@ -30,7 +30,14 @@ def _daily(day_column: str) -> dict:
     )
 
 
-@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_schedule", freshness=False))
+# Freshness: how long before a day's end its newest value may be known; the check and the
+# stored output take the same values.
+WEATHER_LAG, STATS_LAG, LEGS_LAG = timedelta(hours=3), timedelta(hours=6), timedelta(hours=12)
+# Gusts are reported only when there are gusts: most hours have none.
+WEATHER_SPARSE = {"wind_gust": "reported only in gusty hours, about 70% null by nature"}
+
+
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_schedule"))
 def flight_schedule(context: dg.AssetExecutionContext, flights: pl.DataFrame, airports: pl.DataFrame):
     """The day's scheduled flights (request-time data, known in advance): keys, scheduled
     departure and arrival in UTC, and the prediction time, two hours before departure."""
@@ -41,7 +48,7 @@ def flight_schedule(context: dg.AssetExecutionContext, flights: pl.DataFrame, ai
                        extra_metadata={"airports_without_time_zone": dg.MetadataValue.json(unknown)})  # fmt: skip
 
 
-@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_outcomes", freshness=False))
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_outcomes"))
 def flight_outcomes(context: dg.AssetExecutionContext, flights: pl.DataFrame, flight_schedule: pl.DataFrame):
     """Labels with their known-at time: each flight's status, delays and `is_delayed`
     (arrival more than 15 minutes late), known at its actual arrival. Cancelled and diverted
@@ -56,11 +63,10 @@ def flight_outcomes(context: dg.AssetExecutionContext, flights: pl.DataFrame, fl
     })  # fmt: skip
 
 
-@dg.asset(**_daily("obs_date"), check_specs=feature_checks("origin_weather"))
+@dg.asset(**_daily("obs_date"), check_specs=feature_checks("origin_weather", WEATHER_LAG, WEATHER_SPARSE))
 def origin_weather(context: dg.AssetExecutionContext, weather: pl.DataFrame):
     """Hourly weather at each origin, known at its observation hour."""
-    # Gusts are reported only when there are gusts: most hours have none.
-    yield from publish(context, "origin_weather", features.origin_weather(weather), "obs_date", timedelta(hours=3), sparse=("wind_gust",))
+    yield from publish(context, "origin_weather", features.origin_weather(weather), "obs_date", WEATHER_LAG, sparse=tuple(WEATHER_SPARSE))
 
 
 def _stats_window(context: dg.AssetExecutionContext) -> tuple:
@@ -68,31 +74,31 @@ def _stats_window(context: dg.AssetExecutionContext) -> tuple:
     return window.start, window.end
 
 
-@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("carrier_delay_stats"),
+@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("carrier_delay_stats", STATS_LAG),
           ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)})  # fmt: skip
 def carrier_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
     """Each carrier's delayed share and volume over the trailing 1 and 7 days of outcomes
     known by each hour: a row whenever a value changes, known at that hour."""
     start, end = _stats_window(context)
     frame = features.delay_stats(flight_outcomes, ["carrier"], "carrier", start, end)
-    yield from publish(context, "carrier_delay_stats", frame, "snapshot_date", timedelta(hours=6))
+    yield from publish(context, "carrier_delay_stats", frame, "snapshot_date", STATS_LAG)
 
 
-@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("route_delay_stats"),
+@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("route_delay_stats", STATS_LAG),
           ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)})  # fmt: skip
 def route_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
     """Each route's (origin, dest) delayed share and volume over the trailing 1 and 7 days of
     outcomes known by each hour: a row whenever a value changes, known at that hour."""
     start, end = _stats_window(context)
     frame = features.delay_stats(flight_outcomes, ["origin", "dest"], "route", start, end)
-    yield from publish(context, "route_delay_stats", frame, "snapshot_date", timedelta(hours=6))
+    yield from publish(context, "route_delay_stats", frame, "snapshot_date", STATS_LAG)
 
 
-@dg.asset(**_daily("flight_date"), check_specs=feature_checks("plane_last_arrival"))
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("plane_last_arrival", LEGS_LAG))
 def plane_last_arrival(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
     """Each plane's completed legs (delays of its previous flight), known at actual arrival."""
     frame = features.plane_last_arrival(flight_outcomes)
-    yield from publish(context, "plane_last_arrival", frame, "flight_date", timedelta(hours=12))
+    yield from publish(context, "plane_last_arrival", frame, "flight_date", LEGS_LAG)
 
 
 class PlaneAttributesConfig(dg.Config):
@@ -100,7 +106,7 @@ class PlaneAttributesConfig(dg.Config):
     """Plane age is counted up to this year."""
 
 
-@dg.asset(group_name="features", check_specs=feature_checks("plane_attributes", freshness=False),
+@dg.asset(group_name="features", check_specs=feature_checks("plane_attributes"),
           backfill_policy=dg.BackfillPolicy.single_run())  # fmt: skip
 def plane_attributes(context: dg.AssetExecutionContext, config: PlaneAttributesConfig, planes: pl.DataFrame):
     """Static plane attributes by tail number (age, seats, engines). Planes missing here get
@@ -108,7 +114,7 @@ def plane_attributes(context: dg.AssetExecutionContext, config: PlaneAttributesC
     yield from publish(context, "plane_attributes", features.plane_attributes(planes, config.reference_year))
 
 
-@dg.asset(**_daily("flight_date"), check_specs=feature_checks("origin_congestion", freshness=False))
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("origin_congestion"))
 def origin_congestion(context: dg.AssetExecutionContext, flight_schedule: pl.DataFrame):
     """Departures scheduled at each origin per UTC hour, known from the day before (schedules
     are published in advance)."""

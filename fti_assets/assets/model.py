@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
+from fti_assets.assets.drift import ReportStore
 from fti_assets.registry import CHAMPION, ModelRegistry
 from fti_assets.training.evaluation import GateConfig
 
@@ -102,13 +103,15 @@ class EvaluationConfig(dg.Config):
 )
 def model_evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, trained_model: dict, training_dataset: pl.DataFrame, registry: ModelRegistry,
+    reports: ReportStore,
 ):  # fmt: skip
     """The challenger scored on the test split beside the current champion on the same rows:
-    AUC, log loss, Brier, calibration, per-carrier and per-origin slices, ROC and importance
-    plots. Its blocking checks are the promotion gates."""
+    AUC, log loss, Brier, calibration, per-carrier and per-origin slices; ROC, importance and
+    calibration plots on one page of the reports server (`plots`). Its blocking checks are
+    the promotion gates."""
     from fti_assets.assets.evaluating import evaluate
 
-    evaluation, metadata = evaluate(context, config, trained_model, training_dataset, registry)
+    evaluation, metadata = evaluate(context, config, trained_model, training_dataset, registry, reports)
     yield dg.Output(evaluation, metadata=metadata)
     for name in GATES:
         gate = evaluation["gates"][name]
