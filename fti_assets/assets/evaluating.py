@@ -15,7 +15,6 @@ from fti_assets.assets.drift import ReportStore
 from fti_assets.assets.metadata import markdown_table
 from fti_assets.registry import CHAMPION, LoadedModel, ModelRegistry
 
-
 PLOTS = {"roc.png": "ROC curve", "importance.png": "Feature importance", "calibration.png": "Calibration"}
 
 
