@@ -136,6 +136,12 @@ class ModelRegistry(dg.ConfigurableResource):
             mv.aliases = aliases.get(str(mv.version), [])
         return found
 
+    def describe(self, version: int, model_text: str, version_text: str) -> None:
+        """Set the registered model's and one version's descriptions (shown in MLflow's UI)."""
+        client = self.client()
+        client.update_registered_model(self.model_name, description=model_text)
+        client.update_model_version(self.model_name, str(version), description=version_text)
+
     def tag_version(self, version: int, tags: dict[str, Any]) -> None:
         client = self.client()
         for key, value in tags.items():
