@@ -177,3 +177,14 @@ def test_a_champion_change_is_hot_swapped_without_a_failed_request(home: Path, s
     versions = [v for _, v in seen]
     assert versions[0] == "flight_delay_model:v2" and versions[-1] == "flight_delay_model:v1"
     assert len(seen) > 50
+
+
+def test_the_openapi_document_describes_the_service_and_its_example_answers_200(service: ServiceProcess) -> None:
+    from fti_assets.serving.schemas import EXAMPLE_FLIGHT, SERVICE_DESCRIPTION
+
+    spec = httpx.get(f"{service.url}/docs.json").json()
+    assert spec["info"]["title"] == "flight_delay_service" and spec["info"]["description"] == SERVICE_DESCRIPTION
+    example = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]["example"]
+    assert example["flights"] == [EXAMPLE_FLIGHT]
+    response = httpx.post(f"{service.url}/predict", json=example)  # what Swagger's "Try it out" sends
+    assert response.status_code == 200 and response.json()[0]["flight_id"] == "2014-01-02-UA1545-EWR"

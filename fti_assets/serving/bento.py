@@ -26,6 +26,8 @@ def build_bento(model_tag: str, labels: dict[str, str], bento_version: str) -> s
     """Build the service Bento around ``model_tag`` (in the BentoML store); return its tag."""
     import bentoml
 
+    from fti_assets.serving.schemas import SERVICE_DESCRIPTION
+
     with tempfile.TemporaryDirectory(prefix="bento-ctx-") as folder:
         context = stage_sources(Path(folder))
         (context / "fti_assets" / "serving" / "packaged.py").write_text(
@@ -38,7 +40,7 @@ def build_bento(model_tag: str, labels: dict[str, str], bento_version: str) -> s
             build_ctx=str(context),
             include=["fti_assets/**/*.py"],
             labels=labels,
-            description="Delay probability of scheduled flights from New York (fti-assets).",
+            description=SERVICE_DESCRIPTION,
             python={"packages": [f"{p}=={version(p)}" for p in RUNTIME_PACKAGES], "lock_packages": False},
         )
     return str(bento.tag)

@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from fti_assets.serving.model_store import load_serving_model, read_pointer
 from fti_assets.serving.packaged import PACKAGED_MODEL
-from fti_assets.serving.schemas import FlightPrediction, FlightRequest
+from fti_assets.serving.schemas import FlightPrediction, FlightRequest, PredictRequest
 
 log = logging.getLogger("fti.service")
 WATCH_SECONDS = float(os.environ.get("FTI_SERVING_WATCH_SECONDS", "0.5"))
@@ -99,7 +99,7 @@ class FlightDelayService:
     def __is_ready__(self) -> bool:
         return self.state is not None and self.store.as_of() is not None
 
-    @bentoml.api
+    @bentoml.api(input_spec=PredictRequest)
     async def predict(self, flights: list[FlightRequest], include_features: bool = False) -> list[FlightPrediction]:
         """Score up to 1000 flights. Unknown planes, routes or airports get documented
         defaults and are listed in `unknown`; `include_features` returns the vector used."""
