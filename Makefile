@@ -10,7 +10,7 @@ BENTOML_HOME ?= $(FTI_HOME)/bentoml
 export FTI_HOME
 export BENTOML_DO_NOT_TRACK := true
 
-.PHONY: demo test dev serve bench lint clean env
+.PHONY: demo test dev serve bench lint clean env chromium
 
 # The environment comes from uv.lock; uv itself is bootstrapped with pip when absent.
 $(CURDIR)/.bootstrap/bin/uv:
@@ -26,8 +26,13 @@ env: .venv/.synced
 demo: env
 	.venv/bin/fti demo
 
-test: env
+test: env chromium
 	.venv/bin/pytest
+
+# The browser tests drive Debian's Chromium through Playwright; browser builds are never downloaded.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@

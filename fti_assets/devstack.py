@@ -69,7 +69,7 @@ def servers(settings: Settings, dagster_url: str = "http://127.0.0.1:3000", work
     target = ["-w", str(workspace)] if workspace else ["-m", "fti_assets.definitions"]
     return [
         Server("Dagster UI", [str(binaries / "dagster"), "dev", *target, "-h", "127.0.0.1", "-p", _port(dagster_url)],
-               dagster_url, logs / "dagster-dev.log", {"DAGSTER_HOME": str(settings.dagster_home), "FTI_HOME": str(settings.home)}),
+               dagster_url, logs / "dagster-dev.log", {"DAGSTER_HOME": str(settings.dagster_home), **settings.as_env()}),
         Server("MLflow UI", [str(binaries / "mlflow"), "ui", "--backend-store-uri", settings.mlflow_tracking_uri,
                              "--host", "127.0.0.1", "--port", _port(settings.mlflow_ui_url), "--workers", "1"],
                settings.mlflow_ui_url, logs / "mlflow-ui.log", {"MLFLOW_DISABLE_TELEMETRY": "true"}),

@@ -2,7 +2,9 @@
 
 After a run ends, the Dagster UI shows its event log; what a person wants first is the
 outcome: the rows written, the model trained and its AUC, the gates' verdict, or, for a
-failure, what failed and what to do, before any stack trace. Two run status sensors write it.
+failure, what failed and what to do, before any stack trace. Two run status sensors write it
+as a run tag (the Runs list shows it) and as the last event of the run's log (where the run
+page opens once the run has ended).
 """
 
 from __future__ import annotations
@@ -95,19 +97,23 @@ def failure_line(f: RunFacts) -> str:
     return line[:MAX_CHARS]
 
 
+def _record(context: dg.RunStatusSensorContext, line: str) -> None:
+    run = context.dagster_run
+    context.instance.add_run_tags(run.run_id, {OUTCOME_TAG: line})
+    context.instance.report_engine_event(line, run, cls=None)
+
+
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="run_outcome_on_success", minimum_interval_seconds=5,
                       default_status=dg.DefaultSensorStatus.RUNNING,
                       description="Tags each successful run with its outcome (fti/outcome): rows written, model and AUC, gates.")  # fmt: skip
 def run_outcome_on_success(context: dg.RunStatusSensorContext) -> None:
-    run = context.dagster_run
-    context.instance.add_run_tags(run.run_id, {OUTCOME_TAG: success_line(facts(context.instance, run.run_id))})
+    _record(context, success_line(facts(context.instance, context.dagster_run.run_id)))
 
 
 @dg.run_failure_sensor(name="run_outcome_on_failure", minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING,
                        description="Tags each failed run with one plain line (fti/outcome): what failed and what to do.")  # fmt: skip
 def run_outcome_on_failure(context: dg.RunFailureSensorContext) -> None:
-    run = context.dagster_run
-    context.instance.add_run_tags(run.run_id, {OUTCOME_TAG: failure_line(facts(context.instance, run.run_id))})
+    _record(context, failure_line(facts(context.instance, context.dagster_run.run_id)))
 
 
 OUTCOME_SENSORS = [run_outcome_on_success, run_outcome_on_failure]

@@ -39,6 +39,11 @@ class Settings:
             mlflow_ui_url=os.environ.get("FTI_MLFLOW_UI_URL", cls.mlflow_ui_url).rstrip("/"),
         )
 
+    def as_env(self) -> dict[str, str]:
+        """The environment variables that make ``from_env`` give these settings (for child processes)."""
+        return {"FTI_HOME": str(self.home), "FTI_SOURCE": self.source, "FTI_ENV": self.env, "FTI_FIRST_DAY": self.first_day.isoformat(),
+                "FTI_LAST_DAY": self.last_day.isoformat(), "FTI_REPORTS_URL": self.reports_url, "FTI_MLFLOW_UI_URL": self.mlflow_ui_url}  # fmt: skip
+
     @property
     def store_dir(self) -> Path:
         """Offline feature store: one Parquet file per table and partition."""

@@ -32,7 +32,10 @@ def _outcome(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) ->
     else:
         event = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
         run_outcome_on_failure(dg.build_run_status_sensor_context("run_outcome_on_failure", event, instance, run).for_run_failure())
-    return instance.get_run_by_id(result.run_id).tags[OUTCOME_TAG]
+    line = instance.get_run_by_id(result.run_id).tags[OUTCOME_TAG]
+    last = instance.all_logs(result.run_id)[-1]  # the end of the run's event log says it too
+    assert last.message == line
+    return line
 
 
 def test_a_training_run_ends_with_its_model_auc_and_verdict(home: Path, instance: dg.DagsterInstance) -> None:
