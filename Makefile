@@ -10,7 +10,7 @@ BENTOML_HOME ?= $(FTI_HOME)/bentoml
 export FTI_HOME
 export BENTOML_DO_NOT_TRACK := true
 
-.PHONY: demo test dev prod-dev serve bench lint clean env
+.PHONY: demo test dev prod-dev serve bench lint clean env chromium
 
 # The environment comes from uv.lock; uv itself is bootstrapped with pip when absent.
 $(CURDIR)/.bootstrap/bin/uv:
@@ -26,14 +26,21 @@ env: .venv/.synced
 demo: env
 	.venv/bin/fti demo
 
-test: env
+test: env chromium
 	.venv/bin/pytest
+
+# The browser tests drive Debian's Chromium through Playwright; browser builds are never downloaded.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
 
+# Dagster UI and daemon (:3000), MLflow's UI (:3001) and the reports server (:3002), which
+# publishes $(FTI_HOME)/reports (plots, drift reports) over HTTP; each in its own process group.
 dev: env $(DAGSTER_HOME)/dagster.yaml
-	DAGSTER_HOME=$(DAGSTER_HOME) .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	.venv/bin/python -m fti_assets.devstack
 
 # The production profile (README, "Production profile"): the code server, the webserver and
 # the daemon as separate processes on PostgreSQL storage; FTI_DAGSTER_POSTGRES_URL,

@@ -24,6 +24,7 @@ from fti_assets.automation import SCHEDULES, SENSORS
 from fti_assets.jobs import JOBS
 from fti_assets.progress import progress_logger
 from fti_assets.resources import build_resources
+from fti_assets.run_outcome import OUTCOME_SENSORS
 from fti_assets.settings import Settings
 
 ASSETS = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS, *MODEL_ASSETS, *DEPLOYMENT_ASSETS, *CHALLENGER_ASSETS,
@@ -36,7 +37,7 @@ def build_definitions(settings: Settings, overrides: dict | None = None) -> dg.D
     return dg.Definitions(
         assets=ASSETS,
         jobs=JOBS,
-        sensors=SENSORS,
+        sensors=[*SENSORS, *OUTCOME_SENSORS],
         schedules=SCHEDULES,
         resources={**build_resources(settings), **(overrides or {})},
         loggers={"progress_logger": progress_logger},

@@ -17,37 +17,42 @@ schedule_feed = dg.define_asset_job(
 feature_pipeline = dg.define_asset_job(
     "feature_pipeline",
     selection=dg.AssetSelection.groups("raw", "features"),
-    description="Raw tables and every feature group, for a range of days.",
+    description="FTI feature pipeline: raw tables, contracts and every feature group into the offline store, for a range of days.",
 )
 training_pipeline = dg.define_asset_job(
     "training_pipeline",
     selection=dg.AssetSelection.assets("training_dataset", "trained_model", "model_evaluation", "champion_model", "flight_delay_bento"),
-    description="Training dataset, model, evaluation and gates, promotion, Bento.",
+    description="FTI training pipeline: point-in-time training dataset, LightGBM model (MLflow), evaluation against the champion, promotion gates, Bento.",
 )
 inference_pipeline = dg.define_asset_job(
     "inference_pipeline",
     selection=dg.AssetSelection.groups("inference") | dg.AssetSelection.assets("online_features"),
-    description="Online store refresh and batch predictions with the current champion.",
+    description="FTI inference pipeline: online store refresh and batch predictions with the current champion.",
 )
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
     selection=(dg.AssetSelection.groups("raw", "features", "inference", "monitoring") | dg.AssetSelection.assets("online_features"))
     - dg.AssetSelection.assets("replay_report", *SCHEDULE_FEED),
     partitions_def=daily_partitions,
-    description="One day end to end once it is over: outcomes and features, online refresh, batch predictions, "
-    "monitoring. The day's schedule came earlier, through `schedule_feed`.",
+    description="The FTI feature and inference pipelines and monitoring for one finished day: outcomes and features, online "
+    "refresh, batch predictions, drift and performance. The day's schedule came earlier, through `schedule_feed`.",
 )
 challenger_rollout = dg.define_asset_job(
     "challenger_rollout",
     selection=dg.AssetSelection.assets("challenger_model"),
-    description="Deploy the evaluated challenger as shadow or canary, or retire it.",
+    description="Deployment step of the FTI training pipeline: put the evaluated challenger in shadow or canary beside the champion, or retire it.",
 )
 monitoring_pipeline = dg.define_asset_job(
     "monitoring_pipeline",
     selection=dg.AssetSelection.assets("model_performance", "feature_drift_report", "prediction_drift_report", "shadow_comparison",
                                        "serving_skew"),
     partitions_def=daily_partitions,
-    description="Performance on known outcomes, feature and prediction drift, shadow evidence.",
+    description="Monitoring, closing the FTI loop: performance on known outcomes, feature and prediction drift, shadow evidence (the retraining sensor reads them).",
+)
+replay_report_job = dg.define_asset_job(
+    "replay_report_job",
+    selection=dg.AssetSelection.assets("replay_report"),
+    description="Monitoring: the timeline of the last `fti replay` (drift alarms, retrains, promotions, AUC per month).",
 )
 champion_change = dg.define_asset_job(
     "champion_change",

@@ -44,6 +44,19 @@ class ModelRegistry(dg.ConfigurableResource):
     """SQLAlchemy URL of the append-only model history (``fti_assets.history``)."""
     experiment: str = "flight-delay"
     model_name: str = REGISTERED_MODEL
+    ui_url: str = ""
+    """MLflow's UI, for links from Dagster metadata (empty: no links)."""
+
+    def run_url(self, run_id: str) -> str | None:
+        """The MLflow UI page of a run (its artifacts tab shows the evaluation plots)."""
+        if not self.ui_url:
+            return None
+        experiment_id = self.client().get_run(run_id).info.experiment_id
+        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def version_url(self, version: int) -> str | None:
+        """The MLflow UI page of a registered model version."""
+        return f"{self.ui_url}/#/models/{self.model_name}/versions/{version}" if self.ui_url else None
 
     def _mlflow(self):
         for key, value in _QUIET.items():
@@ -126,6 +139,12 @@ class ModelRegistry(dg.ConfigurableResource):
         for mv in found:
             mv.aliases = aliases.get(str(mv.version), [])
         return found
+
+    def describe(self, version: int, model_text: str, version_text: str) -> None:
+        """Set the registered model's and one version's descriptions (shown in MLflow's UI)."""
+        client = self.client()
+        client.update_registered_model(self.model_name, description=model_text)
+        client.update_model_version(self.model_name, str(version), description=version_text)
 
     def tag_version(self, version: int, tags: dict[str, Any]) -> None:
         client = self.client()

@@ -35,10 +35,10 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "io_manager": ParquetIOManager(store=store),
         "record_io_manager": RecordIOManager(home=str(settings.home)),
         "registry": ModelRegistry(tracking_uri=settings.tracking_uri, artifact_root=settings.artifact_root,
-                                  history_url=settings.model_history_url),
+                                  history_url=settings.model_history_url, ui_url=settings.mlflow_ui_url),
         "lock": ChangeLock(folder=str(settings.lock_dir)),
         "online": online,
         "serving": ServingResource(home=str(settings.home), bentoml_home=str(settings.bentoml_home)),
         "retraining_rule": RetrainingRuleConfig(),
-        "reports": ReportStore(folder=str(settings.reports_dir)),
+        "reports": ReportStore(folder=str(settings.reports_dir), base_url=settings.reports_url),
     }

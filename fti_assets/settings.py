@@ -44,6 +44,10 @@ class Settings:
     """``FTI_REDIS_PREFIX``: the online store's keys start with it."""
     mlflow_artifacts: str = ""
     """``FTI_MLFLOW_ARTIFACTS``: where MLflow writes model files; empty, a folder under FTI_HOME."""
+    reports_url: str = "http://127.0.0.1:3002"
+    """Where the reports server (``make dev``) publishes ``reports_dir``: plots and drift reports."""
+    mlflow_ui_url: str = "http://127.0.0.1:3001"
+    """MLflow's UI (``make dev``), linked from model metadata."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -64,7 +68,14 @@ class Settings:
             redis_url=os.environ.get("FTI_REDIS_URL", cls.redis_url),
             redis_prefix=os.environ.get("FTI_REDIS_PREFIX", cls.redis_prefix),
             mlflow_artifacts=os.environ.get("FTI_MLFLOW_ARTIFACTS", ""),
+            reports_url=os.environ.get("FTI_REPORTS_URL", cls.reports_url).rstrip("/"),
+            mlflow_ui_url=os.environ.get("FTI_MLFLOW_UI_URL", cls.mlflow_ui_url).rstrip("/"),
         )
+
+    def as_env(self) -> dict[str, str]:
+        """The environment variables that make ``from_env`` give these settings (for child processes)."""
+        return {"FTI_HOME": str(self.home), "FTI_SOURCE": self.source, "FTI_ENV": self.env, "FTI_FIRST_DAY": self.first_day.isoformat(),
+                "FTI_LAST_DAY": self.last_day.isoformat(), "FTI_REPORTS_URL": self.reports_url, "FTI_MLFLOW_UI_URL": self.mlflow_ui_url}  # fmt: skip
 
     @property
     def store_dir(self) -> Path:
@@ -130,6 +141,7 @@ class Settings:
 
     @property
     def reports_dir(self) -> Path:
+        """HTML reports and plots, published over HTTP at ``reports_url``."""
         return self.home / "reports"
 
     @property

@@ -45,8 +45,9 @@ def materialize(
     source: str | Path = PACKAGED,
     run_config: dict | None = None,
     instance: dg.DagsterInstance | None = None,
+    settings: Settings | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize assets of the real definitions with a store under ``home``."""
+    """Materialize assets of the real definitions with a store under ``home`` (or ``settings``)."""
     from fti_assets.definitions import ASSETS
 
     keys = [dg.AssetKey(name) for name in select]
@@ -56,7 +57,7 @@ def materialize(
     return dg.materialize(
         ASSETS,
         selection=keys,
-        resources=build_resources(settings_for(home, source)),
+        resources=build_resources(settings or settings_for(home, source)),
         instance=instance or dg.DagsterInstance.ephemeral(),
         tags=tags,
         run_config=run_config or {},

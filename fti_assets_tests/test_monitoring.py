@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from fti_assets.assets.drift import reference_window
 from fti_assets.automation import RetrainingRuleConfig, canary_guard_sensor
 from fti_assets.serving.model_store import Roles, read_roles
 from fti_assets.serving.process import ServiceProcess
@@ -60,6 +61,15 @@ def test_drift_reports_are_stored_and_linked(home: Path) -> None:
     last = features.row(-1, named=True)
     assert Path(last["html"]).stat().st_size > 100_000  # the Evidently HTML, under FTI_HOME
     assert Path(last["html"]).is_relative_to(home / "reports")
+    # The report opens with its summary, before Evidently's per-column dashboard.
+    text = Path(last["html"]).read_text()
+    assert text.index('id="fti-summary"') < text.index('id="root_')
+    assert f"drifted share {last['drifted_share']:.2f}" in text and ("ALARM" if last["alarm"] else "no alarm") in text
+    assert f"Current window: {date(2013, 1, 8)} to {DAYS[1]}" in text
+    assert f"Reference: {reference_window(store.read('training_dataset'))}" in text and "the training split, 2013-01-01 to" in text
+    assert last["report"] == f"http://127.0.0.1:3002/feature_drift/{DAYS[1]}.html"  # over HTTP, never file://
+    without = features.filter(pl.col("html").is_null())
+    assert without.height > 0 and without["report"].str.starts_with("no HTML: html=last writes the run's last day").all()
     scores = json.loads(last["scores"])
     assert {"temp", "carrier", "route_delay_share_7d"} <= set(scores) and "month" not in scores
     predictions = store.read("prediction_drift_report")

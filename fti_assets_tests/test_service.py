@@ -242,3 +242,14 @@ def test_readyz_answers_why_when_no_model_can_be_loaded(home: Path, tmp_path: Pa
         assert httpx.post(f"{process.url}/predict", json={"flights": [_flight()]}).status_code == 503
     finally:
         process.stop()
+
+
+def test_the_openapi_document_describes_the_service_and_its_example_answers_200(service: ServiceProcess) -> None:
+    from fti_assets.serving.schemas import EXAMPLE_FLIGHT, SERVICE_DESCRIPTION
+
+    spec = httpx.get(f"{service.url}/docs.json").json()
+    assert spec["info"]["title"] == "flight_delay_service" and spec["info"]["description"] == SERVICE_DESCRIPTION
+    example = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]["example"]
+    assert example["flights"] == [EXAMPLE_FLIGHT]
+    response = httpx.post(f"{service.url}/predict", json=example)  # what Swagger's "Try it out" sends
+    assert response.status_code == 200 and response.json()[0]["flight_id"] == "2014-01-02-UA1545-EWR"

@@ -21,12 +21,28 @@ _DAILY = dict(group_name="monitoring", partitions_def=daily_partitions, backfill
 
 
 class ReportStore(dg.ConfigurableResource):
-    """Where HTML reports are written (under FTI_HOME)."""
+    """Where HTML reports and plots are written (under FTI_HOME) and the HTTP address that
+    publishes them (the reports server ``make dev`` starts): the UI links over HTTP, since
+    browsers refuse ``file://`` links."""
 
     folder: str
+    base_url: str = "http://127.0.0.1:3002"
 
     def path(self, report: str, day: str) -> Path:
         return Path(self.folder) / report / f"{day}.html"
+
+    def url_of(self, path: str | Path) -> str:
+        """The HTTP address of a file under ``folder``."""
+        return f"{self.base_url}/{Path(path).resolve().relative_to(Path(self.folder).resolve()).as_posix()}"
+
+    def write(self, relative: str, content: bytes) -> str:
+        """Store ``content`` at ``folder/relative`` (atomically) and return its HTTP address."""
+        target = Path(self.folder) / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_bytes(content)
+        partial.replace(target)
+        return self.url_of(target)
 
 
 class DriftReportConfig(dg.Config):
@@ -47,36 +63,53 @@ def reference_sample(training_dataset: pl.DataFrame) -> pl.DataFrame:
     return train.sample(min(REFERENCE_ROWS, train.height), seed=0)
 
 
+def reference_window(training_dataset: pl.DataFrame) -> str:
+    """The days the reference sample comes from, as a report states them."""
+    train = training_dataset.filter(pl.col("split") == "train")
+    first, last = train["prediction_time"].min(), train["prediction_time"].max()
+    return f"the training split, {first:%Y-%m-%d} to {last:%Y-%m-%d} ({min(REFERENCE_ROWS, train.height):,} sampled flights)"
+
+
 def _windows(frame: pl.DataFrame, keys: list[str]):
     for key in keys:
         day = date.fromisoformat(key)
         yield key, day, frame.filter(pl.col("flight_date").is_between(day - timedelta(days=DRIFT_WINDOW_DAYS - 1), day))
 
 
-def _report_rows(context, config, reports: ReportStore, name: str, compute) -> pl.DataFrame:
-    from fti_assets.monitoring.drift import save_html
+def no_html_reason(config: DriftReportConfig, last_key: str) -> str:
+    """Why a day of this run has no HTML report, in the words the UI shows."""
+    if config.html == "alarms":
+        return "no HTML: html=alarms writes alarming days only"
+    return f"no HTML: html=last writes the run's last day ({last_key}) and alarming days; set html: all to write every day"
+
+
+def _report_rows(context, config, reports: ReportStore, name: str, title: str, reference: str, compute) -> pl.DataFrame:
+    from fti_assets.monitoring.drift import ReportHeading, save_html
 
     rows, keys = [], list(context.partition_keys)
     for key, day, current in compute():
         snapshot, summary = current
         alarm = summary["drifted_share"] > config.drift_share
-        html = None
+        html, note = None, no_html_reason(config, keys[-1])
         if config.html == "all" or alarm or (config.html == "last" and key == keys[-1]):
-            html = str(save_html(snapshot, reports.path(name, key)))
+            window = f"{day - timedelta(days=DRIFT_WINDOW_DAYS - 1)} to {day} (inference features)"
+            html = str(save_html(snapshot, reports.path(name, key), ReportHeading(title, key, window, reference, config.drift_share), summary))
+            note = reports.url_of(html)
         rows.append({"day": day, "drifted_share": summary["drifted_share"], "drifted_count": summary["drifted_count"],
-                     "alarm": alarm, "scores": json.dumps(summary["scores"]), "html": html})  # fmt: skip
+                     "alarm": alarm, "scores": json.dumps(summary["scores"]), "html": html, "report": note})  # fmt: skip
     return pl.DataFrame(rows, schema_overrides={"html": pl.String})
 
 
 def _metadata(table: pl.DataFrame) -> dict:
     last = table.row(-1, named=True)
     scores = pl.DataFrame([{"feature": k, "score": v[0], "drifted": v[1]} for k, v in json.loads(last["scores"]).items()])
+    days = table.select("day", "drifted_share", "alarm", report=pl.when(pl.col("html").is_null()).then(pl.col("report"))
+                        .otherwise(pl.format("[open]({})", pl.col("report"))))  # fmt: skip
     meta = {"dagster/row_count": table.height, "drifted_share": last["drifted_share"], "alarm": last["alarm"],
             "alarm_days": int(table["alarm"].sum()),
-            "scores": dg.MetadataValue.md(markdown_table(scores.sort("score", descending=True), 40))}  # fmt: skip
-    if last["html"]:
-        meta["report"] = dg.MetadataValue.url(f"file://{last['html']}")
-        meta["report_path"] = dg.MetadataValue.path(last["html"])
+            "scores": dg.MetadataValue.md(markdown_table(scores.sort("score", descending=True), 40)),
+            "reports": dg.MetadataValue.md(markdown_table(days, 400))}  # fmt: skip
+    meta["report"] = dg.MetadataValue.url(last["report"]) if last["html"] else dg.MetadataValue.text(last["report"])
     return meta
 
 
@@ -85,7 +118,8 @@ def feature_drift_report(context: dg.AssetExecutionContext, config: DriftReportC
                          training_dataset: pl.DataFrame, reports: ReportStore) -> dg.Output:  # fmt: skip
     """Evidently data drift of the trailing week's inference features against the training
     reference: Wasserstein for numbers, Jensen-Shannon for categories; the drifted share and
-    per-feature scores in metadata, the HTML report under FTI_HOME."""
+    per-feature scores in metadata; the HTML report, opened by its summary, on the reports
+    server (`report`), and for each day of the run its link or why it has none (`reports`)."""
     from fti_assets.monitoring.drift import DriftConfig, feature_drift
 
     cfg = DriftConfig(num_threshold=config.num_threshold, cat_threshold=config.cat_threshold, drift_share=config.drift_share)
@@ -95,7 +129,7 @@ def feature_drift_report(context: dg.AssetExecutionContext, config: DriftReportC
         for key, day, current in _windows(batch_predictions, list(context.partition_keys)):
             yield key, day, feature_drift(reference, current, cfg)
 
-    table = _report_rows(context, config, reports, "feature_drift", compute)
+    table = _report_rows(context, config, reports, "feature_drift", "Feature drift", reference_window(training_dataset), compute)
     return dg.Output(table, metadata=_metadata(table))
 
 
@@ -116,7 +150,7 @@ def prediction_drift_report(context: dg.AssetExecutionContext, config: DriftRepo
         for key, day, current in _windows(batch_predictions, list(context.partition_keys)):
             yield key, day, prediction_drift(expected, current["delay_probability"], cfg)
 
-    table = _report_rows(context, config, reports, "prediction_drift", compute)
+    table = _report_rows(context, config, reports, "prediction_drift", "Prediction drift", reference_window(training_dataset), compute)
     return dg.Output(table, metadata=_metadata(table))
 
 

@@ -1,6 +1,6 @@
 """The body of ``model_evaluation``: score challenger and champion on the same test rows."""
 
-import base64
+import html
 import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -11,12 +11,25 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
+from fti_assets.assets.drift import ReportStore
 from fti_assets.assets.metadata import markdown_table
 from fti_assets.registry import CHAMPION, LoadedModel, ModelRegistry
 
+PLOTS = {"roc.png": "ROC curve", "importance.png": "Feature importance", "calibration.png": "Calibration"}
 
-def _image(png: bytes, alt: str) -> dg.MetadataValue:
-    return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
+
+def evaluation_page(version: int, comparison: pl.DataFrame, verdicts: dict, passed: bool) -> str:
+    """One HTML page: the comparison, the gates' verdicts and the three plots beside it."""
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(round(v, 4) if isinstance(v, float) else v))}</td>" for v in r) + "</tr>"
+                   for r in comparison.iter_rows())  # fmt: skip
+    gates = "".join(f"<li><b>{name}</b>: {'passed' if g.passed else 'REFUSED'}: {html.escape(g.message)}</li>" for name, g in verdicts.items())
+    plots = "".join(f'<figure><img src="{name}" alt="{alt}"><figcaption>{alt}</figcaption></figure>' for name, alt in PLOTS.items())
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>model_evaluation v{version}</title>"
+            "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:2px 8px}"
+            "figure{display:inline-block;vertical-align:top;margin:0 1em 1em 0}</style></head><body>"
+            f"<h1>Evaluation of model version {version}: gates {'passed' if passed else 'refused'}</h1>"
+            "<h2>Test split</h2><table><tr>" + "".join(f"<th>{c}</th>" for c in comparison.columns) + f"</tr>{rows}</table>"
+            f"<h2>Gates</h2><ul>{gates}</ul><h2>Plots</h2>{plots}</body></html>")  # fmt: skip
 
 
 def _predict(model: LoadedModel, test: pl.DataFrame) -> np.ndarray:
@@ -39,8 +52,10 @@ def _training_rows(dataset: pl.DataFrame, trained: dict) -> tuple[pl.DataFrame, 
     return train, validation
 
 
-def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, dataset: pl.DataFrame, registry: ModelRegistry) -> tuple[dict, dict]:
-    """Metrics, slices, plots and gate verdicts, logged to the challenger's MLflow run."""
+def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, dataset: pl.DataFrame, registry: ModelRegistry,
+             reports: ReportStore) -> tuple[dict, dict]:  # fmt: skip
+    """Metrics, slices, plots and gate verdicts, logged to the challenger's MLflow run; the plots
+    and a page holding them are published under the reports folder and linked over HTTP."""
     import mlflow
 
     from fti_assets.domain.retrieval import content_hash
@@ -102,14 +117,18 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
         "test_rows": test.height,
     }  # fmt: skip
     comparison = pl.DataFrame([{"model": f"challenger v{challenger.version}", **ours}, *([{"model": f"champion v{champion.version}", **theirs}] if theirs else [])])
+    folder = f"evaluation/v{challenger.version}"
+    links = {name: reports.write(f"{folder}/{name}", png) for name, png in zip(PLOTS, (roc, importance, calibration_plot), strict=True)}
+    page = reports.write(f"{folder}/index.html", evaluation_page(challenger.version, comparison, verdicts, passed).encode())
     metadata = {
         "test_auc": round(ours["auc"], 4), "test_log_loss": round(ours["log_loss"], 4), "test_brier": round(ours["brier"], 4),
         "champion_test_auc": round(theirs["auc"], 4) if theirs else None, "gates_passed": passed,
         "comparison": dg.MetadataValue.md(markdown_table(comparison)),
         "calibration": dg.MetadataValue.md(markdown_table(calibration, 10)),
         "slices": dg.MetadataValue.md(markdown_table(slices, 40)),
-        "roc_curve": _image(roc, "ROC curve"), "feature_importance": _image(importance, "feature importance"),
-        "calibration_plot": _image(calibration_plot, "calibration"),
+        "plots": dg.MetadataValue.url(page), "roc_curve": dg.MetadataValue.url(links["roc.png"]),
+        "feature_importance": dg.MetadataValue.url(links["importance.png"]), "calibration_plot": dg.MetadataValue.url(links["calibration.png"]),
+        "mlflow_run": dg.MetadataValue.url(url) if (url := registry.run_url(trained["run_id"])) else None,
     }  # fmt: skip
     return record, {k: v for k, v in metadata.items() if v is not None}
 

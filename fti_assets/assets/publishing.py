@@ -12,22 +12,30 @@ from fti_assets.assets.metadata import markdown_table, null_shares, table_metada
 MAX_NULL_SHARE = 0.5
 
 
-def feature_checks(table: str, freshness: bool = True, known_at: str | None = None) -> list[dg.AssetCheckSpec]:
-    """The checks every feature table carries; the contract blocks downstream. ``known_at``
-    describes how the ``known_at_from_source`` check recomputes the stamps."""
+def feature_checks(table: str, max_lag: timedelta | None = None, sparse: dict[str, str] | None = None,
+                   known_at: str | None = None) -> list[dg.AssetCheckSpec]:  # fmt: skip
+    """The checks every feature table carries; the contract blocks downstream. ``max_lag``
+    adds the freshness check; ``sparse`` names the columns exempt from the null-share check
+    and why (the same values the asset passes to ``publish``); ``known_at`` describes how the
+    ``known_at_from_source`` check recomputes the stamps."""
+    exempt = "".join(f" Exempt: `{column}` ({why})." for column, why in (sparse or {}).items())
     specs = [
         dg.AssetCheckSpec("contract", asset=table, blocking=True,
-                          description="Keys and known_at present, values in range (pandera)."),
+                          description="Keys and known_at present, values in range (pandera). Blocking: on failure nothing is "
+                                      "stored and nothing downstream runs."),
         dg.AssetCheckSpec("null_shares", asset=table,
-                          description=f"No column is more than {MAX_NULL_SHARE:.0%} null."),
+                          description=f"Warns when a column is more than {MAX_NULL_SHARE:.0%} null.{exempt}"),
     ]  # fmt: skip
     if known_at:
         specs.append(dg.AssetCheckSpec("known_at_from_source", asset=table, blocking=True,
                                        description=f"Point-in-time stamps recomputed from the raw event times in DuckDB SQL, "
-                                       f"independently of the transform, agree row by row: {known_at} Nothing is stored otherwise."))  # fmt: skip
-    if freshness:
+                                       f"independently of the transform, agree row by row: {known_at} Blocking: nothing is "
+                                       "stored otherwise."))  # fmt: skip
+    if max_lag is not None:
+        hours = max_lag.total_seconds() / 3600
         specs.append(dg.AssetCheckSpec("freshness", asset=table,
-                                       description="Every day of the partition range has values known near its end."))  # fmt: skip
+                                       description=f"Warns when a day of the partition range has no value known within {hours:g} h "
+                                                   "of the day's end (or no value at all)."))  # fmt: skip
     return specs
 
 

@@ -9,6 +9,7 @@ stable weeks).
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,41 @@ def summarize(snapshot: Any) -> dict:
     return {"drifted_share": float(share or 0.0), "drifted_count": int(count or 0), "scores": scores}
 
 
-def save_html(snapshot: Any, path: Path) -> Path:
+@dataclass(frozen=True)
+class ReportHeading:
+    """What a report says before its per-column sections."""
+
+    title: str
+    day: str
+    current_window: str
+    reference_window: str
+    drift_share: float
+
+
+def heading_html(heading: ReportHeading, summary: dict) -> str:
+    """The opening of a report: title, day, windows, drifted share and alarm, top columns."""
+    alarm = summary["drifted_share"] > heading.drift_share
+    drifted = sorted(((c, v[0]) for c, v in summary["scores"].items() if v[1]), key=lambda cv: -cv[1])
+    top = ", ".join(f"{html.escape(c)} ({v:.3f})" for c, v in drifted[:10]) or "none"
+    verdict = "ALARM" if alarm else "no alarm"
+    return (
+        '<section id="fti-summary" style="font-family:sans-serif;padding:1em 2em;border-bottom:2px solid #888">'
+        f"<h1>{html.escape(heading.title)}: {heading.day}</h1>"
+        f"<p>Current window: {heading.current_window}. Reference: {html.escape(heading.reference_window)}.</p>"
+        f'<p><b id="fti-verdict">{verdict}</b>: drifted share {summary["drifted_share"]:.2f} '
+        f"({summary['drifted_count']} columns counted towards it) against an alarm threshold of {heading.drift_share:.2f}.</p>"
+        f"<p>Columns over their threshold: {top}.</p><p>Per-column sections follow.</p></section>"
+    )
+
+
+def save_html(snapshot: Any, path: Path, heading: ReportHeading, summary: dict) -> Path:
+    """Evidently's HTML report, opened by the summary heading; written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    snapshot.save_html(str(path))
+    partial = path.with_name(path.name + ".partial.html")
+    snapshot.save_html(str(partial))
+    text = partial.read_text()
+    title = f"<title>{html.escape(heading.title)} {heading.day}</title>"
+    text = text.replace("<head>", "<head>" + title, 1).replace("<body>", "<body>" + heading_html(heading, summary), 1)
+    partial.write_text(text)
+    partial.replace(path)
     return path

@@ -39,6 +39,7 @@ def build_bento(context: Path, labels: dict[str, str], bento_version: str) -> st
     import bentoml
 
     import fti_assets.serving.packaged as packaged
+    from fti_assets.serving.schemas import SERVICE_DESCRIPTION
 
     if not Path(packaged.__file__).resolve().is_relative_to(context.resolve()):
         raise RuntimeError(f"the service would be imported from {packaged.__file__}, not the staged sources in {context}")
@@ -49,7 +50,7 @@ def build_bento(context: Path, labels: dict[str, str], bento_version: str) -> st
         build_ctx=str(context),
         include=["fti_assets/**/*.py"],
         labels=labels,
-        description="Delay probability of scheduled flights from New York (fti-assets).",
+        description=SERVICE_DESCRIPTION,
         python={"packages": [f"{p}=={version(p)}" for p in RUNTIME_PACKAGES], "lock_packages": False},
     )
     bundled = [str(m.tag) for m in bento.info.all_models]

@@ -1,4 +1,4 @@
-"""The service's request and response bodies."""
+"""The service's request and response bodies, and what its OpenAPI document says about them."""
 
 from __future__ import annotations
 
@@ -14,6 +14,23 @@ EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo
 #: The longest scheduled flight is under 20 hours: an arrival a day after departure is an error.
 MAX_DURATION = timedelta(days=1)
 
+#: The README's flight: the example Swagger's "Try it out" sends.
+EXAMPLE_FLIGHT = {
+    "carrier": "UA", "flight": 1545, "tailnum": "N14228", "origin": "EWR", "dest": "IAH",
+    "scheduled_departure": "2014-01-02T05:15:00-05:00", "scheduled_arrival": "2014-01-02T08:19:00-06:00", "distance": 1400,
+}  # fmt: skip
+
+SERVICE_DESCRIPTION = """\
+Probability that a scheduled flight from New York (JFK, LGA, EWR) arrives more than 15 minutes
+late, scored by the champion model of fti-assets with the online store's features.
+
+`POST /predict` takes `flights` (1 to 1000 scheduled flights, times in ISO 8601 with a UTC
+offset) and answers, per flight, `delay_probability`, the `model_version` that scored it,
+`features_as_of` (the online store's refresh time) and `unknown` (feature groups that had no
+row and took their documented defaults). `include_features: true` adds the vector used.
+A malformed request gets a 400 naming the field and the reason.
+"""
+
 
 class FlightRequest(BaseModel):
     """A scheduled flight, as known two hours before departure."""
@@ -25,9 +42,8 @@ class FlightRequest(BaseModel):
     tailnum: str | None = Field(default=None, pattern=r"^[A-Z0-9]{2,7}$", examples=["N14228"])
     origin: str = Field(pattern=r"^[A-Z0-9]{3,4}$", examples=["EWR"])
     dest: str = Field(pattern=r"^[A-Z0-9]{3,4}$", examples=["IAH"])
-    scheduled_departure: datetime = Field(examples=["2013-06-01T05:15:00-04:00"])
-    scheduled_arrival: datetime = Field(examples=["2013-06-01T08:19:00-05:00"],
-                                        description="After the departure, by at most a day.")  # fmt: skip
+    scheduled_departure: datetime = Field(examples=[EXAMPLE_FLIGHT["scheduled_departure"]])
+    scheduled_arrival: datetime = Field(examples=[EXAMPLE_FLIGHT["scheduled_arrival"]], description="After the departure, by at most a day.")
     distance: float = Field(gt=0, le=10_000, examples=[1400])
 
     # JSON numbers and strings only: pydantic would otherwise read "1400" and true as
@@ -66,15 +82,6 @@ class FlightRequest(BaseModel):
         return value
 
 
-class PredictRequest(BaseModel):
-    """The body of POST /predict, checked whole before the service parses it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    flights: list[FlightRequest] = Field(min_length=1, max_length=MAX_FLIGHTS)
-    include_features: bool = Field(default=False, strict=True)
-
-
 class FlightPrediction(BaseModel):
     flight_id: str
     delay_probability: float
@@ -95,3 +102,13 @@ class ErrorBody(BaseModel):
     """Every 4xx and 503 answer of the service."""
 
     errors: list[Problem] = Field(min_length=1)
+
+
+class PredictRequest(BaseModel):
+    """The body of ``POST /predict``, checked whole before the service parses it, with the
+    README's flight as example."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"flights": [EXAMPLE_FLIGHT], "include_features": False}})
+
+    flights: list[FlightRequest] = Field(min_length=1, max_length=MAX_FLIGHTS, description=f"1 to {MAX_FLIGHTS} scheduled flights.")
+    include_features: bool = Field(default=False, strict=True, description="Also return the feature vector used for each flight.")

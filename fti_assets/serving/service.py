@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from fti_assets.serving.model_store import Roles, load_version, read_roles
 from fti_assets.serving.packaged import PACKAGED_MODEL
-from fti_assets.serving.schemas import FlightPrediction, FlightRequest
+from fti_assets.serving.schemas import FlightPrediction, FlightRequest, PredictRequest
 from fti_assets.settings import Settings
 
 # A child of "bentoml": the server's logging setup disables other loggers and shows only these.
@@ -119,7 +119,7 @@ class FlightDelayService:
             raise HTTPException(status_code=HTTPStatus.SERVICE_UNAVAILABLE, detail="the prediction log cannot be written")
         return True
 
-    @bentoml.api
+    @bentoml.api(input_spec=PredictRequest)
     async def predict(self, flights: list[FlightRequest], include_features: bool = False) -> list[FlightPrediction]:
         """Score up to 1000 flights. Unknown planes, routes or airports get documented
         defaults and are listed in `unknown`; `include_features` returns the vector used."""

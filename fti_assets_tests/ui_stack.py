@@ -1,0 +1,65 @@
+"""A small materialized window behind a real ``make dev`` stack and ``bentoml serve``, for browser tests."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from fti_assets.devstack import Server, servers, wait_until_up
+from fti_assets.serving.process import ServiceProcess, free_port
+from fti_assets_tests.conftest import materialize, settings_for
+
+REPO = Path(__file__).resolve().parents[1]
+LENIENT = {"floor_auc": 0.5, "floor_max_brier": 0.25, "min_improvement": -1.0, "max_slice_drop": 1.0}
+TRAINING_WINDOW = {"start": "2013-01-01", "end": "2013-01-14", "train_end": "2013-01-10", "validation_end": "2013-01-12"}
+SCORED_DAYS = (date(2013, 1, 12), date(2013, 1, 14))
+
+
+def prepare(feature_home: Path, home: Path):
+    """Copy the two-week feature store, then train, promote, package and monitor its last days
+    through a persistent Dagster instance under ``home``, so the UI shows these runs."""
+    shutil.copytree(feature_home, home)
+    settings = replace(settings_for(home), reports_url=f"http://127.0.0.1:{free_port()}", mlflow_ui_url=f"http://127.0.0.1:{free_port()}")
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", settings.dagster_home / "dagster.yaml")
+    instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
+    ops = {"model_evaluation": {"config": LENIENT}, "online_features": {"config": {"as_of": "2013-01-13T00:00:00+00:00"}}}
+    steps = [(["trained_model", "model_evaluation", "champion_model", "flight_delay_bento", "online_features"], None, None),
+             (["batch_predictions", "feature_drift_report", "prediction_drift_report"], *SCORED_DAYS)]  # fmt: skip
+    for assets, start, end in steps:
+        config = {"ops": {k: v for k, v in ops.items() if k in assets}}
+        result = materialize(home, assets, start, end, instance=instance, run_config=config, settings=settings)
+        assert result.success, [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    instance.dispose()
+    return settings
+
+
+class Stack:
+    """The Dagster UI and daemon, MLflow's UI and the reports server, as ``make dev`` starts them,
+    plus the champion's ``bentoml serve``; every process in its own group."""
+
+    def __init__(self, settings, log_dir: Path) -> None:
+        self.settings = settings
+        self.dagster_url = f"http://127.0.0.1:{free_port()}"
+        self.servers: list[Server] = servers(settings, self.dagster_url)
+        self.service = ServiceProcess("flight_delay_service:latest", settings.home, log=log_dir / "serve.log")
+
+    def __enter__(self) -> Stack:
+        try:
+            for server in self.servers:
+                server.start(cwd=REPO)
+            self.service.start(timeout=120)
+            wait_until_up(self.servers, timeout=240)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.service.stop()
+        for server in self.servers:
+            server.stop()
