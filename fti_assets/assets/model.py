@@ -124,6 +124,9 @@ class EvaluationConfig(dg.Config):
     floor_max_brier: float = GateConfig.floor_max_brier
     min_test_rows: int = GateConfig.min_test_rows
     """A challenger is compared with the champion on at least this many test flights."""
+    leak_explained_margin: float = GateConfig.leak_explained_margin
+    """Over the leak alarm, a request-time-only model this close to the challenger's AUC means
+    the world is that predictable, not that a feature leaked."""
 
     def gate_config(self) -> GateConfig:
         return GateConfig(**{k: getattr(self, k) for k in GateConfig.__dataclass_fields__})
