@@ -6,7 +6,14 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
-from fti_assets.jobs import challenger_rollout, champion_change, daily_pipeline, schedule_feed, training_pipeline
+from fti_assets.jobs import (
+    challenger_rollout,
+    champion_change,
+    daily_pipeline,
+    online_refresh,
+    schedule_feed,
+    training_pipeline,
+)
 from fti_assets.partitions import daily_partitions
 from fti_assets.registry import ModelRegistry
 from fti_assets.storage.offline_store import OfflineStore
@@ -172,5 +179,14 @@ def schedule_feed_schedule(context: dg.ScheduleEvaluationContext, source: RawSou
     return dg.RunRequest(run_key=f"schedule-{key}", partition_key=key)
 
 
+@dg.schedule(job=online_refresh, cron_schedule="0 * * * *", execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
+def online_refresh_hourly(context: dg.ScheduleEvaluationContext):
+    """Refreshes the online store at the top of every hour, as of that hour: an hourly cadence
+    for weather and delay statistics, worth it where their feature pipelines ingest hourly
+    (the daily schedule refreshes as of midnight). `fti replay --refresh hourly` measures it."""
+    as_of = context.scheduled_execution_time.replace(minute=0, second=0, microsecond=0)
+    return dg.RunRequest(run_key=f"online-{as_of.isoformat()}", run_config={"ops": {"online_features": {"config": {"as_of": as_of.isoformat()}}}})
+
+
 SENSORS = [retraining_sensor, canary_guard_sensor, champion_guard_sensor]
-SCHEDULES = [schedule_feed_schedule, daily_schedule]
+SCHEDULES = [schedule_feed_schedule, daily_schedule, online_refresh_hourly]

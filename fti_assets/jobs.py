@@ -29,6 +29,11 @@ inference_pipeline = dg.define_asset_job(
     selection=dg.AssetSelection.groups("inference") | dg.AssetSelection.assets("online_features"),
     description="FTI inference pipeline: online store refresh and batch predictions with the current champion.",
 )
+online_refresh = dg.define_asset_job(
+    "online_refresh",
+    selection=dg.AssetSelection.assets("online_features"),
+    description="Inference pipeline, online store refresh alone: each entity's latest features as of the given instant.",
+)
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
     selection=(dg.AssetSelection.groups("raw", "features", "inference", "monitoring") | dg.AssetSelection.assets("online_features"))
@@ -60,5 +65,5 @@ champion_change = dg.define_asset_job(
     description="Move the champion (promote the evaluated challenger, or roll back) and package it.",
 )
 replay_report_job = dg.define_asset_job("replay_report_job", selection=dg.AssetSelection.assets("replay_report"))
-JOBS = [schedule_feed, feature_pipeline, training_pipeline, inference_pipeline, monitoring_pipeline, daily_pipeline, challenger_rollout,
+JOBS = [schedule_feed, online_refresh, feature_pipeline, training_pipeline, inference_pipeline, monitoring_pipeline, daily_pipeline, challenger_rollout,
         champion_change, replay_report_job]

@@ -152,3 +152,17 @@ def test_the_sensor_trains_a_collapse_retrain_on_the_present(store: OfflineStore
     assert fired.run_config["ops"]["trained_model"]["config"]["train_from"] == "2013-03-02"
     again, _ = _tick(store, cursor, rule)  # the cursor holds: one alarm, one retrain
     assert isinstance(again, dg.SkipReason)
+
+
+def test_the_schedule_feed_runs_ahead_and_the_hourly_refresh_is_as_of_its_hour() -> None:
+    from fti_assets.automation import online_refresh_hourly, schedule_feed_schedule
+    from fti_assets.storage.source import RawSource
+
+    when = datetime(2013, 3, 2, 5, 0, tzinfo=UTC)
+    for lead, day in ((1, "2013-03-02"), (2, "2013-03-03")):  # the day that just ended published these flights' schedule
+        with dg.build_schedule_context(scheduled_execution_time=when, resources={"source": RawSource(schedule_lead_days=lead)}) as context:
+            [request] = schedule_feed_schedule.evaluate_tick(context).run_requests
+        assert request.partition_key == day
+    with dg.build_schedule_context(scheduled_execution_time=datetime(2013, 3, 2, 14, 0, 7, tzinfo=UTC)) as context:
+        [request] = online_refresh_hourly.evaluate_tick(context).run_requests
+    assert request.run_config["ops"]["online_features"]["config"]["as_of"] == "2013-03-02T14:00:00+00:00"

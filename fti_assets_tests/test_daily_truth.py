@@ -118,3 +118,20 @@ def test_an_older_online_refresh_is_refused_unless_forced(feature_home: Path, tm
     assert run(refresh + timedelta(hours=1)).success
     assert run(refresh, force=True).success
     assert datetime.fromisoformat(served()) == refresh
+
+
+def test_the_same_instant_written_in_two_offsets_is_one_flight(feature_home: Path, tmp_path: Path) -> None:
+    from fti_assets.serving.online_store import OnlineStoreReader, write_snapshot
+    from fti_assets.serving.predictor import spine
+    from fti_assets.serving.refresh import snapshot_as_of
+    from fti_assets.serving.schemas import FlightRequest
+
+    store = OfflineStore(home=str(feature_home))
+    as_of = datetime(2013, 1, 5, 6, tzinfo=UTC)
+    write_snapshot(tmp_path / "online.sqlite", snapshot_as_of(store, as_of), airport_timezones(store.read("airports")), as_of)
+    flight = {"carrier": "UA", "flight": 1545, "tailnum": "N14228", "origin": "EWR", "dest": "IAH", "distance": 1400}
+    local = FlightRequest(**flight, scheduled_departure="2013-01-05T20:00:00-05:00", scheduled_arrival="2013-01-05T23:10:00-06:00")
+    utc = FlightRequest(**flight, scheduled_departure="2013-01-06T01:00:00Z", scheduled_arrival="2013-01-06T05:10:00Z")
+    rows = spine([f.model_dump() for f in (local, utc)], OnlineStoreReader(tmp_path / "online.sqlite"))
+    assert rows["flight_id"].to_list() == ["2013-01-05-UA1545-EWR"] * 2  # the origin's local date, not the client's
+    assert rows["prediction_time"][0] == rows["prediction_time"][1] == datetime(2013, 1, 5, 23, tzinfo=UTC)
