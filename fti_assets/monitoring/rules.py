@@ -22,8 +22,8 @@ class RetrainRule:
     drift_days: int = 3
     cooldown_days: int = 14
     collapse_days: int = 3
-    collapse_auc: float = 0.55
-    collapse_drop: float = 0.12
+    collapse_auc: float = 0.5
+    collapse_drop: float = 0.2
     collapse_min_rows: int = 1500
 
 
