@@ -103,6 +103,7 @@ def main() -> int:
     settings = Settings.from_env()
     stack = servers(settings, Path("workspace.yaml"))
     signal.signal(signal.SIGTERM, _exit)
+    signal.signal(signal.SIGINT, _exit)  # also when started in the background, where SIGINT is ignored by default
     try:
         for server in stack:
             server.start()
