@@ -60,12 +60,14 @@ def _port(url: str) -> str:
     return str(urlparse(url).port)
 
 
-def servers(settings: Settings, dagster_url: str = "http://127.0.0.1:3000", workspace: Path | None = None) -> list[Server]:
+def servers(settings: Settings, workspace: Path | None = None) -> list[Server]:
     """The Dagster UI and daemon, MLflow's UI and the reports server for ``settings``."""
+    dagster_url = settings.dagster_url
     binaries = Path(sys.executable).parent
     logs = settings.home / "logs"
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
     target = ["-w", str(workspace)] if workspace else ["-m", "fti_assets.definitions"]
     return [
         Server("Dagster UI", [str(binaries / "dagster"), "dev", *target, "-h", "127.0.0.1", "-p", _port(dagster_url)],
@@ -99,13 +101,14 @@ def _exit(*_: object) -> None:
 
 def main() -> int:
     settings = Settings.from_env()
-    stack = servers(settings, os.environ.get("FTI_DAGSTER_URL", "http://127.0.0.1:3000"), Path("workspace.yaml"))
+    stack = servers(settings, Path("workspace.yaml"))
     signal.signal(signal.SIGTERM, _exit)
+    signal.signal(signal.SIGINT, _exit)  # also when started in the background, where SIGINT is ignored by default
     try:
         for server in stack:
             server.start()
         print(f"starting; logs under {settings.home / 'logs'}", flush=True)
-        wait_until_up(stack)
+        wait_until_up(stack, timeout=600)  # MLflow alone takes minutes on a busy two-core machine
         for server in stack:
             print(f"  {server.name:<11} {server.url}", flush=True)
         print("Ctrl-C stops all three.", flush=True)

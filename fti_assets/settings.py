@@ -48,6 +48,8 @@ class Settings:
     """Where the reports server (``make dev``) publishes ``reports_dir``: plots and drift reports."""
     mlflow_ui_url: str = "http://127.0.0.1:3001"
     """MLflow's UI (``make dev``), linked from model metadata."""
+    dagster_url: str = "http://127.0.0.1:3000"
+    """The Dagster UI ``make dev`` starts."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -70,12 +72,14 @@ class Settings:
             mlflow_artifacts=os.environ.get("FTI_MLFLOW_ARTIFACTS", ""),
             reports_url=os.environ.get("FTI_REPORTS_URL", cls.reports_url).rstrip("/"),
             mlflow_ui_url=os.environ.get("FTI_MLFLOW_UI_URL", cls.mlflow_ui_url).rstrip("/"),
+            dagster_url=os.environ.get("FTI_DAGSTER_URL", cls.dagster_url).rstrip("/"),
         )
 
     def as_env(self) -> dict[str, str]:
         """The environment variables that make ``from_env`` give these settings (for child processes)."""
         return {"FTI_HOME": str(self.home), "FTI_SOURCE": self.source, "FTI_ENV": self.env, "FTI_FIRST_DAY": self.first_day.isoformat(),
-                "FTI_LAST_DAY": self.last_day.isoformat(), "FTI_REPORTS_URL": self.reports_url, "FTI_MLFLOW_UI_URL": self.mlflow_ui_url}  # fmt: skip
+                "FTI_LAST_DAY": self.last_day.isoformat(), "FTI_REPORTS_URL": self.reports_url, "FTI_MLFLOW_UI_URL": self.mlflow_ui_url,
+                "FTI_DAGSTER_URL": self.dagster_url}  # fmt: skip
 
     @property
     def store_dir(self) -> Path:

@@ -23,7 +23,7 @@ def prepare(feature_home: Path, home: Path):
     """Copy the two-week feature store, then train, promote, package and monitor its last days
     through a persistent Dagster instance under ``home``, so the UI shows these runs."""
     shutil.copytree(feature_home, home)
-    settings = replace(settings_for(home), reports_url=f"http://127.0.0.1:{free_port()}", mlflow_ui_url=f"http://127.0.0.1:{free_port()}")
+    settings = replace(settings_for(home), **{name: f"http://127.0.0.1:{free_port()}" for name in ("reports_url", "mlflow_ui_url", "dagster_url")})
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "dagster.yaml", settings.dagster_home / "dagster.yaml")
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
@@ -44,8 +44,8 @@ class Stack:
 
     def __init__(self, settings, log_dir: Path) -> None:
         self.settings = settings
-        self.dagster_url = f"http://127.0.0.1:{free_port()}"
-        self.servers: list[Server] = servers(settings, self.dagster_url)
+        self.dagster_url = settings.dagster_url
+        self.servers: list[Server] = servers(settings)
         self.service = ServiceProcess("flight_delay_service:latest", settings.home, log=log_dir / "serve.log")
 
     def __enter__(self) -> Stack:
