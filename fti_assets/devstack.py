@@ -72,7 +72,7 @@ def servers(settings: Settings, workspace: Path | None = None) -> list[Server]:
     return [
         Server("Dagster UI", [str(binaries / "dagster"), "dev", *target, "-h", "127.0.0.1", "-p", _port(dagster_url)],
                dagster_url, logs / "dagster-dev.log", {"DAGSTER_HOME": str(settings.dagster_home), **settings.as_env()}),
-        Server("MLflow UI", [str(binaries / "mlflow"), "ui", "--backend-store-uri", settings.mlflow_tracking_uri,
+        Server("MLflow UI", [str(binaries / "mlflow"), "ui", "--backend-store-uri", settings.tracking_uri,
                              "--host", "127.0.0.1", "--port", _port(settings.mlflow_ui_url), "--workers", "1"],
                settings.mlflow_ui_url, logs / "mlflow-ui.log", {"MLFLOW_DISABLE_TELEMETRY": "true"}),
         Server("reports", [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(settings.reports_dir),

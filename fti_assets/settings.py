@@ -79,7 +79,8 @@ class Settings:
         """The environment variables that make ``from_env`` give these settings (for child processes)."""
         return {"FTI_HOME": str(self.home), "FTI_SOURCE": self.source, "FTI_ENV": self.env, "FTI_FIRST_DAY": self.first_day.isoformat(),
                 "FTI_LAST_DAY": self.last_day.isoformat(), "FTI_REPORTS_URL": self.reports_url, "FTI_MLFLOW_UI_URL": self.mlflow_ui_url,
-                "FTI_DAGSTER_URL": self.dagster_url}  # fmt: skip
+                "FTI_DAGSTER_URL": self.dagster_url, "FTI_SCHEDULE_LEAD_DAYS": str(self.schedule_lead_days),
+                **({"FTI_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {})}  # fmt: skip
 
     @property
     def store_dir(self) -> Path:
