@@ -108,7 +108,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(service: Ser
         [str(st), "run", f"{service.url}/docs.json", "--checks", checks, "--max-examples", "200", "--seed", "13",
          "--phases", "examples,coverage,fuzzing", "--workers", "1", "--no-color", "--generation-database", "none",
          "--report", "ndjson", "--report-ndjson-path", str(tmp_path / "events.ndjson")],
-        capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,  # its cache folder lands in tmp_path
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-6000:]
     cases: dict[str, int] = {}
