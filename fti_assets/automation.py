@@ -157,11 +157,16 @@ def champion_guard_sensor(context: dg.SensorEvaluationContext, store: OfflineSto
                          run_config={"ops": {"champion_model": {"config": config}}}, tags={"fti/trigger": "champion_guard_sensor"})  # fmt: skip
 
 
-daily_schedule = dg.build_schedule_from_partitioned_job(
-    daily_pipeline, hour_of_day=6, default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Each day's features, online refresh, batch predictions and monitoring. Stopped by default: "
-    "the embedded data ends in 2013; turn it on when pointing at live data.",
-)  # fmt: skip
+@dg.schedule(job=daily_pipeline, name="daily_pipeline_schedule", cron_schedule="0 6 * * *", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.STOPPED)  # fmt: skip
+def daily_schedule(context: dg.ScheduleEvaluationContext):
+    """Each finished day's outcomes and features, online refresh, batch predictions and
+    monitoring, at 06:00 UTC for the day before. Stopped by default: the embedded data ends
+    in 2013; turn it on when pointing at live data."""
+    key = (context.scheduled_execution_time.date() - timedelta(days=1)).isoformat()
+    if not daily_partitions.has_partition_key(key):
+        return dg.SkipReason(f"{key} is outside the partitions")
+    return dg.RunRequest(run_key=f"daily-{key}", partition_key=key)
 
 
 def schedule_feed_partition(tick: date, lead_days: int) -> str:

@@ -113,7 +113,7 @@ def test_loop_sensors_start_running_and_the_schedule_targets_yesterday() -> None
     for name in ("retraining_sensor", "canary_guard_sensor"):
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
     when = datetime(2013, 3, 2, 6, 0, tzinfo=UTC)
-    with dg.build_schedule_context(scheduled_execution_time=when) as context:
+    with dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def()) as context:
         [request] = daily_schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2013-03-01"
 
@@ -156,13 +156,15 @@ def test_the_sensor_trains_a_collapse_retrain_on_the_present(store: OfflineStore
 
 def test_the_schedule_feed_runs_ahead_and_the_hourly_refresh_is_as_of_its_hour() -> None:
     from fti_assets.automation import online_refresh_hourly, schedule_feed_schedule
+    from fti_assets.definitions import defs
     from fti_assets.storage.source import RawSource
 
-    when = datetime(2013, 3, 2, 5, 0, tzinfo=UTC)
+    when, repository = datetime(2013, 3, 2, 5, 0, tzinfo=UTC), defs.get_repository_def()
     for lead, day in ((1, "2013-03-02"), (2, "2013-03-03")):  # the day that just ended published these flights' schedule
-        with dg.build_schedule_context(scheduled_execution_time=when, resources={"source": RawSource(schedule_lead_days=lead)}) as context:
+        with dg.build_schedule_context(scheduled_execution_time=when, repository_def=repository,
+                                       resources={"source": RawSource(schedule_lead_days=lead)}) as context:  # fmt: skip
             [request] = schedule_feed_schedule.evaluate_tick(context).run_requests
         assert request.partition_key == day
-    with dg.build_schedule_context(scheduled_execution_time=datetime(2013, 3, 2, 14, 0, 7, tzinfo=UTC)) as context:
+    with dg.build_schedule_context(scheduled_execution_time=datetime(2013, 3, 2, 14, 0, 7, tzinfo=UTC), repository_def=repository) as context:
         [request] = online_refresh_hourly.evaluate_tick(context).run_requests
     assert request.run_config["ops"]["online_features"]["config"]["as_of"] == "2013-03-02T14:00:00+00:00"
