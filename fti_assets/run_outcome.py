@@ -71,7 +71,7 @@ def success_line(f: RunFacts) -> str:
         parts.append(f"test AUC {evaluation.get('test_auc')}" + (f" vs champion {evaluation['champion_test_auc']}" if evaluation.get("champion_test_auc") else ""))
         parts.append("gates passed" if evaluation.get("gates_passed") else "gates refused")
     if champion := f.values.get("champion_model"):
-        parts.append(f"champion v{champion.get('champion_version')} ({champion.get('action')})")
+        parts.append(f"champion v{champion.get('champion_version')} ({champion.get('outcome')})")
     if f.failed_checks:
         parts.append("warnings: " + ", ".join(f"{a}.{c}" for a, c, _ in f.failed_checks))
     return ("Succeeded: " + "; ".join(parts) if parts else "Succeeded: nothing was materialized")[:MAX_CHARS]

@@ -102,7 +102,7 @@ def test_training_pipeline_launched_from_the_launchpad_ends_with_its_verdict(sta
         text = page.locator("body").inner_text()
     page.screenshot(path=artifacts / "training-run.png")
     assert "Succeeded: rows written: training_dataset" in text, text[-2000:]
-    assert "model v2 (validation AUC" in text and "gates passed; champion v2 (promote)" in text
+    assert "model v2 (validation AUC" in text and "gates passed; champion v2 (promoted)" in text
 
 
 def test_a_drift_report_opens_with_its_summary(stack: Stack, page, artifacts: Path) -> None:
