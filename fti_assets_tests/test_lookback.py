@@ -9,7 +9,7 @@ from fti_assets.assets.lookback import missing_days
 from fti_assets.storage.offline_store import OfflineStore
 from fti_assets_tests.conftest import materialize
 
-OUTCOMES = ["flights", "airports", "flight_schedule", "flight_outcomes"]
+OUTCOMES = ["flights", "schedules", "airports", "flight_schedule", "flight_outcomes"]
 STATS = ["carrier_delay_stats", "route_delay_stats"]
 
 

@@ -38,7 +38,7 @@ def test_two_partition_runs_at_once_on_postgres_storage(tmp_path: Path, source_s
     with new_database() as dagster_db, new_database() as mlflow_db, new_redis_prefix() as prefix:
         env = {**production_env(tmp_path / "fti", dagster_db, mlflow_db, prefix), "FTI_SOURCE": str(source_slice)}
         home = _instance_home(env)
-        select = "flights,weather,airports,flight_schedule,origin_weather"
+        select = "flights,schedules,weather,airports,flight_schedule,origin_weather"
         runs = [
             subprocess.Popen(
                 [str(BIN / "dagster"), "asset", "materialize", "-m", "fti_assets.definitions", "--select", select,
