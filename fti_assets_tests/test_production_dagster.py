@@ -161,5 +161,6 @@ def test_the_profile_is_chosen_in_one_place_and_fails_loudly_when_incomplete(tmp
     with pytest.raises(ValueError, match="FTI_ENV"):
         build_resources(Settings.from_env())
     monkeypatch.setenv("FTI_ENV", "local")
+    monkeypatch.delenv("FTI_MLFLOW_TRACKING_URI")  # set, it would serve a local profile too
     local = build_resources(Settings.from_env())
     assert local["online"].backend == "sqlite" and local["registry"].tracking_uri.startswith("sqlite:///")
