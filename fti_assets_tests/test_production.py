@@ -97,7 +97,11 @@ def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(demo: Demo, 
     # The four pipelines, plus the schedule feed published ahead and the served days' skew.
     assert {"feature_pipeline", "training_pipeline", "inference_pipeline", "monitoring_pipeline", "schedule_feed"} <= set(runs)
     assert set(runs.values()) == {"SUCCESS"}, runs
-    registry = ModelRegistry(tracking_uri=postgres_url(demo.mlflow_db), artifact_root=demo.env["FTI_MLFLOW_ARTIFACTS"])
+    from fti_assets.resources import build_resources
+    from fti_assets.settings import Settings
+
+    registry = build_resources(Settings.from_env())["registry"]  # the environment is the demo's
+    assert isinstance(registry, ModelRegistry) and registry.tracking_uri == postgres_url(demo.mlflow_db)
     champion = registry.version_by_alias(CHAMPION)
     assert champion is not None
     assert registry.load(int(champion.version)).booster.num_trees() > 0  # its files are at FTI_MLFLOW_ARTIFACTS
