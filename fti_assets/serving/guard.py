@@ -85,14 +85,15 @@ async def _refuse(scope: Scope, send: Send, status: int, field: str, reason: str
     await _answer(scope, send, status, error_body(field, reason))
 
 
-async def _answer(scope: Scope, send: Send, status: int, body: dict[str, Any]) -> None:
-    """Send the error body; a client error is one log line, never a traceback."""
+async def _answer(scope: Scope, send: Send, status: int, body: dict[str, Any], kept: list | None = None) -> None:
+    """Send the error body (with ``kept`` headers of the app's answer, such as Retry-After);
+    a client error is one log line, never a traceback."""
     first = body["errors"][0]
     more = f" (+{len(body['errors']) - 1} more)" if len(body["errors"]) > 1 else ""
     log.info("%s %s %s: %s: %s%s", status, scope["method"], scope["path"], first["field"], first["reason"][:200], more)
     payload = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})  # fmt: skip
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *(kept or [])]})  # fmt: skip
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -102,13 +103,14 @@ def _uniform_errors(scope: Scope, send: Send) -> Send:
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start" and (message["status"] in REWRITTEN or message["status"] == 503):
-            held.update(status=message["status"], body=b"")
+            retry = [(k, v) for k, v in message.get("headers", []) if k.lower() == b"retry-after"]
+            held.update(status=message["status"], body=b"", kept=retry)
             return
         if not held:
             return await send(message)
         held["body"] += message.get("body", b"")
         if not message.get("more_body", False):
-            await _answer(scope, send, held["status"], _error(held["status"], held["body"]))
+            await _answer(scope, send, held["status"], _error(held["status"], held["body"]), held["kept"])
 
     return wrapped
 

@@ -136,25 +136,25 @@ class FlightDelayService:
         try:
             store = self.store.pinned()  # and one refresh
             as_of = store.as_of()
-            if as_of is None:
-                return _unavailable("the online store is empty: materialize online_features")
+            if as_of is None:  # an empty store, or one still loading after a restart
+                return _unavailable("the online store is unavailable: it holds no refresh yet (materialize online_features)")
             body = answer(state, flights, store, as_of, include_features, self.predictions)
         except OnlineStoreUnavailable as exc:
             log.warning("online store unavailable: %s", exc)
-            return _unavailable(f"the online store is unavailable, retry later: {exc}", retry_after=RETRY_AFTER_SECONDS)
+            return _unavailable(f"the online store is unavailable, retry later: {exc}")
         except PredictionLogError as exc:  # an answer that cannot be logged is not given
             return _unavailable(str(exc))
         # Returned as bytes: see fti_assets.serving.handling.
         return Response(body, media_type="application/json")  # type: ignore[return-value]
 
 
-def _unavailable(reason: str, retry_after: int | None = None) -> Response:
-    """503 in the service's error shape; returned, not raised, so the log holds one line, no traceback."""
+def _unavailable(reason: str) -> Response:
+    """503 in the service's error shape with ``Retry-After`` (every cause is worth a retry);
+    returned, not raised, so the log holds one line, no traceback."""
     from fti_assets.serving.contract import error_body
 
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return Response(json.dumps(error_body("service", reason)), status_code=HTTPStatus.SERVICE_UNAVAILABLE, media_type="application/json",
-                    headers=headers)  # fmt: skip
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # fmt: skip
 
 
 def _guard() -> None:
