@@ -62,8 +62,7 @@ replay_report_job = dg.define_asset_job(
 champion_change = dg.define_asset_job(
     "champion_change",
     selection=dg.AssetSelection.assets("champion_model", "flight_delay_bento"),
-    description="Move the champion (promote the evaluated challenger, or roll back) and package it.",
+    description="FTI training pipeline, deployment: move the champion (promote the evaluated challenger, or roll back) and package it.",
 )
-replay_report_job = dg.define_asset_job("replay_report_job", selection=dg.AssetSelection.assets("replay_report"))
 JOBS = [schedule_feed, online_refresh, feature_pipeline, training_pipeline, inference_pipeline, monitoring_pipeline, daily_pipeline, challenger_rollout,
         champion_change, replay_report_job]
