@@ -147,6 +147,8 @@ def main() -> None:
         ours = ev.metrics(y, p)
         slices = ev.slice_metrics(scored, "challenger")
         sanity = ev.sanity_problems(p, model.booster.feature_name(), model.spec["features"], ours["auc"])
+        from fti_assets.policy import load_policy
+
         ec = EvaluationConfig()
         verdicts = ev.gates(
             ours,
@@ -154,7 +156,7 @@ def main() -> None:
             slices,
             None,
             sanity,
-            ec.gate_config(),
+            ec.gate_config(load_policy().policy),
         )
         passed = all(v.passed for v in verdicts.values())
         calibration = ev.calibration_table(y, p)

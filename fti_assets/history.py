@@ -36,8 +36,14 @@ class ModelHistory:
             sa.Column("actor", sa.String(500), nullable=False),
             sa.Column("reason", sa.Text, nullable=False),
             sa.Column("report", sa.Text, nullable=False),
+            # The content hash of the promotion policy the decision was made under.
+            sa.Column("policy_hash", sa.String(64), nullable=True),
         )  # fmt: skip
         metadata.create_all(self._engine, checkfirst=True)
+        # A history written before the policy file existed gains the column; its old events stay NULL.
+        if "policy_hash" not in {c["name"] for c in sa.inspect(self._engine).get_columns("model_events")}:
+            with self._engine.begin() as connection:
+                connection.execute(sa.text("ALTER TABLE model_events ADD COLUMN policy_hash VARCHAR(64)"))
         return table
 
     @cached_property
@@ -51,12 +57,13 @@ class ModelHistory:
         return sa.create_engine(self.url, pool_pre_ping=True)
 
     def append(self, model_name: str, action: str, version: int, at: str, actor: str, reason: str,
-               from_version: int | None = None, report: dict[str, Any] | None = None) -> int:  # fmt: skip
+               from_version: int | None = None, report: dict[str, Any] | None = None, policy_hash: str | None = None) -> int:  # fmt: skip
         """Record one event; return its id. Events are never updated or deleted."""
         if action not in ACTIONS:
             raise ValueError(f"unknown history action {action!r}: one of {ACTIONS}")
         row = {"model_name": model_name, "at": at, "action": action, "version": int(version), "actor": actor, "reason": reason,
-               "from_version": None if from_version is None else int(from_version), "report": json.dumps(report or {}, default=str)}  # fmt: skip
+               "from_version": None if from_version is None else int(from_version), "report": json.dumps(report or {}, default=str),
+               "policy_hash": policy_hash}  # fmt: skip
         table = self._table
         with self._engine.begin() as connection:
             return int(connection.execute(table.insert().values(**row)).inserted_primary_key[0])

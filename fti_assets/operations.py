@@ -66,7 +66,8 @@ def model_table(settings: Settings | None = None) -> str:
 
 def _event_line(event: dict) -> str:
     source = f" from v{event['from_version']}" if event["from_version"] is not None and event["action"] != "refuse" else ""
-    return f"  {event['at'][:19]}  {event['action']:<8} v{event['version']}{source}  by {event['actor']}: {event['reason']}"
+    policy = f"  [policy {event['policy_hash'][:12]}]" if event.get("policy_hash") else ""
+    return f"  {event['at'][:19]}  {event['action']:<8} v{event['version']}{source}  by {event['actor']}: {event['reason']}{policy}"
 
 
 def history_table(settings: Settings | None = None, reports: bool = False) -> str:

@@ -162,12 +162,13 @@ class ModelRegistry(dg.ConfigurableResource):
         """Promotions, rollbacks and refusals, oldest first (errors propagate)."""
         return self._history().events(self.model_name)
 
-    def _record(self, action: str, version: int, at: str, by: str, reason: str, from_version: int | None, report: dict | None) -> list[int]:
+    def _record(self, action: str, version: int, at: str, by: str, reason: str, from_version: int | None, report: dict | None,
+                policy_hash: str | None = None) -> list[int]:  # fmt: skip
         """Append an event to the history and return the resulting stack of champions."""
         from fti_assets.history import champion_stack
 
         history = self._history()
-        history.append(self.model_name, action, version, at, by, reason, from_version, report)
+        history.append(self.model_name, action, version, at, by, reason, from_version, report, policy_hash)
         return champion_stack(history.events(self.model_name))
 
     def _point(self, stack: list[int]) -> None:
@@ -178,28 +179,28 @@ class ModelRegistry(dg.ConfigurableResource):
         elif self.version_by_alias(PREVIOUS) is not None:
             client.delete_registered_model_alias(self.model_name, PREVIOUS)
 
-    def promote(self, version: int, reason: str, at: str, by: str, report: dict | None = None) -> int | None:
-        """Make ``version`` the champion; return the version it replaced."""
+    def promote(self, version: int, reason: str, at: str, by: str, report: dict | None = None, policy_hash: str | None = None) -> int | None:
+        """Make ``version`` the champion under the policy of ``policy_hash``; return the version it replaced."""
         current = self.version_by_alias(CHAMPION)
         replaced = int(current.version) if current else None
-        stack = self._record("promote", int(version), at, by, reason, replaced, report)
+        stack = self._record("promote", int(version), at, by, reason, replaced, report, policy_hash)
         self._point(stack)
         self.tag_version(version, {"promoted_at": at, "promotion_reason": reason, "promoted_by": by, "replaced_version": str(replaced)})
         return replaced
 
-    def rollback(self, reason: str, at: str, by: str, report: dict | None = None) -> tuple[int, int]:
+    def rollback(self, reason: str, at: str, by: str, report: dict | None = None, policy_hash: str | None = None) -> tuple[int, int]:
         """Move the champion back to the version it replaced; return (from, to)."""
         current = self.version_by_alias(CHAMPION)
         previous = self.version_by_alias(PREVIOUS)
         if current is None or previous is None:
             raise ValueError("there is no previous champion to roll back to")
-        stack = self._record("rollback", int(previous.version), at, by, reason, int(current.version), report)
+        stack = self._record("rollback", int(previous.version), at, by, reason, int(current.version), report, policy_hash)
         self._point(stack)
         self.tag_version(int(current.version), {"rolled_back_at": at, "rollback_reason": reason})
         return int(current.version), int(previous.version)
 
-    def refuse(self, version: int, reason: str, at: str, by: str, report: dict | None = None) -> None:
+    def refuse(self, version: int, reason: str, at: str, by: str, report: dict | None = None, policy_hash: str | None = None) -> None:
         """Record that ``version`` was refused; its tags mark it as no longer a candidate."""
         current = self.version_by_alias(CHAMPION)
-        self._record("refuse", int(version), at, by, reason, int(current.version) if current else None, report)
+        self._record("refuse", int(version), at, by, reason, int(current.version) if current else None, report, policy_hash)
         self.tag_version(version, {"candidate": "no", "refused_at": at, "refused_reason": reason[:4000]})

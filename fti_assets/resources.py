@@ -8,6 +8,7 @@ from fti_assets.assets.deployment import ServingResource
 from fti_assets.assets.drift import ReportStore
 from fti_assets.automation import RetrainingRuleConfig
 from fti_assets.locks import ChangeLock
+from fti_assets.policy import PolicyResource
 from fti_assets.registry import ModelRegistry
 from fti_assets.serving.online_store_resource import OnlineStore
 from fti_assets.settings import Settings
@@ -34,6 +35,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "source": RawSource(location=settings.source, schedule_lead_days=settings.schedule_lead_days),
         "io_manager": ParquetIOManager(store=store),
         "record_io_manager": RecordIOManager(home=str(settings.home)),
+        "policy": PolicyResource(path=str(settings.policy)),
         "registry": ModelRegistry(tracking_uri=settings.tracking_uri, artifact_root=settings.artifact_root,
                                   history_url=settings.model_history_url, ui_url=settings.mlflow_ui_url),
         "lock": ChangeLock(folder=str(settings.lock_dir)),

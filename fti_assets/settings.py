@@ -50,6 +50,8 @@ class Settings:
     """MLflow's UI (``make dev``), linked from model metadata."""
     dagster_url: str = "http://127.0.0.1:3000"
     """The Dagster UI ``make dev`` starts."""
+    policy_path: str = ""
+    """``FTI_POLICY``: the promotion policy file; empty, the packaged ``fti_assets/policy.yaml``."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -73,6 +75,7 @@ class Settings:
             reports_url=os.environ.get("FTI_REPORTS_URL", cls.reports_url).rstrip("/"),
             mlflow_ui_url=os.environ.get("FTI_MLFLOW_UI_URL", cls.mlflow_ui_url).rstrip("/"),
             dagster_url=os.environ.get("FTI_DAGSTER_URL", cls.dagster_url).rstrip("/"),
+            policy_path=os.environ.get("FTI_POLICY", ""),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -80,7 +83,15 @@ class Settings:
         return {"FTI_HOME": str(self.home), "FTI_SOURCE": self.source, "FTI_ENV": self.env, "FTI_FIRST_DAY": self.first_day.isoformat(),
                 "FTI_LAST_DAY": self.last_day.isoformat(), "FTI_REPORTS_URL": self.reports_url, "FTI_MLFLOW_UI_URL": self.mlflow_ui_url,
                 "FTI_DAGSTER_URL": self.dagster_url, "FTI_SCHEDULE_LEAD_DAYS": str(self.schedule_lead_days),
-                **({"FTI_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {})}  # fmt: skip
+                **({"FTI_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {}),
+                **({"FTI_POLICY": self.policy_path} if self.policy_path else {})}  # fmt: skip
+
+    @property
+    def policy(self) -> Path:
+        """The promotion policy file the gates read."""
+        from fti_assets.policy import DEFAULT_POLICY
+
+        return Path(self.policy_path) if self.policy_path else DEFAULT_POLICY
 
     @property
     def store_dir(self) -> Path:

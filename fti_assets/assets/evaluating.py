@@ -1,6 +1,7 @@
 """The body of ``model_evaluation``: score challenger and champion on the same test rows."""
 
 import html
+import json
 import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import polars as pl
 
 from fti_assets.assets.drift import ReportStore
 from fti_assets.assets.metadata import markdown_table
+from fti_assets.policy import LoadedPolicy
 from fti_assets.registry import CHAMPION, LoadedModel, ModelRegistry
 
 PLOTS = {"roc.png": "ROC curve", "importance.png": "Feature importance", "calibration.png": "Calibration"}
@@ -53,9 +55,10 @@ def _training_rows(dataset: pl.DataFrame, trained: dict) -> tuple[pl.DataFrame, 
 
 
 def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, dataset: pl.DataFrame, registry: ModelRegistry,
-             reports: ReportStore) -> tuple[dict, dict]:  # fmt: skip
-    """Metrics, slices, plots and gate verdicts, logged to the challenger's MLflow run; the plots
-    and a page holding them are published under the reports folder and linked over HTTP."""
+             reports: ReportStore, policy: LoadedPolicy) -> tuple[dict, dict]:  # fmt: skip
+    """Metrics, slices, plots and gate verdicts under ``policy`` (its hash tagged on the run and
+    the version), logged to the challenger's MLflow run; the plots and a page holding them are
+    published under the reports folder and linked over HTTP."""
     import mlflow
 
     from fti_assets.domain.retrieval import content_hash
@@ -72,12 +75,12 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
     champion = registry.load(int(current.version)) if current and int(current.version) != challenger.version else None
     q = _predict(champion, test) if champion else None
 
-    scored = test.select("carrier", "origin", "is_delayed").with_columns(challenger=pl.Series(p), champion=pl.Series(q) if q is not None else None)
+    gate_config = config.gate_config(policy.policy)
+    scored = test.select(*gate_config.slices, "is_delayed").with_columns(challenger=pl.Series(p), champion=pl.Series(q) if q is not None else None)
     ours, theirs = ev.metrics(y, p), (ev.metrics(y, q) if q is not None else None)
-    slices = ev.slice_metrics(scored, "challenger")
-    champion_slices = ev.slice_metrics(scored, "champion") if q is not None else None
+    slices = ev.slice_metrics(scored, "challenger", gate_config.slices)
+    champion_slices = ev.slice_metrics(scored, "champion", gate_config.slices) if q is not None else None
     sanity = ev.sanity_problems(p, challenger.booster.feature_name(), challenger.spec["features"], ours["auc"])
-    gate_config = config.gate_config()
     explained = None
     if ours["auc"] > gate_config.leak_alarm_auc:  # is the high AUC the schedule's, or a leak's?
         from fti_assets.training.trainer import lightgbm_params
@@ -95,6 +98,8 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
     importance = plots.importance_png(challenger.booster.feature_name(), gains)
     calibration_plot = plots.calibration_png(calibration.to_dicts())
     with registry.run(run_id=trained["run_id"]):
+        mlflow.set_tags({"policy_hash": policy.hash, "policy_overrides": json.dumps(config.overrides())})
+        mlflow.log_dict(policy.values(), "evaluation/policy.json")
         mlflow.log_metrics({f"test_{k}": v for k, v in ours.items() if k != "rows"})
         if theirs:
             mlflow.log_metrics({f"champion_test_{k}": v for k, v in theirs.items() if k != "rows"})
@@ -104,7 +109,7 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
             mlflow.log_artifacts(folder, "evaluation")
         mlflow.log_table(slices.to_pandas(), "evaluation/slices.json")
         mlflow.log_dict({k: asdict(v) for k, v in verdicts.items()}, "evaluation/gates.json")
-    registry.tag_version(challenger.version, {"test_auc": f"{ours['auc']:.4f}", "gates": "passed" if passed else "refused",
+    registry.tag_version(challenger.version, {"test_auc": f"{ours['auc']:.4f}", "gates": "passed" if passed else "refused", "policy_hash": policy.hash,
                                               "gate_report": {k: v.message for k, v in verdicts.items() if not v.passed}})  # fmt: skip
     context.log.info(f"challenger v{challenger.version}: test AUC {ours['auc']:.4f}"
                      + (f", champion v{champion.version}: {theirs['auc']:.4f}" if champion else ", no champion") + f"; gates {'passed' if passed else 'refused'}")  # fmt: skip
@@ -114,7 +119,9 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
         "champion_at_evaluation": int(current.version) if current else None,
         "dataset_hash": content_hash(dataset, "flight_id"), "metrics": {"challenger": ours, "champion": theirs},
         "gates": {k: asdict(v) for k, v in verdicts.items()}, "passed": passed, "evaluated_at": datetime.now(UTC).isoformat(),
-        "test_rows": test.height,
+        "test_rows": test.height, "policy_hash": policy.hash, "policy_overrides": config.overrides(),
+        # For the model card: the figures behind the verdicts.
+        "slices": slices.to_dicts(), "calibration": calibration.to_dicts(),
     }  # fmt: skip
     comparison = pl.DataFrame([{"model": f"challenger v{challenger.version}", **ours}, *([{"model": f"champion v{champion.version}", **theirs}] if theirs else [])])
     folder = f"evaluation/v{challenger.version}"
@@ -122,7 +129,7 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
     page = reports.write(f"{folder}/index.html", evaluation_page(challenger.version, comparison, verdicts, passed).encode())
     metadata = {
         "test_auc": round(ours["auc"], 4), "test_log_loss": round(ours["log_loss"], 4), "test_brier": round(ours["brier"], 4),
-        "champion_test_auc": round(theirs["auc"], 4) if theirs else None, "gates_passed": passed,
+        "champion_test_auc": round(theirs["auc"], 4) if theirs else None, "gates_passed": passed, "policy_hash": policy.hash,
         "comparison": dg.MetadataValue.md(markdown_table(comparison)),
         "calibration": dg.MetadataValue.md(markdown_table(calibration, 10)),
         "slices": dg.MetadataValue.md(markdown_table(slices, 40)),

@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from fti_assets.assets.drift import ReportStore
+from fti_assets.policy import PolicyResource
 from fti_assets.registry import CHAMPION, ModelRegistry
 from fti_assets.storage.offline_store import OfflineStore
 from fti_assets.training.evaluation import GateConfig
@@ -17,7 +18,8 @@ GATES = {
     "sanity": "Predictions are finite probabilities in [0, 1], better than chance, from the features the spec lists.",
     "beats_champion": "The challenger's test AUC beats the champion's on the same rows by min_improvement; "
                       "with no champion, it meets the absolute floors on AUC and Brier score.",
-    "no_slice_regression": "No carrier or origin slice with enough rows loses more than max_slice_drop AUC against the champion.",
+    "no_slice_regression": "No slice (the policy's columns: carrier and origin by default) with enough rows loses more than "
+                           "the policy's max_auc_drop AUC against the champion.",
 }
 """The promotion gates and what each checks. A failed gate refuses the challenger in
 ``champion_model`` (a normal, green outcome), so the checks do not block the run."""
@@ -110,26 +112,33 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
 
 
 class EvaluationConfig(dg.Config):
-    """Promotion gates: what a challenger must show to replace the champion (defaults:
-    ``GateConfig``, which the gates themselves take)."""
+    """Overrides of the promotion policy file (``fti_assets/policy.yaml``, or ``FTI_POLICY``)
+    for one run. Empty fields take the file's value; an override is recorded with the
+    decision beside the policy's hash."""
 
-    min_improvement: float = GateConfig.min_improvement
+    min_improvement: float | None = None
     """The challenger's test AUC must beat the champion's by at least this much."""
-    max_slice_drop: float = GateConfig.max_slice_drop
-    """No carrier or origin slice may lose more AUC than this against the champion."""
-    min_slice_rows: int = GateConfig.min_slice_rows
-    leak_alarm_auc: float = GateConfig.leak_alarm_auc
+    max_slice_drop: float | None = None
+    """No slice may lose more AUC than this against the champion."""
+    min_slice_rows: int | None = None
+    leak_alarm_auc: float | None = None
     """A test AUC above this blocks promotion: it almost always means leakage."""
-    floor_auc: float = GateConfig.floor_auc
-    floor_max_brier: float = GateConfig.floor_max_brier
-    min_test_rows: int = GateConfig.min_test_rows
+    floor_auc: float | None = None
+    floor_max_brier: float | None = None
+    min_test_rows: int | None = None
     """A challenger is compared with the champion on at least this many test flights."""
-    leak_explained_margin: float = GateConfig.leak_explained_margin
+    leak_explained_margin: float | None = None
     """Over the leak alarm, a request-time-only model this close to the challenger's AUC means
     the world is that predictable, not that a feature leaked."""
 
-    def gate_config(self) -> GateConfig:
-        return GateConfig(**{k: getattr(self, k) for k in GateConfig.__dataclass_fields__})
+    def overrides(self) -> dict[str, float | int]:
+        return {k: getattr(self, k) for k in GateConfig.__dataclass_fields__ if k != "slices" and getattr(self, k) is not None}
+
+    def gate_config(self, policy) -> GateConfig:
+        """The policy's thresholds with this run's overrides on top."""
+        from fti_assets.training.evaluation import gate_config_from_policy
+
+        return gate_config_from_policy(policy, self.overrides())
 
 
 @dg.asset(
@@ -140,15 +149,16 @@ class EvaluationConfig(dg.Config):
 )
 def model_evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, trained_model: dict, training_dataset: pl.DataFrame, registry: ModelRegistry,
-    reports: ReportStore,
+    reports: ReportStore, policy: PolicyResource,
 ):  # fmt: skip
     """The challenger scored on the test split beside the current champion on the same rows:
     AUC, log loss, Brier, calibration, per-carrier and per-origin slices; ROC, importance and
     calibration plots on one page of the reports server (`plots`). Its checks are the
-    promotion gates that champion_model reads."""
+    promotion gates that champion_model reads, with thresholds from the policy file, whose
+    content hash is recorded with the verdicts."""
     from fti_assets.assets.evaluating import evaluate
 
-    evaluation, metadata = evaluate(context, config, trained_model, training_dataset, registry, reports)
+    evaluation, metadata = evaluate(context, config, trained_model, training_dataset, registry, reports, policy.load())
     yield dg.Output(evaluation, metadata=metadata)
     for name in GATES:
         gate = evaluation["gates"][name]

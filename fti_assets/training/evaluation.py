@@ -61,6 +61,19 @@ class GateConfig:
     #: An AUC over the leak alarm is explained, not leaked, when a model of the request-time
     #: features alone (known by construction at the prediction time) comes this close to it.
     leak_explained_margin: float = 0.05
+    #: The columns whose values are compared slice by slice.
+    slices: tuple[str, ...] = SLICES
+
+
+def gate_config_from_policy(policy, overrides: dict | None = None) -> GateConfig:
+    """The gates' thresholds from a ``PromotionPolicy``, with explicit ``overrides`` (run config) on top."""
+    values = {
+        "min_improvement": policy.champion.min_improvement, "min_test_rows": policy.champion.min_test_rows,
+        "max_slice_drop": policy.slices.max_auc_drop, "min_slice_rows": policy.slices.min_rows, "slices": tuple(policy.slices.by),
+        "leak_alarm_auc": policy.leak_alarm.auc, "leak_explained_margin": policy.leak_alarm.explained_margin,
+        "floor_auc": policy.floors.auc, "floor_max_brier": policy.floors.max_brier,
+    }  # fmt: skip
+    return GateConfig(**{**values, **(overrides or {})})
 
 
 @dataclass(frozen=True)
