@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from fti_assets.assets.card import CARD_ASSETS
 from fti_assets.assets.challenger import CHALLENGER_ASSETS
 from fti_assets.assets.deployment import DEPLOYMENT_ASSETS
 from fti_assets.assets.drift import DRIFT_ASSETS
@@ -27,7 +28,7 @@ from fti_assets.resources import build_resources
 from fti_assets.run_outcome import OUTCOME_SENSORS
 from fti_assets.settings import Settings
 
-ASSETS = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS, *MODEL_ASSETS, *DEPLOYMENT_ASSETS, *CHALLENGER_ASSETS,
+ASSETS = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS, *MODEL_ASSETS, *CARD_ASSETS, *DEPLOYMENT_ASSETS, *CHALLENGER_ASSETS,
           *INFERENCE_ASSETS, *MONITORING_ASSETS, *DRIFT_ASSETS, *SHADOW_ASSETS, *SKEW_ASSETS, *REPLAY_ASSETS]
 
 

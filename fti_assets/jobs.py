@@ -21,8 +21,9 @@ feature_pipeline = dg.define_asset_job(
 )
 training_pipeline = dg.define_asset_job(
     "training_pipeline",
-    selection=dg.AssetSelection.assets("training_dataset", "trained_model", "model_evaluation", "champion_model", "flight_delay_bento"),
-    description="FTI training pipeline: point-in-time training dataset, LightGBM model (MLflow), evaluation against the champion, promotion gates, Bento.",
+    selection=dg.AssetSelection.assets("training_dataset", "trained_model", "model_evaluation", "model_card", "champion_model", "flight_delay_bento"),
+    description="FTI training pipeline: point-in-time training dataset, LightGBM model (MLflow), evaluation against the champion, model card, "
+    "promotion gates, Bento.",
 )
 inference_pipeline = dg.define_asset_job(
     "inference_pipeline",

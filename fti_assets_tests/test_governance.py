@@ -144,3 +144,44 @@ def test_a_history_written_before_the_policy_file_gains_the_column(tmp_path: Pat
     history = ModelHistory(f"sqlite:///{path}")
     history.append("m", "promote", 2, "2013-01-02", "me", "new", 1, {}, policy_hash="ab" * 32)
     assert [(e["version"], e["policy_hash"]) for e in history.events("m")] == [(1, None), (2, "ab" * 32)]
+
+
+def test_the_model_card_holds_the_real_figures_and_goes_with_the_bento_and_its_sbom(governed: dict) -> None:
+    import json
+    from importlib.metadata import version as installed
+
+    import mlflow
+
+    from fti_assets.storage.records import read_record
+
+    home, settings = governed["home"], governed["settings"]
+    evaluated = read_record(home, "model_evaluation")
+    # Under the policy the model was evaluated with (the policy test may have changed it).
+    policy_path = next(p for p in governed["folder"].glob("*.yaml") if load_policy(p).hash == evaluated["policy_hash"])
+    settings = dataclasses.replace(settings, policy_path=str(policy_path))
+    result = materialize(home, ["model_card", "flight_delay_bento"], None, None, settings=settings)
+    assert result.success
+    card = read_record(home, "model_card")["markdown"]
+    ours = evaluated["metrics"]["challenger"]
+    assert f"| challenger | {evaluated['version']} | {ours['rows']} | {ours['auc']:.4f} | {ours['log_loss']:.4f} | {ours['brier']:.4f} |" in card
+    assert evaluated["dataset_hash"] in card and evaluated["policy_hash"] in card
+    jfk = next(r for r in evaluated["slices"] if r["slice"] == "JFK")
+    assert f"| origin | JFK | {jfk['rows']} | {jfk['auc']:.4f} |" in card
+    top = evaluated["calibration"][0]
+    assert f"| {top['range']} | {top['rows']} | {top['mean_predicted']:.4f} | {top['observed_rate']:.4f} |" in card
+    assert "origin_weather" in card and "minute 51" in card and "plane_known = 0" in card
+
+    registry = _registry(settings)
+    mv = registry.client().get_model_version("flight_delay", str(evaluated["version"]))
+    logged = mlflow.artifacts.load_text(f"runs:/{mv.run_id}/model_card/model_card.md")
+    assert logged == card
+    assert "<table>" in mlflow.artifacts.load_text(f"runs:/{mv.run_id}/model_card/model_card.html")
+    registered_sbom = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{mv.tags['sbom']}")
+    lightgbm = [c for c in registered_sbom["components"] if c["name"] == "lightgbm"]
+    assert [c["version"] for c in lightgbm] == [installed("lightgbm")]
+
+    name, bento_version = registry.client().get_model_version("flight_delay", str(evaluated["version"])).tags["bento"].split(":")
+    bento = home / "bentoml" / "bentos" / name / bento_version / "src" / "governance"
+    assert (bento / "model_card.md").read_text() == card and (bento / "model_card.html").exists()
+    bento_sbom = json.loads((bento / "sbom.cdx.json").read_text())
+    assert {c["name"]: c["version"] for c in bento_sbom["components"]}["lightgbm"] == installed("lightgbm")

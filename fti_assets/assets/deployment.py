@@ -1,5 +1,6 @@
 """Deployment: the champion's Bento and the online store (the champion itself: ``promotion``)."""
 
+import json
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -27,14 +28,17 @@ BENTO_TAG = "bento"
 
 
 @dg.asset(group_name="deployment", io_manager_key="record_io_manager", backfill_policy=_SINGLE_RUN, pool=LIFECYCLE_POOL,
-          deps=["champion_model"], output_required=False)  # fmt: skip
+          deps=["champion_model", "model_card"], output_required=False)  # fmt: skip
 def flight_delay_bento(context: dg.AssetExecutionContext, registry: ModelRegistry, serving: ServingResource, lock: ChangeLock):
     """The champion packaged for `bentoml serve`: the version the registry alias `champion`
     names (read under the change lock, never from a local record), its LightGBM text model
     and feature spec in the BentoML model store, and the service Bento built from, and
-    bundling, exactly that model. The registry version is tagged with the Bento's tag."""
+    bundling, exactly that model, with the version's model card and a CycloneDX SBOM of the
+    environment under `governance/`. The registry version is tagged with the Bento's tag."""
     from pathlib import Path
 
+    from fti_assets.assets.card import card_documents
+    from fti_assets.sbom import SBOM_NAME, environment_sbom
     from fti_assets.serving.bento import package_isolated
 
     with lock.hold("champion", f"dagster run {context.run.run_id}", context.log.info):
@@ -49,8 +53,11 @@ def flight_delay_bento(context: dg.AssetExecutionContext, registry: ModelRegistr
         else:
             loaded = registry.load(version)
             labels = {"registry_model": registry.model_name, "registry_version": str(version)}
+            documents = {**card_documents(registry, version), SBOM_NAME: json.dumps(environment_sbom(), indent=1)}
+            if "model_card.md" not in documents:  # a version evaluated before model cards existed
+                context.log.warning(f"v{version} has no model card in MLflow: its Bento carries only the SBOM")
             result = package_isolated(Path(serving.bentoml_home), loaded.model_file, loaded.spec, version, labels,
-                                      bento_version=f"v{version}-{datetime.now(UTC):%Y%m%d%H%M%S}")  # fmt: skip
+                                      bento_version=f"v{version}-{datetime.now(UTC):%Y%m%d%H%M%S}", documents=documents)  # fmt: skip
             bento_tag, model_tag, built = result["bento"], result["model_tag"], True
             registry.tag_version(version, {BENTO_TAG: bento_tag})
     context.log.info(f"{'built' if built else 'kept'} {bento_tag} around {model_tag}")

@@ -49,9 +49,9 @@ class TrainingConfig(dg.Config):
 def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, training_dataset: pl.DataFrame, registry: ModelRegistry,
                   store: OfflineStore) -> dg.Output:  # fmt: skip
     """A LightGBM binary classifier trained on the train split with early stopping on
-    validation, tracked in MLflow (the training dataset as the run's dataset input) and
-    registered as a new version of the registered model, with a description of its
-    training window and features."""
+    validation, tracked in MLflow (the training dataset as the run's dataset input, a
+    CycloneDX SBOM of the environment under `sbom/`) and registered as a new version of the
+    registered model, with a description of its training window and features."""
     import mlflow
     import mlflow.data
     import pandas as pd
@@ -59,6 +59,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
 
     from fti_assets.domain.retrieval import content_hash
     from fti_assets.reproducibility import code_version, library_versions
+    from fti_assets.sbom import SBOM_NAME, environment_sbom
     from fti_assets.training.descriptions import model_description, version_description
     from fti_assets.training.trainer import lightgbm_params, train_booster
 
@@ -90,13 +91,15 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
                             "train_rows": train.height, "validation_rows": validation.height})  # fmt: skip
         mlflow.log_dict(fitted.spec.to_dict(), "feature_spec.json")
         mlflow.log_dict(versions, "environment.json")
+        # What the model will be served with: every package of this environment, as CycloneDX.
+        mlflow.log_dict(environment_sbom(), f"sbom/{SBOM_NAME}")
         info = mlflow.lightgbm.log_model(
             fitted.booster, name="model", signature=infer_signature(sample, fitted.booster.predict(sample.to_numpy())),
             pip_requirements=[f"lightgbm=={versions['lightgbm']}", f"numpy=={versions['numpy']}", f"pandas=={pd.__version__}"],
             registered_model_name=registry.model_name, metadata={"feature_spec": fitted.spec.to_dict()},
         )  # fmt: skip
     version = int(info.registered_model_version)
-    registry.tag_version(version, {**tags, "validation_auc": f"{fitted.validation_auc:.4f}"})
+    registry.tag_version(version, {**tags, "validation_auc": f"{fitted.validation_auc:.4f}", "sbom": f"sbom/{SBOM_NAME}"})
     registry.describe(version, model_description(registry.model_name),
                       version_description(training_dataset, fitted.spec.features, dataset_hash, fitted.validation_auc, run.info.run_id))  # fmt: skip
     record = {"model_name": registry.model_name, "version": version, "run_id": run.info.run_id, "dataset_hash": dataset_hash,

@@ -30,6 +30,18 @@ def write_packaged(context: Path, model_tag: str) -> None:
     )
 
 
+GOVERNANCE = "governance"
+"""The Bento's folder of documents that go with the model: model card and SBOM."""
+
+
+def write_documents(context: Path, documents: dict[str, str]) -> None:
+    """Place the model card and SBOM in the build context, where ``include`` picks them up."""
+    folder = context / GOVERNANCE
+    folder.mkdir(exist_ok=True)
+    for name, text in documents.items():
+        (folder / Path(name).name).write_text(text)
+
+
 def build_bento(context: Path, labels: dict[str, str], bento_version: str) -> str:
     """Build the service Bento from the staged sources in ``context``; return its tag.
 
@@ -48,7 +60,7 @@ def build_bento(context: Path, labels: dict[str, str], bento_version: str) -> st
         name="flight_delay_service",
         version=bento_version,
         build_ctx=str(context),
-        include=["fti_assets/**/*.py"],
+        include=["fti_assets/**/*.py", f"{GOVERNANCE}/*"],
         labels=labels,
         description=SERVICE_DESCRIPTION,
         python={"packages": [f"{p}=={version(p)}" for p in RUNTIME_PACKAGES], "lock_packages": False},
@@ -69,14 +81,16 @@ def package(context: Path | None, model_file: Path, spec: dict, registry_version
 
 
 def package_isolated(
-    bentoml_home: Path, model_file: Path, spec: dict, registry_version: int, labels: dict[str, str], bento_version: str | None
+    bentoml_home: Path, model_file: Path, spec: dict, registry_version: int, labels: dict[str, str], bento_version: str | None,
+    documents: dict[str, str] | None = None,
 ) -> dict[str, str | None]:
     """``package`` in a child process whose ``BENTOML_HOME`` is ``bentoml_home``.
 
     BentoML fixes its store location when first imported; a child process makes sure the
     model and Bento land in this FTI_HOME's store whatever the parent imported before. The
     child imports the package from staged sources whose ``packaged.py`` names this exact
-    model, so the Bento is built from, and bundles, the model it names.
+    model, so the Bento is built from, and bundles, the model it names; ``documents`` (file
+    name to text) go in its ``governance/`` folder.
     """
     import json
     import os
@@ -88,6 +102,7 @@ def package_isolated(
     with tempfile.TemporaryDirectory(prefix="bento-ctx-") as folder:
         context = stage_sources(Path(folder))
         write_packaged(context, serving_tag(registry_version))
+        write_documents(context, documents or {})
         request = {"context": str(context), "model_file": str(model_file), "spec": spec, "registry_version": registry_version,
                    "labels": labels, "bento_version": bento_version}  # fmt: skip
         env = {**os.environ, "BENTOML_HOME": str(bentoml_home), "BENTOML_DO_NOT_TRACK": "true"}
