@@ -86,4 +86,4 @@ async def predict(body: PredictBody) -> Response:
     state, as_of = Served.state, Served.store.as_of()
     if as_of is None:
         raise HTTPException(503, "the online store is empty: materialize online_features")
-    return Response(answer(state, body.flights, Served.store, as_of, body.include_features, Served.log), media_type="application/json")
+    return Response(answer(state, body.flights, Served.store, as_of, body.include_features, Served.log, body.explain), media_type="application/json")

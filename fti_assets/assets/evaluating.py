@@ -17,7 +17,10 @@ from fti_assets.assets.metadata import markdown_table
 from fti_assets.policy import LoadedPolicy
 from fti_assets.registry import CHAMPION, LoadedModel, ModelRegistry
 
-PLOTS = {"roc.png": "ROC curve", "importance.png": "Feature importance", "calibration.png": "Calibration"}
+PLOTS = {"roc.png": "ROC curve", "importance.png": "Feature importance", "calibration.png": "Calibration",
+         "contributions.png": "Mean absolute TreeSHAP contribution"}
+#: TreeSHAP on more test flights changes the summary little and costs seconds.
+CONTRIBUTION_SAMPLE = 20_000
 
 
 def evaluation_page(version: int, comparison: pl.DataFrame, verdicts: dict, passed: bool) -> str:
@@ -42,6 +45,17 @@ def _predict(model: LoadedModel, test: pl.DataFrame) -> np.ndarray:
     if missing:
         raise dg.Failure(f"model version {model.version} needs features missing from the dataset: {missing}")
     return model.booster.predict(spec.encode(test), num_threads=2)
+
+
+def contribution_summary(model: LoadedModel, test: pl.DataFrame) -> dict[str, float]:
+    """Mean absolute TreeSHAP contribution per feature on (a sample of) the test split, largest first."""
+    from fti_assets.training.encoding import FeatureSpec
+
+    spec = FeatureSpec.from_dict(model.spec)
+    sample = test.sample(CONTRIBUTION_SAMPLE, seed=0) if test.height > CONTRIBUTION_SAMPLE else test
+    contributions = model.booster.predict(spec.encode(sample), pred_contrib=True, num_threads=2)[:, :-1]
+    means = np.abs(contributions).mean(axis=0)
+    return {spec.features[i]: float(means[i]) for i in np.argsort(-means, kind="stable")}
 
 
 def _training_rows(dataset: pl.DataFrame, trained: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -97,6 +111,8 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
     roc = plots.roc_curve_png(y, {f"challenger v{challenger.version}": p, **({f"champion v{champion.version}": q} if champion else {})})
     importance = plots.importance_png(challenger.booster.feature_name(), gains)
     calibration_plot = plots.calibration_png(calibration.to_dicts())
+    summary = contribution_summary(challenger, test)
+    contributions_plot = plots.bar_png(dict(list(summary.items())[:20]), "mean |contribution| to the raw score (log-odds), test split")
     with registry.run(run_id=trained["run_id"]):
         mlflow.set_tags({"policy_hash": policy.hash, "policy_overrides": json.dumps(config.overrides())})
         mlflow.log_dict(policy.values(), "evaluation/policy.json")
@@ -104,7 +120,8 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
         if theirs:
             mlflow.log_metrics({f"champion_test_{k}": v for k, v in theirs.items() if k != "rows"})
         with tempfile.TemporaryDirectory() as folder:
-            for name, png in (("roc.png", roc), ("importance.png", importance), ("calibration.png", calibration_plot)):
+            for name, png in (("roc.png", roc), ("importance.png", importance), ("calibration.png", calibration_plot),
+                              ("contributions.png", contributions_plot)):
                 Path(folder, name).write_bytes(png)
             mlflow.log_artifacts(folder, "evaluation")
         mlflow.log_table(slices.to_pandas(), "evaluation/slices.json")
@@ -121,11 +138,11 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
         "gates": {k: asdict(v) for k, v in verdicts.items()}, "passed": passed, "evaluated_at": datetime.now(UTC).isoformat(),
         "test_rows": test.height, "policy_hash": policy.hash, "policy_overrides": config.overrides(),
         # For the model card: the figures behind the verdicts.
-        "slices": slices.to_dicts(), "calibration": calibration.to_dicts(),
+        "slices": slices.to_dicts(), "calibration": calibration.to_dicts(), "mean_abs_contribution": summary,
     }  # fmt: skip
     comparison = pl.DataFrame([{"model": f"challenger v{challenger.version}", **ours}, *([{"model": f"champion v{champion.version}", **theirs}] if theirs else [])])
     folder = f"evaluation/v{challenger.version}"
-    links = {name: reports.write(f"{folder}/{name}", png) for name, png in zip(PLOTS, (roc, importance, calibration_plot), strict=True)}
+    links = {name: reports.write(f"{folder}/{name}", png) for name, png in zip(PLOTS, (roc, importance, calibration_plot, contributions_plot), strict=True)}
     page = reports.write(f"{folder}/index.html", evaluation_page(challenger.version, comparison, verdicts, passed).encode())
     metadata = {
         "test_auc": round(ours["auc"], 4), "test_log_loss": round(ours["log_loss"], 4), "test_brier": round(ours["brier"], 4),
@@ -135,6 +152,7 @@ def evaluate(context: dg.AssetExecutionContext, config: Any, trained: dict, data
         "slices": dg.MetadataValue.md(markdown_table(slices, 40)),
         "plots": dg.MetadataValue.url(page), "roc_curve": dg.MetadataValue.url(links["roc.png"]),
         "feature_importance": dg.MetadataValue.url(links["importance.png"]), "calibration_plot": dg.MetadataValue.url(links["calibration.png"]),
+        "contribution_summary": dg.MetadataValue.url(links["contributions.png"]),
         "mlflow_run": dg.MetadataValue.url(url) if (url := registry.run_url(trained["run_id"])) else None,
     }  # fmt: skip
     return record, {k: v for k, v in metadata.items() if v is not None}

@@ -20,16 +20,32 @@ def feature_snapshot(instance: dg.DagsterInstance) -> str:
     return hashlib.sha256("|".join(ids).encode()).hexdigest()[:16]
 
 
-def score(spine: pl.DataFrame, tables: dict[str, pl.DataFrame], booster, spec) -> pl.DataFrame:
+def score(spine: pl.DataFrame, tables: dict[str, pl.DataFrame], booster, spec, explain: bool = False) -> pl.DataFrame:
     """The spine with features as of each row's ``as_of`` and the model's probability."""
     from fti_assets.domain.retrieval import point_in_time_join
 
-    return predict_frame(point_in_time_join(spine, tables), booster, spec)
+    return predict_frame(point_in_time_join(spine, tables), booster, spec, explain)
 
 
-def predict_frame(features: pl.DataFrame, booster, spec) -> pl.DataFrame:
-    """``features`` with the model's delay probability, encoded by the model's own spec."""
-    return features.with_columns(delay_probability=pl.Series(booster.predict(spec.encode(features), num_threads=2)))
+def predict_frame(features: pl.DataFrame, booster, spec, explain: bool = False) -> pl.DataFrame:
+    """``features`` with the model's delay probability, encoded by the model's own spec; with
+    ``explain``, each row's top five TreeSHAP contributions on the same matrix (``explanation``)."""
+    matrix = spec.encode(features)
+    out = features.with_columns(delay_probability=pl.Series(booster.predict(matrix, num_threads=2)))
+    if not explain:
+        return out
+    from fti_assets.serving.predictor import top_contributions
+
+    rows = [top_contributions(c, spec.features) for c in booster.predict(matrix, pred_contrib=True, num_threads=2)]
+    dtype = pl.List(pl.Struct({"feature": pl.String, "contribution": pl.Float64}))
+    return out.with_columns(raw_score=pl.Series([r["raw_score"] for r in rows], dtype=pl.Float64),
+                            explanation=pl.Series([r["top"] for r in rows], dtype=dtype))  # fmt: skip
+
+
+class BatchPredictionConfig(dg.Config):
+    explanations: bool = False
+    """Also store each flight's raw score and top five feature contributions (TreeSHAP), as
+    columns ``raw_score`` and ``explanation``."""
 
 
 @dg.asset(
@@ -41,12 +57,12 @@ def predict_frame(features: pl.DataFrame, booster, spec) -> pl.DataFrame:
     output_required=False,
 )
 def batch_predictions(
-    context: dg.AssetExecutionContext, flight_schedule: pl.DataFrame, origin_congestion: pl.DataFrame,
+    context: dg.AssetExecutionContext, config: BatchPredictionConfig, flight_schedule: pl.DataFrame, origin_congestion: pl.DataFrame,
     store: OfflineStore, registry: ModelRegistry,
 ):  # fmt: skip
     """Every scheduled flight of the day scored by the champion, with features as of its
     prediction time (the training retrieval path), stamped with the model version and the
-    feature snapshot it read. The challenger and the previous champion are scored in shadow on
+    feature snapshot it read (and, on request, each flight's top feature contributions). The challenger and the previous champion are scored in shadow on
     the same flights (the evidence of the canary guard and of the automatic rollback). Skipped,
     with the reason in the log, while there is no champion."""
     from fti_assets.assets.training_data import coverage
@@ -64,7 +80,7 @@ def batch_predictions(
     # whatever the store's age.
     tables = {g.name: store.read_history(g, first, last) for g in FEATURE_GROUPS if g.name != "origin_congestion"}
     tables["origin_congestion"] = origin_congestion
-    scored = score(flight_schedule.with_columns(as_of=pl.col("prediction_time")), tables, model.booster, spec)
+    scored = score(flight_schedule.with_columns(as_of=pl.col("prediction_time")), tables, model.booster, spec, config.explanations)
     snapshot = feature_snapshot(context.instance)
     shadows = {}
     for role in (CHALLENGER, PREVIOUS):  # scored in shadow on every flight, never served from here
@@ -80,6 +96,8 @@ def batch_predictions(
         challenger_version=pl.lit(shadows[CHALLENGER][0], pl.Int64), challenger_probability=shadows[CHALLENGER][1],
         previous_version=pl.lit(shadows[PREVIOUS][0], pl.Int64), previous_probability=shadows[PREVIOUS][1],
     )  # fmt: skip
+    if config.explanations:
+        out = out.with_columns(scored.select("raw_score", "explanation"))
     context.log.info(f"scored {out.height:,} flights with model v{champion.version}")
     yield dg.Output(out, metadata={
         "dagster/row_count": out.height, "model_version": int(champion.version), "feature_snapshot": snapshot,

@@ -155,8 +155,9 @@ def model_evaluation(
     reports: ReportStore, policy: PolicyResource,
 ):  # fmt: skip
     """The challenger scored on the test split beside the current champion on the same rows:
-    AUC, log loss, Brier, calibration, per-carrier and per-origin slices; ROC, importance and
-    calibration plots on one page of the reports server (`plots`). Its checks are the
+    AUC, log loss, Brier, calibration, per-carrier and per-origin slices; ROC, importance,
+    calibration and mean-absolute-contribution (TreeSHAP) plots on one page of the reports
+    server (`plots`). Its checks are the
     promotion gates that champion_model reads, with thresholds from the policy file, whose
     content hash is recorded with the verdicts."""
     from fti_assets.assets.evaluating import evaluate

@@ -41,10 +41,10 @@ def past_flights(rows: Any, as_of: str) -> list[bool]:
 
 
 def answer(state: ServingState, flights: list[FlightRequest], store: FeatureReader, as_of: str,
-           include_features: bool, log: PredictionLog) -> bytes:  # fmt: skip
+           include_features: bool, log: PredictionLog, explain: bool = False) -> bytes:  # fmt: skip
     """Score the flights with one serving state, log a record per flight, return the JSON body."""
     rows = spine([f.model_dump() for f in flights], store)
-    served: dict[str, Any] = serve(state, rows, store)
+    served: dict[str, Any] = serve(state, rows, store, explain)
     names = state.champion.spec.features
     vectors = [{k: row[k] for k in names} for row in served["features"]]
     challenger = served["challenger"]
@@ -54,7 +54,8 @@ def answer(state: ServingState, flights: list[FlightRequest], store: FeatureRead
     for i, flight_id in enumerate(rows["flight_id"]):
         p = float(served["probability"][i])
         out.append(FlightPrediction(flight_id=flight_id, delay_probability=p, model_version=served["served_by"][i], features_as_of=as_of,
-                                    unknown=served["unknown"][i], past_flight=past[i], features=vectors[i] if include_features else None))  # fmt: skip
+                                    unknown=served["unknown"][i], past_flight=past[i], features=vectors[i] if include_features else None,
+                                    explanation=served["explanations"][i] if explain else None))  # fmt: skip
         log.write({
             "prediction_time": rows["prediction_time"][i].isoformat(), "past_flight": past[i],
             "at": now, "flight_id": flight_id, "request": flights[i].model_dump(mode="json"), "features": vectors[i],

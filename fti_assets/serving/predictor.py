@@ -86,9 +86,22 @@ def _sql_key(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def predict(model: ServingModel, rows: list[dict[str, Any]]) -> np.ndarray:
-    """Probabilities with LightGBM's numpy path on one thread."""
-    return model.booster.predict(model.spec.encode_rows(rows, model.codes), num_threads=1)
+def predict(model: ServingModel, rows: list[dict[str, Any]], explain: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Probabilities with LightGBM's numpy path on one thread and, with ``explain``, each row's
+    TreeSHAP contributions (``pred_contrib``: one column per feature, then the bias) computed
+    on the very matrix that was scored."""
+    matrix = model.spec.encode_rows(rows, model.codes)
+    p = model.booster.predict(matrix, num_threads=1)
+    return p, (model.booster.predict(matrix, pred_contrib=True, num_threads=1) if explain else None)
+
+
+def top_contributions(contributions: np.ndarray, features: list[str], top: int = 5) -> dict[str, Any]:
+    """One row of ``pred_contrib`` as the response's explanation: the ``top`` features by
+    absolute contribution (log-odds), the bias, and the raw score they all sum to."""
+    values = contributions[:-1]
+    order = np.argsort(-np.abs(values), kind="stable")[:top]
+    return {"raw_score": float(contributions.sum()), "base_value": float(contributions[-1]),
+            "top": [{"feature": features[i], "contribution": float(values[i])} for i in order]}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,17 +121,26 @@ def canary_bucket(flight_id: str) -> float:
     return int(hashlib.sha256(flight_id.encode()).hexdigest()[:8], 16) / 2**32
 
 
-def serve(state: ServingState, flights: pl.DataFrame, store: FeatureReader) -> dict[str, Any]:
-    """Champion (and challenger) probabilities, the one returned per flight, and what was used."""
+def serve(state: ServingState, flights: pl.DataFrame, store: FeatureReader, explain: bool = False) -> dict[str, Any]:
+    """Champion (and challenger) probabilities, the one returned per flight, and what was used;
+    with ``explain``, each flight's top contributions from the model that served it."""
     features, unknown = feature_rows(flights, store)
-    champion_p = predict(state.champion, features)
-    challenger_p = None
+    champion_p, champion_c = predict(state.champion, features, explain)
+    challenger_p = challenger_c = None
     if state.challenger is not None and state.mode in ("shadow", "canary"):
-        challenger_p = predict(state.challenger, features)
-    served_p, served_by = champion_p.copy(), [state.champion.version] * flights.height
+        challenger_p, challenger_c = predict(state.challenger, features, explain and state.mode == "canary")
+    served_p, served_by, served_c = champion_p.copy(), [state.champion.version] * flights.height, champion_c
     if challenger_p is not None and state.mode == "canary":
+        served_c = list(champion_c) if explain else None  # rows: the two models may have different features
         for i, fid in enumerate(flights["flight_id"]):
             if canary_bucket(fid) < state.share:
                 served_p[i], served_by[i] = challenger_p[i], state.challenger.version
+                if explain:
+                    served_c[i] = challenger_c[i]
+    explanations = None
+    if explain:
+        names = {state.champion.version: state.champion.spec.features, **({state.challenger.version: state.challenger.spec.features}
+                                                                          if state.challenger is not None else {})}  # fmt: skip
+        explanations = [top_contributions(served_c[i], names[served_by[i]]) for i in range(flights.height)]
     return {"probability": served_p, "served_by": served_by, "champion": champion_p, "challenger": challenger_p,
-            "features": features, "unknown": unknown}  # fmt: skip
+            "features": features, "unknown": unknown, "explanations": explanations}  # fmt: skip

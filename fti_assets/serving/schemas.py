@@ -27,7 +27,9 @@ late, scored by the champion model of fti-assets with the online store's feature
 `POST /predict` takes `flights` (1 to 1000 scheduled flights, times in ISO 8601 with a UTC
 offset) and answers, per flight, `delay_probability`, the `model_version` that scored it,
 `features_as_of` (the online store's refresh time) and `unknown` (feature groups that had no
-row and took their documented defaults). `include_features: true` adds the vector used.
+row and took their documented defaults). `include_features: true` adds the vector used;
+`explain: true` adds each flight's top five feature contributions (LightGBM TreeSHAP, in
+log-odds, on the vector that was scored) with the bias and the raw score they sum to.
 A malformed request gets a 400 naming the field and the reason.
 """
 
@@ -82,6 +84,19 @@ class FlightRequest(BaseModel):
         return value
 
 
+class Contribution(BaseModel):
+    feature: str
+    contribution: float = Field(description="The feature's TreeSHAP contribution to the raw score (log-odds).")
+
+
+class Explanation(BaseModel):
+    """Why the model gave this probability: the largest contributions to its raw score."""
+
+    raw_score: float = Field(description="The model's log-odds for the flight: base_value plus every feature's contribution.")
+    base_value: float = Field(description="The raw score before any feature (the bias, the same for every flight).")
+    top: list[Contribution] = Field(description="The five features with the largest absolute contributions, largest first.")
+
+
 class FlightPrediction(BaseModel):
     flight_id: str
     delay_probability: float
@@ -91,6 +106,7 @@ class FlightPrediction(BaseModel):
     past_flight: bool = Field(default=False, description="The flight's prediction time (two hours before departure) is earlier than "
                               "`features_as_of`: it was scored with features learnt after that time, not with what was known then.")
     features: dict[str, float | str | None] | None = None
+    explanation: Explanation | None = Field(default=None, description="With `explain: true`: the top contributions of the model that served the flight.")
 
 
 class Problem(BaseModel):
@@ -108,7 +124,9 @@ class PredictRequest(BaseModel):
     """The body of ``POST /predict``, checked whole before the service parses it, with the
     README's flight as example."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"flights": [EXAMPLE_FLIGHT], "include_features": False}})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"flights": [EXAMPLE_FLIGHT], "include_features": False,
+                                                                                          "explain": False}})
 
     flights: list[FlightRequest] = Field(min_length=1, max_length=MAX_FLIGHTS, description=f"1 to {MAX_FLIGHTS} scheduled flights.")
     include_features: bool = Field(default=False, strict=True, description="Also return the feature vector used for each flight.")
+    explain: bool = Field(default=False, strict=True, description="Also return each flight's top feature contributions (TreeSHAP).")

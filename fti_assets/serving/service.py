@@ -120,9 +120,10 @@ class FlightDelayService:
         return True
 
     @bentoml.api(input_spec=PredictRequest)
-    async def predict(self, flights: list[FlightRequest], include_features: bool = False) -> list[FlightPrediction]:
+    async def predict(self, flights: list[FlightRequest], include_features: bool = False, explain: bool = False) -> list[FlightPrediction]:
         """Score up to 1000 flights. Unknown planes, routes or airports get documented
-        defaults and are listed in `unknown`; `include_features` returns the vector used."""
+        defaults and are listed in `unknown`; `include_features` returns the vector used;
+        `explain` returns each flight's top feature contributions."""
         from fti_assets.serving.handling import answer, request_problem
         from fti_assets.serving.online_backend import OnlineStoreUnavailable
         from fti_assets.serving.prediction_log import PredictionLogError
@@ -138,7 +139,7 @@ class FlightDelayService:
             as_of = store.as_of()
             if as_of is None:  # an empty store, or one still loading after a restart
                 return _unavailable("the online store is unavailable: it holds no refresh yet (materialize online_features)")
-            body = answer(state, flights, store, as_of, include_features, self.predictions)
+            body = answer(state, flights, store, as_of, include_features, self.predictions, explain)
         except OnlineStoreUnavailable as exc:
             log.warning("online store unavailable: %s", exc)
             return _unavailable(f"the online store is unavailable, retry later: {exc}")
