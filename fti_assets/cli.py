@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     models.add_argument("--history", action="store_true", help="every promotion, rollback and refusal: who, what, when, why")
     models.add_argument("--reports", action="store_true", help="with --history: each event's gate report or evidence")
     commands.add_parser("bento", help="print the exact tag of the champion's Bento (what make serve runs)")
+    again = commands.add_parser("reproduce", help="rebuild a version's dataset, retrain it and compare its test predictions")
+    again.add_argument("version", type=int, help="the registered model version")
     replay = commands.add_parser("replay", help="simulate a period day by day: drift, retraining, promotions")
     replay.add_argument("--start", type=_day, default=date(2013, 1, 1))
     replay.add_argument("--end", type=_day, default=date(2013, 12, 31))
@@ -51,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.start < args.train_until < args.end:
             parser.error("need --start < --train-until < --end")
         return replay_command(args.start, args.end, args.train_until, args.shift_from, args.refresh)
+    if args.command == "reproduce":
+        from fti_assets.reproduce import reproduce_command
+
+        return reproduce_command(args.version)
     if args.command == "models":
         from fti_assets.operations import history_table, model_table
 
