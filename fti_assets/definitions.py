@@ -18,6 +18,7 @@ from fti_assets.assets.model import MODEL_ASSETS
 from fti_assets.assets.monitoring import MONITORING_ASSETS
 from fti_assets.assets.raw import RAW_ASSETS
 from fti_assets.assets.replay_report import REPLAY_ASSETS
+from fti_assets.assets.search import SEARCH_ASSETS
 from fti_assets.assets.shadow import SHADOW_ASSETS
 from fti_assets.assets.skew import SKEW_ASSETS
 from fti_assets.assets.training_data import TRAINING_DATA_ASSETS
@@ -28,7 +29,7 @@ from fti_assets.resources import build_resources
 from fti_assets.run_outcome import OUTCOME_SENSORS
 from fti_assets.settings import Settings
 
-ASSETS = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS, *MODEL_ASSETS, *CARD_ASSETS, *DEPLOYMENT_ASSETS, *CHALLENGER_ASSETS,
+ASSETS = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS, *MODEL_ASSETS, *CARD_ASSETS, *SEARCH_ASSETS, *DEPLOYMENT_ASSETS, *CHALLENGER_ASSETS,
           *INFERENCE_ASSETS, *MONITORING_ASSETS, *DRIFT_ASSETS, *SHADOW_ASSETS, *SKEW_ASSETS, *REPLAY_ASSETS]
 
 

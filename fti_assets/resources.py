@@ -6,6 +6,7 @@ from typing import Any
 
 from fti_assets.assets.deployment import ServingResource
 from fti_assets.assets.drift import ReportStore
+from fti_assets.assets.search import SearchStorage
 from fti_assets.automation import RetrainingRuleConfig
 from fti_assets.locks import ChangeLock
 from fti_assets.policy import PolicyResource
@@ -36,6 +37,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "io_manager": ParquetIOManager(store=store),
         "record_io_manager": RecordIOManager(home=str(settings.home)),
         "policy": PolicyResource(path=str(settings.policy)),
+        "search_storage": SearchStorage(url=settings.optuna_storage),
         "registry": ModelRegistry(tracking_uri=settings.tracking_uri, artifact_root=settings.artifact_root,
                                   history_url=settings.model_history_url, ui_url=settings.mlflow_ui_url),
         "lock": ChangeLock(folder=str(settings.lock_dir)),

@@ -50,6 +50,9 @@ class Settings:
     """MLflow's UI (``make dev``), linked from model metadata."""
     dagster_url: str = "http://127.0.0.1:3000"
     """The Dagster UI ``make dev`` starts."""
+    optuna_storage_url: str = ""
+    """``FTI_OPTUNA_STORAGE``: Optuna's RDB storage (an SQLAlchemy URL, the production database
+    in production); empty, SQLite under FTI_HOME."""
     policy_path: str = ""
     """``FTI_POLICY``: the promotion policy file; empty, the packaged ``fti_assets/policy.yaml``."""
 
@@ -76,6 +79,7 @@ class Settings:
             mlflow_ui_url=os.environ.get("FTI_MLFLOW_UI_URL", cls.mlflow_ui_url).rstrip("/"),
             dagster_url=os.environ.get("FTI_DAGSTER_URL", cls.dagster_url).rstrip("/"),
             policy_path=os.environ.get("FTI_POLICY", ""),
+            optuna_storage_url=os.environ.get("FTI_OPTUNA_STORAGE", ""),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -85,6 +89,11 @@ class Settings:
                 "FTI_DAGSTER_URL": self.dagster_url, "FTI_SCHEDULE_LEAD_DAYS": str(self.schedule_lead_days),
                 **({"FTI_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {}),
                 **({"FTI_POLICY": self.policy_path} if self.policy_path else {})}  # fmt: skip
+
+    @property
+    def optuna_storage(self) -> str:
+        """Where hyperparameter studies persist."""
+        return self.optuna_storage_url or f"sqlite:///{self.home / 'optuna.sqlite'}"
 
     @property
     def policy(self) -> Path:

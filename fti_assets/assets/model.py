@@ -40,6 +40,9 @@ class TrainingConfig(dg.Config):
     seed: int = 42
     extra_features: list[str] = []
     """Columns of the training dataset to use beyond the feature catalog (for experiments)."""
+    use_search: bool = False
+    """Take the learning parameters of ``hyperparameter_search``'s best trial (which must be
+    on this training dataset) instead of the fields above."""
     train_from: str = ""
     """Train only on the train split's flights predicted from this day on (a retrain after a
     collapse learns the world as it is now). Empty: the whole train split."""
@@ -69,15 +72,21 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
     if train.height == 0 or validation.height == 0:
         raise dg.Failure(f"training_dataset has {train.height} train and {validation.height} validation rows; both are needed")
     dataset_hash = content_hash(training_dataset, "flight_id")
-    params = lightgbm_params({k: getattr(config, k) for k in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction",
-                                                              "bagging_fraction", "bagging_freq", "lambda_l2")}, config.seed)  # fmt: skip
+    chosen = {k: getattr(config, k) for k in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction", "bagging_fraction",
+                                              "bagging_freq", "lambda_l2")}  # fmt: skip
+    if config.use_search:
+        chosen = searched_params(store, dataset_hash)
+        context.log.info(f"parameters of the search's best trial: {chosen}")
+    params = lightgbm_params(chosen, config.seed)
     context.log.info(f"training on {train.height:,} rows, validating on {validation.height:,}")
     fitted = train_booster(train, validation, params, config.max_rounds, config.early_stopping_rounds, config.extra_features, log=context.log.info)
     context.log.info(f"stopped at round {fitted.best_iteration}: validation AUC {fitted.validation_auc:.4f}")
 
+    window = dataset_window(context.instance)
     sample = pd.DataFrame(fitted.spec.encode(validation.head(200)), columns=fitted.spec.features)
     versions = library_versions()
-    tags = {"dataset_hash": dataset_hash, "code_version": code_version(), "seed": str(config.seed), "dagster_run_id": context.run.run_id}
+    tags = {"dataset_hash": dataset_hash, "code_version": code_version(), "seed": str(config.seed), "dagster_run_id": context.run.run_id,
+            "params_from": "hyperparameter_search" if config.use_search else "config"}
     with registry.run(run_name=f"train-{dataset_hash[:8]}", tags=tags) as run:
         # The dataset input (MLflow's Datasets column): its schema, a digest and where it is stored.
         with warnings.catch_warnings():  # MLflow registers two identical sources for local paths and warns
@@ -90,6 +99,10 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
         mlflow.log_metrics({"validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration,
                             "train_rows": train.height, "validation_rows": validation.height})  # fmt: skip
         mlflow.log_dict(fitted.spec.to_dict(), "feature_spec.json")
+        # What `fti reproduce` needs to rebuild the dataset and retrain exactly.
+        mlflow.log_dict({"dataset_window": window, "params": params, "max_rounds": config.max_rounds,
+                         "early_stopping_rounds": config.early_stopping_rounds, "extra_features": config.extra_features,
+                         "train_from": config.train_from}, "reproduction.json")  # fmt: skip
         mlflow.log_dict(versions, "environment.json")
         # What the model will be served with: every package of this environment, as CycloneDX.
         mlflow.log_dict(environment_sbom(), f"sbom/{SBOM_NAME}")
@@ -112,6 +125,30 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
         "best_iteration": fitted.best_iteration, "dataset_hash": dataset_hash, "code_version": tags["code_version"],
         "library_versions": dg.MetadataValue.json(versions),
     })  # fmt: skip
+
+
+def searched_params(store: OfflineStore, dataset_hash: str) -> dict:
+    """The best trial's parameters of the last ``hyperparameter_search``, which must have searched this dataset."""
+    from pathlib import Path
+
+    from fti_assets.storage.records import read_record
+
+    found = read_record(Path(store.home), "hyperparameter_search")
+    if found is None:
+        raise dg.Failure("use_search is set but hyperparameter_search was never materialized")
+    if found["dataset_hash"] != dataset_hash:
+        raise dg.Failure(f"the last search ({found['study']}) ran on dataset {found['dataset_hash'][:12]}, not {dataset_hash[:12]}: "
+                         "search this dataset first")  # fmt: skip
+    return found["best"]["params"]
+
+
+def dataset_window(instance: dg.DagsterInstance) -> dict | None:
+    """The window and split dates of the latest training dataset, from its materialization's
+    metadata (None if this instance has none). ``fti reproduce`` checks the rebuilt dataset's
+    hash against the model's, so a window that does not match is reported there."""
+    event = instance.get_latest_materialization_event(dg.AssetKey("training_dataset"))
+    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    return metadata["window"].value if "window" in metadata else None
 
 
 class EvaluationConfig(dg.Config):

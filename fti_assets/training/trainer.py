@@ -47,6 +47,7 @@ def train_booster(
     log_every: int = 50,
     log: Any = None,
     feature_subset: list[str] | None = None,
+    callbacks: list[Any] | None = None,
 ) -> TrainedBooster:
     """Fit on ``train``; stop when validation AUC has not improved for ``early_stopping_rounds``.
     ``feature_subset`` restricts the model to those features (a baseline, never registered)."""
@@ -58,7 +59,7 @@ def train_booster(
     dtrain = lgb.Dataset(spec.encode(train), labels(train), feature_name=spec.features,
                          categorical_feature=spec.categorical, free_raw_data=True)  # fmt: skip
     dvalid = lgb.Dataset(spec.encode(validation), labels(validation), reference=dtrain)
-    callbacks = [lgb.early_stopping(early_stopping_rounds, verbose=False)]
+    callbacks = [lgb.early_stopping(early_stopping_rounds, verbose=False), *(callbacks or [])]
     if log is not None:
         callbacks.append(lgb.log_evaluation(log_every) if log is print else _progress(log, log_every))
     booster = lgb.train(params, dtrain, num_boost_round=max_rounds, valid_sets=[dvalid], valid_names=["validation"], callbacks=callbacks)
