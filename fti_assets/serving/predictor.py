@@ -108,17 +108,15 @@ def canary_bucket(flight_id: str) -> float:
     return int(hashlib.sha256(flight_id.encode()).hexdigest()[:8], 16) / 2**32
 
 
-def serve(state: ServingState, flights: pl.DataFrame, store: FeatureReader) -> dict[str, Any]:
-    """Champion (and challenger) probabilities, the one returned per flight, and what was used."""
-    features, unknown = feature_rows(flights, store)
+def serve(state: ServingState, flight_ids: list[str], features: list[dict[str, Any]]) -> dict[str, Any]:
+    """Champion (and challenger) probabilities of the flights' feature rows, and the one returned per flight."""
     champion_p = predict(state.champion, features)
     challenger_p = None
     if state.challenger is not None and state.mode in ("shadow", "canary"):
         challenger_p = predict(state.challenger, features)
-    served_p, served_by = champion_p.copy(), [state.champion.version] * flights.height
+    served_p, served_by = champion_p.copy(), [state.champion.version] * len(flight_ids)
     if challenger_p is not None and state.mode == "canary":
-        for i, fid in enumerate(flights["flight_id"]):
+        for i, fid in enumerate(flight_ids):
             if canary_bucket(fid) < state.share:
                 served_p[i], served_by[i] = challenger_p[i], state.challenger.version
-    return {"probability": served_p, "served_by": served_by, "champion": champion_p, "challenger": challenger_p,
-            "features": features, "unknown": unknown}  # fmt: skip
+    return {"probability": served_p, "served_by": served_by, "champion": champion_p, "challenger": challenger_p}
