@@ -149,6 +149,18 @@ def test_online_and_offline_give_equal_vectors_and_probabilities(home: Path, ser
     assert len({round(s["delay_probability"], 6) for s in served}) > 20  # real, varied predictions
 
 
+def test_concurrent_one_flight_requests_get_the_answers_of_one_request(home: Path, service: ServiceProcess) -> None:
+    """Concurrent requests are scored in batches: each still gets its own flight's answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, requests = _schedule_requests(home, 40)
+    together = httpx.post(f"{service.url}/predict", json={"flights": requests}, timeout=30).json()
+    with httpx.Client(timeout=30) as client, ThreadPoolExecutor(8) as pool:
+        alone = list(pool.map(lambda f: client.post(f"{service.url}/predict", json={"flights": [f]}).json(), requests))
+    assert [[a["flight_id"], a["delay_probability"], a["path"]] for [a] in alone] == [
+        [t["flight_id"], t["delay_probability"], t["path"]] for t in together]  # fmt: skip
+
+
 def test_predictions_are_logged_for_monitoring(home: Path, service: ServiceProcess) -> None:
     httpx.post(f"{service.url}/predict", json={"flights": [_flight(flight=77)]})
     deadline = datetime.now(UTC).timestamp() + 10

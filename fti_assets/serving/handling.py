@@ -65,9 +65,18 @@ def feature_vectors(state: ServingState, flights: list[dict], store: FeatureRead
 def answer(state: ServingState, flights: list[FlightRequest], store: FeatureReader, as_of: str,
            include_features: bool, log: PredictionLog) -> bytes:  # fmt: skip
     """Score the flights with one serving state, log a record per flight, return the JSON body."""
+    return answer_many(state, [(flights, include_features)], store, as_of, log)[0]
+
+
+def answer_many(state: ServingState, requests: list[tuple[list[FlightRequest], bool]], store: FeatureReader, as_of: str,
+                log: PredictionLog) -> list[bytes]:  # fmt: skip
+    """``answer`` for several requests scored together (one set of lookups, one ``predict``
+    per model), each getting its own body: what adaptive batching runs."""
     from fti_assets.serving.vectors import prediction_time
 
-    dumped = [f.model_dump() for f in flights]
+    flat = [f for flights, _ in requests for f in flights]
+    include = [wanted for flights, wanted in requests for _ in flights]
+    dumped = [f.model_dump() for f in flat]
     ids, features, unknown, paths = feature_vectors(state, dumped, store)
     served: dict[str, Any] = serve(state, ids, features)
     names = state.champion.spec.features
@@ -76,18 +85,22 @@ def answer(state: ServingState, flights: list[FlightRequest], store: FeatureRead
     now = datetime.now(UTC).isoformat()
     times = [prediction_time(f) for f in dumped]
     past = past_flights(times, as_of)
-    out = []
+    out: list[FlightPrediction] = []
     for i, flight_id in enumerate(ids):
         p = float(served["probability"][i])
         out.append(FlightPrediction(flight_id=flight_id, delay_probability=p, model_version=served["served_by"][i], features_as_of=as_of,
                                     unknown=unknown[i], past_flight=past[i], path=paths[i],
-                                    features=vectors[i] if include_features else None))  # fmt: skip
+                                    features=vectors[i] if include[i] else None))  # fmt: skip
         log.write({
             "prediction_time": times[i].isoformat(), "past_flight": past[i], "path": paths[i],
-            "at": now, "flight_id": flight_id, "request": flights[i].model_dump(mode="json"), "features": vectors[i],
+            "at": now, "flight_id": flight_id, "request": flat[i].model_dump(mode="json"), "features": vectors[i],
             "unknown": unknown[i], "delay_probability": p, "model_version": served["served_by"][i],
             "features_as_of": as_of, "champion_version": state.champion.version, "champion_probability": float(served["champion"][i]),
             "challenger_version": state.challenger.version if challenger is not None else None,
             "challenger_probability": float(challenger[i]) if challenger is not None else None, "mode": state.mode,
         })  # fmt: skip
-    return _PREDICTIONS.dump_json(out)
+    bodies, start = [], 0
+    for flights, _ in requests:
+        bodies.append(_PREDICTIONS.dump_json(out[start : start + len(flights)]))
+        start += len(flights)
+    return bodies
