@@ -39,7 +39,8 @@ def ours(folder: Path, spine_name: str) -> tuple[float, pl.DataFrame]:
 def pieced(folder: Path, spine_name: str) -> tuple[float, pl.DataFrame]:
     """Monthly pieces over lazy scans: a piece reads the rows known within its groups' reach
     (the scale folders hold one file per group, so a known_at filter stands for the partitions)."""
-    from datetime import UTC, datetime, time as clock, timedelta
+    from datetime import UTC, datetime, timedelta
+    from datetime import time as clock
 
     from fti_assets.domain.pieces import build_pieces, pieces_of
     from fti_assets.domain.retrieval import point_in_time_join

@@ -11,8 +11,6 @@ from fti_assets.domain.feature_groups import FEATURE_GROUPS, feature_names
 from fti_assets.domain.retrieval import assign_split, content_hash, point_in_time_join
 from fti_assets.storage.offline_store import OfflineStore
 
-
-
 #: The standard split of the embedded year, used when the window spans it.
 STANDARD_TRAIN_END, STANDARD_VALIDATION_END = date(2013, 9, 1), date(2013, 10, 1)
 SPLIT_RULE = ("train before 2013-09-01, validate in September, test from October when the window spans those dates; "
