@@ -64,6 +64,22 @@ def pit() -> dict:
     return results
 
 
+PIECE_SCALES = (1, 10, 30, 100)
+
+
+def pieces() -> dict:
+    """The pieced build (as training_dataset runs it) beside the bare DuckDB ASOF join, with peak RSS."""
+    results = {}
+    for scale in PIECE_SCALES:
+        folder = Path(run_json("-m", "bench.prepare", scale, raw=True))  # the pit section's inputs, if already made
+        say(f"pieced point-in-time build at {scale}x")
+        r = {"pieced": run_json("-m", "bench.pit_engines", "pieced", scale, 3),
+             "duckdb": run_json("-m", "bench.pit_engines", "duckdb", scale, 3)}  # fmt: skip
+        r["equal_duckdb"] = compare_files(folder / "out_pieced_full" / "*.parquet", folder / "out_duckdb_full.parquet")
+        results[str(scale)] = r
+    return results
+
+
 def batch() -> dict:
     out = {}
     for scale in (1, 10):
@@ -128,7 +144,7 @@ def production() -> dict:
 
 SECTIONS: dict[str, Callable[[], dict]] = {
     "orchestration": orchestration, "drift": drift, "serving": serving, "batch": batch, "pit": pit,
-    "production": production,
+    "production": production, "pieces": pieces,
 }  # fmt: skip
 
 

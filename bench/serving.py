@@ -43,7 +43,7 @@ from fti_assets.serving.schemas import FlightRequest
 from fti_assets.storage.offline_store import OfflineStore
 
 ROOT = Path(__file__).resolve().parents[1]
-RATES = (100, 250, 500, 1000, 1500)
+RATES = (100, 250, 500, 1000, 1500, 2000, 2500)
 WORKERS = os.cpu_count() or 1  # what BentoML's workers="cpu_count" resolves to
 
 
@@ -126,7 +126,9 @@ def measure(port: int, flights: list[dict[str, Any]], seconds: float) -> dict[st
     payload = request_bytes("127.0.0.1", port, "/predict", json.dumps({"flights": [flights[0]]}).encode())
     # Warm-up with 8 connections so every worker has imported, loaded and run the whole path.
     warm = closed_loop(port, payload, 8, 3.0)
-    out: dict[str, Any] = {"answers": answers, "warmup_requests": len(warm.latencies_ms), "closed": {}, "open": []}
+    # Which path served the flight under load: "precomputed" (the refresh's stored vector) or "computed".
+    out: dict[str, Any] = {"answers": answers, "load_path": answers[0].get("path"), "warmup_requests": len(warm.latencies_ms),
+                           "closed": {}, "open": []}  # fmt: skip
     for connections in (1, 8):
         out["closed"][f"c{connections}"] = run(closed_loop, port, payload, connections, seconds)
         say(f"closed c={connections}: {out['closed'][f'c{connections}']}")

@@ -148,3 +148,17 @@ def test_an_unreachable_server_is_reported_as_unavailable() -> None:
     reader = redis_store.RedisStoreReader(f"redis://127.0.0.1:{free_port()}/0", "nowhere")
     with pytest.raises(OnlineStoreUnavailable, match="unreachable"):
         reader.pinned()
+
+
+def test_redis_holds_the_same_precomputed_vectors_as_sqlite(feature_home: Path, tmp_path: Path, redis_prefix: str) -> None:  # noqa: F811
+    from fti_assets.serving.refresh import flight_vectors
+
+    latest, zones = _refresh(feature_home, LATE)
+    vectors = flight_vectors(OfflineStore(home=str(feature_home)), latest, LATE)
+    assert len(vectors) > 500
+    counts = online_store.write_snapshot(tmp_path / "online.sqlite", latest, zones, LATE, vectors)
+    assert redis_store.write_snapshot(REDIS_URL, redis_prefix, latest, zones, LATE, vectors=vectors) == counts
+    ids = [fid for fid, _ in vectors] + ["2013-01-13-ZZ1-EWR"]
+    want = online_store.OnlineStoreReader(tmp_path / "online.sqlite").vectors(ids)
+    assert redis_store.RedisStoreReader(REDIS_URL, redis_prefix).vectors(ids) == want
+    assert want[-1] is None and all(w is not None for w in want[:-1])

@@ -136,6 +136,8 @@ def test_online_and_offline_give_equal_vectors_and_probabilities(home: Path, ser
     tables = {g.name: store.read(g.name) for g in FEATURE_GROUPS}
     offline = score(rows.with_columns(as_of=pl.lit(AS_OF)), tables, model.booster, spec).sort("flight_id")
     assert [s["flight_id"] for s in served] == offline["flight_id"].to_list()
+    # Flights published by the refresh are served their precomputed vector, the rest are computed: both equal offline.
+    assert {s["path"] for s in served} == {"precomputed", "computed"}
     for s, o in zip(served, offline.select(*spec.features, "delay_probability").iter_rows(named=True), strict=True):
         for feature in spec.features:
             a, b = s["features"][feature], o[feature]
@@ -147,6 +149,18 @@ def test_online_and_offline_give_equal_vectors_and_probabilities(home: Path, ser
     assert len({round(s["delay_probability"], 6) for s in served}) > 20  # real, varied predictions
 
 
+def test_concurrent_one_flight_requests_get_the_answers_of_one_request(home: Path, service: ServiceProcess) -> None:
+    """Concurrent requests are scored in batches: each still gets its own flight's answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, requests = _schedule_requests(home, 40)
+    together = httpx.post(f"{service.url}/predict", json={"flights": requests}, timeout=30).json()
+    with httpx.Client(timeout=30) as client, ThreadPoolExecutor(8) as pool:
+        alone = list(pool.map(lambda f: client.post(f"{service.url}/predict", json={"flights": [f]}).json(), requests))
+    assert [[a["flight_id"], a["delay_probability"], a["path"]] for [a] in alone] == [
+        [t["flight_id"], t["delay_probability"], t["path"]] for t in together]  # fmt: skip
+
+
 def test_predictions_are_logged_for_monitoring(home: Path, service: ServiceProcess) -> None:
     httpx.post(f"{service.url}/predict", json={"flights": [_flight(flight=77)]})
     deadline = datetime.now(UTC).timestamp() + 10
@@ -156,6 +170,7 @@ def test_predictions_are_logged_for_monitoring(home: Path, service: ServiceProce
         __import__("time").sleep(0.2)
     [record] = [r for r in records if r["flight_id"] == "2013-01-13-UA77-EWR"]
     assert record["request"]["tailnum"] == "N14228" and record["features"]["dep_hour"] == 5
+    assert record["path"] == "computed"  # no such flight is published
     assert record["model_version"] == "flight_delay_model:v2" and 0 < record["delay_probability"] < 1 and record["at"]
 
 

@@ -90,9 +90,11 @@ def online_features(context: dg.AssetExecutionContext, config: OnlineRefreshConf
     """The online feature store: each entity's latest feature values known at the refresh time,
     computed by the same retrieval code as the training dataset, in SQLite (WAL) or, in
     production, Redis (a new snapshot per refresh, switched atomically). A refresh older than
-    the one served is refused unless forced: backfills never roll features back."""
+    the one served is refused unless forced: backfills never roll features back. Each published
+    flight still to be predicted gets its whole vector precomputed from the same snapshot
+    (`flight_vectors`), so the service answers it with one lookup."""
     from fti_assets.domain.timezones import airport_timezones
-    from fti_assets.serving.refresh import StaleRefreshError, check_refresh_order, snapshot_as_of
+    from fti_assets.serving.refresh import StaleRefreshError, check_refresh_order, flight_vectors, snapshot_as_of
 
     as_of = refresh_time(config.as_of, context.run.tags)
     try:
@@ -100,7 +102,7 @@ def online_features(context: dg.AssetExecutionContext, config: OnlineRefreshConf
     except StaleRefreshError as exc:
         raise dg.Failure(description=str(exc)) from exc
     latest = snapshot_as_of(store, as_of)
-    counts = online.write_snapshot(latest, airport_timezones(airports), as_of)
+    counts = online.write_snapshot(latest, airport_timezones(airports), as_of, flight_vectors(store, latest, as_of))
     context.log.info(f"online store refreshed as of {as_of.isoformat()}: {counts}")
     return dg.MaterializeResult(metadata={"as_of": as_of.isoformat(), "entities": dg.MetadataValue.json(counts),
                                           "store": online.location})  # fmt: skip

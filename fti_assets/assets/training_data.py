@@ -9,9 +9,7 @@ import polars as pl
 from fti_assets.assets.metadata import markdown_table, table_metadata
 from fti_assets.domain.feature_groups import FEATURE_GROUPS, feature_names
 from fti_assets.domain.retrieval import assign_split, content_hash, point_in_time_join
-
-FEATURE_INPUTS = {g.name: dg.AssetIn(g.name) for g in FEATURE_GROUPS}
-
+from fti_assets.storage.offline_store import OfflineStore
 
 #: The standard split of the embedded year, used when the window spans it.
 STANDARD_TRAIN_END, STANDARD_VALIDATION_END = date(2013, 9, 1), date(2013, 10, 1)
@@ -43,14 +41,16 @@ class TrainingDatasetConfig(dg.Config):
     validation_end: str = ""
     """Flights predicted before this day (and after train_end) validate it; later ones test it
     (default: the split rule)."""
+    piece_days: int = 0
+    """Build in pieces of this many days (0: calendar months); the rows and hash do not depend on it."""
 
 
-def resolve_window(config: TrainingDatasetConfig, outcomes: pl.DataFrame) -> dict[str, str]:
+def resolve_window(config: TrainingDatasetConfig, outcome_days: list[str]) -> dict[str, str]:
     """The config with its empty fields filled from the materialized days and the split rule."""
-    if outcomes.height == 0:
+    if not outcome_days:
         raise dg.Failure("flight_outcomes is empty: materialize the feature pipeline first")
-    start = config.start or outcomes["flight_date"].min().isoformat()
-    end = config.end or outcomes["flight_date"].max().isoformat()
+    start = config.start or min(outcome_days)
+    end = config.end or max(outcome_days)
     train_end, validation_end = split_points(date.fromisoformat(start), date.fromisoformat(end))
     return {"start": start, "end": end, "train_end": config.train_end or train_end.isoformat(),
             "validation_end": config.validation_end or validation_end.isoformat()}  # fmt: skip
@@ -99,25 +99,47 @@ def coverage(dataset: pl.DataFrame, group: str) -> dict[str, float | int]:
     return {"rows": dataset.height, "with_value": found, "share": round(found / dataset.height, 6) if dataset.height else 0.0}
 
 
+def pieced_dataset(store, window: dict[str, str], piece_days: int = 0) -> tuple[pl.DataFrame, int]:
+    """The window's dataset built month by month from the offline store (``domain.pieces``),
+    and the flights of those months left out for want of a label."""
+    from fti_assets.domain.pieces import build_pieces, days, pieces_of
+
+    unlabelled = 0
+
+    def spine_of(first: date, last: date) -> pl.DataFrame:
+        nonlocal unlabelled
+        outcomes = store.read("flight_outcomes", days(first, last))
+        unlabelled += outcomes.filter(pl.col("status") != "arrived").height
+        return label_spine(outcomes, store.read("flight_schedule", days(first, last)), first.isoformat(), last.isoformat())
+
+    def build(spine: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+        return build_training_dataset(spine, tables, window["train_end"], window["validation_end"])
+
+    pieces = pieces_of(date.fromisoformat(window["start"]), date.fromisoformat(window["end"]), piece_days)
+    parts = list(build_pieces(pieces, spine_of, store.read_history, build))
+    if not parts:
+        return pl.DataFrame(), unlabelled
+    # Pieces are whole months in date order: a stable sort of their concatenation is the whole build's order.
+    return pl.concat(parts).sort("prediction_time", "flight_id"), unlabelled
+
+
 @dg.asset(
     group_name="training",
     backfill_policy=dg.BackfillPolicy.single_run(),
-    ins={"flight_outcomes": dg.AssetIn(), "flight_schedule": dg.AssetIn(), **FEATURE_INPUTS},
+    deps=["flight_outcomes", "flight_schedule", *(g.name for g in FEATURE_GROUPS)],
 )  # fmt: skip
-def training_dataset(
-    context: dg.AssetExecutionContext, config: TrainingDatasetConfig, flight_outcomes: pl.DataFrame,
-    flight_schedule: pl.DataFrame, **feature_tables: pl.DataFrame,
-):  # fmt: skip
+def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetConfig, store: OfflineStore):
     """The label spine (flights with known outcomes) joined point-in-time with every feature
     group: each value is the latest one known at or before the flight's prediction time.
-    Split by time into train, validation and test; its content hash identifies it. The
-    stamps it joins on are checked against the raw event times on every feature table."""
-    window = resolve_window(config, flight_outcomes)
-    spine = label_spine(flight_outcomes, flight_schedule, window["start"], window["end"])
-    if spine.height == 0:
+    Built in monthly pieces, each reading only the partitions its flights' TTLs can reach, so
+    memory follows a month; the rows and content hash are those of one whole build. Split by
+    time into train, validation and test; its content hash identifies it. The stamps it joins
+    on are checked against the raw event times on every feature table."""
+    window = resolve_window(config, store.partitions("flight_outcomes"))
+    context.log.info(f"joining labelled flights with {len(FEATURE_GROUPS)} feature groups, month by month; window {window}")
+    dataset, unlabelled = pieced_dataset(store, window, config.piece_days)
+    if dataset.height == 0:
         raise dg.Failure(f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the features first")
-    context.log.info(f"joining {spine.height:,} labelled flights with {len(FEATURE_GROUPS)} feature groups; window {window}")
-    dataset = build_training_dataset(spine, feature_tables, window["train_end"], window["validation_end"])
     if problem := empty_split_problem(dict(dataset.group_by("split").len().iter_rows()), window):
         raise dg.Failure(problem)
     splits = dataset.group_by("split").agg(rows=pl.len(), delayed_share=pl.col("is_delayed").mean().round(4),
@@ -128,7 +150,7 @@ def training_dataset(
         **table_metadata(dataset), "content_hash": digest, "features": dg.MetadataValue.json(feature_names()),
         "window": dg.MetadataValue.json(window), "split_rule": SPLIT_RULE,
         "splits": dg.MetadataValue.md(markdown_table(splits)),
-        "unlabelled_flights_left_out": flight_outcomes.filter(pl.col("status") != "arrived").height,
+        "unlabelled_flights_left_out": unlabelled,
         # Every flight with a published schedule should find its origin's congestion.
         "congestion_coverage": dg.MetadataValue.json(coverage(dataset, "origin_congestion")),
     })  # fmt: skip

@@ -99,8 +99,11 @@ def assign_split(dataset: pl.DataFrame, train_end: datetime, validation_end: dat
 
 def content_hash(frame: pl.DataFrame, key: str) -> str:
     """SHA-256 of the frame's content in a canonical order: same rows, same hash."""
-    canonical = frame.select(sorted(frame.columns)).sort(key)
+    # One chunk, and strings as Arrow's offsets and bytes (the oldest IPC level): a record batch
+    # per chunk, or polars' string views (whose buffers depend on how a column was built), would
+    # hash the same rows apart.
+    canonical = frame.select(sorted(frame.columns)).sort(key).rechunk()
     digest = hashlib.sha256()
     for batch in canonical.iter_slices(100_000):
-        digest.update(batch.write_ipc(None, compression="uncompressed").getvalue())
+        digest.update(batch.write_ipc(None, compression="uncompressed", compat_level=pl.CompatLevel.oldest()).getvalue())
     return digest.hexdigest()

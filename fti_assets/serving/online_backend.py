@@ -38,9 +38,13 @@ class FeatureReader(Protocol):
 
     def lookup_many(self, requests: list[tuple[FeatureGroup, tuple]]) -> list[dict[str, Any] | None]: ...
 
+    def vectors(self, flight_ids: list[str]) -> list[dict[str, Any] | None]:
+        """The precomputed record (``serving.vectors``) of each flight of the refresh, or None."""
+        ...
+
 
 def open_reader(backend: str, location: str, prefix: str = "") -> FeatureReader:
-    """A reader with ``pinned()``, ``as_of()``, ``timezone()``, ``lookup()`` and ``lookup_many()``."""
+    """A reader with ``pinned()``, ``as_of()``, ``timezone()``, ``lookup()``, ``lookup_many()`` and ``vectors()``."""
     if backend == "sqlite":
         from fti_assets.serving.online_store import OnlineStoreReader
 
@@ -52,16 +56,18 @@ def open_reader(backend: str, location: str, prefix: str = "") -> FeatureReader:
     raise ValueError(f"unknown online store backend {backend!r}: use one of {BACKENDS}")
 
 
-def write(backend: str, location: str, prefix: str, latest: dict, timezones: Any, as_of: Any, retain_seconds: int) -> dict[str, int]:
-    """Replace the store's content with one refresh; readers see the old or the new one, whole."""
+def write(backend: str, location: str, prefix: str, latest: dict, timezones: Any, as_of: Any, retain_seconds: int,
+          vectors: list | None = None) -> dict[str, int]:  # fmt: skip
+    """Replace the store's content with one refresh (group rows and precomputed flight
+    vectors); readers see the old or the new one, whole."""
     if backend == "sqlite":
         from fti_assets.serving.online_store import write_snapshot
 
-        return write_snapshot(Path(location), latest, timezones, as_of)
+        return write_snapshot(Path(location), latest, timezones, as_of, vectors)
     if backend == "redis":
         from fti_assets.serving.redis_store import write_snapshot
 
-        return write_snapshot(location, prefix, latest, timezones, as_of, retain_seconds=retain_seconds)
+        return write_snapshot(location, prefix, latest, timezones, as_of, retain_seconds=retain_seconds, vectors=vectors)
     raise ValueError(f"unknown online store backend {backend!r}: use one of {BACKENDS}")
 
 

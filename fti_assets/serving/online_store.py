@@ -1,11 +1,13 @@
 """The online feature store: SQLite in WAL mode, so readers keep working while it refreshes.
 
 Each feature group is a table keyed by its entity keys holding the latest values known at
-the refresh time. A refresh replaces every table in one transaction.
+the refresh time; ``flight_vectors`` holds the refresh's precomputed vectors of published
+flights (``serving.vectors``) by ``flight_id``. A refresh replaces every table in one transaction.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -18,6 +20,7 @@ from fti_assets.domain.feature_groups import FEATURE_GROUPS, FeatureGroup
 
 META = "online_meta"
 TIMEZONES = "airport_timezones"
+VECTORS = "flight_vectors"
 
 
 def _table(group: FeatureGroup) -> str:
@@ -37,8 +40,10 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def write_snapshot(path: Path, latest: dict[str, pl.DataFrame], timezones: pl.DataFrame, as_of: datetime) -> dict[str, int]:
-    """Replace the store's content with ``latest`` (group name to its latest rows) atomically."""
+def write_snapshot(path: Path, latest: dict[str, pl.DataFrame], timezones: pl.DataFrame, as_of: datetime,
+                   vectors: list[tuple[str, dict]] | None = None) -> dict[str, int]:  # fmt: skip
+    """Replace the store's content with ``latest`` (group name to its latest rows) and
+    ``vectors`` ((flight_id, record) pairs; none: every request takes the request path) atomically."""
     conn = connect(path)
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -53,6 +58,9 @@ def write_snapshot(path: Path, latest: dict[str, pl.DataFrame], timezones: pl.Da
         conn.execute(f"DROP TABLE IF EXISTS {TIMEZONES}")
         conn.execute(f"CREATE TABLE {TIMEZONES} (faa TEXT PRIMARY KEY, tzone TEXT)")
         conn.executemany(f"INSERT INTO {TIMEZONES} VALUES (?, ?)", timezones.select("faa", "tzone").iter_rows())
+        conn.execute(f"DROP TABLE IF EXISTS {VECTORS}")
+        conn.execute(f"CREATE TABLE {VECTORS} (flight_id TEXT PRIMARY KEY, record TEXT)")
+        conn.executemany(f"INSERT INTO {VECTORS} VALUES (?, ?)", [(fid, json.dumps(r)) for fid, r in vectors or []])
         conn.execute(f"CREATE TABLE IF NOT EXISTS {META} (key TEXT PRIMARY KEY, value TEXT)")
         refreshed = datetime.now(UTC).isoformat()
         conn.executemany(f"INSERT OR REPLACE INTO {META} VALUES (?, ?)", [("as_of", as_of.isoformat()), ("refreshed_at", refreshed)])
@@ -62,7 +70,7 @@ def write_snapshot(path: Path, latest: dict[str, pl.DataFrame], timezones: pl.Da
         raise
     finally:
         conn.close()
-    return {g.name: latest[g.name].height for g in FEATURE_GROUPS}
+    return {**{g.name: latest[g.name].height for g in FEATURE_GROUPS}, VECTORS: len(vectors or [])}
 
 
 class OnlineStoreReader:
@@ -101,3 +109,14 @@ class OnlineStoreReader:
     def lookup_many(self, requests: list[tuple[FeatureGroup, tuple]]) -> list[dict[str, Any] | None]:
         """``lookup`` for each (group, keys): local SQLite reads need no batching."""
         return [self.lookup(group, keys) for group, keys in requests]
+
+    def vectors(self, flight_ids: list[str]) -> list[dict[str, Any] | None]:
+        """The precomputed record of each flight (``serving.vectors``), or None."""
+        conn, out = self._conn(), []
+        for fid in flight_ids:
+            try:
+                row = conn.execute(f"SELECT record FROM {VECTORS} WHERE flight_id = ?", (fid,)).fetchone()
+            except sqlite3.OperationalError:  # a store written before vectors existed: the request path serves
+                return [None] * len(flight_ids)
+            out.append(json.loads(row[0]) if row else None)
+        return out

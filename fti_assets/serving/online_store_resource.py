@@ -24,11 +24,12 @@ class OnlineStore(dg.ConfigurableResource):
         """The SQLite file or the Redis server with its prefix, for metadata and messages."""
         return self.path if self.backend == "sqlite" else f"{self.redis_url} ({self.prefix}:*)"
 
-    def write_snapshot(self, latest: dict[str, pl.DataFrame], timezones: pl.DataFrame, as_of: datetime) -> dict[str, int]:
+    def write_snapshot(self, latest: dict[str, pl.DataFrame], timezones: pl.DataFrame, as_of: datetime,
+                       vectors: list | None = None) -> dict[str, int]:  # fmt: skip
         from fti_assets.serving.online_backend import write
 
         where = self.path if self.backend == "sqlite" else self.redis_url
-        return write(self.backend, where, self.prefix, latest, timezones, as_of, self.retain_seconds)
+        return write(self.backend, where, self.prefix, latest, timezones, as_of, self.retain_seconds, vectors)
 
     def current_as_of(self) -> str | None:
         """The refresh instant the store serves now (None before the first refresh)."""

@@ -121,18 +121,17 @@ def canary_bucket(flight_id: str) -> float:
     return int(hashlib.sha256(flight_id.encode()).hexdigest()[:8], 16) / 2**32
 
 
-def serve(state: ServingState, flights: pl.DataFrame, store: FeatureReader, explain: bool = False) -> dict[str, Any]:
-    """Champion (and challenger) probabilities, the one returned per flight, and what was used;
-    with ``explain``, each flight's top contributions from the model that served it."""
-    features, unknown = feature_rows(flights, store)
+def serve(state: ServingState, flight_ids: list[str], features: list[dict[str, Any]], explain: bool = False) -> dict[str, Any]:
+    """Champion (and challenger) probabilities of the flights' feature rows, and the one returned
+    per flight; with ``explain``, each flight's top contributions from the model that served it."""
     champion_p, champion_c = predict(state.champion, features, explain)
     challenger_p = challenger_c = None
     if state.challenger is not None and state.mode in ("shadow", "canary"):
         challenger_p, challenger_c = predict(state.challenger, features, explain and state.mode == "canary")
-    served_p, served_by, served_c = champion_p.copy(), [state.champion.version] * flights.height, champion_c
+    served_p, served_by, served_c = champion_p.copy(), [state.champion.version] * len(flight_ids), champion_c
     if challenger_p is not None and state.mode == "canary":
         served_c = list(champion_c) if explain else None  # rows: the two models may have different features
-        for i, fid in enumerate(flights["flight_id"]):
+        for i, fid in enumerate(flight_ids):
             if canary_bucket(fid) < state.share:
                 served_p[i], served_by[i] = challenger_p[i], state.challenger.version
                 if explain:
@@ -141,6 +140,6 @@ def serve(state: ServingState, flights: pl.DataFrame, store: FeatureReader, expl
     if explain:
         names = {state.champion.version: state.champion.spec.features, **({state.challenger.version: state.challenger.spec.features}
                                                                           if state.challenger is not None else {})}  # fmt: skip
-        explanations = [top_contributions(served_c[i], names[served_by[i]]) for i in range(flights.height)]
+        explanations = [top_contributions(served_c[i], names[served_by[i]]) for i in range(len(flight_ids))]
     return {"probability": served_p, "served_by": served_by, "champion": champion_p, "challenger": challenger_p,
-            "features": features, "unknown": unknown, "explanations": explanations}  # fmt: skip
+            "explanations": explanations}  # fmt: skip

@@ -6,7 +6,9 @@ Keys under a prefix ``P`` (one prefix per deployment, or per test):
 - ``P:snapshots``: a hash from snapshot id to the JSON list of its keys (for cleanup);
 - ``P:snap:<id>:meta``: ``as_of`` and ``refreshed_at``;
 - ``P:snap:<id>:tz``: airport code to time zone;
-- ``P:snap:<id>:fg:<group>``: entity key to the JSON list ``[known_at, *features]``.
+- ``P:snap:<id>:fg:<group>``: entity key to the JSON list ``[known_at, *features]``;
+- ``P:snap:<id>:vec``: ``flight_id`` to the JSON record of its precomputed vector
+  (``serving.vectors``), written with the group rows it was computed from.
 
 A refresh writes a whole new snapshot, then switches ``P:current`` to it in one server-side
 script: readers pin one snapshot per request and see the old refresh or the new one, never a
@@ -86,13 +88,15 @@ def _chunks(mapping: dict[str, str], size: int = 5000) -> Iterator[dict[str, str
 
 
 def write_snapshot(url: str, prefix: str, latest: dict[str, pl.DataFrame], timezones: pl.DataFrame, as_of: datetime,
-                   retain_seconds: int = 600) -> dict[str, int]:  # fmt: skip
-    """Write ``latest`` (group name to its latest rows) as a new snapshot and make it current."""
+                   retain_seconds: int = 600, vectors: list[tuple[str, dict]] | None = None) -> dict[str, int]:  # fmt: skip
+    """Write ``latest`` (group name to its latest rows) and ``vectors`` ((flight_id, record)
+    pairs) as a new snapshot and make it current."""
     fields = {g.name: _group_fields(latest[g.name], g) for g in FEATURE_GROUPS}  # validated before any write
+    flights = {fid: json.dumps(record) for fid, record in vectors or []}
     snapshot = f"{as_of.astimezone(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
     base = f"{prefix}:snap:{snapshot}"
     group_keys = {g.name: f"{base}:fg:{g.name}" for g in FEATURE_GROUPS}
-    keys = [f"{base}:meta", f"{base}:tz", *group_keys.values()]
+    keys = [f"{base}:meta", f"{base}:tz", f"{base}:vec", *group_keys.values()]
     zones = {faa: tz for faa, tz in timezones.select("faa", "tzone").iter_rows() if faa is not None and tz is not None}
     r = client(url)
     try:
@@ -103,6 +107,8 @@ def write_snapshot(url: str, prefix: str, latest: dict[str, pl.DataFrame], timez
                 pipe.hset(group_keys[name], mapping=chunk)
         if zones:
             pipe.hset(f"{base}:tz", mapping=zones)
+        for chunk in _chunks(flights):
+            pipe.hset(f"{base}:vec", mapping=chunk)
         pipe.hset(f"{base}:meta", mapping={"as_of": as_of.isoformat(), "refreshed_at": datetime.now(UTC).isoformat()})
         pipe.execute()
         r.eval(_SWITCH, 2, f"{prefix}:current", f"{prefix}:snapshots", snapshot, str(retain_seconds), json.dumps(keys))
@@ -110,7 +116,7 @@ def write_snapshot(url: str, prefix: str, latest: dict[str, pl.DataFrame], timez
         raise OnlineStoreUnavailable(f"Redis at {url} is unreachable: {exc}") from exc
     finally:
         r.close()
-    return {g.name: len(fields[g.name]) for g in FEATURE_GROUPS}
+    return {**{g.name: len(fields[g.name]) for g in FEATURE_GROUPS}, "flight_vectors": len(flights)}
 
 
 class RedisSnapshot:
@@ -157,6 +163,22 @@ class RedisSnapshot:
         return out
 
 
+    def vectors(self, flight_ids: list[str]) -> list[dict[str, Any] | None]:
+        """The precomputed record of each flight (``serving.vectors``), or None, in one round trip."""
+        if self._base is None:
+            raise OnlineStoreUnavailable("the online store is empty: materialize online_features")
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hmget(f"{self._base}:vec", flight_ids)
+        pipe.exists(f"{self._base}:meta")
+        try:
+            found, alive = pipe.execute()
+        except _UNREACHABLE as exc:
+            raise OnlineStoreUnavailable(f"Redis is unreachable: {exc}") from exc
+        if not alive:
+            raise OnlineStoreUnavailable(f"snapshot {self._base} is gone")
+        return [json.loads(raw) if raw is not None else None for raw in found]
+
+
 class RedisStoreReader:
     """The service's reader: ``pinned()`` resolves the current snapshot once per request."""
 
@@ -197,3 +219,6 @@ class RedisStoreReader:
 
     def lookup_many(self, requests: list[tuple[FeatureGroup, tuple]]) -> list[dict[str, Any] | None]:
         return self.pinned().lookup_many(requests)
+
+    def vectors(self, flight_ids: list[str]) -> list[dict[str, Any] | None]:
+        return self.pinned().vectors(flight_ids)

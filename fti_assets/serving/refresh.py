@@ -24,6 +24,18 @@ def snapshot_as_of(store, as_of: datetime) -> dict[str, pl.DataFrame]:
     return {g.name: latest_per_entity(store.read_history(g, day, day), g, as_of) for g in FEATURE_GROUPS}
 
 
+def flight_vectors(store, latest: dict[str, pl.DataFrame], as_of: datetime) -> list[tuple[str, dict]]:
+    """Precomputed vectors (``serving.vectors``) of the flights published by ``as_of`` and
+    predicted at or after it, from the snapshot ``latest``; none before any schedule is stored."""
+    from fti_assets.serving.vectors import published_vectors, records, schedule_days
+
+    try:
+        schedule = store.read("flight_schedule", schedule_days(as_of))
+    except FileNotFoundError:
+        return []
+    return records(published_vectors(schedule, latest, as_of))
+
+
 def check_refresh_order(current: str | None, as_of: datetime, force: bool) -> None:
     """Refuse to roll served features back in time, unless ``force``."""
     if current is None or force:

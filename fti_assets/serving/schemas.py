@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -27,9 +27,11 @@ late, scored by the champion model of fti-assets with the online store's feature
 `POST /predict` takes `flights` (1 to 1000 scheduled flights, times in ISO 8601 with a UTC
 offset) and answers, per flight, `delay_probability`, the `model_version` that scored it,
 `features_as_of` (the online store's refresh time) and `unknown` (feature groups that had no
-row and took their documented defaults). `include_features: true` adds the vector used;
-`explain: true` adds each flight's top five feature contributions (LightGBM TreeSHAP, in
-log-odds, on the vector that was scored) with the bias and the raw score they sum to.
+row and took their documented defaults) and `path`: `precomputed` when the flight's published
+schedule let the online refresh store its whole vector, `computed` otherwise.
+`include_features: true` adds the vector used; `explain: true` adds each flight's top five
+feature contributions (LightGBM TreeSHAP, in log-odds, on the vector that was scored) with
+the bias and the raw score they sum to.
 A malformed request gets a 400 naming the field and the reason.
 """
 
@@ -105,6 +107,8 @@ class FlightPrediction(BaseModel):
     unknown: list[str] = Field(default_factory=list, description="Feature groups with no row for this flight: documented defaults were used.")
     past_flight: bool = Field(default=False, description="The flight's prediction time (two hours before departure) is earlier than "
                               "`features_as_of`: it was scored with features learnt after that time, not with what was known then.")
+    path: Literal["precomputed", "computed"] = Field(default="computed", description="`precomputed`: the flight's schedule was published by the refresh, which stored its "
+                      "whole vector (one lookup); `computed`: built from the online store's group rows at request time.")
     features: dict[str, float | str | None] | None = None
     explanation: Explanation | None = Field(default=None, description="With `explain: true`: the top contributions of the model that served the flight.")
 

@@ -5,7 +5,8 @@ reads ``FTI_HOME`` for the prediction log, the online store of its environment (
 ``FTI_HOME``, or Redis with ``FTI_ENV=production``), and follows the MLflow registry (the one
 record of champion and challenger): it polls the aliases and swaps models without a restart
 when they move. When the online store cannot answer, a request gets 503 with ``Retry-After``,
-never a probability from default values; the next request tries again.
+never a probability from default values; the next request tries again. Concurrent requests
+are scored together (``serving.batching``): one set of lookups and one ``predict`` per batch.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import json
 import logging
 import os
 
-# A request is a handful of rows: polars' thread pool costs more than it saves, and each
-# worker process serves one request at a time.
+# A batch is a handful of rows: polars' thread pool costs more than it saves, and each
+# worker process scores one batch at a time.
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 import threading
 from http import HTTPStatus
@@ -58,6 +59,9 @@ class FlightDelayService:
         self.store = reader_for(settings)
         self.predictions = PredictionLog(self.home / "predictions", settings.prediction_log_max_bytes, settings.prediction_log_retention_days)
         self.state, self.roles, self.problem = None, None, "the registry has not been read yet"
+        from fti_assets.serving.batching import AdaptiveBatcher
+
+        self.batcher = AdaptiveBatcher(self._score_batch, max_flights=int(os.environ.get("FTI_SERVING_MAX_BATCH_FLIGHTS", "1000")))
         # A model that cannot be loaded leaves the worker up and /readyz answering why.
         self._refresh()
         self._stop = threading.Event()
@@ -100,6 +104,7 @@ class FlightDelayService:
     @bentoml.on_shutdown
     def _shutdown(self) -> None:
         self._stop.set()
+        self.batcher.close()
         self.predictions.close()
 
     def __is_ready__(self) -> bool:
@@ -124,29 +129,41 @@ class FlightDelayService:
         """Score up to 1000 flights. Unknown planes, routes or airports get documented
         defaults and are listed in `unknown`; `include_features` returns the vector used;
         `explain` returns each flight's top feature contributions."""
-        from fti_assets.serving.handling import answer, request_problem
-        from fti_assets.serving.online_backend import OnlineStoreUnavailable
-        from fti_assets.serving.prediction_log import PredictionLogError
+        from fti_assets.serving.handling import request_problem
 
         if problem := request_problem(flights):
             raise InvalidArgument(problem)
-
-        state = self.state  # one model state for the whole request
-        if state is None:
-            return _unavailable(self.problem or "no model loaded")
         try:
-            store = self.store.pinned()  # and one refresh
-            as_of = store.as_of()
-            if as_of is None:  # an empty store, or one still loading after a restart
-                return _unavailable("the online store is unavailable: it holds no refresh yet (materialize online_features)")
-            body = answer(state, flights, store, as_of, include_features, self.predictions, explain)
-        except OnlineStoreUnavailable as exc:
-            log.warning("online store unavailable: %s", exc)
-            return _unavailable(f"the online store is unavailable, retry later: {exc}")
-        except PredictionLogError as exc:  # an answer that cannot be logged is not given
+            body = await self.batcher.submit((flights, include_features, explain), len(flights))
+        except Unavailable as exc:
             return _unavailable(str(exc))
         # Returned as bytes: see fti_assets.serving.handling.
         return Response(body, media_type="application/json")  # type: ignore[return-value]
+
+    def _score_batch(self, requests: list[tuple[list[FlightRequest], bool, bool]]) -> list[bytes]:
+        """The bodies of concurrent requests, scored with one model state and one refresh."""
+        from fti_assets.serving.handling import answer_many
+        from fti_assets.serving.online_backend import OnlineStoreUnavailable
+        from fti_assets.serving.prediction_log import PredictionLogError
+
+        state = self.state
+        if state is None:
+            raise Unavailable(self.problem or "no model loaded")
+        try:
+            store = self.store.pinned()
+            as_of = store.as_of()
+            if as_of is None:  # an empty store, or one still loading after a restart
+                raise Unavailable("the online store is unavailable: it holds no refresh yet (materialize online_features)")
+            return answer_many(state, requests, store, as_of, self.predictions)
+        except OnlineStoreUnavailable as exc:
+            log.warning("online store unavailable: %s", exc)
+            raise Unavailable(f"the online store is unavailable, retry later: {exc}") from exc
+        except PredictionLogError as exc:  # an answer that cannot be logged is not given
+            raise Unavailable(str(exc)) from exc
+
+
+class Unavailable(RuntimeError):
+    """The batch cannot be answered now: each of its requests gets 503 with the reason."""
 
 
 def _unavailable(reason: str) -> Response:
