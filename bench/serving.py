@@ -1,4 +1,4 @@
-"""Online serving benchmark: the BentoML service, a FastAPI peer, and bare LightGBM.
+"""Online serving benchmark: the BentoML service, a FastAPI peer, bare LightGBM and bare BentoML.
 
     python -m bench.serving HOME [--seconds S]
 
@@ -7,7 +7,9 @@ bentoml/). Each server runs alone on loopback with one worker per core and gets 
 flight per request (a flight of the online store's day, all feature groups known) from
 ``bench/loadgen.py`` in this process: a warm-up, a closed loop at 1 and 8 connections, then an
 open-loop sweep of fixed rates, stopped once a point has errors or p99 > 1 s. The floor is
-the champion booster's ``predict`` on a ready 1 x n float64 row, timed call by call.
+the champion booster's ``predict`` on a ready 1 x n float64 row, timed call by call; the
+framework's floor is ``bench/bare_bento.py``, a BentoML service answering a constant, served and
+loaded like ours.
 
 Both servers run on a scratch copy of HOME's online store and champion pointer (models come
 from HOME's BentoML store), so the tens of thousands of logged predictions land there and not
@@ -145,6 +147,12 @@ def measure(port: int, flights: list[dict[str, Any]], seconds: float) -> dict[st
     return out
 
 
+class BareBentoProcess(ServiceProcess):
+    """``bentoml serve bench.bare_bento:ConstantService``: the framework's own floor."""
+
+    cwd = ROOT
+
+
 class PeerProcess(ServiceProcess):
     """``uvicorn <target>`` with WORKERS processes; the project's start-and-stop otherwise."""
 
@@ -176,7 +184,8 @@ def main() -> None:
     # The scratch homes have no model store or registry of their own: both servers use HOME's.
     env = {"BENTOML_HOME": str(home / "bentoml"), "FTI_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"}
     servers = {"bentoml": ServiceProcess(bento["bento"], scratch_home(home, scratch / "bentoml-home"), env=env, log=scratch / "bentoml.log"),
-               "fastapi": PeerProcess("bench.fastapi_peer:app", scratch_home(home, scratch / "fastapi-home"), env=env, log=scratch / "fastapi.log")}  # fmt: skip
+               "fastapi": PeerProcess("bench.fastapi_peer:app", scratch_home(home, scratch / "fastapi-home"), env=env, log=scratch / "fastapi.log"),
+               "bare_bentoml": BareBentoProcess("bench.bare_bento:ConstantService", scratch / "bare-home", env=env, log=scratch / "bare.log")}  # fmt: skip
     for name, server in servers.items():  # one at a time: each gets both cores (with the client)
         say(f"{name}: {server.target}")
         try:
@@ -187,6 +196,7 @@ def main() -> None:
         finally:
             server.stop()
     shutil.rmtree(scratch)
+    report["bare_bentoml"].pop("answers")  # a constant: nothing to compare
     ours, theirs = report["bentoml"].pop("answers"), report["fastapi"].pop("answers")
     report["answers_compared"] = len(ours)
     pairs = list(zip(ours, theirs, strict=True))

@@ -21,7 +21,7 @@ from fti_assets.assets.replay_report import REPLAY_ASSETS
 from fti_assets.assets.search import SEARCH_ASSETS
 from fti_assets.assets.shadow import SHADOW_ASSETS
 from fti_assets.assets.skew import SKEW_ASSETS
-from fti_assets.assets.training_data import TRAINING_DATA_ASSETS
+from fti_assets.assets.dataset_graph import TRAINING_DATA_ASSETS
 from fti_assets.automation import SCHEDULES, SENSORS
 from fti_assets.jobs import JOBS
 from fti_assets.progress import progress_logger

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from fti_assets.partitions import daily_partitions
+from fti_assets.settings import dataset_pieces_concurrency
 
 #: The schedule feed runs ahead of the outcomes: a day's schedule is known before the day.
 SCHEDULE_FEED = ("schedules", "flight_schedule", "origin_congestion")
@@ -22,6 +23,10 @@ feature_pipeline = dg.define_asset_job(
 training_pipeline = dg.define_asset_job(
     "training_pipeline",
     selection=dg.AssetSelection.assets("training_dataset", "trained_model", "model_evaluation", "model_card", "champion_model", "flight_delay_bento"),
+    # training_dataset's monthly steps run side by side, at most FTI_DATASET_PIECES at once (a
+    # default: the launchpad can change it, or pick the in-process executor).
+    config={"execution": {"config": {"multiprocess": {"tag_concurrency_limits": [
+        {"key": "fti/step", "value": "training_dataset_piece", "limit": dataset_pieces_concurrency()}]}}}},
     description="FTI training pipeline: point-in-time training dataset, LightGBM model (MLflow), evaluation against the champion, model card, "
     "promotion gates, Bento.",
 )

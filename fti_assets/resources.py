@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import dagster as dg
+
 from fti_assets.assets.deployment import ServingResource
 from fti_assets.assets.drift import ReportStore
 from fti_assets.assets.search import SearchStorage
@@ -36,6 +38,8 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "source": RawSource(location=settings.source, schedule_lead_days=settings.schedule_lead_days),
         "io_manager": ParquetIOManager(store=store),
         "record_io_manager": RecordIOManager(home=str(settings.home)),
+        # Small values passed between the steps of one asset (training_dataset's piece summaries).
+        "step_io_manager": dg.FilesystemIOManager(base_dir=str(settings.home / "steps")),
         "policy": PolicyResource(path=str(settings.policy)),
         "search_storage": SearchStorage(url=settings.optuna_storage),
         "registry": ModelRegistry(tracking_uri=settings.tracking_uri, artifact_root=settings.artifact_root,

@@ -172,3 +172,12 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
+
+
+def dataset_pieces_concurrency() -> int:
+    """``FTI_DATASET_PIECES`` (default 2): how many monthly pieces of ``training_dataset`` the
+    multiprocess executor builds at once; each holds one month in memory."""
+    value = os.environ.get("FTI_DATASET_PIECES", "2")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"FTI_DATASET_PIECES must be a positive integer, not {value!r}")
+    return int(value)

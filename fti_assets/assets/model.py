@@ -49,7 +49,7 @@ class TrainingConfig(dg.Config):
 
 
 @dg.asset(group_name="training", io_manager_key="record_io_manager", backfill_policy=dg.BackfillPolicy.single_run())
-def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, training_dataset: pl.DataFrame, registry: ModelRegistry,
+def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, training_dataset: pl.LazyFrame, registry: ModelRegistry,
                   store: OfflineStore) -> dg.Output:  # fmt: skip
     """A LightGBM binary classifier trained on the train split with early stopping on
     validation, tracked in MLflow (the training dataset as the run's dataset input, a
@@ -60,18 +60,19 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
     import pandas as pd
     from mlflow.models import infer_signature
 
-    from fti_assets.domain.retrieval import content_hash
     from fti_assets.reproducibility import code_version, library_versions
     from fti_assets.sbom import SBOM_NAME, environment_sbom
     from fti_assets.training.descriptions import model_description, version_description
+    from fti_assets.storage.pieced import pieces_hash
     from fti_assets.training.trainer import lightgbm_params, train_booster
 
-    train, validation = (training_dataset.filter(pl.col("split") == s) for s in ("train", "validation"))
+    # A lazy scan of the stored pieces: only the train and validation rows come into memory.
+    train, validation = (training_dataset.filter(pl.col("split") == s).collect() for s in ("train", "validation"))
     if config.train_from:
         train = train.filter(pl.col("flight_date") >= date.fromisoformat(config.train_from))
     if train.height == 0 or validation.height == 0:
         raise dg.Failure(f"training_dataset has {train.height} train and {validation.height} validation rows; both are needed")
-    dataset_hash = content_hash(training_dataset, "flight_id")
+    dataset_hash = pieces_hash(store.table_dir("training_dataset"), "flight_id")  # one piece in memory at a time
     chosen = {k: getattr(config, k) for k in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction", "bagging_fraction",
                                               "bagging_freq", "lambda_l2")}  # fmt: skip
     if config.use_search:
@@ -91,7 +92,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
         # The dataset input (MLflow's Datasets column): its schema, a digest and where it is stored.
         with warnings.catch_warnings():  # MLflow registers two identical sources for local paths and warns
             warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
-            source = mlflow.data.from_polars(training_dataset, source=str(store.path("training_dataset")), targets="is_delayed",
+            source = mlflow.data.from_polars(train, source=str(store.table_dir("training_dataset")), targets="is_delayed",
                                              name="training_dataset", digest=dataset_hash[:16])  # fmt: skip
         mlflow.log_input(source, context="training")
         mlflow.log_params({**params, "max_rounds": config.max_rounds, "early_stopping_rounds": config.early_stopping_rounds,

@@ -6,10 +6,9 @@ from datetime import UTC, date, datetime, time, timedelta
 import dagster as dg
 import polars as pl
 
-from fti_assets.assets.metadata import markdown_table, table_metadata
+from fti_assets.assets.metadata import column_schema, markdown_table
 from fti_assets.domain.feature_groups import FEATURE_GROUPS, feature_names
-from fti_assets.domain.retrieval import assign_split, content_hash, point_in_time_join
-from fti_assets.storage.offline_store import OfflineStore
+from fti_assets.domain.retrieval import assign_split, point_in_time_join
 
 #: The standard split of the embedded year, used when the window spans it.
 STANDARD_TRAIN_END, STANDARD_VALIDATION_END = date(2013, 9, 1), date(2013, 10, 1)
@@ -99,61 +98,55 @@ def coverage(dataset: pl.DataFrame, group: str) -> dict[str, float | int]:
     return {"rows": dataset.height, "with_value": found, "share": round(found / dataset.height, 6) if dataset.height else 0.0}
 
 
-def pieced_dataset(store, window: dict[str, str], piece_days: int = 0) -> tuple[pl.DataFrame, int]:
-    """The window's dataset built month by month from the offline store (``domain.pieces``),
-    and the flights of those months left out for want of a label."""
-    from fti_assets.domain.pieces import build_pieces, days, pieces_of
+def build_piece(store, window: dict[str, str], first: date, last: date) -> tuple[pl.DataFrame, int]:
+    """The dataset rows of the flights of ``first..last`` (``domain.pieces``: only the outcome,
+    schedule and feature partitions they can reach are read), and how many of those flights
+    were left out for want of a label. Empty when the piece has no labelled flight."""
+    from fti_assets.domain.pieces import build_pieces, days
 
-    unlabelled = 0
+    outcomes = store.read("flight_outcomes", days(first, last))
+    unlabelled = outcomes.filter(pl.col("status") != "arrived").height
 
-    def spine_of(first: date, last: date) -> pl.DataFrame:
-        nonlocal unlabelled
-        outcomes = store.read("flight_outcomes", days(first, last))
-        unlabelled += outcomes.filter(pl.col("status") != "arrived").height
-        return label_spine(outcomes, store.read("flight_schedule", days(first, last)), first.isoformat(), last.isoformat())
+    def spine_of(lo: date, hi: date) -> pl.DataFrame:
+        return label_spine(outcomes, store.read("flight_schedule", days(lo, hi)), lo.isoformat(), hi.isoformat())
 
     def build(spine: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         return build_training_dataset(spine, tables, window["train_end"], window["validation_end"])
 
-    pieces = pieces_of(date.fromisoformat(window["start"]), date.fromisoformat(window["end"]), piece_days)
-    parts = list(build_pieces(pieces, spine_of, store.read_history, build))
-    if not parts:
-        return pl.DataFrame(), unlabelled
-    # Pieces are whole months in date order: a stable sort of their concatenation is the whole build's order.
-    return pl.concat(parts).sort("prediction_time", "flight_id"), unlabelled
+    return next(build_pieces([(first, last)], spine_of, store.read_history, build), pl.DataFrame()), unlabelled
 
 
-@dg.asset(
-    group_name="training",
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["flight_outcomes", "flight_schedule", *(g.name for g in FEATURE_GROUPS)],
-)  # fmt: skip
-def training_dataset(context: dg.AssetExecutionContext, config: TrainingDatasetConfig, store: OfflineStore):
-    """The label spine (flights with known outcomes) joined point-in-time with every feature
-    group: each value is the latest one known at or before the flight's prediction time.
-    Built in monthly pieces, each reading only the partitions its flights' TTLs can reach, so
-    memory follows a month; the rows and content hash are those of one whole build. Split by
-    time into train, validation and test; its content hash identifies it. The stamps it joins
-    on are checked against the raw event times on every feature table."""
-    window = resolve_window(config, store.partitions("flight_outcomes"))
-    context.log.info(f"joining labelled flights with {len(FEATURE_GROUPS)} feature groups, month by month; window {window}")
-    dataset, unlabelled = pieced_dataset(store, window, config.piece_days)
-    if dataset.height == 0:
+def pieced_dataset(store, window: dict[str, str], piece_days: int = 0) -> tuple[pl.DataFrame, int]:
+    """The window's whole dataset in memory, built piece by piece as ``training_dataset`` does
+    (for comparisons; the asset writes each piece to the store instead)."""
+    from fti_assets.domain.pieces import pieces_of
+
+    built = [build_piece(store, window, first, last) for first, last in
+             pieces_of(date.fromisoformat(window["start"]), date.fromisoformat(window["end"]), piece_days)]  # fmt: skip
+    parts = [frame for frame, _ in built if frame.height]
+    # Pieces are consecutive days and a flight's prediction time follows its date: in order.
+    return (pl.concat(parts) if parts else pl.DataFrame()), sum(n for _, n in built)
+
+
+def dataset_summary(dataset: pl.LazyFrame, window: dict[str, str]) -> dict:
+    """The metadata of a stored dataset, computed on a lazy scan (one pass per figure, no
+    whole copy in memory); raises ``dg.Failure`` for an empty dataset or an empty split."""
+    rows = dataset.select(pl.len()).collect().item()
+    if rows == 0:
         raise dg.Failure(f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the features first")
-    if problem := empty_split_problem(dict(dataset.group_by("split").len().iter_rows()), window):
-        raise dg.Failure(problem)
     splits = dataset.group_by("split").agg(rows=pl.len(), delayed_share=pl.col("is_delayed").mean().round(4),
-                                           first=pl.col("prediction_time").min(), last=pl.col("prediction_time").max()).sort("first")  # fmt: skip
-    digest = content_hash(dataset, "flight_id")
-    context.log.info(f"training dataset: {dataset.height:,} rows, hash {digest[:12]}")
-    yield dg.Output(dataset, metadata={
-        **table_metadata(dataset), "content_hash": digest, "features": dg.MetadataValue.json(feature_names()),
-        "window": dg.MetadataValue.json(window), "split_rule": SPLIT_RULE,
+                                           first=pl.col("prediction_time").min(), last=pl.col("prediction_time").max()).collect().sort("first")  # fmt: skip
+    if problem := empty_split_problem(dict(splits.select("split", "rows").iter_rows()), window):
+        raise dg.Failure(problem)
+    preview = dataset.head(5).collect()
+    nulls = dataset.null_count().collect().row(0, named=True)
+    found = dataset.select(pl.col("origin_congestion_known_at").is_not_null().sum()).collect().item()
+    return {
+        "dagster/row_count": rows, "dagster/column_schema": column_schema(preview),
+        "preview": dg.MetadataValue.md(markdown_table(preview)),
+        "null_shares": dg.MetadataValue.json({c: round(n / rows, 4) for c, n in nulls.items() if n}),
+        "features": dg.MetadataValue.json(feature_names()), "window": dg.MetadataValue.json(window), "split_rule": SPLIT_RULE,
         "splits": dg.MetadataValue.md(markdown_table(splits)),
-        "unlabelled_flights_left_out": unlabelled,
         # Every flight with a published schedule should find its origin's congestion.
-        "congestion_coverage": dg.MetadataValue.json(coverage(dataset, "origin_congestion")),
-    })  # fmt: skip
-
-
-TRAINING_DATA_ASSETS = [training_dataset]
+        "congestion_coverage": dg.MetadataValue.json({"rows": rows, "with_value": found, "share": round(found / rows, 6)}),
+    }  # fmt: skip

@@ -7,7 +7,7 @@ the online store refresh (as of the refresh time), so the three can never disagr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import polars as pl
@@ -99,11 +99,42 @@ def assign_split(dataset: pl.DataFrame, train_end: datetime, validation_end: dat
 
 def content_hash(frame: pl.DataFrame, key: str) -> str:
     """SHA-256 of the frame's content in a canonical order: same rows, same hash."""
-    # One chunk, and strings as Arrow's offsets and bytes (the oldest IPC level): a record batch
-    # per chunk, or polars' string views (whose buffers depend on how a column was built), would
-    # hash the same rows apart.
-    canonical = frame.select(sorted(frame.columns)).sort(key).rechunk()
-    digest = hashlib.sha256()
-    for batch in canonical.iter_slices(100_000):
-        digest.update(batch.write_ipc(None, compression="uncompressed", compat_level=pl.CompatLevel.oldest()).getvalue())
+    return content_hash_of_pieces([frame], key)
+
+
+#: Rows per hashed batch: the hash is defined over batches of this many rows in key order.
+HASH_BATCH_ROWS = 100_000
+
+
+def content_hash_of_pieces(pieces: Iterable[pl.DataFrame], key: str) -> str:
+    """``content_hash`` of the concatenation of ``pieces``, one piece in memory at a time.
+
+    The pieces must come in ascending, disjoint ranges of ``key`` (the training dataset's
+    monthly pieces do: a flight id starts with its date); anything else fails loudly.
+    """
+    # Each batch is hashed as its schema and its values written as text (CSV, nulls as \N):
+    # Arrow buffers (IPC) also carry what a column's history left in them (validity padding
+    # bits, string view buffers), which hashed the same rows apart once cut into pieces.
+    # Batches are cut at the same rows whatever the pieces.
+    digest, carry, last_key = hashlib.sha256(), None, None
+    for piece in pieces:
+        canonical = piece.select(sorted(piece.columns)).sort(key)
+        if canonical.height == 0:
+            continue
+        if last_key is not None and canonical[key][0] <= last_key:
+            raise ValueError(f"pieces overlap on '{key}': {canonical[key][0]!r} comes after {last_key!r}")
+        last_key = canonical[key][-1]
+        carry = canonical if carry is None else pl.concat([carry, canonical], how="vertical")
+        whole = carry.height - carry.height % HASH_BATCH_ROWS
+        for offset in range(0, whole, HASH_BATCH_ROWS):
+            _update(digest, carry.slice(offset, HASH_BATCH_ROWS))
+        carry = carry.slice(whole)
+    if carry is not None and carry.height:
+        _update(digest, carry)
     return digest.hexdigest()
+
+
+def _update(digest: hashlib._Hash, batch: pl.DataFrame) -> None:
+    digest.update(f"{batch.schema}\n".encode())
+    # Floats are written in their shortest round-trip form and datetimes at their unit: lossless.
+    digest.update(batch.write_csv(None, null_value="\\N").encode())

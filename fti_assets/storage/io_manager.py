@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from fti_assets.storage.offline_store import OfflineStore, StrayRowsError
+from fti_assets.storage.pieced import StagedTable, commit
 
 #: Definition metadata key naming the date column that assigns a row to its daily partition.
 PARTITION_COLUMN = "partition_column"
@@ -14,7 +15,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     A partitioned output covering a range of days (a single-run backfill) is split on the
     asset's ``partition_column`` into one file per day; days without rows get an empty file,
-    so every materialized partition exists on disk.
+    so every materialized partition exists on disk. A ``StagedTable`` (pieces already written
+    one by one, as ``training_dataset`` does) is committed in one rename. An input annotated
+    ``pl.LazyFrame`` is a lazy scan of the stored files, so a reader can take only what it needs.
     """
 
     store: dg.ResourceDependency[OfflineStore]
@@ -23,6 +26,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         table = context.asset_key.path[-1]
+        if isinstance(obj, StagedTable):
+            path = commit(self.store, obj)
+            context.add_output_metadata({"dagster/uri": dg.MetadataValue.path(str(path)), **self._pending()})
+            return
         if not context.has_asset_partitions:
             path = self.store.write(table, obj)
             context.add_output_metadata({"dagster/uri": dg.MetadataValue.path(str(path)), **self._pending()})
@@ -41,8 +48,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         pending = self.store.pending_views()
         return {"warehouse_views_pending": dg.MetadataValue.json(pending)} if pending else {}
 
-    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
         table = context.asset_key.path[-1]
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
         self.store.refresh_pending()  # a read is a chance to catch up on views left pending
+        if context.dagster_type.typing_type is pl.LazyFrame:
+            return self.store.scan(table, keys)
         return self.store.read(table, keys)
