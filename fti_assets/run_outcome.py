@@ -50,9 +50,22 @@ def facts(instance: dg.DagsterInstance, run_id: str) -> RunFacts:
                 found.failed_checks.append((data.asset_key.to_user_string(), data.check_name, str(why.value) if why else ""))
             elif kind == dg.DagsterEventType.STEP_FAILURE and found.failure is None:
                 user = data.user_failure_data
-                message = user.description if user and user.description else data.error.message if data.error else "unknown error"
-                found.failure = (event.step_key or "?", data.error.cls_name if data.error else "", message.strip())
+                error = _cause(data.error)
+                message = user.description if user and user.description else error.message if error else "unknown error"
+                found.failure = (_asset_of(event.step_key), error.cls_name if error else "", message.strip())
     return found
+
+
+def _cause(error):  # SerializableErrorInfo | None
+    """The user's own exception inside Dagster's wrappers: its message says what went wrong."""
+    while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
+        error = error.cause
+    return error
+
+
+def _asset_of(step_key: str | None) -> str:
+    """A graph-backed asset's step (``training_dataset.dataset_piece[from_2013_01_01]``) named by its asset."""
+    return (step_key or "?").split(".")[0]
 
 
 def _first_line(text: str) -> str:

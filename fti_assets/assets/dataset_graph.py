@@ -35,7 +35,11 @@ def dataset_pieces(context: dg.OpExecutionContext, config: TrainingDatasetConfig
     from fti_assets.domain.pieces import pieces_of
     from fti_assets.storage.pieced import stage
 
-    window = resolve_window(config, store.partitions("flight_outcomes"))
+    outcome_days = store.partitions("flight_outcomes")
+    window = resolve_window(config, outcome_days)
+    if not any(window["start"] <= day <= window["end"] for day in outcome_days):
+        raise dg.Failure(f"no flights with known outcomes between {window['start']} and {window['end']}: "
+                         "materialize the feature pipeline for those days first")  # fmt: skip
     staged = stage(store, "training_dataset", context.run.run_id)
     pieces = pieces_of(date.fromisoformat(window["start"]), date.fromisoformat(window["end"]), config.piece_days)
     context.log.info(f"training dataset of {window}: {len(pieces)} pieces, staged under {staged.folder}")
