@@ -117,7 +117,7 @@ def serving(r: dict) -> Rendered:
              f"The flight under load was served by the {r['bentoml'].get('load_path', 'unrecorded')} path.", ""]  # fmt: skip
     if floor := r.get("bare_bentoml"):
         f100 = _at(floor, 100)
-        text += [f"Floor, bare BentoML (`bench/bare_bento.py`, a constant answer, `bentoml serve` like ours): "
+        text += ["Floor, bare BentoML (`bench/bare_bento.py`, a constant answer, `bentoml serve` like ours): "
                  + (f"p50 {f100['p50_ms']} ms, p99 {f100['p99_ms']} ms at 100 req/s; " if f100 else "")
                  + f"{_best_rate(floor, 50):,.0f} req/s at p99 <= 50 ms.", ""]  # fmt: skip
     ours, peer = r["bentoml"], r["fastapi"]

@@ -10,6 +10,7 @@ import dagster as dg
 
 from fti_assets.assets.card import CARD_ASSETS
 from fti_assets.assets.challenger import CHALLENGER_ASSETS
+from fti_assets.assets.dataset_graph import TRAINING_DATA_ASSETS
 from fti_assets.assets.deployment import DEPLOYMENT_ASSETS
 from fti_assets.assets.drift import DRIFT_ASSETS
 from fti_assets.assets.features import FEATURE_ASSETS
@@ -21,7 +22,6 @@ from fti_assets.assets.replay_report import REPLAY_ASSETS
 from fti_assets.assets.search import SEARCH_ASSETS
 from fti_assets.assets.shadow import SHADOW_ASSETS
 from fti_assets.assets.skew import SKEW_ASSETS
-from fti_assets.assets.dataset_graph import TRAINING_DATA_ASSETS
 from fti_assets.automation import SCHEDULES, SENSORS
 from fti_assets.jobs import JOBS
 from fti_assets.progress import progress_logger

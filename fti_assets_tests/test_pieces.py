@@ -3,8 +3,8 @@ also as stored (one file per piece) and read back."""
 
 from __future__ import annotations
 
-from datetime import date
 import shutil
+from datetime import date
 from pathlib import Path
 
 import polars as pl

@@ -73,7 +73,7 @@ def dataset_assembly(context: dg.OpExecutionContext, pieces: list[dict], store: 
     try:
         bounds = [p["prediction_times"] for p in pieces if p["prediction_times"]]
         # The stored table is read in piece order: it must be the whole build's order.
-        if any(earlier[1] >= later[0] for earlier, later in zip(bounds, bounds[1:])):
+        if any(earlier[1] >= later[0] for earlier, later in zip(bounds, bounds[1:], strict=False)):
             raise dg.Failure(f"pieces overlap in prediction time: {bounds}")
         if not bounds:
             raise dg.Failure(f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the features first")

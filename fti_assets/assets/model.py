@@ -62,8 +62,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
 
     from fti_assets.reproducibility import code_version, library_versions
     from fti_assets.sbom import SBOM_NAME, environment_sbom
-    from fti_assets.training.descriptions import model_description, version_description
     from fti_assets.storage.pieced import pieces_hash
+    from fti_assets.training.descriptions import model_description, version_description
     from fti_assets.training.trainer import lightgbm_params, train_booster
 
     # A lazy scan of the stored pieces: only the train and validation rows come into memory.

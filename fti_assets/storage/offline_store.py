@@ -50,6 +50,18 @@ class OfflineStore(dg.ConfigurableResource):
 
     def write(self, table: str, frame: pl.DataFrame, partition: str | None = None) -> Path:
         """Write one partition (or the whole table) atomically and register its view."""
+        folder = self.table_dir(table)
+        if partition is None and (folder.is_symlink() or any(p.stem != WHOLE_TABLE for p in folder.glob("*.parquet"))):
+            # A table stored in pieces (storage.pieced; a copied FTI_HOME holds them as a plain
+            # folder): the frame replaces every piece, as one new version swapped in whole,
+            # never as one more file beside them.
+            from uuid import uuid4
+
+            from fti_assets.storage.pieced import commit, stage, write_piece
+
+            staged = stage(self, table, f"whole-{uuid4().hex}")
+            write_piece(staged, WHOLE_TABLE, frame)
+            return commit(self, staged)
         return self.write_partitions(table, {partition: frame})[0]
 
     def write_partitions(self, table: str, frames: dict[str | None, pl.DataFrame]) -> list[Path]:
