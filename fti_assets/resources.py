@@ -44,7 +44,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "search_storage": SearchStorage(url=settings.optuna_storage),
         "registry": ModelRegistry(tracking_uri=settings.tracking_uri, artifact_root=settings.artifact_root,
                                   history_url=settings.model_history_url, ui_url=settings.mlflow_ui_url),
-        "lock": ChangeLock(folder=str(settings.lock_dir)),
+        "lock": ChangeLock(folder=str(settings.lock_dir), database_url=settings.lock_database_url),
         "online": online,
         "serving": ServingResource(home=str(settings.home), bentoml_home=str(settings.bentoml_home)),
         "retraining_rule": RetrainingRuleConfig(),

@@ -29,7 +29,8 @@ class Settings:
     mlflow_tracking_uri: str | None = None
     """``FTI_MLFLOW_TRACKING_URI``: an MLflow tracking server; unset, SQLite under FTI_HOME."""
     history_url: str | None = None
-    """``FTI_HISTORY_URL``: the database of the model history (SQLAlchemy URL); unset, SQLite under FTI_HOME."""
+    """``FTI_HISTORY_URL``: the database of the model history (SQLAlchemy URL); unset, the
+    production profile's PostgreSQL tracking database, else SQLite under FTI_HOME."""
     api_key: str | None = None
     """``FTI_API_KEY``: when set, POST /predict needs ``Authorization: Bearer <key>``."""
     max_request_bytes: int = 1 << 20
@@ -153,7 +154,18 @@ class Settings:
     @property
     def model_history_url(self) -> str:
         """Where promotions, rollbacks and refusals are recorded (append-only)."""
-        return self.history_url or f"sqlite:///{self.home / 'history.sqlite'}"
+        if self.history_url:
+            return self.history_url
+        if self.production and self.tracking_uri.startswith("postgresql"):
+            return self.tracking_uri  # the production database: its own table beside MLflow's
+        return f"sqlite:///{self.home / 'history.sqlite'}"
+
+    @property
+    def lock_database_url(self) -> str:
+        """Where champion changes are serialized in production: the history's PostgreSQL
+        database (an advisory lock); empty locally, where a file lock does it."""
+        url = self.model_history_url
+        return url if self.production and url.startswith("postgresql") else ""
 
     @property
     def lock_dir(self) -> Path:

@@ -109,6 +109,9 @@ def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(demo: Demo, 
     assert redis_store.RedisStoreReader(REDIS_URL, demo.prefix).as_of() == REFRESH.isoformat()
     # Nothing fell back to the embedded default's files.
     assert not (demo.home / "online.sqlite").exists() and not (demo.home / "mlflow" / "mlflow.db").exists()
+    # The promotion is in the history table of the production database, not in a local file.
+    assert [(e["action"], e["version"]) for e in registry.history()][:1] == [("promote", int(champion.version))]
+    assert not (demo.home / "history.sqlite").exists()
     assert list(Path(demo.env["DAGSTER_HOME"]).rglob("*.db")) == []
 
 
