@@ -44,7 +44,7 @@ def main() -> None:
         import numpy as np
 
         from fti_assets.assets import drift, features, inference, monitoring, raw
-        from fti_assets.assets.drift import DriftReportConfig, ReportStore, _report_rows, reference_sample
+        from fti_assets.assets.drift import DriftReportConfig, ReportStore, _report_rows, reference_sample, reference_window
         from fti_assets.assets.evaluating import _predict
         from fti_assets.assets.model import EvaluationConfig, TrainingConfig
         from fti_assets.assets.training_data import (
@@ -214,7 +214,7 @@ def main() -> None:
             for key, day, current in drift._windows(current_window, monitored):
                 yield key, day, feature_drift(reference, current, cfg_f)
 
-        fdr = _report_rows(context, dc, reports, "feature_drift", compute_features)
+        fdr = _report_rows(context, dc, reports, "feature_drift", "Feature drift", reference_window(dataset), compute_features)
         store.write_days("feature_drift_report", fdr, partition_column(drift.feature_drift_report), monitored)
     with steps.step("prediction_drift_report"):
         reference = reference_sample(dataset)
@@ -225,7 +225,7 @@ def main() -> None:
             for key, day, current in drift._windows(current_window, monitored):
                 yield key, day, prediction_drift(expected, current["delay_probability"], cfg_p)
 
-        pdr = _report_rows(context, dc, reports, "prediction_drift", compute_predictions)
+        pdr = _report_rows(context, dc, reports, "prediction_drift", "Prediction drift", reference_window(dataset), compute_predictions)
         store.write_days("prediction_drift_report", pdr, partition_column(drift.prediction_drift_report), monitored)
     rows["feature_drift_report"], rows["prediction_drift_report"] = fdr.height, pdr.height
 
