@@ -127,7 +127,9 @@ def serving(home: Path, seconds: float) -> dict[str, Any]:
         return request_bytes("127.0.0.1", port, "/predict", json.dumps({"flights": [flights[0]]}).encode())
 
     def server(name: str, env: dict[str, str]) -> ServiceProcess:
-        return ServiceProcess(bento["bento"], scratch_home(home, scratch / name), env={"BENTOML_HOME": str(home / "bentoml"), **env},
+        # The registry stays HOME's: the service resolves its champion from HOME's aliases.
+        registry = {"FTI_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"}
+        return ServiceProcess(bento["bento"], scratch_home(home, scratch / name), env={"BENTOML_HOME": str(home / "bentoml"), **registry, **env},
                               log=scratch / f"{name}.log")  # fmt: skip
 
     production = {"FTI_ENV": "production", "FTI_REDIS_URL": REDIS, "FTI_REDIS_PREFIX": prefix}
