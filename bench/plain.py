@@ -44,7 +44,13 @@ def main() -> None:
         import numpy as np
 
         from fti_assets.assets import drift, features, inference, monitoring, raw
-        from fti_assets.assets.drift import DriftReportConfig, ReportStore, _report_rows, reference_sample, reference_window
+        from fti_assets.assets.drift import (
+            DriftReportConfig,
+            ReportStore,
+            _report_rows,
+            reference_sample,
+            reference_window,
+        )
         from fti_assets.assets.evaluating import _predict
         from fti_assets.assets.model import EvaluationConfig, TrainingConfig
         from fti_assets.assets.training_data import (

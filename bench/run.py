@@ -130,15 +130,27 @@ PG_HOME, SQLITE_HOME = WORK / "postgres-home", WORK / "sqlite-home"
 
 
 def production() -> dict:
-    """The production profile beside the embedded default, measured in the same run."""
-    say("full-year fti demo on PostgreSQL (Dagster and MLflow) and Redis")
-    out = {"postgres_demo": run_json("-m", "bench.production", "demo", fresh(PG_HOME))}
-    say("full-year fti demo on SQLite")
-    out["sqlite_demo"] = run_json("-m", "bench.orchestration", "demo", fresh(SQLITE_HOME))
-    say("the same functions from a plain script")
-    out["plain"] = run_json("-m", "bench.plain", fresh(PLAIN_HOME))
-    say("serving with Redis against SQLite, one replica against two")
-    out["serving"] = run_json("-m", "bench.production", "serving", SQLITE_HOME)
+    """The production profile beside the embedded default, measured in the same run. Each
+    finished part is kept in ``production-partial.json``, so a rerun after a failure resumes."""
+    partial = WORK / "production-partial.json"
+    out = json.loads(partial.read_text()) if partial.exists() else {}
+    parts = [
+        ("postgres_demo", "full-year fti demo on PostgreSQL (Dagster and MLflow) and Redis", lambda: ("demo", fresh(PG_HOME))),
+        ("sqlite_demo", "full-year fti demo on SQLite", lambda: ("orchestration-demo", fresh(SQLITE_HOME))),
+        ("plain", "the same functions from a plain script", lambda: ("plain", fresh(PLAIN_HOME))),
+        ("serving", "serving with Redis against SQLite, one replica against two", lambda: ("serving", SQLITE_HOME)),
+    ]  # fmt: skip
+    modules = {"demo": ("bench.production", "demo"), "orchestration-demo": ("bench.orchestration", "demo"),
+               "plain": ("bench.plain",), "serving": ("bench.production", "serving")}  # fmt: skip
+    for key, what, args in parts:
+        if key in out:
+            continue
+        say(what)
+        kind, home = args()
+        module, *command = modules[kind]
+        out[key] = run_json("-m", module, *command, home)
+        partial.write_text(json.dumps(out))
+    partial.unlink()
     return out
 
 
