@@ -19,8 +19,8 @@ from bench.prepare import project_tables, scale_dir
 
 
 def main() -> None:
-    from fti_assets.assets.inference import predict_frame, score
     from fti_assets.domain.retrieval import assign_split, point_in_time_join
+    from fti_assets.inference.batch_predictions import predict_frame, score
     from fti_assets.training.trainer import lightgbm_params, train_booster
 
     scale, repeats = int(sys.argv[1]), int(sys.argv[2])

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from fti_assets.assets.drift import DRIFT_WINDOW_DAYS, reference_sample
 from fti_assets.monitoring.drift import DriftConfig, feature_drift, monitored_features, save_html
-from fti_assets.storage.offline_store import OfflineStore
+from fti_assets.monitoring.drift_reports import DRIFT_WINDOW_DAYS, reference_sample
+from fti_assets.resources.offline_store import OfflineStore
 
 
 def scipy_scores(reference: pl.DataFrame, current: pl.DataFrame) -> dict[str, float]:

@@ -3,7 +3,7 @@
 POST /predict takes the service's body (``{"flights": [...], "include_features": false}``)
 and answers with the same JSON: the same champion (the pointer under ``FTI_HOME``, loaded
 from the BentoML model store by ``load_serving_model``), the same online store, the same
-request handling (``fti_assets.serving.handling``: checks, scoring, log records, JSON). So the
+request handling (``fti_assets.inference.serving.handling``: checks, scoring, log records, JSON). So the
 two servers differ in the framework around the handler, not in the work it does.
 
 Left out on purpose: hot swap (no pointer watcher thread; the champion is read once at
@@ -22,18 +22,17 @@ import os
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from fti_assets.serving.handling import answer, request_problem
-from fti_assets.serving.model_store import load_version, read_roles
-from fti_assets.serving.online_store import OnlineStoreReader
-from fti_assets.serving.prediction_log import PredictionLog
-from fti_assets.serving.predictor import ServingState
-from fti_assets.serving.schemas import FlightRequest
+from fti_assets.inference.serving.handling import answer, request_problem
+from fti_assets.inference.serving.model_store import load_version, read_roles
+from fti_assets.inference.serving.online_store import OnlineStoreReader
+from fti_assets.inference.serving.prediction_log import PredictionLog
+from fti_assets.inference.serving.predictor import ServingState
+from fti_assets.inference.serving.schemas import FlightRequest
 from fti_assets.settings import Settings
 
 
@@ -52,15 +51,11 @@ class Served:
     log: PredictionLog
 
 
-def _home() -> Path:
-    return Path(os.environ.get("FTI_HOME", ".fti")).expanduser().resolve()
-
-
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     # Loaded per worker process (uvicorn spawns each worker and imports the app anew).
-    home = _home()
-    tracking_uri = Settings.from_env().tracking_uri  # the champion the registry names, as the service does
+    settings = Settings.from_env()  # the environment, read once per worker
+    home, tracking_uri = settings.home, settings.tracking_uri  # the champion the registry names, as the service does
     Served.state = ServingState(load_version(tracking_uri, read_roles(tracking_uri).champion))
     Served.store = OnlineStoreReader(home / "online.sqlite")
     Served.log = PredictionLog(home / "predictions")

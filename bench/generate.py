@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from fti_assets.contracts.raw import RAW_SCHEMAS
-from fti_assets.contracts.validation import validate_rows
-from fti_assets.storage.source import PACKAGED, read_raw_table
+from fti_assets.features.contracts.raw import RAW_SCHEMAS
+from fti_assets.features.contracts.validation import validate_rows
+from fti_assets.resources.source import PACKAGED, read_raw_table
 
 
 def typed_raw() -> dict[str, pl.DataFrame]:

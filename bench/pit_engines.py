@@ -42,8 +42,8 @@ def pieced(folder: Path, spine_name: str) -> tuple[float, pl.DataFrame]:
     from datetime import UTC, datetime, timedelta
     from datetime import time as clock
 
-    from fti_assets.domain.pieces import build_pieces, pieces_of
     from fti_assets.domain.retrieval import point_in_time_join
+    from fti_assets.training.pieces import build_pieces, pieces_of
 
     out_dir = folder / f"out_pieced_{spine_name}"
     shutil.rmtree(out_dir, ignore_errors=True)

@@ -28,6 +28,7 @@ from types import SimpleNamespace
 import polars as pl
 
 from bench.plain_parts import END, START, Steps, days, ingest, log, partition_column, publish_checks, utc_midnight
+from fti_assets.features import definitions as pipeline
 
 MONITORED_DAYS = 14
 
@@ -42,34 +43,34 @@ def main() -> None:
 
     with steps.step("imports"):
         import numpy as np
+        from fti_assets.assets import drift, inference, monitoring
 
-        from fti_assets.assets import drift, features, inference, monitoring, raw
-        from fti_assets.assets.drift import (
+        from fti_assets.domain.feature_groups import FEATURE_GROUPS
+        from fti_assets.domain.pipeline import feature_tables
+        from fti_assets.domain.retrieval import content_hash
+        from fti_assets.domain.timezones import airport_timezones
+        from fti_assets.features.contracts import known_at
+        from fti_assets.monitoring.drift import DriftConfig, feature_drift, prediction_drift
+        from fti_assets.monitoring.drift_reports import (
             DriftReportConfig,
             ReportStore,
             _report_rows,
             reference_sample,
             reference_window,
         )
-        from fti_assets.assets.evaluating import _predict
-        from fti_assets.assets.model import EvaluationConfig, TrainingConfig
-        from fti_assets.assets.training_data import (
+        from fti_assets.monitoring.performance import daily_performance, scored_outcomes
+        from fti_assets.resources.offline_store import OfflineStore
+        from fti_assets.resources.registry import LoadedModel
+        from fti_assets.training import evaluation as ev
+        from fti_assets.training import plots
+        from fti_assets.training.dataset import (
             TrainingDatasetConfig,
             build_training_dataset,
             label_spine,
         )
-        from fti_assets.contracts import known_at
-        from fti_assets.domain.feature_groups import FEATURE_GROUPS
-        from fti_assets.domain.pipeline import feature_tables
-        from fti_assets.domain.retrieval import content_hash
-        from fti_assets.domain.timezones import airport_timezones
-        from fti_assets.monitoring.drift import DriftConfig, feature_drift, prediction_drift
-        from fti_assets.monitoring.performance import daily_performance, scored_outcomes
-        from fti_assets.registry import LoadedModel
-        from fti_assets.storage.offline_store import OfflineStore
-        from fti_assets.training import evaluation as ev
-        from fti_assets.training import plots
         from fti_assets.training.encoding import FeatureSpec
+        from fti_assets.training.model import EvaluationConfig, TrainingConfig
+        from fti_assets.training.model_evaluation import _predict
         from fti_assets.training.trainer import lightgbm_params, train_booster
 
     store = OfflineStore(home=str(home))
@@ -78,14 +79,14 @@ def main() -> None:
     rows: dict[str, int] = {}
 
     # 1. raw tables (the raw group)
-    raw_assets = {a.key.path[-1]: a for a in raw.RAW_ASSETS}
+    raw_assets = {a.key.path[-1]: a for a in pipeline.RAW}
     day_columns = {"flights": "flight_date", "schedules": "flight_date", "weather": "obs_date"}
     with steps.step("raw"):
         raw_tables = {t: ingest(t, day_columns.get(t), store, run_id) for t in raw_assets}
     rows.update({f"raw.{t}": f.height for t, f in raw_tables.items()})
 
     # 2. feature tables (the features group), each checked as publish() checks it
-    feature_assets = {a.key.path[-1]: a for a in features.FEATURE_ASSETS}
+    feature_assets = {a.key.path[-1]: a for a in pipeline.FEATURE_GROUPS}
     with steps.step("features"):
         tables = feature_tables(raw_tables["flights"], raw_tables["weather"], raw_tables["planes"], raw_tables["airports"],
                                 utc_midnight(START), utc_midnight(END + timedelta(days=1)))  # fmt: skip
@@ -153,7 +154,7 @@ def main() -> None:
         ours = ev.metrics(y, p)
         slices = ev.slice_metrics(scored, "challenger")
         sanity = ev.sanity_problems(p, model.booster.feature_name(), model.spec["features"], ours["auc"])
-        from fti_assets.policy import load_policy
+        from fti_assets.deployment.policy import load_policy
 
         ec = EvaluationConfig()
         verdicts = ev.gates(

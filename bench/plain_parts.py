@@ -29,7 +29,7 @@ def utc_midnight(day: date) -> datetime:
 
 def partition_column(asset) -> str:
     """The partition column an asset declares in its definition metadata (as the IO manager reads it)."""
-    from fti_assets.storage.io_manager import PARTITION_COLUMN
+    from fti_assets.resources.io_manager import PARTITION_COLUMN
 
     return asset.metadata_by_key[asset.key][PARTITION_COLUMN]
 
@@ -51,12 +51,12 @@ class Steps:
 
 def ingest(table: str, day_column: str | None, store, run_id: str) -> pl.DataFrame:
     """raw.py ``ingest`` without Dagster: read, PII scan, contract, quarantine, gate, valid rows."""
-    from fti_assets.assets.raw import RawContractConfig, days_over_threshold, source_day
-    from fti_assets.contracts.pii import find_pii
-    from fti_assets.contracts.quarantine import quarantine_records
-    from fti_assets.contracts.raw import RAW_SCHEMAS
-    from fti_assets.contracts.validation import validate_rows
-    from fti_assets.storage.source import PACKAGED, read_raw_table
+    from fti_assets.features.contracts.pii import find_pii
+    from fti_assets.features.contracts.quarantine import quarantine_records
+    from fti_assets.features.contracts.raw import RAW_SCHEMAS
+    from fti_assets.features.contracts.validation import validate_rows
+    from fti_assets.features.raw import RawContractConfig, days_over_threshold, source_day
+    from fti_assets.resources.source import PACKAGED, read_raw_table
 
     frame = read_raw_table(PACKAGED, table)
     schema = RAW_SCHEMAS[table]
@@ -85,10 +85,10 @@ def ingest(table: str, day_column: str | None, store, run_id: str) -> pl.DataFra
 def publish_checks(table: str, frame: pl.DataFrame, keys: list[str], day_column: str | None = None,
                    max_lag: timedelta | None = None) -> None:  # fmt: skip
     """publishing.py ``publish`` without Dagster: the contract (blocking), null shares and freshness."""
-    from fti_assets.assets.metadata import null_shares
-    from fti_assets.assets.publishing import stale_days
-    from fti_assets.contracts.features import FEATURE_SCHEMAS
-    from fti_assets.contracts.validation import validate_rows
+    from fti_assets.features.contracts.features import FEATURE_SCHEMAS
+    from fti_assets.features.contracts.validation import validate_rows
+    from fti_assets.features.publishing import stale_days
+    from fti_assets.metadata import null_shares
 
     result = validate_rows(frame, FEATURE_SCHEMAS[table])
     if result.rejected.height:

@@ -18,9 +18,9 @@ from pathlib import Path
 import polars as pl
 
 from bench.generate import replicate, typed_raw
-from fti_assets.assets.training_data import label_spine
 from fti_assets.domain.feature_groups import FEATURE_GROUPS
 from fti_assets.domain.pipeline import feature_tables
+from fti_assets.training.dataset import label_spine
 
 WORK = Path(__file__).resolve().parent / ".work"
 HOUR_KEY = "departure_hour_key"

@@ -77,9 +77,9 @@ def _redis_copy(home: Path, prefix: str) -> str:
     from fti_assets.domain.feature_groups import FEATURE_GROUPS
     from fti_assets.domain.retrieval import latest_per_entity
     from fti_assets.domain.timezones import airport_timezones
-    from fti_assets.serving.online_store import OnlineStoreReader
-    from fti_assets.serving.redis_store import write_snapshot
-    from fti_assets.storage.offline_store import OfflineStore
+    from fti_assets.inference.serving.online_store import OnlineStoreReader
+    from fti_assets.inference.serving.redis_store import write_snapshot
+    from fti_assets.resources.offline_store import OfflineStore
 
     as_of = datetime.fromisoformat(OnlineStoreReader(home / "online.sqlite").as_of())
     store = OfflineStore(home=str(home))
@@ -115,7 +115,7 @@ def serving(home: Path, seconds: float) -> dict[str, Any]:
     os.environ.update(BENTOML_HOME=str(home / "bentoml"), BENTOML_DO_NOT_TRACK="true")
     from bench.loadgen import closed_loop, open_loop, request_bytes
     from bench.serving import ask, pick_flights, run, scratch_home
-    from fti_assets.serving.process import ServiceProcess
+    from fti_assets.inference.serving.process import ServiceProcess
 
     bento = json.loads((home / "records" / "flight_delay_bento.json").read_text())
     flights = pick_flights(home, 20)

@@ -4,7 +4,7 @@
 
 HOME must hold the year's training dataset with the standard split (train January to August,
 validate September, test October to December), as ``fti demo`` leaves it. The study sees only
-train and validation (``fti_assets.training.search``, the asset's own code); the test split
+train and validation (``fti_assets.training.study``, the asset's own code); the test split
 is scored once per model, after the search, so the search cannot tune on it. Prints a
 Markdown section for BENCHMARKS.md with both AUCs and the study's evidence.
 """
@@ -26,11 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=1800, help="the study's budget in seconds")
     args = parser.parse_args(argv)
 
-    from fti_assets.assets.model import TrainingConfig
     from fti_assets.domain.retrieval import content_hash
-    from fti_assets.storage.offline_store import OfflineStore
+    from fti_assets.resources.offline_store import OfflineStore
     from fti_assets.training.evaluation import metrics
-    from fti_assets.training.search import run_study, study_summary
+    from fti_assets.training.model import TrainingConfig
+    from fti_assets.training.study import run_study, study_summary
     from fti_assets.training.trainer import labels, lightgbm_params, train_booster
 
     dataset = OfflineStore(home=str(args.home)).read("training_dataset")

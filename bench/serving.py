@@ -37,12 +37,12 @@ import polars as pl
 
 # None of these imports BentoML at import time: main() sets BENTOML_HOME before anything does.
 from bench.loadgen import Result, closed_loop, open_loop, request_bytes
-from fti_assets.serving.model_store import load_serving_model
-from fti_assets.serving.online_store import OnlineStoreReader
-from fti_assets.serving.predictor import feature_rows, spine
-from fti_assets.serving.process import ServiceProcess
-from fti_assets.serving.schemas import FlightRequest
-from fti_assets.storage.offline_store import OfflineStore
+from fti_assets.inference.serving.model_store import load_serving_model
+from fti_assets.inference.serving.online_store import OnlineStoreReader
+from fti_assets.inference.serving.predictor import feature_rows, spine
+from fti_assets.inference.serving.process import ServiceProcess
+from fti_assets.inference.serving.schemas import FlightRequest
+from fti_assets.resources.offline_store import OfflineStore
 
 ROOT = Path(__file__).resolve().parents[1]
 RATES = (100, 250, 500, 1000, 1500, 2000, 2500)

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("need --start < --train-until < --end")
         return replay_command(args.start, args.end, args.train_until, args.shift_from, args.refresh)
     if args.command == "reproduce":
-        from fti_assets.reproduce import reproduce_command
+        from fti_assets.training.reproduce import reproduce_command
 
         return reproduce_command(args.version)
     if args.command == "models":

@@ -1,45 +1,39 @@
 """The Dagster code location: ``fti_assets.definitions:defs``.
 
-Heavy libraries (pandera, LightGBM, MLflow, BentoML, Evidently) are imported inside asset
-bodies, so this module loads fast; every run re-imports it.
+Each FTI pipeline lists its own definitions in its folder's ``definitions.py``; this module
+merges them and binds them to one environment's settings and resources. Heavy libraries
+(pandera, LightGBM, MLflow, BentoML, Evidently) are imported inside asset bodies, so this
+module loads fast; every run re-imports it.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from fti_assets.assets.card import CARD_ASSETS
-from fti_assets.assets.challenger import CHALLENGER_ASSETS
-from fti_assets.assets.dataset_graph import TRAINING_DATA_ASSETS
-from fti_assets.assets.deployment import DEPLOYMENT_ASSETS
-from fti_assets.assets.drift import DRIFT_ASSETS
-from fti_assets.assets.features import FEATURE_ASSETS
-from fti_assets.assets.inference import INFERENCE_ASSETS
-from fti_assets.assets.model import MODEL_ASSETS
-from fti_assets.assets.monitoring import MONITORING_ASSETS
-from fti_assets.assets.raw import RAW_ASSETS
-from fti_assets.assets.replay_report import REPLAY_ASSETS
-from fti_assets.assets.search import SEARCH_ASSETS
-from fti_assets.assets.shadow import SHADOW_ASSETS
-from fti_assets.assets.skew import SKEW_ASSETS
-from fti_assets.automation import SCHEDULES, SENSORS
-from fti_assets.jobs import JOBS
+from fti_assets.deployment import definitions as deployment
+from fti_assets.features import definitions as features
+from fti_assets.inference import definitions as inference
+from fti_assets.jobs import build_jobs
+from fti_assets.monitoring import definitions as monitoring
+from fti_assets.partitions import bind_partitions
 from fti_assets.progress import progress_logger
-from fti_assets.resources import build_resources
-from fti_assets.run_outcome import OUTCOME_SENSORS
+from fti_assets.resources.environment import build_resources
+from fti_assets.schedules import SCHEDULES
 from fti_assets.settings import Settings
+from fti_assets.training import definitions as training
 
-ASSETS = [*RAW_ASSETS, *FEATURE_ASSETS, *TRAINING_DATA_ASSETS, *MODEL_ASSETS, *CARD_ASSETS, *SEARCH_ASSETS, *DEPLOYMENT_ASSETS, *CHALLENGER_ASSETS,
-          *INFERENCE_ASSETS, *MONITORING_ASSETS, *DRIFT_ASSETS, *SHADOW_ASSETS, *SKEW_ASSETS, *REPLAY_ASSETS]
-
+_PIPELINES = (features.defs, training.defs, deployment.defs, inference.defs, monitoring.defs)
+ASSETS = [asset for pipeline in _PIPELINES for asset in pipeline.assets or []]
+"""Every asset as declared, before ``bind_partitions`` gives it the settings' window."""
+SENSORS = [sensor for pipeline in _PIPELINES for sensor in pipeline.sensors or []]
 
 
 def build_definitions(settings: Settings, overrides: dict | None = None) -> dg.Definitions:
-    """The whole graph bound to one environment's resources (``overrides`` replaces some)."""
+    """The whole graph bound to one environment's settings and resources (``overrides`` replaces some)."""
     return dg.Definitions(
-        assets=ASSETS,
-        jobs=JOBS,
-        sensors=[*SENSORS, *OUTCOME_SENSORS],
+        assets=bind_partitions(ASSETS, settings),
+        jobs=build_jobs(settings),
+        sensors=SENSORS,
         schedules=SCHEDULES,
         resources={**build_resources(settings), **(overrides or {})},
         loggers={"progress_logger": progress_logger},

@@ -27,7 +27,7 @@ class Window:
 
     def split_points(self) -> tuple[date, date]:
         """The split ``training_dataset`` uses by default (``split_points``)."""
-        from fti_assets.assets.training_data import split_points
+        from fti_assets.training.dataset import split_points
 
         return split_points(self.start, self.end)
 
@@ -73,7 +73,7 @@ def published_ahead(window: Window, settings: Settings) -> Window | None:
 def serve_last_days(defs: dg.Definitions, settings: Settings, window: Window, instance: dg.DagsterInstance) -> None:
     """The window's last days served at their prediction times from a daily-refreshed online
     store, as the service would have, then compared with offline by ``serving_skew``."""
-    from fti_assets.serving.simulate import serve_days
+    from fti_assets.inference.serving.simulate import serve_days
 
     served = Window(max(window.start, window.end - timedelta(days=SERVED_DAYS - 1)), window.end)
     days = [served.start + timedelta(days=d) for d in range((served.end - served.start).days + 1)]
@@ -89,7 +89,7 @@ def serve_last_days(defs: dg.Definitions, settings: Settings, window: Window, in
 
 def summary(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstance) -> str:
     """Rows per table in the offline store, quarantine, and the training dataset's identity."""
-    from fti_assets.storage.offline_store import OfflineStore
+    from fti_assets.resources.offline_store import OfflineStore
 
     store = OfflineStore(home=str(settings.home))
     lines = [f"{'table':<22}{'rows':>12}{'partitions':>12}"]
@@ -147,8 +147,8 @@ def skew_summary(store, instance: dg.DagsterInstance) -> list[str]:
 
 def outcome(settings: Settings, registry, window: Window, skipped: list[str]) -> list[str]:
     """What happened to the champion, and what to try next."""
-    from fti_assets.registry import CHAMPION
-    from fti_assets.storage.records import read_record
+    from fti_assets.resources.records import read_record
+    from fti_assets.resources.registry import CHAMPION
 
     decision = read_record(settings.home, "champion_model")
     champion = registry.version_by_alias(CHAMPION)

@@ -87,8 +87,8 @@ def history_table(settings: Settings | None = None, reports: bool = False) -> st
 
 def champion_bento(settings: Settings | None = None) -> str | None:
     """The exact tag of the champion's Bento, as the registry records it (None if none)."""
-    from fti_assets.assets.deployment import BENTO_TAG
-    from fti_assets.registry import CHAMPION
+    from fti_assets.deployment.packaging import BENTO_TAG
+    from fti_assets.resources.registry import CHAMPION
 
     current = _registry(settings).version_by_alias(CHAMPION)
     return current.tags.get(BENTO_TAG) if current else None

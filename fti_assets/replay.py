@@ -14,11 +14,11 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from fti_assets.automation import training_run_config
 from fti_assets.demo import Window
 from fti_assets.instance import prepare_dagster_home
+from fti_assets.monitoring.sensors import training_run_config
+from fti_assets.resources.records import read_record
 from fti_assets.settings import Settings
-from fti_assets.storage.records import read_record
 
 SENSORS = ("retraining_sensor", "canary_guard_sensor")
 
@@ -95,7 +95,7 @@ class Replay:
     def day(self, day: date) -> None:
         """One day as operation lives it: tomorrow's schedule is published, today's flights are
         served at their prediction times, then the daily pipeline runs on the finished day."""
-        from fti_assets.serving.simulate import serve_days
+        from fti_assets.inference.serving.simulate import serve_days
 
         self.publish_schedule(day + timedelta(days=self.settings.schedule_lead_days))
         job = self.defs.resolve_job_def("daily_pipeline")
@@ -162,7 +162,7 @@ def run_replay(
 def write_shifted_source(target: Path, source: str, from_day: date) -> Path:
     """A copy of the source folder with ``inverted_rush_hours`` applied to flights."""
     from fti_assets.domain.shift import inverted_rush_hours
-    from fti_assets.storage.source import RAW_TABLES, read_raw_table
+    from fti_assets.resources.source import RAW_TABLES, read_raw_table
 
     target.mkdir(parents=True, exist_ok=True)
     for table in RAW_TABLES:

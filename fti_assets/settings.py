@@ -1,7 +1,7 @@
 """The one place that reads the environment.
 
 Everything the system writes lives under ``FTI_HOME`` (default ``./.fti``), so a reset is
-``rm -rf .fti``. ``FTI_ENV`` picks local or production resources in ``resources.py``:
+``rm -rf .fti``. ``FTI_ENV`` picks local or production resources in ``resources/environment.py``:
 ``production`` keeps the online store in Redis (``FTI_REDIS_URL``, keys under
 ``FTI_REDIS_PREFIX``) and MLflow's tracking and registry on the server or database of
 ``FTI_MLFLOW_TRACKING_URI`` with artifacts at ``FTI_MLFLOW_ARTIFACTS``.
@@ -55,7 +55,14 @@ class Settings:
     """``FTI_OPTUNA_STORAGE``: Optuna's RDB storage (an SQLAlchemy URL, the production database
     in production); empty, SQLite under FTI_HOME."""
     policy_path: str = ""
-    """``FTI_POLICY``: the promotion policy file; empty, the packaged ``fti_assets/policy.yaml``."""
+    """``FTI_POLICY``: the promotion policy file; empty, the packaged ``fti_assets/deployment/policy.yaml``."""
+    serving_watch_seconds: float = 1.0
+    """``FTI_SERVING_WATCH_SECONDS``: how often a service worker rereads the registry aliases."""
+    serving_max_batch_flights: int = 1000
+    """``FTI_SERVING_MAX_BATCH_FLIGHTS``: the most flights a service worker scores in one batch."""
+    dataset_pieces: int = 2
+    """``FTI_DATASET_PIECES``: how many monthly pieces of ``training_dataset`` the multiprocess
+    executor builds at once; each holds one month in memory."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,6 +88,9 @@ class Settings:
             dagster_url=os.environ.get("FTI_DAGSTER_URL", cls.dagster_url).rstrip("/"),
             policy_path=os.environ.get("FTI_POLICY", ""),
             optuna_storage_url=os.environ.get("FTI_OPTUNA_STORAGE", ""),
+            dataset_pieces=_positive("FTI_DATASET_PIECES", "2"),
+            serving_watch_seconds=float(os.environ.get("FTI_SERVING_WATCH_SECONDS", "1.0")),
+            serving_max_batch_flights=_positive("FTI_SERVING_MAX_BATCH_FLIGHTS", "1000"),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -89,7 +99,7 @@ class Settings:
                 "FTI_LAST_DAY": self.last_day.isoformat(), "FTI_REPORTS_URL": self.reports_url, "FTI_MLFLOW_UI_URL": self.mlflow_ui_url,
                 "FTI_DAGSTER_URL": self.dagster_url, "FTI_SCHEDULE_LEAD_DAYS": str(self.schedule_lead_days),
                 **({"FTI_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {}),
-                **({"FTI_POLICY": self.policy_path} if self.policy_path else {})}  # fmt: skip
+                "FTI_DATASET_PIECES": str(self.dataset_pieces), **({"FTI_POLICY": self.policy_path} if self.policy_path else {})}  # fmt: skip
 
     @property
     def optuna_storage(self) -> str:
@@ -99,7 +109,7 @@ class Settings:
     @property
     def policy(self) -> Path:
         """The promotion policy file the gates read."""
-        from fti_assets.policy import DEFAULT_POLICY
+        from fti_assets.deployment.policy import DEFAULT_POLICY
 
         return Path(self.policy_path) if self.policy_path else DEFAULT_POLICY
 
@@ -186,10 +196,8 @@ class Settings:
         return self.home / "dagster"
 
 
-def dataset_pieces_concurrency() -> int:
-    """``FTI_DATASET_PIECES`` (default 2): how many monthly pieces of ``training_dataset`` the
-    multiprocess executor builds at once; each holds one month in memory."""
-    value = os.environ.get("FTI_DATASET_PIECES", "2")
+def _positive(name: str, default: str) -> int:
+    value = os.environ.get(name, default)
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"FTI_DATASET_PIECES must be a positive integer, not {value!r}")
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
     return int(value)

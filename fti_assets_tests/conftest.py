@@ -11,9 +11,9 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from fti_assets.resources import build_resources
+from fti_assets.resources.environment import build_resources
+from fti_assets.resources.source import PACKAGED, RAW_TABLES, read_raw_table
 from fti_assets.settings import Settings
-from fti_assets.storage.source import PACKAGED, RAW_TABLES, read_raw_table
 
 SLICE_START, SLICE_END = date(2013, 1, 1), date(2013, 1, 14)
 
@@ -49,15 +49,17 @@ def materialize(
 ) -> dg.ExecuteInProcessResult:
     """Materialize assets of the real definitions with a store under ``home`` (or ``settings``)."""
     from fti_assets.definitions import ASSETS
+    from fti_assets.partitions import bind_partitions
 
+    settings = settings or settings_for(home, source)
     keys = [dg.AssetKey(name) for name in select]
     tags = {}
     if start is not None:
         tags = {"dagster/asset_partition_range_start": start.isoformat(), "dagster/asset_partition_range_end": end.isoformat()}
     return dg.materialize(
-        ASSETS,
+        bind_partitions(ASSETS, settings),
         selection=keys,
-        resources=build_resources(settings or settings_for(home, source)),
+        resources=build_resources(settings),
         instance=instance or dg.DagsterInstance.ephemeral(),
         tags=tags,
         run_config=run_config or {},

@@ -21,9 +21,9 @@ import pytest
 from fti_assets.domain.feature_groups import FEATURE_GROUPS
 from fti_assets.domain.retrieval import latest_per_entity
 from fti_assets.domain.timezones import airport_timezones
-from fti_assets.serving import redis_store
-from fti_assets.serving.process import ServiceProcess
-from fti_assets.storage.offline_store import OfflineStore
+from fti_assets.inference.serving import redis_store
+from fti_assets.inference.serving.process import ServiceProcess
+from fti_assets.resources.offline_store import OfflineStore
 from fti_assets_tests.servers import (
     REDIS_URL,
     RedisServer,
@@ -80,7 +80,7 @@ def _snapshot(home: Path, as_of: datetime) -> tuple[dict[str, pl.DataFrame], pl.
 def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg2
 
-    from fti_assets.registry import CHAMPION, ModelRegistry
+    from fti_assets.resources.registry import CHAMPION, ModelRegistry
 
     assert "done in" in demo.output
     for key, value in demo.env.items():
@@ -97,7 +97,7 @@ def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(demo: Demo, 
     # The four pipelines, plus the schedule feed published ahead and the served days' skew.
     assert {"feature_pipeline", "training_pipeline", "inference_pipeline", "monitoring_pipeline", "schedule_feed"} <= set(runs)
     assert set(runs.values()) == {"SUCCESS"}, runs
-    from fti_assets.resources import build_resources
+    from fti_assets.resources.environment import build_resources
     from fti_assets.settings import Settings
 
     registry = build_resources(Settings.from_env())["registry"]  # the environment is the demo's

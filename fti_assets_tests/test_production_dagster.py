@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from fti_assets.serving.process import free_port
+from fti_assets.inference.serving.process import free_port
 from fti_assets_tests.servers import new_database, new_redis_prefix, postgres_url, production_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ def _instance_home(env: dict[str, str], code_port: int | None = None) -> Path:
 
 
 def test_two_partition_runs_at_once_on_postgres_storage(tmp_path: Path, source_slice: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fti_assets.storage.offline_store import OfflineStore
+    from fti_assets.resources.offline_store import OfflineStore
 
     with new_database() as dagster_db, new_database() as mlflow_db, new_redis_prefix() as prefix:
         env = {**production_env(tmp_path / "fti", dagster_db, mlflow_db, prefix), "FTI_SOURCE": str(source_slice)}
@@ -136,7 +136,7 @@ def test_the_daemon_keeps_ticking_through_a_code_server_restart(tmp_path: Path) 
 
 def test_the_profile_is_chosen_in_one_place_and_fails_loudly_when_incomplete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from fti_assets.instance import prepare_dagster_home
-    from fti_assets.resources import build_resources
+    from fti_assets.resources.environment import build_resources
     from fti_assets.settings import Settings
 
     for key in ("FTI_MLFLOW_TRACKING_URI", "FTI_MLFLOW_ARTIFACTS", "FTI_REDIS_URL", "FTI_REDIS_PREFIX", "DAGSTER_HOME"):

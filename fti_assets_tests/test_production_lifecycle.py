@@ -8,11 +8,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-from fti_assets.history import ModelHistory
-from fti_assets.resources import build_resources
+from fti_assets.deployment.history import ModelHistory
+from fti_assets.resources.environment import build_resources
 from fti_assets.settings import Settings
+from fti_assets_tests.deployment.test_history import _fill
 from fti_assets_tests.servers import postgres_database, postgres_url  # noqa: F401 (fixture)
-from fti_assets_tests.test_history import _fill
 
 
 def _production(home: Path, database: str) -> Settings:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from fti_assets.assets.model import GATES
 from fti_assets.definitions import defs
+from fti_assets.training.model import GATES
 
 
 def _checks() -> dict[dg.AssetCheckKey, dg.AssetCheckSpec]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from fti_assets.devstack import Server, servers, wait_until_up
-from fti_assets.serving.process import ServiceProcess, free_port
+from fti_assets.inference.serving.process import ServiceProcess, free_port
 from fti_assets_tests.conftest import materialize, settings_for
 
 REPO = Path(__file__).resolve().parents[1]

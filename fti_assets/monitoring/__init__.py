@@ -1,1 +1,2 @@
-"""Monitoring: model performance on known outcomes, drift, and the rules that call for retraining."""
+"""Monitoring: model performance on known outcomes, drift, shadow and skew, and the sensors
+that call for retraining or a rollback."""

@@ -7,24 +7,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-
-@dataclass(frozen=True)
-class RetrainRule:
-    """Retrain when recent AUC falls below the champion's test AUC by ``auc_margin``, or when
-    the drifted share of features stays above ``drift_share`` for ``drift_days`` days; both
-    wait out ``cooldown_days`` after a retrain. A collapse (the AUC of the last
-    ``collapse_days`` below ``collapse_auc``, or below the test AUC by ``collapse_drop``)
-    acts at once, on evidence gathered after the last retrain."""
-
-    auc_margin: float = 0.03
-    min_window_rows: int = 2000
-    drift_share: float = 0.5
-    drift_days: int = 3
-    cooldown_days: int = 14
-    collapse_days: int = 3
-    collapse_auc: float = 0.5
-    collapse_drop: float = 0.2
-    collapse_min_rows: int = 1500
+from fti_assets.resources.retraining_rule import RetrainingRule
 
 
 @dataclass(frozen=True)
@@ -35,7 +18,7 @@ class Alarm:
     severe: bool = False
 
 
-def performance_alarm(performance: pl.DataFrame, rule: RetrainRule) -> Alarm | None:
+def performance_alarm(performance: pl.DataFrame, rule: RetrainingRule) -> Alarm | None:
     """The latest day's trailing AUC against the champion's test AUC."""
     if performance.height == 0:
         return None
@@ -49,7 +32,7 @@ def performance_alarm(performance: pl.DataFrame, rule: RetrainRule) -> Alarm | N
     return None
 
 
-def drift_alarm(drift: pl.DataFrame, rule: RetrainRule) -> Alarm | None:
+def drift_alarm(drift: pl.DataFrame, rule: RetrainingRule) -> Alarm | None:
     """The drifted share above the threshold on each of the last ``drift_days`` days."""
     recent = drift.sort("day").tail(rule.drift_days)
     if recent.height < rule.drift_days:
@@ -62,7 +45,7 @@ def drift_alarm(drift: pl.DataFrame, rule: RetrainRule) -> Alarm | None:
     return None
 
 
-def collapse_alarm(performance: pl.DataFrame, rule: RetrainRule, last_retrain: date | None) -> Alarm | None:
+def collapse_alarm(performance: pl.DataFrame, rule: RetrainingRule, last_retrain: date | None) -> Alarm | None:
     """The served AUC over the last ``collapse_days`` (all after the last retrain) below chance
     territory or far below the champion's test AUC: no cool-down for that."""
     if performance.height == 0 or "auc_recent" not in performance.columns:
@@ -79,7 +62,7 @@ def collapse_alarm(performance: pl.DataFrame, rule: RetrainRule, last_retrain: d
     return None
 
 
-def retrain_decision(performance: pl.DataFrame, drift: pl.DataFrame, rule: RetrainRule, last_retrain: date | None) -> Alarm | None:
+def retrain_decision(performance: pl.DataFrame, drift: pl.DataFrame, rule: RetrainingRule, last_retrain: date | None) -> Alarm | None:
     """A collapse at once; otherwise the alarm to act on, unless within the cool-down."""
     if collapse := collapse_alarm(performance, rule, last_retrain):
         return collapse

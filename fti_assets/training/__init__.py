@@ -1,1 +1,2 @@
-"""Model code: feature encoding, training, evaluation and promotion gates (pure functions)."""
+"""The FTI training pipeline: the point-in-time training dataset, the LightGBM model, its
+evaluation, model card and hyperparameter search."""

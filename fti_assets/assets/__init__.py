@@ -1,1 +1,0 @@
-"""Assets: thin wrappers that call pure transforms and describe their results for the UI."""

@@ -1,0 +1,1 @@
+"""Deployment: the champion and challenger in the registry, the promotion policy, the Bento."""

@@ -1,0 +1,129 @@
+"""Drift reports: the day's inference features and predictions against the training reference."""
+
+import json
+from datetime import date, timedelta
+
+import dagster as dg
+import polars as pl
+
+from fti_assets.metadata import markdown_table
+from fti_assets.partitions import daily_partitions
+from fti_assets.resources.io_manager import PARTITION_COLUMN
+from fti_assets.resources.registry import CHAMPION, ModelRegistry
+from fti_assets.resources.reports import ReportStore
+
+#: Each day is compared over a trailing week: one day of weather is one weather system.
+DRIFT_WINDOW_DAYS = 7
+REFERENCE_ROWS = 20_000
+_WINDOW = dg.TimeWindowPartitionMapping(start_offset=-(DRIFT_WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True)
+_DAILY = dict(group_name="monitoring", partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
+              metadata={PARTITION_COLUMN: "day"})  # fmt: skip
+
+
+class DriftReportConfig(dg.Config):
+    num_threshold: float = 0.1
+    """Wasserstein distance (in reference standard deviations) above which a feature drifted."""
+    cat_threshold: float = 0.1
+    """Jensen-Shannon distance above which a categorical feature drifted."""
+    drift_share: float = 0.5
+    """The report alarms when more than this share of features drifted."""
+    html: str = "last"
+    """Which days get an HTML report: `all`, `last` (the run's last day, and alarming days)
+    or `alarms` (alarming days only)."""
+
+
+def reference_sample(training_dataset: pl.DataFrame) -> pl.DataFrame:
+    """A fixed sample of the training split: the distribution the champion learnt from."""
+    train = training_dataset.filter(pl.col("split") == "train")
+    return train.sample(min(REFERENCE_ROWS, train.height), seed=0)
+
+
+def reference_window(training_dataset: pl.DataFrame) -> str:
+    """The days the reference sample comes from, as a report states them."""
+    train = training_dataset.filter(pl.col("split") == "train")
+    first, last = train["prediction_time"].min(), train["prediction_time"].max()
+    return f"the training split, {first:%Y-%m-%d} to {last:%Y-%m-%d} ({min(REFERENCE_ROWS, train.height):,} sampled flights)"
+
+
+def _windows(frame: pl.DataFrame, keys: list[str]):
+    for key in keys:
+        day = date.fromisoformat(key)
+        yield key, day, frame.filter(pl.col("flight_date").is_between(day - timedelta(days=DRIFT_WINDOW_DAYS - 1), day))
+
+
+def no_html_reason(config: DriftReportConfig, last_key: str) -> str:
+    """Why a day of this run has no HTML report, in the words the UI shows."""
+    if config.html == "alarms":
+        return "no HTML: html=alarms writes alarming days only"
+    return f"no HTML: html=last writes the run's last day ({last_key}) and alarming days; set html: all to write every day"
+
+
+def _report_rows(context, config, reports: ReportStore, name: str, title: str, reference: str, compute) -> pl.DataFrame:
+    from fti_assets.monitoring.drift import ReportHeading, save_html
+
+    rows, keys = [], list(context.partition_keys)
+    for key, day, current in compute():
+        snapshot, summary = current
+        alarm = summary["drifted_share"] > config.drift_share
+        html, note = None, no_html_reason(config, keys[-1])
+        if config.html == "all" or alarm or (config.html == "last" and key == keys[-1]):
+            window = f"{day - timedelta(days=DRIFT_WINDOW_DAYS - 1)} to {day} (inference features)"
+            html = str(save_html(snapshot, reports.path(name, key), ReportHeading(title, key, window, reference, config.drift_share), summary))
+            note = reports.url_of(html)
+        rows.append({"day": day, "drifted_share": summary["drifted_share"], "drifted_count": summary["drifted_count"],
+                     "alarm": alarm, "scores": json.dumps(summary["scores"]), "html": html, "report": note})  # fmt: skip
+    return pl.DataFrame(rows, schema_overrides={"html": pl.String})
+
+
+def _metadata(table: pl.DataFrame) -> dict:
+    last = table.row(-1, named=True)
+    scores = pl.DataFrame([{"feature": k, "score": v[0], "drifted": v[1]} for k, v in json.loads(last["scores"]).items()])
+    days = table.select("day", "drifted_share", "alarm", report=pl.when(pl.col("html").is_null()).then(pl.col("report"))
+                        .otherwise(pl.format("[open]({})", pl.col("report"))))  # fmt: skip
+    meta = {"dagster/row_count": table.height, "drifted_share": last["drifted_share"], "alarm": last["alarm"],
+            "alarm_days": int(table["alarm"].sum()),
+            "scores": dg.MetadataValue.md(markdown_table(scores.sort("score", descending=True), 40)),
+            "reports": dg.MetadataValue.md(markdown_table(days, 400))}  # fmt: skip
+    meta["report"] = dg.MetadataValue.url(last["report"]) if last["html"] else dg.MetadataValue.text(last["report"])
+    return meta
+
+
+@dg.asset(**_DAILY, ins={"batch_predictions": dg.AssetIn(partition_mapping=_WINDOW), "training_dataset": dg.AssetIn()})
+def feature_drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, batch_predictions: pl.DataFrame,
+                         training_dataset: pl.DataFrame, reports: ReportStore) -> dg.Output:  # fmt: skip
+    """Evidently data drift of the trailing week's inference features against the training
+    reference: Wasserstein for numbers, Jensen-Shannon for categories; the drifted share and
+    per-feature scores in metadata; the HTML report, opened by its summary, on the reports
+    server (`report`), and for each day of the run its link or why it has none (`reports`)."""
+    from fti_assets.monitoring.drift import DriftConfig, feature_drift
+
+    cfg = DriftConfig(num_threshold=config.num_threshold, cat_threshold=config.cat_threshold, drift_share=config.drift_share)
+    reference = reference_sample(training_dataset)
+
+    def compute():
+        for key, day, current in _windows(batch_predictions, list(context.partition_keys)):
+            yield key, day, feature_drift(reference, current, cfg)
+
+    table = _report_rows(context, config, reports, "feature_drift", "Feature drift", reference_window(training_dataset), compute)
+    return dg.Output(table, metadata=_metadata(table))
+
+
+@dg.asset(**_DAILY, ins={"batch_predictions": dg.AssetIn(partition_mapping=_WINDOW), "training_dataset": dg.AssetIn()})
+def prediction_drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, batch_predictions: pl.DataFrame,
+                            training_dataset: pl.DataFrame, reports: ReportStore, registry: ModelRegistry) -> dg.Output:  # fmt: skip
+    """Evidently drift of the trailing week's predicted probabilities against the champion's
+    predictions on the training reference."""
+    from fti_assets.monitoring.drift import DriftConfig, prediction_drift
+    from fti_assets.training.encoding import FeatureSpec
+
+    champion = registry.load(int(registry.version_by_alias(CHAMPION).version))
+    reference = reference_sample(training_dataset)
+    expected = pl.Series(champion.booster.predict(FeatureSpec.from_dict(champion.spec).encode(reference), num_threads=2))
+    cfg = DriftConfig(num_threshold=config.num_threshold, drift_share=config.drift_share)
+
+    def compute():
+        for key, day, current in _windows(batch_predictions, list(context.partition_keys)):
+            yield key, day, prediction_drift(expected, current["delay_probability"], cfg)
+
+    table = _report_rows(context, config, reports, "prediction_drift", "Prediction drift", reference_window(training_dataset), compute)
+    return dg.Output(table, metadata=_metadata(table))

@@ -1,1 +1,0 @@
-"""Storage: the offline store, the warehouse catalog, the raw source, the IO manager."""

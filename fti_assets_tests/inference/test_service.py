@@ -1,0 +1,270 @@
+"""The service through a real `bentoml serve` process: requests, errors, parity, hot swap."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import polars as pl
+import pytest
+
+from fti_assets.domain.feature_groups import FEATURE_GROUPS
+from fti_assets.inference.serving.process import ServiceProcess
+from fti_assets.resources.offline_store import OfflineStore
+from fti_assets_tests.conftest import materialize
+
+AS_OF = datetime(2013, 1, 12, 6, 0, tzinfo=UTC)
+LOW_FLOORS = {"model_evaluation": {"config": {"floor_auc": 0.5, "floor_max_brier": 0.25}}}
+TRAIN = ["trained_model", "model_evaluation", "champion_model", "flight_delay_bento", "online_features"]
+
+
+@pytest.fixture(scope="session")
+def home(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two champions in turn (a weak v1, then v2), an online store refreshed as of AS_OF."""
+    target = Path(shutil.copytree(feature_home, tmp_path_factory.mktemp("served") / "home"))
+    online = {"online_features": {"config": {"as_of": AS_OF.isoformat()}}}
+    weak = {"trained_model": {"config": {"num_leaves": 2, "max_rounds": 2}}}
+    assert materialize(target, TRAIN, None, None, run_config={"ops": {**LOW_FLOORS, **online, **weak}}).success
+    assert materialize(target, TRAIN, None, None, run_config={"ops": {**LOW_FLOORS, **online}}).success
+    return target
+
+
+def champion_bento(home: Path) -> str:
+    """The exact Bento tag the registry records for the champion (what `make serve` runs)."""
+    from fti_assets.resources.registry import CHAMPION
+    from fti_assets_tests.deployment.test_model_registry import _registry
+
+    return _registry(home).version_by_alias(CHAMPION).tags["bento"]
+
+
+@pytest.fixture(scope="module")
+def service(home: Path):
+    with ServiceProcess(champion_bento(home), home, env={"FTI_SERVING_WATCH_SECONDS": "0.2"}) as running:
+        yield running
+
+
+def _flight(**overrides) -> dict:
+    flight = {"carrier": "UA", "flight": 1545, "tailnum": "N14228", "origin": "EWR", "dest": "IAH", "distance": 1400,
+              "scheduled_departure": "2013-01-13T05:15:00-05:00", "scheduled_arrival": "2013-01-13T08:19:00-06:00"}  # fmt: skip
+    return {**flight, **overrides}
+
+
+def _schedule_requests(home: Path, n: int) -> tuple[pl.DataFrame, list[dict]]:
+    """Real flights scheduled after the refresh, as the service receives them."""
+    schedule = OfflineStore(home=str(home)).read("flight_schedule").filter(pl.col("scheduled_departure") > AS_OF)
+    rows = schedule.sample(n, seed=7).sort("flight_id")
+    requests = [
+        {"carrier": r["carrier"], "flight": r["flight"], "tailnum": r["tailnum"], "origin": r["origin"], "dest": r["dest"],
+         "distance": r["distance"], "scheduled_departure": r["scheduled_departure"].astimezone(__import__("zoneinfo").ZoneInfo(r["origin_tz"])).isoformat(),
+         "scheduled_arrival": r["scheduled_arrival"].isoformat()}
+        for r in rows.iter_rows(named=True)
+    ]  # fmt: skip
+    return rows, requests
+
+
+def test_a_good_request_gets_probability_version_and_freshness(service: ServiceProcess) -> None:
+    response = httpx.post(f"{service.url}/predict", json={"flights": [_flight()]})
+    assert response.status_code == 200
+    [prediction] = response.json()
+    assert prediction["flight_id"] == "2013-01-13-UA1545-EWR"
+    assert 0 < prediction["delay_probability"] < 1
+    assert prediction["model_version"] == "flight_delay_model:v2"
+    assert datetime.fromisoformat(prediction["features_as_of"]) == AS_OF
+    assert prediction["unknown"] == []
+
+
+def test_unknown_entities_get_defaults_and_a_flag_never_a_500(service: ServiceProcess) -> None:
+    flight = _flight(carrier="ZZ", tailnum="N00NEW", dest="XYZ", origin="ABC")
+    response = httpx.post(f"{service.url}/predict", json={"flights": [flight], "include_features": True})
+    assert response.status_code == 200
+    [prediction] = response.json()
+    assert set(prediction["unknown"]) == {g.name for g in FEATURE_GROUPS}
+    assert prediction["features"]["plane_known"] == 0 and prediction["features"]["carrier_flights_7d"] == 0
+    assert 0 < prediction["delay_probability"] < 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"flights": [_flight(distance=-5)]}, "distance"),
+        ({"flights": [{k: v for k, v in _flight().items() if k != "origin"}]}, "origin"),
+        ({"flights": [_flight(scheduled_departure="2013-01-13T05:15:00")]}, "scheduled_departure"),
+        ({"flights": [_flight(scheduled_departure="tomorrow")]}, "scheduled_departure"),
+        ({"flights": [_flight(carrier="united")]}, "carrier"),
+        ({"flights": [_flight(flight="abc")]}, "flight"),
+        ({"flights": [_flight(seats=3)]}, "seats"),
+        ({"flights": [_flight(scheduled_arrival="2013-01-13T04:00:00-05:00")]}, "scheduled_arrival"),
+        ({"flights": []}, "flights"),
+        ({"flight": [_flight()]}, "flights"),
+    ],
+)
+def test_bad_requests_get_a_4xx_naming_the_field(service: ServiceProcess, body: dict, field: str) -> None:
+    response = httpx.post(f"{service.url}/predict", json=body)
+    assert 400 <= response.status_code < 500
+    assert field in response.text
+
+
+def test_health_readiness_and_openapi(service: ServiceProcess) -> None:
+    assert httpx.get(f"{service.url}/healthz").status_code == 200
+    assert httpx.get(f"{service.url}/readyz").status_code == 200
+    spec = httpx.get(f"{service.url}/docs.json").json()
+    assert "/predict" in spec["paths"]
+
+
+def test_online_and_offline_give_equal_vectors_and_probabilities(home: Path, service: ServiceProcess) -> None:
+    from fti_assets.inference.batch_predictions import score
+    from fti_assets.resources.registry import CHAMPION
+    from fti_assets_tests.deployment.test_model_registry import _registry
+
+    rows, requests = _schedule_requests(home, 60)
+    response = httpx.post(f"{service.url}/predict", json={"flights": requests, "include_features": True}, timeout=30)
+    assert response.status_code == 200
+    served = response.json()
+    registry = _registry(home)
+    model = registry.load(int(registry.version_by_alias(CHAMPION).version))
+    from fti_assets.training.encoding import FeatureSpec
+
+    spec = FeatureSpec.from_dict(model.spec)
+    store = OfflineStore(home=str(home))
+    tables = {g.name: store.read(g.name) for g in FEATURE_GROUPS}
+    offline = score(rows.with_columns(as_of=pl.lit(AS_OF)), tables, model.booster, spec).sort("flight_id")
+    assert [s["flight_id"] for s in served] == offline["flight_id"].to_list()
+    # Flights published by the refresh are served their precomputed vector, the rest are computed: both equal offline.
+    assert {s["path"] for s in served} == {"precomputed", "computed"}
+    for s, o in zip(served, offline.select(*spec.features, "delay_probability").iter_rows(named=True), strict=True):
+        for feature in spec.features:
+            a, b = s["features"][feature], o[feature]
+            if isinstance(b, str) or a is None or b is None:
+                assert a == b, feature
+            else:
+                assert abs(a - b) <= 1e-9, feature
+        assert abs(s["delay_probability"] - o["delay_probability"]) <= 1e-9
+    assert len({round(s["delay_probability"], 6) for s in served}) > 20  # real, varied predictions
+
+
+def test_concurrent_one_flight_requests_get_the_answers_of_one_request(home: Path, service: ServiceProcess) -> None:
+    """Concurrent requests are scored in batches: each still gets its own flight's answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, requests = _schedule_requests(home, 40)
+    together = httpx.post(f"{service.url}/predict", json={"flights": requests}, timeout=30).json()
+    with httpx.Client(timeout=30) as client, ThreadPoolExecutor(8) as pool:
+        alone = list(pool.map(lambda f: client.post(f"{service.url}/predict", json={"flights": [f]}).json(), requests))
+    assert [[a["flight_id"], a["delay_probability"], a["path"]] for [a] in alone] == [
+        [t["flight_id"], t["delay_probability"], t["path"]] for t in together]  # fmt: skip
+
+
+def test_predictions_are_logged_for_monitoring(home: Path, service: ServiceProcess) -> None:
+    httpx.post(f"{service.url}/predict", json={"flights": [_flight(flight=77)]})
+    deadline = datetime.now(UTC).timestamp() + 10
+    records = []
+    while datetime.now(UTC).timestamp() < deadline and not any(r["flight_id"] == "2013-01-13-UA77-EWR" for r in records):
+        records = [json.loads(line) for f in (home / "predictions").glob("*/*.jsonl") for line in f.read_text().splitlines()]
+        __import__("time").sleep(0.2)
+    [record] = [r for r in records if r["flight_id"] == "2013-01-13-UA77-EWR"]
+    assert record["request"]["tailnum"] == "N14228" and record["features"]["dep_hour"] == 5
+    assert record["path"] == "computed"  # no such flight is published
+    assert record["model_version"] == "flight_delay_model:v2" and 0 < record["delay_probability"] < 1 and record["at"]
+
+
+def test_a_champion_change_is_hot_swapped_without_a_failed_request(home: Path, service: ServiceProcess) -> None:
+    from fti_assets.operations import rollback
+    from fti_assets_tests.conftest import settings_for
+
+    seen: list[tuple[int, str]] = []
+    stop = threading.Event()
+
+    def stream() -> None:
+        with httpx.Client(timeout=10) as client:
+            while not stop.is_set():
+                r = client.post(f"{service.url}/predict", json={"flights": [_flight()]})
+                seen.append((r.status_code, r.json()[0]["model_version"] if r.status_code == 200 else r.text))
+
+    threads = [threading.Thread(target=stream) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        assert rollback("hot swap test", settings_for(home))
+        deadline = datetime.now(UTC).timestamp() + 15
+        while datetime.now(UTC).timestamp() < deadline and (not seen or seen[-1][1] != "flight_delay_model:v1"):
+            __import__("time").sleep(0.1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert all(code == 200 for code, _ in seen), [s for s in seen if s[0] != 200][:3]
+    versions = [v for _, v in seen]
+    assert versions[0] == "flight_delay_model:v2" and versions[-1] == "flight_delay_model:v1"
+    assert len(seen) > 50
+
+
+def _bentoml(*args: str, store: Path) -> str:
+    done = subprocess.run([str(Path(sys.executable).parent / "bentoml"), *args], env={**os.environ, "BENTOML_HOME": str(store)},
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_a_rollback_bento_exported_to_an_empty_store_serves_its_own_model(home: Path, service: ServiceProcess, tmp_path: Path) -> None:
+    from fti_assets_tests.deployment.test_model_registry import _registry, bundled_models
+
+    registry = _registry(home)
+    assert int(registry.version_by_alias("champion").version) == 1  # rolled back by the hot swap test
+    # Build v1's Bento anew while v2 is the newest model in the store: `latest` would name v2.
+    old = champion_bento(home).split(":")
+    shutil.rmtree(home / "bentoml" / "bentos" / old[0] / old[1])
+    assert materialize(home, ["flight_delay_bento"], None, None).success
+    tag = champion_bento(home)
+    assert tag != ":".join(old) and bundled_models(home / "bentoml" / "bentos" / tag.replace(":", "/")) == ["flight_delay_model:v1"]
+    archive = tmp_path / "service.bento"
+    _bentoml("export", tag, str(archive), store=home / "bentoml")
+    empty = tmp_path / "fresh-store"
+    _bentoml("import", str(archive), store=empty)
+    assert sorted(p.name for p in (empty / "models" / "flight_delay_model").iterdir() if p.is_dir()) == ["v1"]
+    with ServiceProcess(tag, home, env={"BENTOML_HOME": str(empty)}) as fresh:
+        response = httpx.post(f"{fresh.url}/predict", json={"flights": [_flight()]})
+        assert response.status_code == 200 and response.json()[0]["model_version"] == "flight_delay_model:v1"
+    assert "could not be found" not in fresh.log.read_text()
+
+
+def test_readyz_answers_why_when_no_model_can_be_loaded(home: Path, tmp_path: Path) -> None:
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    empty_registry = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(tracking_uri=empty_registry).search_experiments()  # the tables exist; no model is registered
+    process = ServiceProcess(champion_bento(home), home, env={"FTI_MLFLOW_TRACKING_URI": empty_registry})
+    with open(tmp_path / "serve.log", "w") as out:
+        process.process = subprocess.Popen(process.command(), env=process.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        answer = None
+        deadline = time.monotonic() + 120
+        while (answer is None or answer.status_code != 503) and time.monotonic() < deadline:
+            try:
+                answer = httpx.get(f"{process.url}/readyz", timeout=5)
+            except httpx.TransportError:
+                time.sleep(0.5)
+        assert answer is not None and answer.status_code == 503, (tmp_path / "serve.log").read_text()[-2000:]
+        assert "names no champion" in answer.text
+        assert httpx.post(f"{process.url}/predict", json={"flights": [_flight()]}).status_code == 503
+    finally:
+        process.stop()
+
+
+def test_the_openapi_document_describes_the_service_and_its_example_answers_200(service: ServiceProcess) -> None:
+    from fti_assets.inference.serving.schemas import EXAMPLE_FLIGHT, SERVICE_DESCRIPTION
+
+    spec = httpx.get(f"{service.url}/docs.json").json()
+    assert spec["info"]["title"] == "flight_delay_service" and spec["info"]["description"] == SERVICE_DESCRIPTION
+    example = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]["example"]
+    assert example["flights"] == [EXAMPLE_FLIGHT]
+    response = httpx.post(f"{service.url}/predict", json=example)  # what Swagger's "Try it out" sends
+    assert response.status_code == 200 and response.json()[0]["flight_id"] == "2014-01-02-UA1545-EWR"

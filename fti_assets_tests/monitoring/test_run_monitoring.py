@@ -1,0 +1,78 @@
+"""A run whose worker is killed with kill -9 ends up failed, not STARTED forever.
+
+A worker killed alone is reported by the code server that started it; killed together with
+its code server, only run monitoring with a worker health check can tell.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        if entry.message.startswith("Started process for run"):
+            return int(entry.dagster_event.engine_event_data.metadata["pid"].value)
+    return None
+
+
+def _wait(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def test_a_killed_run_is_marked_failed_by_run_monitoring(tmp_path: Path, source_slice: Path) -> None:
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    # The project's instance settings, polled every 2 s instead of 30 s so the test is short.
+    config = (ROOT / "dagster.yaml").read_text()
+    assert "poll_interval_seconds: 30" in config
+    (dagster_home / "dagster.yaml").write_text(config.replace("poll_interval_seconds: 30", "poll_interval_seconds: 2"))
+    dg.DagsterInstance.from_config(str(dagster_home)).dispose()  # storage created once, before the daemon races for it
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(f"load_from:\n  - python_module:\n      module_name: fti_assets.definitions\n      working_directory: {ROOT}\n")
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "FTI_HOME": str(tmp_path / "fti"), "FTI_SOURCE": str(source_slice)}
+    daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], cwd=ROOT, env=env,
+                              stdout=open(tmp_path / "daemon.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    try:
+        launched = subprocess.run(
+            [str(BIN / "dagster"), "job", "launch", "-w", str(workspace), "-j", "feature_pipeline",
+             "--tags", '{"dagster/partition": "2013-01-03"}'],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert launched.returncode == 0, launched.stdout + launched.stderr
+        instance = dg.DagsterInstance.from_config(str(dagster_home))
+        [run] = instance.get_runs()
+        started = lambda: instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED  # noqa: E731
+        _wait(started, 300, "the run to start")
+        pid = _worker_pid(instance, run.run_id)
+        # The code server that started the worker would notice a lone worker's death itself:
+        # killed first (a crash of `dagster dev`, an OOM kill of both), nobody is left to tell.
+        server = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        os.kill(server, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
+        failed = _wait(lambda: instance.get_run_by_id(run.run_id).is_finished and instance.get_run_by_id(run.run_id), 120, "the run to end")
+        assert failed.status == dg.DagsterRunStatus.FAILURE
+        messages = [e.message for e in instance.all_logs(run.run_id)]
+        assert any(f"run worker process {pid} is gone" in m for m in messages), messages[-5:]
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait()

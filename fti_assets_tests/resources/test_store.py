@@ -1,0 +1,121 @@
+"""The offline store: atomic files, concurrent partitions, and the DuckDB catalog."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from fti_assets.resources.offline_store import OfflineStore
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def test_a_killed_writer_leaves_no_visible_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "store" / "big" / "2013-01-01.parquet"
+    script = (
+        "import sys, numpy as np, polars as pl\n"
+        "from pathlib import Path\n"
+        "from fti_assets.resources.offline_store import atomic_write_parquet\n"
+        "frame = pl.DataFrame({f'c{i}': np.random.default_rng(i).random(4_000_000) for i in range(12)})\n"
+        "print('writing', flush=True)\n"
+        f"atomic_write_parquet(frame, Path({str(target)!r}))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    time.sleep(0.3)
+    assert proc.poll() is None, "the writer finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not target.exists()
+    assert list(target.parent.glob("*.parquet")) == []
+
+
+def test_writes_register_views_queryable_from_duckdb(tmp_path: Path) -> None:
+    store = OfflineStore(home=str(tmp_path))
+    store.write_partitions("t", {"2013-01-01": pl.DataFrame({"a": [1, 2]}), "2013-01-02": pl.DataFrame({"a": [3]})})
+    store.write("u", pl.DataFrame({"b": ["x"]}))
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.sql("select sum(a) from t").fetchall() == [(6,)]
+        assert conn.sql("select b from u").fetchall() == [("x",)]
+    # Rewriting a partition replaces it; the view follows.
+    store.write("t", pl.DataFrame({"a": [10]}), "2013-01-02")
+    assert store.read("t").get_column("a").sum() == 13
+
+
+def test_an_interactive_duckdb_session_does_not_fail_the_pipeline_and_views_catch_up(tmp_path: Path) -> None:
+    store = OfflineStore(home=str(tmp_path))
+    store.write("t", pl.DataFrame({"a": [1]}))
+    holder = subprocess.Popen(  # another process holds the database open, as a DuckDB shell would
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r}); print('open', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        store.write("t", pl.DataFrame({"a": [2]}), "2013-01-02")
+        store.write("new_table", pl.DataFrame({"b": [3]}))  # its view cannot be created now
+        assert store.pending_views() == ["new_table", "t"]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(store.read("t")["a"].to_list()) == [1, 2]
+    assert store.refresh_pending() == [] and store.pending_views() == []
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.sql("select b from new_table").fetchall() == [(3,)]
+
+
+def test_two_runs_on_different_partitions_at_the_same_time_both_succeed(tmp_path: Path, source_slice: Path) -> None:
+    dagster_home = tmp_path / "dagster"
+    dagster_home.mkdir()
+    shutil.copyfile(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    dg.DagsterInstance.from_config(str(dagster_home)).dispose()  # an existing instance, as in real use
+    env = {**os.environ, "FTI_HOME": str(tmp_path / "fti"), "FTI_SOURCE": str(source_slice), "DAGSTER_HOME": str(dagster_home)}
+    select = "flights,schedules,weather,airports,flight_schedule,origin_weather"  # airports is not partitioned
+    in_process = '{"execution": {"config": {"in_process": {}}}}'
+    runs = [
+        subprocess.Popen(
+            [str(BIN / "dagster"), "asset", "materialize", "-m", "fti_assets.definitions", "--select", select,
+             "--partition-range", span, "--config-json", in_process],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        for span in ("2013-01-01...2013-01-03", "2013-01-04...2013-01-06")
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    store = OfflineStore(home=str(tmp_path / "fti"))
+    days = [f"2013-01-0{d}" for d in range(1, 7)]
+    for table in ("flights", "weather", "flight_schedule", "origin_weather"):
+        assert store.partitions(table) == days
+    with duckdb.connect(str(tmp_path / "fti" / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.sql("select count(distinct flight_date) from flight_schedule").fetchall() == [(6,)]
+
+
+def test_a_days_bounded_history_gives_the_features_of_the_whole_store(feature_home: Path) -> None:
+    """Batch and online read each group only back to its TTL: nothing older can change a value."""
+    from datetime import UTC, date, datetime
+
+    from polars.testing import assert_frame_equal
+
+    from fti_assets.domain.feature_groups import FEATURE_GROUPS
+    from fti_assets.domain.retrieval import latest_per_entity, point_in_time_join
+
+    store = OfflineStore(home=str(feature_home))
+    whole = {g.name: store.read(g.name) for g in FEATURE_GROUPS}
+    day = date(2013, 1, 13)
+    bounded = {g.name: store.read_history(g, day, day) for g in FEATURE_GROUPS}
+    assert bounded["origin_weather"].height < whole["origin_weather"].height  # the bound does bite
+    flights = store.read("flight_schedule", [day.isoformat()]).with_columns(as_of=pl.col("prediction_time"))
+    assert_frame_equal(point_in_time_join(flights, bounded), point_in_time_join(flights, whole))
+    as_of = datetime(2013, 1, 13, 6, tzinfo=UTC)
+    for g in FEATURE_GROUPS:
+        got, want = (latest_per_entity(t[g.name], g, as_of).sort(g.keys) for t in (bounded, whole))
+        assert_frame_equal(got, want)
