@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from fti_assets.deployment.policy import PolicyResource
 from fti_assets.resources.locks import LIFECYCLE_POOL, ChangeLock
 from fti_assets.resources.offline_store import OfflineStore
+from fti_assets.resources.policy import PolicyResource
 from fti_assets.resources.registry import CHAMPION, ModelRegistry
 
 VERDICT_TAG = "fti/verdict"

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import dagster as dg
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
@@ -136,17 +135,3 @@ def load_policy(path: Path | str = DEFAULT_POLICY) -> LoadedPolicy:
     except OSError as exc:
         raise PolicyError(f"cannot read the promotion policy {path}: {exc}") from None
     return parse_policy(text, path)
-
-
-class PolicyResource(dg.ConfigurableResource):
-    """The promotion policy file the gates and the promotion read (``FTI_POLICY``, else the
-    packaged ``fti_assets/deployment/policy.yaml``)."""
-
-    path: str = str(DEFAULT_POLICY)
-
-    def load(self) -> LoadedPolicy:
-        """Read and validate the file now: a change applies from the next evaluation."""
-        try:
-            return load_policy(self.path)
-        except PolicyError as exc:
-            raise dg.Failure(str(exc)) from None

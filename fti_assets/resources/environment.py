@@ -6,11 +6,11 @@ from typing import Any
 
 import dagster as dg
 
-from fti_assets.deployment.policy import PolicyResource
 from fti_assets.resources.io_manager import ParquetIOManager
 from fti_assets.resources.locks import ChangeLock
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.online_store import OnlineStore
+from fti_assets.resources.policy import PolicyResource
 from fti_assets.resources.records import RecordIOManager
 from fti_assets.resources.registry import ModelRegistry
 from fti_assets.resources.reports import ReportStore

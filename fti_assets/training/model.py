@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import polars as pl
 
-from fti_assets.deployment.policy import PolicyResource
 from fti_assets.resources.offline_store import OfflineStore
+from fti_assets.resources.policy import PolicyResource
 from fti_assets.resources.registry import CHAMPION, ModelRegistry
 from fti_assets.resources.reports import ReportStore
 from fti_assets.training.evaluation import GateConfig
