@@ -79,13 +79,15 @@ def _redis_copy(home: Path, prefix: str) -> str:
     from fti_assets.domain.timezones import airport_timezones
     from fti_assets.inference.serving.online_store import OnlineStoreReader
     from fti_assets.inference.serving.redis_store import write_snapshot
+    from fti_assets.inference.serving.refresh import flight_vectors
     from fti_assets.resources.offline_store import OfflineStore
 
     as_of = datetime.fromisoformat(OnlineStoreReader(home / "online.sqlite").as_of())
     store = OfflineStore(home=str(home))
     day = as_of.date()
     latest = {g.name: latest_per_entity(store.read_history(g, day, day), g, as_of) for g in FEATURE_GROUPS}
-    write_snapshot(REDIS, prefix, latest, airport_timezones(store.read("airports")), as_of)
+    # With the same precomputed vectors as the SQLite refresh, so both stores serve the same path.
+    write_snapshot(REDIS, prefix, latest, airport_timezones(store.read("airports")), as_of, vectors=flight_vectors(store, latest, as_of))
     return as_of.isoformat()
 
 
@@ -145,7 +147,8 @@ def serving(home: Path, seconds: float) -> dict[str, Any]:
                 if name == "redis":
                     report["one_replica"] = _together([s.port], payload, 8, seconds)
             say(f"{name}: {report[name]}")
-        report["same_answers"] = answers["sqlite"] == answers["redis"]
+        # Fields where any flight's answer differs between the two stores (none: the same answers).
+        report["differing_fields"] = sorted({k for a, b in zip(answers["sqlite"], answers["redis"], strict=True) for k in a if a[k] != b.get(k)})
         say("two Redis replicas side by side")
         with server("replica-a", production) as a, server("replica-b", production) as b:
             for s in (a, b):
