@@ -35,8 +35,9 @@ def main(argv: list[str] | None = None) -> int:
 
     dataset = OfflineStore(home=str(args.home)).read("training_dataset")
     train, validation, test = (dataset.filter(pl.col("split") == s) for s in ("train", "validation", "test"))
-    if test.height == 0 or test["flight_date"].min() != date(2013, 10, 1):
-        raise SystemExit(f"{args.home}: the training dataset's test split does not start on 2013-10-01: run fti demo on the whole year")
+    # The split is by prediction time (UTC): the test split starts at 2013-10-01 00:00 UTC.
+    if test.height == 0 or test["prediction_time"].min().date() != date(2013, 10, 1):
+        raise SystemExit(f"{args.home}: the training dataset's test split does not start on 2013-10-01 (UTC): run fti demo on the whole year")
     defaults = TrainingConfig()
     fields = ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction", "bagging_fraction", "bagging_freq", "lambda_l2")
 
