@@ -43,13 +43,15 @@ def main() -> None:
 
     with steps.step("imports"):
         import numpy as np
-        from fti_assets.assets import drift, inference, monitoring
 
         from fti_assets.domain.feature_groups import FEATURE_GROUPS
         from fti_assets.domain.pipeline import feature_tables
         from fti_assets.domain.retrieval import content_hash
         from fti_assets.domain.timezones import airport_timezones
         from fti_assets.features.contracts import known_at
+        from fti_assets.inference import batch_predictions as inference
+        from fti_assets.monitoring import drift_reports as drift
+        from fti_assets.monitoring import model_performance as monitoring
         from fti_assets.monitoring.drift import DriftConfig, feature_drift, prediction_drift
         from fti_assets.monitoring.drift_reports import (
             DriftReportConfig,
