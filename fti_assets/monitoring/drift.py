@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from fti_assets.domain.feature_groups import CATEGORICAL_FEATURES, feature_names, group
+from fti_assets.resources.atomic import atomic_write_text
 
 #: Features whose distribution over one day or week differs from a year by construction.
 NOT_MONITORED = ("month", "weekday")
@@ -132,12 +133,7 @@ def heading_html(heading: ReportHeading, summary: dict) -> str:
 
 def save_html(snapshot: Any, path: Path, heading: ReportHeading, summary: dict) -> Path:
     """Evidently's HTML report, opened by the summary heading; written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial.html")
-    snapshot.save_html(str(partial))
-    text = partial.read_text()
+    text = snapshot.get_html_str(as_iframe=False)  # what Evidently's save_html writes
     title = f"<title>{html.escape(heading.title)} {heading.day}</title>"
     text = text.replace("<head>", "<head>" + title, 1).replace("<body>", "<body>" + heading_html(heading, summary), 1)
-    partial.write_text(text)
-    partial.replace(path)
-    return path
+    return atomic_write_text(path, text)
