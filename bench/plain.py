@@ -68,7 +68,6 @@ def main() -> None:
             build_training_dataset,
             label_spine,
         )
-        from fti_assets.training.encoding import FeatureSpec
         from fti_assets.training.model import EvaluationConfig, TrainingConfig
         from fti_assets.training.model_evaluation import _predict
         from fti_assets.training.trainer import lightgbm_params, train_booster
@@ -179,7 +178,7 @@ def main() -> None:
     # 7. batch_predictions: every day of the year, features read back as the asset reads them
     bp_asset = inference.batch_predictions
     with steps.step("batch_predictions"):
-        spec = FeatureSpec.from_dict(model.spec)
+        spec = model.feature_spec
         history = {g.name: store.read_history(g, START, END) for g in FEATURE_GROUPS if g.name != "origin_congestion"}
         history["origin_congestion"] = tables["origin_congestion"]
         scored = inference.score(
@@ -225,7 +224,7 @@ def main() -> None:
         store.write_days("feature_drift_report", fdr, partition_column(drift.feature_drift_report), monitored)
     with steps.step("prediction_drift_report"):
         reference = reference_sample(dataset)
-        expected = pl.Series(model.booster.predict(FeatureSpec.from_dict(model.spec).encode(reference), num_threads=2))
+        expected = pl.Series(model.feature_spec.predict(model.booster, reference))
         cfg_p = DriftConfig(num_threshold=dc.num_threshold, drift_share=dc.drift_share)
 
         def compute_predictions():

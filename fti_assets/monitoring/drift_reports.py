@@ -114,11 +114,10 @@ def prediction_drift_report(context: dg.AssetExecutionContext, config: DriftRepo
     """Evidently drift of the trailing week's predicted probabilities against the champion's
     predictions on the training reference."""
     from fti_assets.monitoring.drift import DriftConfig, prediction_drift
-    from fti_assets.training.encoding import FeatureSpec
 
     champion = registry.load(int(registry.version_by_alias(CHAMPION).version))
     reference = reference_sample(training_dataset)
-    expected = pl.Series(champion.booster.predict(FeatureSpec.from_dict(champion.spec).encode(reference), num_threads=2))
+    expected = pl.Series(champion.feature_spec.predict(champion.booster, reference))
     cfg = DriftConfig(num_threshold=config.num_threshold, drift_share=config.drift_share)
 
     def compute():
