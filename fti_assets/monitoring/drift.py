@@ -30,7 +30,6 @@ class DriftConfig:
     num_threshold: float = 0.1
     cat_method: str = "jensenshannon"
     cat_threshold: float = 0.1
-    drift_share: float = 0.5
 
 
 def monitored_features() -> tuple[list[str], list[str]]:
@@ -53,10 +52,11 @@ def _dataset(frame: pl.DataFrame, numeric: list[str], categorical: list[str]):
     return Dataset.from_pandas(pandas, data_definition=DataDefinition(numerical_columns=numeric, categorical_columns=categorical))
 
 
-def feature_drift(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConfig) -> tuple[Any, dict]:
+def feature_drift(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConfig, drift_share: float) -> tuple[Any, dict]:
     """The Evidently snapshot and ``{drifted_share, drifted_count, scores: {column: [score, drifted]}}``.
 
     ``drifted_share`` is over the alarm features; every monitored column gets a score.
+    ``drift_share`` is the alarm threshold (see ``is_alarm``), which Evidently's report shows.
     """
     from evidently import Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
@@ -68,7 +68,7 @@ def feature_drift(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConf
     metrics = [
         *(ValueDrift(column=c, method=cfg.num_method, threshold=cfg.num_threshold) for c in numeric),
         *(ValueDrift(column=c, method=cfg.cat_method, threshold=cfg.cat_threshold) for c in categorical),
-        DriftedColumnsCount(columns=[c for c in alarm_features() if c in present], drift_share=cfg.drift_share,
+        DriftedColumnsCount(columns=[c for c in alarm_features() if c in present], drift_share=drift_share,
                             num_method=cfg.num_method, num_threshold=cfg.num_threshold,
                             cat_method=cfg.cat_method, cat_threshold=cfg.cat_threshold),
     ]  # fmt: skip
@@ -104,6 +104,12 @@ def summarize(snapshot: Any) -> dict:
     return {"drifted_share": float(share or 0.0), "drifted_count": int(count or 0), "scores": scores}
 
 
+def is_alarm(summary: dict, drift_share: float) -> bool:
+    """A report alarms when more than ``drift_share`` of its columns drifted (the retraining
+    rule's threshold: one value for the reports, their HTML and the false-alarm measure)."""
+    return summary["drifted_share"] > drift_share
+
+
 @dataclass(frozen=True)
 class ReportHeading:
     """What a report says before its per-column sections."""
@@ -117,7 +123,7 @@ class ReportHeading:
 
 def heading_html(heading: ReportHeading, summary: dict) -> str:
     """The opening of a report: title, day, windows, drifted share and alarm, top columns."""
-    alarm = summary["drifted_share"] > heading.drift_share
+    alarm = is_alarm(summary, heading.drift_share)
     drifted = sorted(((c, v[0]) for c, v in summary["scores"].items() if v[1]), key=lambda cv: -cv[1])
     top = ", ".join(f"{html.escape(c)} ({v:.3f})" for c, v in drifted[:10]) or "none"
     verdict = "ALARM" if alarm else "no alarm"
