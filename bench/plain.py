@@ -202,7 +202,7 @@ def main() -> None:
         return frame.filter(pl.col("flight_date").is_between(first_day - timedelta(days=n - 1), END))
 
     with steps.step("model_performance"):
-        window = monitoring.WINDOW_DAYS
+        window = monitoring.PERFORMANCE_WINDOW_DAYS
         perf = daily_performance(scored_outcomes(trailing(predictions, window), trailing(tables["flight_outcomes"], window)),
                                  [date.fromisoformat(k) for k in monitored], window)  # fmt: skip
         perf = perf.with_columns(champion_test_auc=pl.lit(ours["auc"]))  # the registry tag the asset reads
