@@ -97,8 +97,9 @@ def feature_drift_report(context: dg.AssetExecutionContext, config: DriftReportC
                          training_dataset: pl.DataFrame, reports: ReportStore, retraining_rule: RetrainingRule) -> dg.Output:  # fmt: skip
     """Evidently data drift of the trailing week's inference features against the training
     reference: Wasserstein for numbers, Jensen-Shannon for categories; the drifted share, the
-    day's `alarm` (over the retraining rule's `drift_share`) and per-feature scores; the HTML report, opened by its summary, on the reports
-    server (`report`), and for each day of the run its link or why it has none (`reports`)."""
+    day's `alarm` (over the retraining rule's `drift_share`) and per-feature scores; the HTML
+    report, opened by its summary, on the reports server (`report`), and for each day of the
+    run its link or why it has none (`reports`)."""
     from fti_assets.monitoring.drift import DriftConfig, feature_drift
 
     cfg = DriftConfig(num_threshold=config.num_threshold, cat_threshold=config.cat_threshold)
