@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from fti_assets.monitoring.drift import DriftConfig, feature_drift, monitored_features, save_html
-from fti_assets.monitoring.drift_reports import DRIFT_WINDOW_DAYS, reference_sample
+from fti_assets.monitoring.drift import DriftConfig, ReportHeading, feature_drift, monitored_features, save_html
+from fti_assets.monitoring.drift_reports import DRIFT_WINDOW_DAYS, reference_sample, reference_window
 from fti_assets.resources.offline_store import OfflineStore
+from fti_assets.resources.retraining_rule import RetrainingRule
 
 
 def scipy_scores(reference: pl.DataFrame, current: pl.DataFrame) -> dict[str, float]:
@@ -57,19 +58,21 @@ def timed(run, repeats: int) -> list[float]:
 def main() -> None:
     home, day, repeats = Path(sys.argv[1]), date.fromisoformat(sys.argv[2]), int(sys.argv[3])
     store = OfflineStore(home=str(home))
-    reference = reference_sample(store.read("training_dataset"))
+    training = store.read("training_dataset")
+    reference = reference_sample(training)
     days = [(day - timedelta(days=d)).isoformat() for d in range(DRIFT_WINDOW_DAYS)]
     current = store.read("batch_predictions", days)
-    cfg = DriftConfig()
-    snapshot, summary = feature_drift(reference, current, cfg)
+    cfg, drift_share = DriftConfig(), RetrainingRule().drift_share
+    snapshot, summary = feature_drift(reference, current, cfg, drift_share)
+    heading = ReportHeading("Feature drift", day.isoformat(), f"{days[-1]} to {days[0]}", reference_window(training), drift_share)
     ours = {c: s for c, (s, _) in summary["scores"].items()}
     floor = scipy_scores(reference, current)
     gap = max(abs(ours[c] - floor[c]) for c in ours if c in floor)
     with tempfile.TemporaryDirectory() as tmp:
-        html = timed(lambda: save_html(snapshot, Path(tmp) / "report.html"), repeats)
+        html = timed(lambda: save_html(snapshot, Path(tmp) / "report.html", heading, summary), repeats)
     print(json.dumps({
         "day": day.isoformat(), "reference_rows": reference.height, "current_rows": current.height,
-        "columns": len(ours), "report": timed(lambda: feature_drift(reference, current, cfg), repeats),
+        "columns": len(ours), "report": timed(lambda: feature_drift(reference, current, cfg, drift_share), repeats),
         "html": html, "scipy": timed(lambda: scipy_scores(reference, current), repeats),
         "max_score_gap": round(gap, 4),
     }))  # fmt: skip

@@ -63,6 +63,7 @@ def main() -> None:
         from fti_assets.monitoring.performance import daily_performance, scored_outcomes
         from fti_assets.resources.offline_store import OfflineStore
         from fti_assets.resources.registry import LoadedModel
+        from fti_assets.resources.retraining_rule import RetrainingRule
         from fti_assets.training import evaluation as ev
         from fti_assets.training import plots
         from fti_assets.training.dataset import (
@@ -70,7 +71,6 @@ def main() -> None:
             build_training_dataset,
             label_spine,
         )
-        from fti_assets.training.encoding import FeatureSpec
         from fti_assets.training.model import EvaluationConfig, TrainingConfig
         from fti_assets.training.model_evaluation import _predict
         from fti_assets.training.trainer import lightgbm_params, train_booster
@@ -181,7 +181,7 @@ def main() -> None:
     # 7. batch_predictions: every day of the year, features read back as the asset reads them
     bp_asset = inference.batch_predictions
     with steps.step("batch_predictions"):
-        spec = FeatureSpec.from_dict(model.spec)
+        spec = model.feature_spec
         history = {g.name: store.read_history(g, START, END) for g in FEATURE_GROUPS if g.name != "origin_congestion"}
         history["origin_congestion"] = tables["origin_congestion"]
         scored = inference.score(
@@ -204,37 +204,37 @@ def main() -> None:
         return frame.filter(pl.col("flight_date").is_between(first_day - timedelta(days=n - 1), END))
 
     with steps.step("model_performance"):
-        window = monitoring.WINDOW_DAYS
+        window = monitoring.PERFORMANCE_WINDOW_DAYS
         perf = daily_performance(scored_outcomes(trailing(predictions, window), trailing(tables["flight_outcomes"], window)),
                                  [date.fromisoformat(k) for k in monitored], window)  # fmt: skip
         perf = perf.with_columns(champion_test_auc=pl.lit(ours["auc"]))  # the registry tag the asset reads
         store.write_days("model_performance", perf, partition_column(monitoring.model_performance), monitored)
     rows["model_performance"] = perf.height
 
-    dc = DriftReportConfig()
+    dc, drift_share = DriftReportConfig(), RetrainingRule().drift_share
     reports = ReportStore(folder=str(home / "reports"))
     context = SimpleNamespace(partition_keys=monitored)  # _report_rows reads only the partition keys
     current_window = trailing(predictions, drift.DRIFT_WINDOW_DAYS)
     with steps.step("feature_drift_report"):
         reference = reference_sample(dataset)
-        cfg_f = DriftConfig(num_threshold=dc.num_threshold, cat_threshold=dc.cat_threshold, drift_share=dc.drift_share)
+        cfg_f = DriftConfig(num_threshold=dc.num_threshold, cat_threshold=dc.cat_threshold)
 
         def compute_features():
             for key, day, current in drift._windows(current_window, monitored):
-                yield key, day, feature_drift(reference, current, cfg_f)
+                yield key, day, feature_drift(reference, current, cfg_f, drift_share)
 
-        fdr = _report_rows(context, dc, reports, "feature_drift", "Feature drift", reference_window(dataset), compute_features)
+        fdr = _report_rows(context, dc, drift_share, reports, "feature_drift", "Feature drift", reference_window(dataset), compute_features)
         store.write_days("feature_drift_report", fdr, partition_column(drift.feature_drift_report), monitored)
     with steps.step("prediction_drift_report"):
         reference = reference_sample(dataset)
-        expected = pl.Series(model.booster.predict(FeatureSpec.from_dict(model.spec).encode(reference), num_threads=2))
-        cfg_p = DriftConfig(num_threshold=dc.num_threshold, drift_share=dc.drift_share)
+        expected = pl.Series(model.feature_spec.predict(model.booster, reference))
+        cfg_p = DriftConfig(num_threshold=dc.num_threshold)
 
         def compute_predictions():
             for key, day, current in drift._windows(current_window, monitored):
                 yield key, day, prediction_drift(expected, current["delay_probability"], cfg_p)
 
-        pdr = _report_rows(context, dc, reports, "prediction_drift", "Prediction drift", reference_window(dataset), compute_predictions)
+        pdr = _report_rows(context, dc, drift_share, reports, "prediction_drift", "Prediction drift", reference_window(dataset), compute_predictions)
         store.write_days("prediction_drift_report", pdr, partition_column(drift.prediction_drift_report), monitored)
     rows["feature_drift_report"], rows["prediction_drift_report"] = fdr.height, pdr.height
 

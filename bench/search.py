@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     def test_auc(params: dict) -> tuple[float, float, int]:
         began = time.perf_counter()
         fitted = train_booster(train, validation, lightgbm_params(params, defaults.seed), defaults.max_rounds, defaults.early_stopping_rounds)
-        auc = metrics(labels(test), fitted.booster.predict(fitted.spec.encode(test), num_threads=2))["auc"]
+        auc = metrics(labels(test), fitted.spec.predict(fitted.booster, test))["auc"]
         return auc, fitted.validation_auc, round(time.perf_counter() - began)
 
     base = test_auc({k: getattr(defaults, k) for k in fields})

@@ -66,14 +66,13 @@ def batch_predictions(
     the same flights (the evidence of the canary guard and of the automatic rollback). Skipped,
     with the reason in the log, while there is no champion."""
     from fti_assets.training.dataset import coverage
-    from fti_assets.training.encoding import FeatureSpec
 
     champion = registry.version_by_alias(CHAMPION)
     if champion is None:
         context.log.warning("skipped: there is no champion model yet (no model has passed the gates); train on a longer window")
         return
     model = registry.load(int(champion.version))
-    spec = FeatureSpec.from_dict(model.spec)
+    spec = model.feature_spec
     window = context.partition_time_window
     first, last = window.start.date(), (window.end - timedelta(days=1)).date()  # the end is exclusive
     # Each group's history is read back only as far as its TTL: a new day costs the same
@@ -88,7 +87,7 @@ def batch_predictions(
         shadows[role] = (int(found.version) if found else None, pl.lit(None, pl.Float64))
         if found is not None:
             other = registry.load(int(found.version))
-            shadows[role] = (int(found.version), pl.Series(other.booster.predict(FeatureSpec.from_dict(other.spec).encode(scored), num_threads=2)))
+            shadows[role] = (int(found.version), pl.Series(other.feature_spec.predict(other.booster, scored)))
     out = scored.select(
         "flight_id", "flight_date", "prediction_time", "scheduled_departure", "tailnum", *spec.features, "delay_probability",
         model_version=pl.lit(int(champion.version)), features_as_of=pl.col("prediction_time"),

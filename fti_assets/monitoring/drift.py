@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from fti_assets.domain.feature_groups import CATEGORICAL_FEATURES, feature_names, group
+from fti_assets.resources.atomic import atomic_write_text
 
 #: Features whose distribution over one day or week differs from a year by construction.
 NOT_MONITORED = ("month", "weekday")
@@ -29,7 +30,6 @@ class DriftConfig:
     num_threshold: float = 0.1
     cat_method: str = "jensenshannon"
     cat_threshold: float = 0.1
-    drift_share: float = 0.5
 
 
 def monitored_features() -> tuple[list[str], list[str]]:
@@ -52,10 +52,11 @@ def _dataset(frame: pl.DataFrame, numeric: list[str], categorical: list[str]):
     return Dataset.from_pandas(pandas, data_definition=DataDefinition(numerical_columns=numeric, categorical_columns=categorical))
 
 
-def feature_drift(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConfig) -> tuple[Any, dict]:
+def feature_drift(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConfig, drift_share: float) -> tuple[Any, dict]:
     """The Evidently snapshot and ``{drifted_share, drifted_count, scores: {column: [score, drifted]}}``.
 
     ``drifted_share`` is over the alarm features; every monitored column gets a score.
+    ``drift_share`` is the alarm threshold (see ``is_alarm``), which Evidently's report shows.
     """
     from evidently import Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
@@ -67,7 +68,7 @@ def feature_drift(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConf
     metrics = [
         *(ValueDrift(column=c, method=cfg.num_method, threshold=cfg.num_threshold) for c in numeric),
         *(ValueDrift(column=c, method=cfg.cat_method, threshold=cfg.cat_threshold) for c in categorical),
-        DriftedColumnsCount(columns=[c for c in alarm_features() if c in present], drift_share=cfg.drift_share,
+        DriftedColumnsCount(columns=[c for c in alarm_features() if c in present], drift_share=drift_share,
                             num_method=cfg.num_method, num_threshold=cfg.num_threshold,
                             cat_method=cfg.cat_method, cat_threshold=cfg.cat_threshold),
     ]  # fmt: skip
@@ -103,6 +104,12 @@ def summarize(snapshot: Any) -> dict:
     return {"drifted_share": float(share or 0.0), "drifted_count": int(count or 0), "scores": scores}
 
 
+def is_alarm(summary: dict, drift_share: float) -> bool:
+    """A report alarms when more than ``drift_share`` of its columns drifted (the retraining
+    rule's threshold: one value for the reports, their HTML and the false-alarm measure)."""
+    return summary["drifted_share"] > drift_share
+
+
 @dataclass(frozen=True)
 class ReportHeading:
     """What a report says before its per-column sections."""
@@ -116,7 +123,7 @@ class ReportHeading:
 
 def heading_html(heading: ReportHeading, summary: dict) -> str:
     """The opening of a report: title, day, windows, drifted share and alarm, top columns."""
-    alarm = summary["drifted_share"] > heading.drift_share
+    alarm = is_alarm(summary, heading.drift_share)
     drifted = sorted(((c, v[0]) for c, v in summary["scores"].items() if v[1]), key=lambda cv: -cv[1])
     top = ", ".join(f"{html.escape(c)} ({v:.3f})" for c, v in drifted[:10]) or "none"
     verdict = "ALARM" if alarm else "no alarm"
@@ -132,12 +139,7 @@ def heading_html(heading: ReportHeading, summary: dict) -> str:
 
 def save_html(snapshot: Any, path: Path, heading: ReportHeading, summary: dict) -> Path:
     """Evidently's HTML report, opened by the summary heading; written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial.html")
-    snapshot.save_html(str(partial))
-    text = partial.read_text()
+    text = snapshot.get_html_str(as_iframe=False)  # what Evidently's save_html writes
     title = f"<title>{html.escape(heading.title)} {heading.day}</title>"
     text = text.replace("<head>", "<head>" + title, 1).replace("<body>", "<body>" + heading_html(heading, summary), 1)
-    partial.write_text(text)
-    partial.replace(path)
-    return path
+    return atomic_write_text(path, text)

@@ -11,6 +11,7 @@ from fti_assets.partitions import daily_partitions
 from fti_assets.resources.io_manager import PARTITION_COLUMN
 from fti_assets.resources.registry import CHAMPION, ModelRegistry
 from fti_assets.resources.reports import ReportStore
+from fti_assets.resources.retraining_rule import RetrainingRule
 
 #: Each day is compared over a trailing week: one day of weather is one weather system.
 DRIFT_WINDOW_DAYS = 7
@@ -25,8 +26,6 @@ class DriftReportConfig(dg.Config):
     """Wasserstein distance (in reference standard deviations) above which a feature drifted."""
     cat_threshold: float = 0.1
     """Jensen-Shannon distance above which a categorical feature drifted."""
-    drift_share: float = 0.5
-    """The report alarms when more than this share of features drifted."""
     html: str = "last"
     """Which days get an HTML report: `all`, `last` (the run's last day, and alarming days)
     or `alarms` (alarming days only)."""
@@ -45,10 +44,15 @@ def reference_window(training_dataset: pl.DataFrame) -> str:
     return f"the training split, {first:%Y-%m-%d} to {last:%Y-%m-%d} ({min(REFERENCE_ROWS, train.height):,} sampled flights)"
 
 
+def trailing_week(frame: pl.DataFrame, day: date) -> pl.DataFrame:
+    """The rows of the ``DRIFT_WINDOW_DAYS`` ending on ``day``: what a day's report compares."""
+    return frame.filter(pl.col("flight_date").is_between(day - timedelta(days=DRIFT_WINDOW_DAYS - 1), day))
+
+
 def _windows(frame: pl.DataFrame, keys: list[str]):
     for key in keys:
         day = date.fromisoformat(key)
-        yield key, day, frame.filter(pl.col("flight_date").is_between(day - timedelta(days=DRIFT_WINDOW_DAYS - 1), day))
+        yield key, day, trailing_week(frame, day)
 
 
 def no_html_reason(config: DriftReportConfig, last_key: str) -> str:
@@ -58,17 +62,17 @@ def no_html_reason(config: DriftReportConfig, last_key: str) -> str:
     return f"no HTML: html=last writes the run's last day ({last_key}) and alarming days; set html: all to write every day"
 
 
-def _report_rows(context, config, reports: ReportStore, name: str, title: str, reference: str, compute) -> pl.DataFrame:
-    from fti_assets.monitoring.drift import ReportHeading, save_html
+def _report_rows(context, config, drift_share: float, reports: ReportStore, name: str, title: str, reference: str, compute) -> pl.DataFrame:
+    from fti_assets.monitoring.drift import ReportHeading, is_alarm, save_html
 
     rows, keys = [], list(context.partition_keys)
     for key, day, current in compute():
         snapshot, summary = current
-        alarm = summary["drifted_share"] > config.drift_share
+        alarm = is_alarm(summary, drift_share)
         html, note = None, no_html_reason(config, keys[-1])
         if config.html == "all" or alarm or (config.html == "last" and key == keys[-1]):
             window = f"{day - timedelta(days=DRIFT_WINDOW_DAYS - 1)} to {day} (inference features)"
-            html = str(save_html(snapshot, reports.path(name, key), ReportHeading(title, key, window, reference, config.drift_share), summary))
+            html = str(save_html(snapshot, reports.path(name, key), ReportHeading(title, key, window, reference, drift_share), summary))
             note = reports.url_of(html)
         rows.append({"day": day, "drifted_share": summary["drifted_share"], "drifted_count": summary["drifted_count"],
                      "alarm": alarm, "scores": json.dumps(summary["scores"]), "html": html, "report": note})  # fmt: skip
@@ -90,40 +94,41 @@ def _metadata(table: pl.DataFrame) -> dict:
 
 @dg.asset(**_DAILY, ins={"batch_predictions": dg.AssetIn(partition_mapping=_WINDOW), "training_dataset": dg.AssetIn()})
 def feature_drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, batch_predictions: pl.DataFrame,
-                         training_dataset: pl.DataFrame, reports: ReportStore) -> dg.Output:  # fmt: skip
+                         training_dataset: pl.DataFrame, reports: ReportStore, retraining_rule: RetrainingRule) -> dg.Output:  # fmt: skip
     """Evidently data drift of the trailing week's inference features against the training
-    reference: Wasserstein for numbers, Jensen-Shannon for categories; the drifted share and
-    per-feature scores in metadata; the HTML report, opened by its summary, on the reports
-    server (`report`), and for each day of the run its link or why it has none (`reports`)."""
+    reference: Wasserstein for numbers, Jensen-Shannon for categories; the drifted share, the
+    day's `alarm` (over the retraining rule's `drift_share`) and per-feature scores; the HTML
+    report, opened by its summary, on the reports server (`report`), and for each day of the
+    run its link or why it has none (`reports`)."""
     from fti_assets.monitoring.drift import DriftConfig, feature_drift
 
-    cfg = DriftConfig(num_threshold=config.num_threshold, cat_threshold=config.cat_threshold, drift_share=config.drift_share)
-    reference = reference_sample(training_dataset)
+    cfg = DriftConfig(num_threshold=config.num_threshold, cat_threshold=config.cat_threshold)
+    reference, drift_share = reference_sample(training_dataset), retraining_rule.drift_share
 
     def compute():
         for key, day, current in _windows(batch_predictions, list(context.partition_keys)):
-            yield key, day, feature_drift(reference, current, cfg)
+            yield key, day, feature_drift(reference, current, cfg, drift_share)
 
-    table = _report_rows(context, config, reports, "feature_drift", "Feature drift", reference_window(training_dataset), compute)
+    table = _report_rows(context, config, drift_share, reports, "feature_drift", "Feature drift", reference_window(training_dataset), compute)
     return dg.Output(table, metadata=_metadata(table))
 
 
 @dg.asset(**_DAILY, ins={"batch_predictions": dg.AssetIn(partition_mapping=_WINDOW), "training_dataset": dg.AssetIn()})
 def prediction_drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, batch_predictions: pl.DataFrame,
-                            training_dataset: pl.DataFrame, reports: ReportStore, registry: ModelRegistry) -> dg.Output:  # fmt: skip
+                            training_dataset: pl.DataFrame, reports: ReportStore, registry: ModelRegistry,
+                            retraining_rule: RetrainingRule) -> dg.Output:  # fmt: skip
     """Evidently drift of the trailing week's predicted probabilities against the champion's
     predictions on the training reference."""
     from fti_assets.monitoring.drift import DriftConfig, prediction_drift
-    from fti_assets.training.encoding import FeatureSpec
 
     champion = registry.load(int(registry.version_by_alias(CHAMPION).version))
     reference = reference_sample(training_dataset)
-    expected = pl.Series(champion.booster.predict(FeatureSpec.from_dict(champion.spec).encode(reference), num_threads=2))
-    cfg = DriftConfig(num_threshold=config.num_threshold, drift_share=config.drift_share)
+    expected = pl.Series(champion.feature_spec.predict(champion.booster, reference))
+    cfg = DriftConfig(num_threshold=config.num_threshold)
 
     def compute():
         for key, day, current in _windows(batch_predictions, list(context.partition_keys)):
             yield key, day, prediction_drift(expected, current["delay_probability"], cfg)
 
-    table = _report_rows(context, config, reports, "prediction_drift", "Prediction drift", reference_window(training_dataset), compute)
+    table = _report_rows(context, config, retraining_rule.drift_share, reports, "prediction_drift", "Prediction drift", reference_window(training_dataset), compute)
     return dg.Output(table, metadata=_metadata(table))

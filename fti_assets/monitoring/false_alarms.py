@@ -14,29 +14,28 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from fti_assets.monitoring.drift import DriftConfig, feature_drift
+from fti_assets.monitoring.drift import DriftConfig, feature_drift, is_alarm
+from fti_assets.monitoring.drift_reports import trailing_week
 
-WINDOW_DAYS = 7
 
-
-def alarm_rates(batch: pl.DataFrame, reference: pl.DataFrame, days: list[date], cfg: DriftConfig) -> pl.DataFrame:
-    """One row per day: the drifted share over the trailing week and whether it alarms."""
+def alarm_rates(batch: pl.DataFrame, reference: pl.DataFrame, days: list[date], cfg: DriftConfig, drift_share: float) -> pl.DataFrame:
+    """One row per day: the drifted share over the drift reports' trailing week and whether it alarms."""
     rows = []
     for day in days:
-        current = batch.filter(pl.col("flight_date").is_between(day - timedelta(days=WINDOW_DAYS - 1), day))
-        _, summary = feature_drift(reference, current, cfg)
+        _, summary = feature_drift(reference, trailing_week(batch, day), cfg, drift_share)
         drifted = sorted(c for c, (_, d) in summary["scores"].items() if d)
-        rows.append({"day": day, "drifted_share": summary["drifted_share"], "alarm": summary["drifted_share"] > cfg.drift_share,
+        rows.append({"day": day, "drifted_share": summary["drifted_share"], "alarm": is_alarm(summary, drift_share),
                      "drifted": ", ".join(drifted)})  # fmt: skip
     return pl.DataFrame(rows)
 
 
 def main() -> None:
     from fti_assets.monitoring.drift_reports import reference_sample
-    from fti_assets.resources.offline_store import OfflineStore
+    from fti_assets.resources.environment import build_resources
     from fti_assets.settings import Settings
 
-    store = OfflineStore(home=str(Settings.from_env().home))
+    resources = build_resources(Settings.from_env())
+    store, drift_share = resources["store"], resources["retraining_rule"].drift_share
     batch = store.read("batch_predictions")
     reference = reference_sample(store.read("training_dataset"))
     cfg = DriftConfig()
@@ -44,7 +43,7 @@ def main() -> None:
     drifting = [date(2013, 10, 1) + timedelta(days=d) for d in range(0, 92, 3)]
     result = {}
     for name, days in (("stable (Jan-Aug)", stable), ("seasonal (Oct-Dec)", drifting)):
-        table = alarm_rates(batch, reference, days, cfg)
+        table = alarm_rates(batch, reference, days, cfg, drift_share)
         result[name] = {"days": table.height, "alarms": int(table["alarm"].sum()), "rate": round(float(table["alarm"].mean()), 3),
                         "mean_drifted_share": round(float(table["drifted_share"].mean()), 3)}  # fmt: skip
         print(name, result[name], file=sys.stderr)

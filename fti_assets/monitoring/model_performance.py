@@ -9,9 +9,10 @@ from fti_assets.resources.io_manager import PARTITION_COLUMN
 from fti_assets.resources.registry import ModelRegistry
 from fti_assets.resources.retraining_rule import RetrainingRule
 
-#: The trailing window for performance and for the retraining rule.
-WINDOW_DAYS = 14
-_TRAILING = dg.TimeWindowPartitionMapping(start_offset=-(WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True)
+#: The trailing window of the served model's AUC (``auc_window``), which the retraining rule's
+#: performance alarm reads.
+PERFORMANCE_WINDOW_DAYS = 14
+_TRAILING = dg.TimeWindowPartitionMapping(start_offset=-(PERFORMANCE_WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True)
 _DAILY = dict(group_name="monitoring", partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
               metadata={PARTITION_COLUMN: "day"})  # fmt: skip
 
@@ -27,7 +28,8 @@ def model_performance(context: dg.AssetExecutionContext, batch_predictions: pl.D
     from fti_assets.monitoring.performance import daily_performance, scored_outcomes
 
     scored = scored_outcomes(batch_predictions, flight_outcomes)
-    table = daily_performance(scored, [date.fromisoformat(k) for k in context.partition_keys], WINDOW_DAYS, retraining_rule.collapse_days)
+    table = daily_performance(scored, [date.fromisoformat(k) for k in context.partition_keys], PERFORMANCE_WINDOW_DAYS,
+                              retraining_rule.collapse_days)  # fmt: skip
     client = registry.client()
     test_auc = {}
     for version in table["model_version"].drop_nulls().unique().to_list():
@@ -36,7 +38,7 @@ def model_performance(context: dg.AssetExecutionContext, batch_predictions: pl.D
     table = table.with_columns(champion_test_auc=pl.col("model_version").replace_strict(test_auc, default=None, return_dtype=pl.Float64))
     last = table.row(-1, named=True)
     context.log.info(f"{last['day']}: AUC {last['auc_day'] or float('nan'):.4f} today, {last['auc_window'] or float('nan'):.4f} "
-                     f"over {WINDOW_DAYS} days; champion test AUC {last['champion_test_auc'] or float('nan'):.4f}")  # fmt: skip
+                     f"over {PERFORMANCE_WINDOW_DAYS} days; champion test AUC {last['champion_test_auc'] or float('nan'):.4f}")  # fmt: skip
     return dg.Output(table, metadata={
         "dagster/row_count": table.height, "auc_day": last["auc_day"], "auc_window": last["auc_window"],
         "champion_test_auc": last["champion_test_auc"], "rows_window": last["rows_window"],

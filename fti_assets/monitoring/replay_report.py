@@ -7,11 +7,12 @@ import polars as pl
 
 from fti_assets.metadata import markdown_table
 from fti_assets.resources.offline_store import OfflineStore
+from fti_assets.resources.retraining_rule import RetrainingRule
 
 
 @dg.asset(group_name="monitoring", io_manager_key="record_io_manager", backfill_policy=dg.BackfillPolicy.single_run(),
           deps=["model_performance", "feature_drift_report", "batch_predictions", "serving_skew"])  # fmt: skip
-def replay_report(context: dg.AssetExecutionContext, store: OfflineStore) -> dg.Output:
+def replay_report(context: dg.AssetExecutionContext, store: OfflineStore, retraining_rule: RetrainingRule) -> dg.Output:
     """The timeline of the last `fti replay`: drift alarms, retrains, promotions, the served
     model's AUC per month with a plot, and the online/offline skew of the served flights."""
     from fti_assets.monitoring.performance import monthly_auc, recovery, scored_outcomes, weekly_auc
@@ -51,7 +52,7 @@ def replay_report(context: dg.AssetExecutionContext, store: OfflineStore) -> dg.
     except FileNotFoundError:
         skew = {"days": 0, "compared_rows": 0}
     lines.append(describe_period(skew))
-    png = timeline_png(performance, drift, events, 0.5)
+    png = timeline_png(performance, drift, events, retraining_rule.drift_share)
     summary = "\n".join(lines)
     return dg.Output(
         {"summary": summary, "start": str(start), "end": str(end), "events": events.height, **{k: int(v) for k, v in counts.items()},

@@ -33,13 +33,13 @@ def performance_alarm(performance: pl.DataFrame, rule: RetrainingRule) -> Alarm 
 
 
 def drift_alarm(drift: pl.DataFrame, rule: RetrainingRule) -> Alarm | None:
-    """The drifted share above the threshold on each of the last ``drift_days`` days."""
+    """The feature drift report's own ``alarm`` standing on each of the last ``drift_days`` days."""
     recent = drift.sort("day").tail(rule.drift_days)
     if recent.height < rule.drift_days:
         return None
     days = recent["day"].to_list()
     consecutive = all(b - a == timedelta(days=1) for a, b in zip(days, days[1:], strict=False))
-    if consecutive and recent["drifted_share"].min() > rule.drift_share:
+    if consecutive and recent["alarm"].all():
         return Alarm(days[-1], f"drifted share of features above {rule.drift_share} for {rule.drift_days} days "
                                f"(latest {recent['drifted_share'][-1]:.2f})")  # fmt: skip
     return None

@@ -22,8 +22,6 @@ def _offline(schedule: pl.DataFrame, served: pl.DataFrame, congestion: pl.DataFr
     """The offline vector and probability of each served flight as of its prediction time,
     scored by the model version that served it."""
     from fti_assets.domain.retrieval import point_in_time_join
-    from fti_assets.training.encoding import FeatureSpec
-
     tables = {g.name: store.read_history(g, day, day) for g in FEATURE_GROUPS if g.name != "origin_congestion"}
     tables["origin_congestion"] = congestion
     joined = point_in_time_join(schedule.join(served.select("flight_id", "champion_version"), on="flight_id")
@@ -31,7 +29,7 @@ def _offline(schedule: pl.DataFrame, served: pl.DataFrame, congestion: pl.DataFr
     parts = []
     for (label,), part in joined.group_by("champion_version"):
         model = registry.load(int(str(label).rsplit(":v", 1)[-1]))
-        p = model.booster.predict(FeatureSpec.from_dict(model.spec).encode(part), num_threads=2)
+        p = model.feature_spec.predict(model.booster, part)
         parts.append(part.with_columns(offline_probability=pl.Series(p)))
     return pl.concat(parts) if parts else joined.clear().with_columns(offline_probability=pl.lit(None, pl.Float64))
 

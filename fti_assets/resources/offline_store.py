@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
+
+from fti_assets.resources.atomic import atomic_path, atomic_write_text
 
 if TYPE_CHECKING:
     from fti_assets.domain.feature_groups import FeatureGroup
@@ -170,23 +170,14 @@ class OfflineStore(dg.ConfigurableResource):
             if _execute_with_retry(home / "warehouse.duckdb", list(pending.values())):
                 path.unlink(missing_ok=True)
                 return []
-            fd, tmp = tempfile.mkstemp(dir=home, prefix=".pending.", suffix=".tmp")
-            with os.fdopen(fd, "w") as handle:
-                json.dump(pending, handle)
-            os.replace(tmp, path)
+            atomic_write_text(path, json.dumps(pending))
             return sorted(pending)
 
 
 def atomic_write_parquet(frame: pl.DataFrame, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    """Write ``frame`` as zstd Parquet with statistics, atomically."""
+    with atomic_path(target) as tmp:
         frame.write_parquet(tmp, compression="zstd", statistics=True)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @contextmanager

@@ -1,12 +1,12 @@
 """Small JSON records (model versions, evaluations, promotions) passed between assets."""
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+
+from fti_assets.resources.atomic import atomic_write_text
 
 
 class RecordIOManager(dg.ConfigurableIOManager):
@@ -18,12 +18,7 @@ class RecordIOManager(dg.ConfigurableIOManager):
         return Path(self.home) / "records" / f"{key.path[-1]}.json"
 
     def handle_output(self, context: dg.OutputContext, obj: dict[str, Any]) -> None:
-        target = self._path(context.asset_key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(obj, handle, indent=2, default=str)
-        os.replace(tmp, target)
+        atomic_write_text(self._path(context.asset_key), json.dumps(obj, indent=2, default=str))
 
     def load_input(self, context: dg.InputContext) -> dict[str, Any]:
         path = self._path(context.asset_key)

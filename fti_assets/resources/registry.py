@@ -14,11 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from fti_assets.inference.serving.model_store import REGISTERED_MODEL
+
+if TYPE_CHECKING:
+    from fti_assets.training.encoding import FeatureSpec
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
 _QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_LOGGING_LEVEL": "WARNING",
@@ -33,6 +36,13 @@ class LoadedModel:
     booster: Any
     spec: dict
     model_file: Path
+
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        """The spec as a ``FeatureSpec``: ``feature_spec.predict(booster, frame)`` scores a frame."""
+        from fti_assets.training.encoding import FeatureSpec
+
+        return FeatureSpec.from_dict(self.spec)
 
 
 class ModelRegistry(dg.ConfigurableResource):

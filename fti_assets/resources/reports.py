@@ -4,6 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from fti_assets.resources.atomic import atomic_write_bytes
+
 
 class ReportStore(dg.ConfigurableResource):
     """Where HTML reports and plots are written (under FTI_HOME) and the HTTP address that
@@ -22,9 +24,4 @@ class ReportStore(dg.ConfigurableResource):
 
     def write(self, relative: str, content: bytes) -> str:
         """Store ``content`` at ``folder/relative`` (atomically) and return its HTTP address."""
-        target = Path(self.folder) / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(content)
-        partial.replace(target)
-        return self.url_of(target)
+        return self.url_of(atomic_write_bytes(Path(self.folder) / relative, content))

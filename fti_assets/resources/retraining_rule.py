@@ -5,7 +5,7 @@ import dagster as dg
 
 class RetrainingRule(dg.ConfigurableResource):
     """Retrain when recent AUC falls below the champion's test AUC by ``auc_margin``, or when
-    the drifted share of features stays above ``drift_share`` for ``drift_days`` days; both
+    the feature drift report alarms on ``drift_days`` consecutive days; both
     wait out ``cooldown_days`` after a retrain. A collapse (the AUC of the last
     ``collapse_days`` below ``collapse_auc``, or below the test AUC by ``collapse_drop``)
     acts at once, on evidence gathered after the last retrain."""
@@ -13,7 +13,9 @@ class RetrainingRule(dg.ConfigurableResource):
     auc_margin: float = 0.03
     min_window_rows: int = 2000
     drift_share: float = 0.5
+    """The drift reports alarm on a day when more than this share of the features drifted."""
     drift_days: int = 3
+    """Retrain when the feature drift report alarms on this many consecutive days."""
     cooldown_days: int = 14
     collapse_days: int = 3
     """A collapse is judged on the served AUC of this many days, all after the last retrain."""

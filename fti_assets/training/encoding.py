@@ -7,6 +7,7 @@ scoring and the online service encode features identically.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -63,6 +64,11 @@ class FeatureSpec:
             else:
                 columns.append(pl.col(name) if schema[name] == pl.Float64 else pl.col(name).cast(pl.Float64))
         return frame.select(columns).to_numpy()
+
+    def predict(self, booster: Any, frame: pl.DataFrame, contributions: bool = False) -> np.ndarray:
+        """``booster``'s delay probability for each row of ``frame``, encoded by this spec; with
+        ``contributions``, each row's TreeSHAP contributions instead (the bias last)."""
+        return booster.predict(self.encode(frame), pred_contrib=contributions, num_threads=2)
 
     def encode_rows(self, rows: list[dict], codes: dict[str, dict[str, int]] | None = None) -> np.ndarray:
         """``encode`` for a few rows held as dicts (the service's requests), without a frame.

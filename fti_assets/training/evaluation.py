@@ -162,4 +162,4 @@ def request_time_auc(train: pl.DataFrame, validation: pl.DataFrame, test: pl.Dat
 
     fitted = train_booster(train, validation, params, 500, 50, feature_subset=list(REQUEST_FEATURES))
     y = test["is_delayed"].cast(pl.Int8).to_numpy()
-    return metrics(y, fitted.booster.predict(fitted.spec.encode(test), num_threads=2))["auc"]
+    return metrics(y, fitted.spec.predict(fitted.booster, test))["auc"]

@@ -38,22 +38,18 @@ def evaluation_page(version: int, comparison: pl.DataFrame, verdicts: dict, pass
 
 
 def _predict(model: LoadedModel, test: pl.DataFrame) -> np.ndarray:
-    from fti_assets.training.encoding import FeatureSpec
-
-    spec = FeatureSpec.from_dict(model.spec)
+    spec = model.feature_spec
     missing = [f for f in spec.features if f not in test.columns]
     if missing:
         raise dg.Failure(f"model version {model.version} needs features missing from the dataset: {missing}")
-    return model.booster.predict(spec.encode(test), num_threads=2)
+    return spec.predict(model.booster, test)
 
 
 def contribution_summary(model: LoadedModel, test: pl.DataFrame) -> dict[str, float]:
     """Mean absolute TreeSHAP contribution per feature on (a sample of) the test split, largest first."""
-    from fti_assets.training.encoding import FeatureSpec
-
-    spec = FeatureSpec.from_dict(model.spec)
+    spec = model.feature_spec
     sample = test.sample(CONTRIBUTION_SAMPLE, seed=0) if test.height > CONTRIBUTION_SAMPLE else test
-    contributions = model.booster.predict(spec.encode(sample), pred_contrib=True, num_threads=2)[:, :-1]
+    contributions = spec.predict(model.booster, sample, contributions=True)[:, :-1]
     means = np.abs(contributions).mean(axis=0)
     return {spec.features[i]: float(means[i]) for i in np.argsort(-means, kind="stable")}
 

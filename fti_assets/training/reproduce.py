@@ -52,7 +52,6 @@ def reproduce(version: int, settings: Settings | None = None) -> Reproduction:
 
     from fti_assets.domain.retrieval import content_hash
     from fti_assets.resources.environment import build_resources
-    from fti_assets.training.encoding import FeatureSpec
     from fti_assets.training.reproducibility import code_version
     from fti_assets.training.trainer import train_booster
 
@@ -90,8 +89,8 @@ def reproduce(version: int, settings: Settings | None = None) -> Reproduction:
     registered = registry.load(version)
     if fitted.spec.to_dict() != registered.spec:
         out.differences.append("feature spec: the retrained model's features or category codes differ from the registered one's")
-    ours = fitted.booster.predict(fitted.spec.encode(test), num_threads=2)
-    theirs = registered.booster.predict(FeatureSpec.from_dict(registered.spec).encode(test), num_threads=2)
+    ours = fitted.spec.predict(fitted.booster, test)
+    theirs = registered.feature_spec.predict(registered.booster, test)
     if ours.shape != theirs.shape or not np.array_equal(ours, theirs):
         gap = float(np.max(np.abs(ours - theirs))) if ours.shape == theirs.shape else float("nan")
         out.differences.append(f"test predictions: {int(np.sum(ours != theirs)) if ours.shape == theirs.shape else 'all'} of "

@@ -26,8 +26,11 @@ def _performance(aucs: list[float], test_auc: float = 0.72, rows: int = 5000) ->
     })  # fmt: skip
 
 
-def _drift(shares: list[float], start: date = D0) -> pl.DataFrame:
-    return pl.DataFrame({"day": [start + timedelta(days=i) for i in range(len(shares))], "drifted_share": shares})
+def _drift(shares: list[float], start: date = D0, alarms: list[bool] | None = None) -> pl.DataFrame:
+    """A feature_drift_report table: the drifted share of each day and the alarm the report stored."""
+    alarms = [s > RetrainingRule().drift_share for s in shares] if alarms is None else alarms
+    return pl.DataFrame({"day": [start + timedelta(days=i) for i in range(len(shares))], "drifted_share": shares, "alarm": alarms},
+                        schema_overrides={"alarm": pl.Boolean})  # fmt: skip
 
 
 def test_performance_alarm_needs_a_real_gap_and_enough_rows() -> None:
@@ -37,12 +40,14 @@ def test_performance_alarm_needs_a_real_gap_and_enough_rows() -> None:
     assert performance_alarm(_performance([0.71, 0.60], rows=500), rule) is None  # too few flights
 
 
-def test_drift_alarm_needs_consecutive_days_above_the_share() -> None:
-    rule = RetrainingRule(drift_share=0.5, drift_days=3)
+def test_drift_alarm_needs_consecutive_alarming_days() -> None:
+    rule = RetrainingRule(drift_days=3)
     assert drift_alarm(_drift([0.2, 0.6, 0.7, 0.8]), rule).day == D0 + timedelta(days=3)
     assert drift_alarm(_drift([0.6, 0.7, 0.4]), rule) is None
     gap = pl.concat([_drift([0.6]), _drift([0.7, 0.8], D0 + timedelta(days=5))])
     assert drift_alarm(gap, rule) is None  # not consecutive days
+    # The report's stored alarm decides, not a share recomputed against the rule.
+    assert drift_alarm(_drift([0.8, 0.8, 0.8], alarms=[True, False, True]), rule) is None
 
 
 def test_cool_down_blocks_an_alarm_soon_after_a_retrain() -> None:

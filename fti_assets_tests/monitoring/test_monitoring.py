@@ -59,6 +59,7 @@ def test_drift_reports_are_stored_and_linked(home: Path) -> None:
     store = OfflineStore(home=str(home))
     features = store.read("feature_drift_report").sort("day")
     assert features.height == 14 and features["drifted_share"].is_between(0, 1).all()
+    assert features["alarm"].to_list() == (features["drifted_share"] > RetrainingRule().drift_share).to_list()  # the rule's threshold
     last = features.row(-1, named=True)
     assert Path(last["html"]).stat().st_size > 100_000  # the Evidently HTML, under FTI_HOME
     assert Path(last["html"]).is_relative_to(home / "reports")

@@ -16,7 +16,7 @@ import polars as pl
 
 from fti_assets.resources.offline_store import OfflineStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 

@@ -35,9 +35,7 @@ def refresh_instant(t: datetime, cadence: str) -> datetime:
 
 def serving_model(loaded) -> ServingModel:
     """A registry ``LoadedModel`` as the service holds it."""
-    from fti_assets.training.encoding import FeatureSpec
-
-    return ServingModel(version=f"{MODEL_NAME}:v{loaded.version}", booster=loaded.booster, spec=FeatureSpec.from_dict(loaded.spec))
+    return ServingModel(version=f"{MODEL_NAME}:v{loaded.version}", booster=loaded.booster, spec=loaded.feature_spec)
 
 
 def requests(schedule: pl.DataFrame) -> list:
