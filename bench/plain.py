@@ -27,7 +27,18 @@ from types import SimpleNamespace
 
 import polars as pl
 
-from bench.plain_parts import END, START, Steps, days, ingest, log, partition_column, publish_checks, utc_midnight
+from bench.plain_parts import (
+    END,
+    START,
+    Steps,
+    check_known_at,
+    days,
+    ingest,
+    log,
+    partition_column,
+    publish_checks,
+    utc_midnight,
+)
 from fti_assets.features import definitions as pipeline
 
 MONITORED_DAYS = 14
@@ -47,8 +58,6 @@ def main() -> None:
         from fti_assets.domain.feature_groups import FEATURE_GROUPS
         from fti_assets.domain.pipeline import feature_tables
         from fti_assets.domain.retrieval import content_hash
-        from fti_assets.domain.timezones import airport_timezones
-        from fti_assets.features.contracts import known_at
         from fti_assets.inference import batch_predictions as inference
         from fti_assets.monitoring import drift_reports as drift
         from fti_assets.monitoring import model_performance as monitoring
@@ -66,11 +75,7 @@ def main() -> None:
         from fti_assets.resources.retraining_rule import RetrainingRule
         from fti_assets.training import evaluation as ev
         from fti_assets.training import plots
-        from fti_assets.training.dataset import (
-            TrainingDatasetConfig,
-            build_training_dataset,
-            label_spine,
-        )
+        from fti_assets.training.dataset import TrainingDatasetConfig, build_training_dataset, label_spine
         from fti_assets.training.model import EvaluationConfig, TrainingConfig
         from fti_assets.training.model_evaluation import _predict
         from fti_assets.training.trainer import lightgbm_params, train_booster
@@ -96,19 +101,7 @@ def main() -> None:
                      "route_delay_stats": ("snapshot_date", timedelta(hours=6)), "plane_last_arrival": ("flight_date", timedelta(hours=12))}  # fmt: skip
         for name, frame in tables.items():
             publish_checks(name, frame, year, *freshness.get(name, (None, None)))
-        # The known-at stamps recomputed from the raw event times, as the assets check them.
-        zones, outcomes = airport_timezones(raw_tables["airports"]), tables["flight_outcomes"]
-        disagreeing = [
-            known_at.schedule_mismatches(raw_tables["schedules"], zones, tables["flight_schedule"], 1),
-            known_at.outcome_mismatches(raw_tables["flights"], zones, outcomes),
-            known_at.weather_mismatches(raw_tables["weather"], tables["origin_weather"]),
-            known_at.stats_mismatches(outcomes, tables["carrier_delay_stats"], ["carrier"], "carrier"),
-            known_at.stats_mismatches(outcomes, tables["route_delay_stats"], ["origin", "dest"], "route"),
-            known_at.plane_mismatches(outcomes, tables["plane_last_arrival"]),
-            known_at.congestion_mismatches(tables["flight_schedule"], tables["origin_congestion"]),
-        ]
-        if any(d.height for d in disagreeing):
-            raise RuntimeError("known-at stamps disagree with the raw event times")
+        check_known_at(raw_tables, tables)
     rows.update({f"features.{t}": f.height for t, f in tables.items()})
 
     # 3. the raw and feature tables stored as the IO manager stores them

@@ -1,5 +1,5 @@
-"""The plain script's pieces (``bench/plain.py``): raw ingestion and feature checks without
-Dagster, calling the functions the asset bodies call, and a step timer."""
+"""The plain script's pieces (``bench/plain.py``): raw ingestion, feature and known-at checks
+without Dagster, calling the functions the asset bodies call, and a step timer."""
 
 from __future__ import annotations
 
@@ -96,3 +96,22 @@ def publish_checks(table: str, frame: pl.DataFrame, keys: list[str], day_column:
     null_shares(frame)
     if day_column and max_lag is not None:
         stale_days(frame, day_column, keys, max_lag)
+
+
+def check_known_at(raw: dict[str, pl.DataFrame], tables: dict[str, pl.DataFrame]) -> None:
+    """The known-at stamps recomputed from the raw event times, as the assets check them."""
+    from fti_assets.domain.timezones import airport_timezones
+    from fti_assets.features.contracts import known_at
+
+    zones, outcomes = airport_timezones(raw["airports"]), tables["flight_outcomes"]
+    disagreeing = [
+        known_at.schedule_mismatches(raw["schedules"], zones, tables["flight_schedule"], 1),
+        known_at.outcome_mismatches(raw["flights"], zones, outcomes),
+        known_at.weather_mismatches(raw["weather"], tables["origin_weather"]),
+        known_at.stats_mismatches(outcomes, tables["carrier_delay_stats"], ["carrier"], "carrier"),
+        known_at.stats_mismatches(outcomes, tables["route_delay_stats"], ["origin", "dest"], "route"),
+        known_at.plane_mismatches(outcomes, tables["plane_last_arrival"]),
+        known_at.congestion_mismatches(tables["flight_schedule"], tables["origin_congestion"]),
+    ]
+    if any(d.height for d in disagreeing):
+        raise RuntimeError("known-at stamps disagree with the raw event times")

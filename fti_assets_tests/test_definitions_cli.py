@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -27,6 +28,20 @@ def test_dg_check_defs_passes(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert "All definitions loaded successfully" in out.stdout + out.stderr
+
+
+def test_dg_list_defs_lists_assets_jobs_and_sensors(tmp_path: Path) -> None:
+    out = subprocess.run([str(BIN / "dg"), "list", "defs", "--json"], cwd=ROOT, env={**os.environ, "FTI_HOME": str(tmp_path)},
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    listed = json.loads(out.stdout)
+    assets = {a["asset_key"]: a["group_name"] for a in listed["assets"]}
+    assert {"flights": "raw", "flight_schedule": "features", "training_dataset": "training", "champion_model": "deployment",
+            "online_features": "inference", "serving_skew": "monitoring"}.items() <= assets.items()  # fmt: skip
+    jobs = {j["name"] for j in listed["jobs"]}
+    assert {"feature_pipeline", "training_pipeline", "inference_pipeline", "monitoring_pipeline", "daily_pipeline", "schedule_feed"} <= jobs
+    sensors = {s["name"] for s in listed["sensors"]}
+    assert {"retraining_sensor", "canary_guard_sensor", "champion_guard_sensor", "run_outcome_on_success", "run_outcome_on_failure"} <= sensors
 
 
 def test_fti_demo_runs_the_loop_on_a_window_and_prints_a_summary(tmp_path: Path) -> None:

@@ -16,33 +16,23 @@ import pytest
 
 from fti_assets.domain.feature_groups import group
 from fti_assets.resources.offline_store import OfflineStore
-from fti_assets.resources.registry import CHAMPION, PREVIOUS, ModelRegistry
-from fti_assets_tests.conftest import materialize, settings_for
+from fti_assets.resources.registry import CHAMPION, PREVIOUS
+from fti_assets_tests.conftest import materialize
+from fti_assets_tests.deployment.registry import (
+    NO_SPLITS,
+    TRAIN,
+    WEAK,
+    bento_folder,
+    bundled_models,
+    champion_at,
+    check_results,
+    gate_check_specs,
+    registry_at,
+    training_run,
+    verdict_of,
+)
 
 BIN = Path(sys.executable).parent
-TRAIN = ["trained_model", "model_evaluation", "champion_model", "flight_delay_bento"]
-WEAK = {"num_leaves": 2, "max_rounds": 2, "learning_rate": 0.05}  # a real but poor model
-NO_SPLITS = {"num_leaves": 2, "max_rounds": 1, "min_data_in_leaf": 10_000_000}  # a constant: AUC 0.5
-LOW_FLOORS = {"floor_auc": 0.5, "floor_max_brier": 0.25}
-
-
-def _config(training: dict | None = None, gates: dict | None = None) -> dict:
-    return {"ops": {"trained_model": {"config": training or {}}, "model_evaluation": {"config": {**LOW_FLOORS, **(gates or {})}}}}
-
-
-def _registry(home: Path) -> ModelRegistry:
-    from fti_assets.resources.environment import build_resources
-
-    return build_resources(settings_for(home))["registry"]
-
-
-def _champion(home: Path) -> int | None:
-    found = _registry(home).version_by_alias(CHAMPION)
-    return int(found.version) if found else None
-
-
-def _checks(result) -> dict[str, bool]:
-    return {e.event_specific_data.check_name: e.event_specific_data.passed for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
 
 
 @pytest.fixture(scope="module")
@@ -53,29 +43,11 @@ def home(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def _bento(home: Path, version: int) -> Path:
-    """The Bento folder the registry records for ``version`` (in the store under FTI_HOME)."""
-    tag = _registry(home).client().get_model_version("flight_delay", str(version)).tags["bento"]
-    name, bento_version = tag.split(":")
-    return home / "bentoml" / "bentos" / name / bento_version
-
-
-def bundled_models(bento: Path) -> list[str]:
-    import yaml
-
-    info = yaml.safe_load((bento / "bento.yaml").read_text())
-    return [m["tag"] for m in [*info["models"], *(m for s in info["services"] for m in s["models"])]]
-
-
-def _verdict(result, instance: dg.DagsterInstance) -> str:
-    return instance.get_run_by_id(result.run_id).tags["fti/verdict"]
-
-
 def test_first_model_is_promoted_under_absolute_floors_and_packaged(home: Path) -> None:
-    result = materialize(home, TRAIN, None, None, run_config=_config(WEAK))
+    result = materialize(home, TRAIN, None, None, run_config=training_run(WEAK))
     assert result.success
-    assert _champion(home) == 1
-    bento = _bento(home, 1)
+    assert champion_at(home) == 1
+    bento = bento_folder(home, 1)
     assert "registry_version: '1'" in (bento / "bento.yaml").read_text()
     assert 'PACKAGED_MODEL = "flight_delay_model:v1"' in (bento / "src/fti_assets/inference/serving/packaged.py").read_text()
     assert bundled_models(bento) == ["flight_delay_model:v1"]
@@ -88,7 +60,7 @@ def test_the_run_records_what_reproduces_the_model(home: Path) -> None:
 
     from fti_assets.domain.retrieval import content_hash
 
-    registry = _registry(home)
+    registry = registry_at(home)
     version = registry.client().get_model_version(registry.model_name, "1")
     run = mlflow.get_run(version.run_id)
     assert run.info.status == "FINISHED"  # training and evaluation both closed their runs
@@ -111,28 +83,22 @@ def test_the_run_records_what_reproduces_the_model(home: Path) -> None:
 
 def test_a_refusal_leaves_a_green_run_with_the_verdict(home: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize(home, TRAIN, None, None, run_config=_config(NO_SPLITS), instance=instance)
+    result = materialize(home, TRAIN, None, None, run_config=training_run(NO_SPLITS), instance=instance)
     assert result.success  # refused is an outcome, not a crash
-    checks = _checks(result)
+    checks = check_results(result)
     assert checks["beats_champion"] is False and checks["leak_alarm"] is True
-    assert _champion(home) == 1
-    verdict = _verdict(result, instance)
+    assert champion_at(home) == 1
+    verdict = verdict_of(result, instance)
     assert verdict.startswith("kept v1, refused v2 because the gates refused it:") and "beats_champion: challenger AUC" in verdict
     meta = instance.get_latest_materialization_event(dg.AssetKey("champion_model")).asset_materialization.metadata
     assert meta["verdict"].value == verdict and meta["outcome"].value == "refused"
-    tags = _registry(home).client().get_model_version("flight_delay", "2").tags
+    tags = registry_at(home).client().get_model_version("flight_delay", "2").tags
     assert tags["gates"] == "refused" and "champion" in tags["gate_report"] and tags["candidate"] == "no"
-    event = _registry(home).history()[-1]
+    event = registry_at(home).history()[-1]
     assert (event["action"], event["version"], event["from_version"]) == ("refuse", 2, 1)
     assert event["report"]["gates"]["beats_champion"]["passed"] is False and event["actor"] == f"dagster run {result.run_id}"
-    specs = {s.name: s.description for s in _checks_specs()}
+    specs = {s.name: s.description for s in gate_check_specs()}
     assert set(specs) == {"leak_alarm", "sanity", "beats_champion", "no_slice_regression"} and all(specs.values())
-
-
-def _checks_specs():
-    from fti_assets.definitions import defs
-
-    return defs.resolve_assets_def("model_evaluation").check_specs
 
 
 def test_a_refused_version_may_still_run_in_shadow(home: Path) -> None:
@@ -140,13 +106,13 @@ def test_a_refused_version_may_still_run_in_shadow(home: Path) -> None:
 
     shadow = {"ops": {"challenger_model": {"config": {"mode": "shadow"}}}}
     assert materialize(home, ["challenger_model"], None, None, run_config=shadow).success
-    assert read_roles(_registry(home).tracking_uri) == Roles(1, 2, "shadow", 0.0)
+    assert read_roles(registry_at(home).tracking_uri) == Roles(1, 2, "shadow", 0.0)
 
 
 def test_concurrent_promotion_and_canary_retirement_converge_on_the_alias(home: Path) -> None:
     from fti_assets.inference.serving.model_store import Roles, read_roles
 
-    assert materialize(home, ["trained_model", "model_evaluation"], None, None, run_config=_config()).success
+    assert materialize(home, ["trained_model", "model_evaluation"], None, None, run_config=training_run()).success
     retire = {"ops": {"challenger_model": {"config": {"mode": "retire", "reason": "race"}}}}
     jobs = {"promote": (["champion_model", "flight_delay_bento"], {}), "retire": (["challenger_model"], retire)}
     script = ("import json, sys; from pathlib import Path; from fti_assets_tests.conftest import materialize; "
@@ -159,13 +125,13 @@ def test_concurrent_promotion_and_canary_retirement_converge_on_the_alias(home: 
     for name, process in running.items():
         _, err = process.communicate(timeout=600)
         assert process.returncode == 0, (name, err[-3000:])
-    registry = _registry(home)
+    registry = registry_at(home)
     assert read_roles(registry.tracking_uri) == Roles(3)  # what a service follows: v3 alone
     assert int(registry.version_by_alias(PREVIOUS).version) == 1
     assert registry.client().get_model_version("flight_delay", "2").tags["serving_mode"] == "retired"
     tags = registry.client().get_model_version("flight_delay", "3").tags
     assert tags["replaced_version"] == "1" and "passed the gates" in tags["promotion_reason"]
-    assert bundled_models(_bento(home, 3)) == ["flight_delay_model:v3"]
+    assert bundled_models(bento_folder(home, 3)) == ["flight_delay_model:v3"]
     assert [e["action"] for e in registry.history()] == ["promote", "refuse", "promote"]
 
 
@@ -175,8 +141,8 @@ def test_a_champion_trailing_the_previous_one_live_is_rolled_back_automatically(
     from fti_assets.training.encoding import FeatureSpec
 
     copy = Path(shutil.copytree(home, tmp_path / "regressed"))
-    registry, store = _registry(copy), OfflineStore(home=str(copy))
-    assert (_champion(copy), int(registry.version_by_alias(PREVIOUS).version)) == (3, 1)
+    registry, store = registry_at(copy), OfflineStore(home=str(copy))
+    assert (champion_at(copy), int(registry.version_by_alias(PREVIOUS).version)) == (3, 1)
     test = store.read("training_dataset").filter(pl.col("split") == "test")
 
     def scores(version: int) -> np.ndarray:
@@ -199,7 +165,7 @@ def test_a_champion_trailing_the_previous_one_live_is_rolled_back_automatically(
     evidence = json.loads(request.run_config["ops"]["champion_model"]["config"]["evidence"])
     assert evidence["rows"] == test.height and evidence["champion_auc"] < evidence["previous_auc"]
     assert materialize(copy, ["champion_model", "flight_delay_bento"], None, None, run_config=request.run_config).success
-    assert _champion(copy) == 1
+    assert champion_at(copy) == 1
     event = registry.history()[-1]
     assert (event["action"], event["version"], event["from_version"]) == ("rollback", 1, 3)
     assert event["reason"].startswith("automatic rollback") and event["report"]["champion_auc"] == evidence["champion_auc"]
@@ -211,7 +177,7 @@ def test_the_stored_model_reloads_and_predicts_the_same_numbers(home: Path) -> N
 
     from fti_assets.training.encoding import FeatureSpec
 
-    registry = _registry(home)
+    registry = registry_at(home)
     loaded = registry.load(3)
     assert loaded.model_file.read_text().startswith("tree")  # LightGBM's text format, not a pickle
     test = OfflineStore(home=str(home)).read("training_dataset").filter(pl.col("split") == "test")
@@ -233,10 +199,10 @@ def test_rollback_restores_the_previous_champion_and_its_bento(home: Path) -> No
     out = subprocess.run([str(BIN / "fti"), "rollback", "--reason", "canary alarms"], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "rolled back from version 3 to 1" in out.stdout
-    assert _champion(home) == 1
+    assert champion_at(home) == 1
     bento = subprocess.run([str(BIN / "fti"), "bento"], env=env, capture_output=True, text=True, timeout=300).stdout.strip()
-    assert bento == _registry(home).client().get_model_version("flight_delay", "1").tags["bento"]
-    history = _registry(home).history()
+    assert bento == registry_at(home).client().get_model_version("flight_delay", "1").tags["bento"]
+    history = registry_at(home).history()
     assert [e["action"] for e in history] == ["promote", "refuse", "promote", "rollback"]  # the copy's auto-rollback is its own
     assert history[-1]["reason"] == "canary alarms" and (history[-1]["version"], history[-1]["from_version"]) == (1, 3)
     listing = subprocess.run([str(BIN / "fti"), "models"], env=env, capture_output=True, text=True, timeout=300).stdout
@@ -248,16 +214,16 @@ def test_rollback_restores_the_previous_champion_and_its_bento(home: Path) -> No
 def test_rematerializing_after_a_rollback_does_not_re_promote(home: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
     result = materialize(home, ["champion_model", "flight_delay_bento"], None, None, instance=instance)
-    assert result.success and _champion(home) == 1
-    assert "refused v3 because it was rolled back" in _verdict(result, instance)
-    assert _registry(home).history()[-1]["action"] == "refuse"
+    assert result.success and champion_at(home) == 1
+    assert "refused v3 because it was rolled back" in verdict_of(result, instance)
+    assert registry_at(home).history()[-1]["action"] == "refuse"
 
 
 def test_an_evaluation_against_a_former_champion_is_refused(home: Path) -> None:
     from fti_assets.deployment.champion import promotion_problem
 
     evaluation = json.loads((home / "records" / "model_evaluation.json").read_text())
-    tags = _registry(home).client().get_model_version("flight_delay", "3").tags
+    tags = registry_at(home).client().get_model_version("flight_delay", "3").tags
     fresh = {k: v for k, v in tags.items() if k not in ("rolled_back_at", "rollback_reason")}
     assert promotion_problem(evaluation, 1, fresh) is None  # judged against v1, and v1 is champion
     assert "evaluated against champion v1, but the champion is now v4" in promotion_problem(evaluation, 4, fresh)
@@ -270,10 +236,10 @@ def test_a_leaky_feature_trips_the_leak_alarm(home: Path, tmp_path: Path) -> Non
     store = OfflineStore(home=str(leaky_home))
     outcomes = store.read("flight_outcomes").select("flight_id", flight_arr_delay=pl.col("arr_delay").cast(pl.Float64))
     store.write("training_dataset", store.read("training_dataset").join(outcomes, on="flight_id", how="left"))
-    champion_before = _champion(leaky_home)
-    result = materialize(leaky_home, TRAIN, None, None, run_config=_config({"extra_features": ["flight_arr_delay"]}))
+    champion_before = champion_at(leaky_home)
+    result = materialize(leaky_home, TRAIN, None, None, run_config=training_run({"extra_features": ["flight_arr_delay"]}))
     assert result.success
-    assert _checks(result)["leak_alarm"] is False
+    assert check_results(result)["leak_alarm"] is False
     record = json.loads((leaky_home / "records" / "model_evaluation.json").read_text())
     assert "look for leakage" in record["gates"]["leak_alarm"]["message"]
-    assert _champion(leaky_home) == champion_before
+    assert champion_at(leaky_home) == champion_before

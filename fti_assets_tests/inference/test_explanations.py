@@ -11,7 +11,7 @@ import pytest
 
 from fti_assets.inference.serving.process import ServiceProcess
 from fti_assets.resources.offline_store import OfflineStore
-from fti_assets_tests.inference.test_service import _flight, home, service  # noqa: F401  (the served home and service, shared)
+from fti_assets_tests.inference.served import flight_request, home, service  # noqa: F401  (the served home and service, shared)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_batch_scoring_stores_explanations_only_on_request(fitted) -> None:
 
 
 def test_explain_on_predict_returns_the_top_contributions_of_the_served_probability(service: ServiceProcess) -> None:  # noqa: F811
-    flights = [_flight(), _flight(tailnum="NOPLANE")]
+    flights = [flight_request(), flight_request(tailnum="NOPLANE")]
     plain = httpx.post(f"{service.url}/predict", json={"flights": flights}, timeout=30)
     assert plain.status_code == 200 and all(f["explanation"] is None for f in plain.json())
     answer = httpx.post(f"{service.url}/predict", json={"flights": flights, "explain": True}, timeout=30)

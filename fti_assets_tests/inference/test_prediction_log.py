@@ -18,7 +18,7 @@ import pytest
 from fti_assets.inference.serving.prediction_log import PredictionLog
 from fti_assets.inference.serving.process import ServiceProcess
 from fti_assets.inference.serving.schemas import ErrorBody
-from fti_assets_tests.inference.test_service import _flight, home  # noqa: F401  (the served home, shared)
+from fti_assets_tests.inference.served import flight_request, home  # noqa: F401  (the served home, shared)
 
 
 def _records(folder: Path) -> list[dict]:
@@ -64,7 +64,7 @@ def test_a_worker_killed_under_load_loses_no_answered_prediction(own_home: Path)
                 while not stop.is_set():
                     with lock:
                         n = next(counter)
-                    flight = _flight(flight=n % 9999 + 1, carrier=f"Q{n // 9999}")  # a unique flight_id each
+                    flight = flight_request(flight=n % 9999 + 1, carrier=f"Q{n // 9999}")  # a unique flight_id each
                     try:
                         r = client.post(f"{service.url}/predict", json={"flights": [flight]})
                     except httpx.HTTPError:
@@ -106,12 +106,12 @@ def test_a_failing_log_refuses_answers_degrades_readiness_and_says_so(own_home: 
         blocker = own_home / "predictions"
         blocker.write_text("not a folder")  # the log cannot create its day folder
         for _ in range(3):
-            response = httpx.post(f"{service.url}/predict", json={"flights": [_flight()]}, timeout=30)
+            response = httpx.post(f"{service.url}/predict", json={"flights": [flight_request()]}, timeout=30)
             assert response.status_code == 503
             assert ErrorBody.model_validate_json(response.content).errors[0].field == "service"
         assert httpx.get(f"{service.url}/readyz").status_code == 503
         blocker.unlink()
-        assert httpx.post(f"{service.url}/predict", json={"flights": [_flight()]}, timeout=30).status_code == 200
+        assert httpx.post(f"{service.url}/predict", json={"flights": [flight_request()]}, timeout=30).status_code == 200
         assert httpx.get(f"{service.url}/readyz").status_code == 200
     log = service.log.read_text()
     assert "cannot append to the prediction log" in log

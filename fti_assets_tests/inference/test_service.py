@@ -19,58 +19,14 @@ from fti_assets.domain.feature_groups import FEATURE_GROUPS
 from fti_assets.inference.serving.process import ServiceProcess
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets_tests.conftest import materialize
+from fti_assets_tests.inference import served as served_home
+from fti_assets_tests.inference.served import AS_OF, champion_bento, flight_request, schedule_requests
 
-AS_OF = datetime(2013, 1, 12, 6, 0, tzinfo=UTC)
-LOW_FLOORS = {"model_evaluation": {"config": {"floor_auc": 0.5, "floor_max_brier": 0.25}}}
-TRAIN = ["trained_model", "model_evaluation", "champion_model", "flight_delay_bento", "online_features"]
-
-
-@pytest.fixture(scope="session")
-def home(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two champions in turn (a weak v1, then v2), an online store refreshed as of AS_OF."""
-    target = Path(shutil.copytree(feature_home, tmp_path_factory.mktemp("served") / "home"))
-    online = {"online_features": {"config": {"as_of": AS_OF.isoformat()}}}
-    weak = {"trained_model": {"config": {"num_leaves": 2, "max_rounds": 2}}}
-    assert materialize(target, TRAIN, None, None, run_config={"ops": {**LOW_FLOORS, **online, **weak}}).success
-    assert materialize(target, TRAIN, None, None, run_config={"ops": {**LOW_FLOORS, **online}}).success
-    return target
-
-
-def champion_bento(home: Path) -> str:
-    """The exact Bento tag the registry records for the champion (what `make serve` runs)."""
-    from fti_assets.resources.registry import CHAMPION
-    from fti_assets_tests.deployment.test_model_registry import _registry
-
-    return _registry(home).version_by_alias(CHAMPION).tags["bento"]
-
-
-@pytest.fixture(scope="module")
-def service(home: Path):
-    with ServiceProcess(champion_bento(home), home, env={"FTI_SERVING_WATCH_SECONDS": "0.2"}) as running:
-        yield running
-
-
-def _flight(**overrides) -> dict:
-    flight = {"carrier": "UA", "flight": 1545, "tailnum": "N14228", "origin": "EWR", "dest": "IAH", "distance": 1400,
-              "scheduled_departure": "2013-01-13T05:15:00-05:00", "scheduled_arrival": "2013-01-13T08:19:00-06:00"}  # fmt: skip
-    return {**flight, **overrides}
-
-
-def _schedule_requests(home: Path, n: int) -> tuple[pl.DataFrame, list[dict]]:
-    """Real flights scheduled after the refresh, as the service receives them."""
-    schedule = OfflineStore(home=str(home)).read("flight_schedule").filter(pl.col("scheduled_departure") > AS_OF)
-    rows = schedule.sample(n, seed=7).sort("flight_id")
-    requests = [
-        {"carrier": r["carrier"], "flight": r["flight"], "tailnum": r["tailnum"], "origin": r["origin"], "dest": r["dest"],
-         "distance": r["distance"], "scheduled_departure": r["scheduled_departure"].astimezone(__import__("zoneinfo").ZoneInfo(r["origin_tz"])).isoformat(),
-         "scheduled_arrival": r["scheduled_arrival"].isoformat()}
-        for r in rows.iter_rows(named=True)
-    ]  # fmt: skip
-    return rows, requests
+home, service = served_home.home, served_home.service  # this module's own served home and running service
 
 
 def test_a_good_request_gets_probability_version_and_freshness(service: ServiceProcess) -> None:
-    response = httpx.post(f"{service.url}/predict", json={"flights": [_flight()]})
+    response = httpx.post(f"{service.url}/predict", json={"flights": [flight_request()]})
     assert response.status_code == 200
     [prediction] = response.json()
     assert prediction["flight_id"] == "2013-01-13-UA1545-EWR"
@@ -81,7 +37,7 @@ def test_a_good_request_gets_probability_version_and_freshness(service: ServiceP
 
 
 def test_unknown_entities_get_defaults_and_a_flag_never_a_500(service: ServiceProcess) -> None:
-    flight = _flight(carrier="ZZ", tailnum="N00NEW", dest="XYZ", origin="ABC")
+    flight = flight_request(carrier="ZZ", tailnum="N00NEW", dest="XYZ", origin="ABC")
     response = httpx.post(f"{service.url}/predict", json={"flights": [flight], "include_features": True})
     assert response.status_code == 200
     [prediction] = response.json()
@@ -93,16 +49,16 @@ def test_unknown_entities_get_defaults_and_a_flag_never_a_500(service: ServicePr
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"flights": [_flight(distance=-5)]}, "distance"),
-        ({"flights": [{k: v for k, v in _flight().items() if k != "origin"}]}, "origin"),
-        ({"flights": [_flight(scheduled_departure="2013-01-13T05:15:00")]}, "scheduled_departure"),
-        ({"flights": [_flight(scheduled_departure="tomorrow")]}, "scheduled_departure"),
-        ({"flights": [_flight(carrier="united")]}, "carrier"),
-        ({"flights": [_flight(flight="abc")]}, "flight"),
-        ({"flights": [_flight(seats=3)]}, "seats"),
-        ({"flights": [_flight(scheduled_arrival="2013-01-13T04:00:00-05:00")]}, "scheduled_arrival"),
+        ({"flights": [flight_request(distance=-5)]}, "distance"),
+        ({"flights": [{k: v for k, v in flight_request().items() if k != "origin"}]}, "origin"),
+        ({"flights": [flight_request(scheduled_departure="2013-01-13T05:15:00")]}, "scheduled_departure"),
+        ({"flights": [flight_request(scheduled_departure="tomorrow")]}, "scheduled_departure"),
+        ({"flights": [flight_request(carrier="united")]}, "carrier"),
+        ({"flights": [flight_request(flight="abc")]}, "flight"),
+        ({"flights": [flight_request(seats=3)]}, "seats"),
+        ({"flights": [flight_request(scheduled_arrival="2013-01-13T04:00:00-05:00")]}, "scheduled_arrival"),
         ({"flights": []}, "flights"),
-        ({"flight": [_flight()]}, "flights"),
+        ({"flight": [flight_request()]}, "flights"),
     ],
 )
 def test_bad_requests_get_a_4xx_naming_the_field(service: ServiceProcess, body: dict, field: str) -> None:
@@ -121,13 +77,13 @@ def test_health_readiness_and_openapi(service: ServiceProcess) -> None:
 def test_online_and_offline_give_equal_vectors_and_probabilities(home: Path, service: ServiceProcess) -> None:
     from fti_assets.inference.batch_predictions import score
     from fti_assets.resources.registry import CHAMPION
-    from fti_assets_tests.deployment.test_model_registry import _registry
+    from fti_assets_tests.deployment.registry import registry_at
 
-    rows, requests = _schedule_requests(home, 60)
+    rows, requests = schedule_requests(home, 60)
     response = httpx.post(f"{service.url}/predict", json={"flights": requests, "include_features": True}, timeout=30)
     assert response.status_code == 200
     served = response.json()
-    registry = _registry(home)
+    registry = registry_at(home)
     model = registry.load(int(registry.version_by_alias(CHAMPION).version))
     from fti_assets.training.encoding import FeatureSpec
 
@@ -153,7 +109,7 @@ def test_concurrent_one_flight_requests_get_the_answers_of_one_request(home: Pat
     """Concurrent requests are scored in batches: each still gets its own flight's answer."""
     from concurrent.futures import ThreadPoolExecutor
 
-    _, requests = _schedule_requests(home, 40)
+    _, requests = schedule_requests(home, 40)
     together = httpx.post(f"{service.url}/predict", json={"flights": requests}, timeout=30).json()
     with httpx.Client(timeout=30) as client, ThreadPoolExecutor(8) as pool:
         alone = list(pool.map(lambda f: client.post(f"{service.url}/predict", json={"flights": [f]}).json(), requests))
@@ -162,7 +118,7 @@ def test_concurrent_one_flight_requests_get_the_answers_of_one_request(home: Pat
 
 
 def test_predictions_are_logged_for_monitoring(home: Path, service: ServiceProcess) -> None:
-    httpx.post(f"{service.url}/predict", json={"flights": [_flight(flight=77)]})
+    httpx.post(f"{service.url}/predict", json={"flights": [flight_request(flight=77)]})
     deadline = datetime.now(UTC).timestamp() + 10
     records = []
     while datetime.now(UTC).timestamp() < deadline and not any(r["flight_id"] == "2013-01-13-UA77-EWR" for r in records):
@@ -184,7 +140,7 @@ def test_a_champion_change_is_hot_swapped_without_a_failed_request(home: Path, s
     def stream() -> None:
         with httpx.Client(timeout=10) as client:
             while not stop.is_set():
-                r = client.post(f"{service.url}/predict", json={"flights": [_flight()]})
+                r = client.post(f"{service.url}/predict", json={"flights": [flight_request()]})
                 seen.append((r.status_code, r.json()[0]["model_version"] if r.status_code == 200 else r.text))
 
     threads = [threading.Thread(target=stream) for _ in range(2)]
@@ -213,9 +169,9 @@ def _bentoml(*args: str, store: Path) -> str:
 
 
 def test_a_rollback_bento_exported_to_an_empty_store_serves_its_own_model(home: Path, service: ServiceProcess, tmp_path: Path) -> None:
-    from fti_assets_tests.deployment.test_model_registry import _registry, bundled_models
+    from fti_assets_tests.deployment.registry import bundled_models, registry_at
 
-    registry = _registry(home)
+    registry = registry_at(home)
     assert int(registry.version_by_alias("champion").version) == 1  # rolled back by the hot swap test
     # Build v1's Bento anew while v2 is the newest model in the store: `latest` would name v2.
     old = champion_bento(home).split(":")
@@ -229,7 +185,7 @@ def test_a_rollback_bento_exported_to_an_empty_store_serves_its_own_model(home: 
     _bentoml("import", str(archive), store=empty)
     assert sorted(p.name for p in (empty / "models" / "flight_delay_model").iterdir() if p.is_dir()) == ["v1"]
     with ServiceProcess(tag, home, env={"BENTOML_HOME": str(empty)}) as fresh:
-        response = httpx.post(f"{fresh.url}/predict", json={"flights": [_flight()]})
+        response = httpx.post(f"{fresh.url}/predict", json={"flights": [flight_request()]})
         assert response.status_code == 200 and response.json()[0]["model_version"] == "flight_delay_model:v1"
     assert "could not be found" not in fresh.log.read_text()
 
@@ -254,7 +210,7 @@ def test_readyz_answers_why_when_no_model_can_be_loaded(home: Path, tmp_path: Pa
                 time.sleep(0.5)
         assert answer is not None and answer.status_code == 503, (tmp_path / "serve.log").read_text()[-2000:]
         assert "names no champion" in answer.text
-        assert httpx.post(f"{process.url}/predict", json={"flights": [_flight()]}).status_code == 503
+        assert httpx.post(f"{process.url}/predict", json={"flights": [flight_request()]}).status_code == 503
     finally:
         process.stop()
 

@@ -14,7 +14,7 @@ import pytest
 
 from fti_assets.inference.serving.process import ServiceProcess
 from fti_assets.inference.serving.schemas import ErrorBody
-from fti_assets_tests.inference.test_service import _flight, home  # noqa: F401  (the served home, shared)
+from fti_assets_tests.inference.served import flight_request, home  # noqa: F401  (the served home, shared)
 
 LIMIT = 64 * 1024
 
@@ -31,16 +31,16 @@ def _post(service: ServiceProcess, content: bytes | str, content_type: str | Non
 
 
 BAD = [
-    ("year 0001", {"flights": [_flight(scheduled_departure="0001-01-01T00:00:00+05:00")]}, 400, "flights[0].scheduled_departure"),
-    ("year 9999 at a negative offset", {"flights": [_flight(scheduled_arrival="9999-12-31T23:00:00-05:00")]}, 400, "flights[0].scheduled_arrival"),
-    ("epoch 0 as a time", {"flights": [_flight(scheduled_departure=0)]}, 400, "flights[0].scheduled_departure"),
-    ("a distance as a string", {"flights": [_flight(distance="1400")]}, 400, "flights[0].distance"),
-    ("a distance as a boolean", {"flights": [_flight(distance=True)]}, 400, "flights[0].distance"),
-    ("arrival two days later", {"flights": [_flight(scheduled_arrival="2013-01-15T08:19:00-06:00")]}, 400, "flights[0].scheduled_arrival"),
-    ("an extra top-level field", {"flights": [_flight()], "priority": "high"}, 400, "priority"),
-    ("include_features as a string", {"flights": [_flight()], "include_features": "yes"}, 400, "include_features"),
+    ("year 0001", {"flights": [flight_request(scheduled_departure="0001-01-01T00:00:00+05:00")]}, 400, "flights[0].scheduled_departure"),
+    ("year 9999 at a negative offset", {"flights": [flight_request(scheduled_arrival="9999-12-31T23:00:00-05:00")]}, 400, "flights[0].scheduled_arrival"),
+    ("epoch 0 as a time", {"flights": [flight_request(scheduled_departure=0)]}, 400, "flights[0].scheduled_departure"),
+    ("a distance as a string", {"flights": [flight_request(distance="1400")]}, 400, "flights[0].distance"),
+    ("a distance as a boolean", {"flights": [flight_request(distance=True)]}, 400, "flights[0].distance"),
+    ("arrival two days later", {"flights": [flight_request(scheduled_arrival="2013-01-15T08:19:00-06:00")]}, 400, "flights[0].scheduled_arrival"),
+    ("an extra top-level field", {"flights": [flight_request()], "priority": "high"}, 400, "priority"),
+    ("include_features as a string", {"flights": [flight_request()], "include_features": "yes"}, 400, "include_features"),
     ("no flights", {"flights": []}, 400, "flights"),
-    ("1001 flights", {"flights": [_flight()] * 1001}, 413, "body"),  # 1001 flights pass the 64 KiB limit first
+    ("1001 flights", {"flights": [flight_request()] * 1001}, 413, "body"),  # 1001 flights pass the 64 KiB limit first
 ]  # fmt: skip
 
 
@@ -80,7 +80,7 @@ def test_a_large_body_is_refused_before_it_is_read(service: ServiceProcess) -> N
 
 
 def test_client_errors_are_one_log_line_without_a_traceback(service: ServiceProcess) -> None:
-    assert _post(service, json.dumps({"flights": [_flight(distance=-3)]})).status_code == 400
+    assert _post(service, json.dumps({"flights": [flight_request(distance=-3)]})).status_code == 400
     assert httpx.get(f"{service.url}/no-such-path").status_code == 404
     log = service.log.read_text()
     assert "400 POST /predict: flights[0].distance: Input should be greater than 0" in log
@@ -154,9 +154,9 @@ def test_the_bento_binds_loopback_by_default_and_takes_an_api_key(home: Path) ->
     service = DefaultHostService("flight_delay_service:latest", home, env={"FTI_API_KEY": "s3cret"})
     with service.start(timeout=300):
         assert _listening_addresses(service.port) == {"127.0.0.1"}
-        refused = httpx.post(f"{service.url}/predict", json={"flights": [_flight()]})
+        refused = httpx.post(f"{service.url}/predict", json={"flights": [flight_request()]})
         assert refused.status_code == 401 and ErrorBody.model_validate_json(refused.content).errors[0].field == "authorization"
-        wrong = httpx.post(f"{service.url}/predict", json={"flights": [_flight()]}, headers={"authorization": "Bearer nope"})
+        wrong = httpx.post(f"{service.url}/predict", json={"flights": [flight_request()]}, headers={"authorization": "Bearer nope"})
         assert wrong.status_code == 401
-        ok = httpx.post(f"{service.url}/predict", json={"flights": [_flight()]}, headers={"authorization": "Bearer s3cret"}, timeout=30)
+        ok = httpx.post(f"{service.url}/predict", json={"flights": [flight_request()]}, headers={"authorization": "Bearer s3cret"}, timeout=30)
         assert ok.status_code == 200 and ok.json()[0]["flight_id"] == "2013-01-13-UA1545-EWR"

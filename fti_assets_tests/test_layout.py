@@ -1,0 +1,77 @@
+"""The layout a newcomer relies on: ARCHITECTURE.md names each asset's file, the UI links each
+asset to its code, and no Python file grows past what one reading takes in.
+
+``python -m fti_assets_tests.test_layout`` prints ARCHITECTURE.md's asset table from the definitions.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import dagster as dg
+
+ROOT = Path(__file__).resolve().parents[1]
+ARCHITECTURE = ROOT / "ARCHITECTURE.md"
+TABLE_START, TABLE_END = "<!-- asset-table:start -->", "<!-- asset-table:end -->"
+MAX_LINES = 250
+
+
+def _body(asset: dg.AssetsDefinition):
+    """The function an asset runs: its op's, or for a graph-backed asset the graph's composition."""
+    node = asset.node_def
+    if isinstance(node, dg.GraphDefinition):
+        return node.composition_fn
+    fn = node.compute_fn
+    return getattr(fn, "decorated_fn", fn)
+
+
+def asset_files() -> list[tuple[str, str, str]]:
+    """``(asset key, group, file)`` for every asset, in the order the pipelines declare them."""
+    from fti_assets.definitions import ASSETS
+
+    rows = []
+    for asset in ASSETS:
+        path = Path(inspect.getsourcefile(_body(asset))).resolve().relative_to(ROOT).as_posix()
+        rows += [(key.to_user_string(), asset.group_names_by_key[key], path) for key in asset.keys]
+    return rows
+
+
+def asset_table() -> str:
+    lines = ["| asset | group | file |", "| --- | --- | --- |"]
+    lines += [f"| `{key}` | {group} | [`{path}`]({path}) |" for key, group, path in asset_files()]
+    return "\n".join(lines)
+
+
+def test_architecture_names_the_file_of_every_asset() -> None:
+    text = ARCHITECTURE.read_text()
+    written = text[text.index(TABLE_START) + len(TABLE_START):text.index(TABLE_END)].strip()
+    assert written == asset_table(), "regenerate ARCHITECTURE.md's table with `python -m fti_assets_tests.test_layout`"
+
+
+def test_every_path_architecture_names_exists() -> None:
+    paths = set(re.findall(r"`((?:fti_assets|fti_assets_tests|bench|deploy|docs)/[\w./-]*)`", ARCHITECTURE.read_text()))
+    assert paths and not sorted(p for p in paths if not (ROOT / p).exists())
+
+
+def test_the_ui_links_every_asset_to_the_file_of_its_body() -> None:
+    from fti_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    linked = {}
+    for key in graph.get_all_asset_keys():
+        [reference] = graph.get(key).metadata["dagster/code_references"].code_references
+        linked[key.to_user_string()] = Path(reference.file_path).resolve().relative_to(ROOT).as_posix()
+    assert linked == {key: path for key, _, path in asset_files()}
+
+
+def test_no_python_file_is_longer_than_the_limit() -> None:
+    files = [p for folder in ("fti_assets", "fti_assets_tests", "bench") for p in (ROOT / folder).rglob("*.py")
+             if not any(part.startswith(".") for part in p.relative_to(ROOT).parts)]  # fmt: skip
+    long = {p.relative_to(ROOT).as_posix(): n for p in files if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert len(files) > 100 and not long, f"split these along a seam (at most {MAX_LINES} lines each): {long}"
+
+
+if __name__ == "__main__":
+    print(asset_table())
