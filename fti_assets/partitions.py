@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from fti_assets.domain.feature_groups import FeatureGroup, history_reach
 from fti_assets.domain.schedule import MAX_SCHEDULE_LEAD_DAYS
 from fti_assets.settings import Settings
 
@@ -30,6 +31,27 @@ def daily_partitions_for(first_day: date, last_day: date) -> dg.DailyPartitionsD
 
 daily_partitions = daily_partitions_for(date(2013, 1, 1), date(2013, 12, 31))
 """What daily assets declare: the embedded year, until ``bind_partitions`` replaces it."""
+
+
+def trailing_days(before: int, after: int = 0) -> dg.TimeWindowPartitionMapping:
+    """Each daily partition reads an upstream's days from ``before`` days before it to ``after``
+    days after it; days outside the partitions (before the first) are skipped, not required."""
+    return dg.TimeWindowPartitionMapping(start_offset=-before, end_offset=after, allow_nonexistent_upstream_partitions=True)
+
+
+#: Every upstream day up to the partition's own. Dagster has no such mapping; a trailing
+#: window of a century, longer than any window the settings bind, stands for it.
+EVERY_EARLIER_DAY = trailing_days(100 * 366)
+
+
+def history_deps(groups: Sequence[FeatureGroup]) -> list[dg.AssetDep]:
+    """The feature groups a daily retrieval reads, each with the partitions its TTL and
+    lookahead reach (``history_reach``, the same numbers ``OfflineStore.read_history`` reads)."""
+    deps = []
+    for group in groups:
+        reach = history_reach(group)
+        deps.append(dg.AssetDep(group.name, partition_mapping=dg.AllPartitionMapping() if reach is None else trailing_days(*reach)))
+    return deps
 
 
 def bind_partitions(assets: Sequence[dg.AssetsDefinition], settings: Settings) -> list[dg.AssetsDefinition]:

@@ -93,7 +93,10 @@ def champion_model(
     that passed every gate, was judged against the current champion on its own dataset under
     the current policy file (or back, on rollback), unless someone the policy allows forces
     it. A refused challenger leaves the champion in place and the run green: the verdict is
-    this asset's metadata and the run tag `fti/verdict`; the history records the policy hash."""
+    this asset's metadata and the run tag `fti/verdict`; the history records the policy hash.
+    The shadow evidence it may require (`shadow_comparison`) is read from the offline store and
+    not declared: that evidence comes from batch predictions of this champion, and Dagster's
+    asset graph admits no cycle."""
     import json
 
     rules = policy.load()

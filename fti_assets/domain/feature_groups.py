@@ -106,15 +106,29 @@ def group(name: str) -> FeatureGroup:
     return next(g for g in FEATURE_GROUPS if g.name == name)
 
 
-def history_days(group: FeatureGroup, first: date, last: date) -> list[date] | None:
-    """The daily partitions a retrieval as of ``first..last`` can use (None: all of them).
+#: A row is known at most this many days after its partition's day: an overnight arrival, a
+#: late outcome of a flight that left near midnight.
+KNOWN_WITHIN_DAYS = 2
 
-    Rows are known up to two days after their partition's day (an overnight arrival, a late
-    outcome), so partitions from ``ttl`` plus two days before ``first`` are read; rows can be
-    known before their partition's day (a published schedule), so ``lookahead_days`` after
-    ``last`` are read too.
+
+def history_reach(group: FeatureGroup) -> tuple[int, int] | None:
+    """Days of partitions before the first and after the last as-of day that a retrieval reads
+    (None: all of them); ``history_days`` lists them, and the assets that retrieve declare them.
+
+    Rows are known up to ``KNOWN_WITHIN_DAYS`` after their partition's day, so partitions from
+    ``ttl`` plus that before the first day are read; rows can be known before their partition's
+    day (a published schedule), so ``lookahead_days`` after the last day are read too.
     """
     if group.ttl is None:
         return None
-    start = first - group.ttl - timedelta(days=2)
-    return [start + timedelta(days=d) for d in range((last - start).days + 1 + group.lookahead_days)]
+    return (group.ttl + timedelta(days=KNOWN_WITHIN_DAYS)).days, group.lookahead_days
+
+
+def history_days(group: FeatureGroup, first: date, last: date) -> list[date] | None:
+    """The daily partitions a retrieval as of ``first..last`` can use (None: all of them)."""
+    reach = history_reach(group)
+    if reach is None:
+        return None
+    before, after = reach
+    start = first - timedelta(days=before)
+    return [start + timedelta(days=d) for d in range((last - start).days + 1 + after)]

@@ -16,7 +16,9 @@ WEATHER_COLUMNS = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust
 #: floors the time to ``time_hour``: a row labelled ``h:00`` is known at ``h:51``.
 WEATHER_KNOWN_AFTER = timedelta(minutes=51)
 STATIC_KNOWN_AT = datetime(1970, 1, 1, tzinfo=UTC)
-_WINDOWS = {"1d": 24, "7d": 24 * 7}
+#: The longest trailing window of the delay statistics, in days.
+STATS_WINDOW_DAYS = 7
+_WINDOWS = {"1d": 24, "7d": 24 * STATS_WINDOW_DAYS}
 #: The sums a delay-stats snapshot is made of: a snapshot is emitted when one changes.
 _STATE = [("n", "1d"), ("delayed", "1d"), ("n", "7d"), ("delayed", "7d"), ("arr_delay", "7d")]
 

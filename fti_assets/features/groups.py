@@ -11,6 +11,7 @@ import dagster as dg
 import polars as pl
 
 from fti_assets.domain import features, schedule
+from fti_assets.domain.feature_groups import KNOWN_WITHIN_DAYS
 from fti_assets.domain.timezones import airport_timezones
 from fti_assets.features.contracts.known_at import (
     congestion_mismatches,
@@ -22,14 +23,16 @@ from fti_assets.features.contracts.known_at import (
 )  # fmt: skip
 from fti_assets.features.lookback import require_lookback
 from fti_assets.features.publishing import feature_checks, publish
-from fti_assets.partitions import daily_partitions
+from fti_assets.partitions import daily_partitions, trailing_days
 from fti_assets.resources.io_manager import PARTITION_COLUMN
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.source import RawSource
 
 #: Outcomes known during a day come from flights that left up to two days earlier, and the
-#: 7-day windows reach a week further back.
-OUTCOME_LOOKBACK = dg.TimeWindowPartitionMapping(start_offset=-9, end_offset=0, allow_nonexistent_upstream_partitions=True)
+#: 7-day windows reach a week further back: the days each partition loads, and the days
+#: ``require_lookback`` insists are stored.
+OUTCOME_LOOKBACK_DAYS = features.STATS_WINDOW_DAYS + KNOWN_WITHIN_DAYS
+OUTCOME_LOOKBACK = trailing_days(OUTCOME_LOOKBACK_DAYS)
 
 
 def _daily(day_column: str) -> dict:
@@ -99,7 +102,7 @@ def origin_weather(context: dg.AssetExecutionContext, weather: pl.DataFrame):
 
 def _stats_window(context: dg.AssetExecutionContext, store: OfflineStore) -> tuple:
     """The partitions' time window, once their whole outcome lookback is stored."""
-    require_lookback(context, store, "flight_outcomes", -OUTCOME_LOOKBACK.start_offset)
+    require_lookback(context, store, "flight_outcomes", OUTCOME_LOOKBACK_DAYS)
     window = context.partition_time_window
     return window.start, window.end
 

@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from fti_assets.domain.feature_groups import FEATURE_GROUPS
-from fti_assets.partitions import daily_partitions
+from fti_assets.partitions import daily_partitions, history_deps
 from fti_assets.resources.io_manager import PARTITION_COLUMN
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.registry import CHALLENGER, CHAMPION, PREVIOUS, ModelRegistry
@@ -53,7 +53,9 @@ class BatchPredictionConfig(dg.Config):
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={PARTITION_COLUMN: "flight_date"},
-    deps=[*(g.name for g in FEATURE_GROUPS if g.name != "origin_congestion"), "champion_model"],
+    # Each group read through the store as far back (and ahead) as its TTL (and lookahead) reaches;
+    # origin_congestion is the day's own partition, loaded as an input.
+    deps=[*history_deps([g for g in FEATURE_GROUPS if g.name != "origin_congestion"]), "champion_model", "challenger_model"],
     output_required=False,
 )
 def batch_predictions(
@@ -64,7 +66,10 @@ def batch_predictions(
     prediction time (the training retrieval path), stamped with the model version and the
     feature snapshot it read (and, on request, each flight's top feature contributions). The challenger and the previous champion are scored in shadow on
     the same flights (the evidence of the canary guard and of the automatic rollback). Skipped,
-    with the reason in the log, while there is no champion."""
+    with the reason in the log, while there is no champion. A day reads each feature group's
+    partitions from its TTL (plus two days of late rows) before the day to its lookahead after;
+    the models are the registry's aliases that `champion_model` and `challenger_model` move (the
+    previous champion is the one `champion_model` last replaced)."""
     from fti_assets.training.dataset import coverage
 
     champion = registry.version_by_alias(CHAMPION)

@@ -31,14 +31,18 @@ def refresh_time(as_of: str, tags: dict[str, str]) -> datetime:
     return datetime.now(UTC)
 
 
-@dg.asset(group_name="inference", deps=[g.name for g in FEATURE_GROUPS], backfill_policy=_SINGLE_RUN)
+# Unpartitioned: it depends on every partition of each; the refresh instant, and so the days
+# read, is run config.
+@dg.asset(group_name="inference", deps=[*(g.name for g in FEATURE_GROUPS), "flight_schedule"], backfill_policy=_SINGLE_RUN)
 def online_features(context: dg.AssetExecutionContext, config: OnlineRefreshConfig, online: OnlineStore, store: OfflineStore, airports: pl.DataFrame):
     """The online feature store: each entity's latest feature values known at the refresh time,
     computed by the same retrieval code as the training dataset, in SQLite (WAL) or, in
     production, Redis (a new snapshot per refresh, switched atomically). A refresh older than
     the one served is refused unless forced: backfills never roll features back. Each published
     flight still to be predicted gets its whole vector precomputed from the same snapshot
-    (`flight_vectors`), so the service answers it with one lookup."""
+    (`flight_vectors`), so the service answers it with one lookup. It reads, through the offline
+    store, the partitions of every feature group that the refresh instant's TTLs reach and the
+    schedules published by then."""
     from fti_assets.domain.timezones import airport_timezones
     from fti_assets.inference.serving.refresh import (
         StaleRefreshError,

@@ -11,10 +11,13 @@ from fti_assets.resources.retraining_rule import RetrainingRule
 
 
 @dg.asset(group_name="monitoring", io_manager_key="record_io_manager", backfill_policy=dg.BackfillPolicy.single_run(),
-          deps=["model_performance", "feature_drift_report", "batch_predictions", "serving_skew"])  # fmt: skip
+          deps=["model_performance", "feature_drift_report", "batch_predictions", "flight_outcomes", "serving_skew"])  # fmt: skip
 def replay_report(context: dg.AssetExecutionContext, store: OfflineStore, retraining_rule: RetrainingRule) -> dg.Output:
     """The timeline of the last `fti replay`: drift alarms, retrains, promotions, the served
-    model's AUC per month with a plot, and the online/offline skew of the served flights."""
+    model's AUC per month with a plot, and the online/offline skew of the served flights.
+    Unpartitioned, it depends on every partition of its inputs and reads those of the replay's
+    days. The replay's events (`replay_events`, written by `fti replay`, not by an asset) are
+    not among the declared inputs."""
     from fti_assets.monitoring.performance import monthly_auc, recovery, scored_outcomes, weekly_auc
     from fti_assets.monitoring.skew import describe_period, period_skew
     from fti_assets.monitoring.timeline_plot import timeline_png

@@ -10,7 +10,7 @@ import polars as pl
 
 from fti_assets.domain.feature_groups import CATEGORICAL_FEATURES, FEATURE_GROUPS, feature_names
 from fti_assets.metadata import markdown_table
-from fti_assets.partitions import daily_partitions
+from fti_assets.partitions import daily_partitions, history_deps
 from fti_assets.resources.io_manager import PARTITION_COLUMN
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.registry import ModelRegistry
@@ -43,14 +43,16 @@ def _plot(summary: dict) -> str:
 
 
 @dg.asset(group_name="monitoring", partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-          metadata={PARTITION_COLUMN: "day"}, deps=[g.name for g in FEATURE_GROUPS if g.name != "origin_congestion"])  # fmt: skip
+          metadata={PARTITION_COLUMN: "day"}, deps=history_deps([g for g in FEATURE_GROUPS if g.name != "origin_congestion"]))  # fmt: skip
 def serving_skew(context: dg.AssetExecutionContext, flight_schedule: pl.DataFrame, origin_congestion: pl.DataFrame,
                  store: OfflineStore, registry: ModelRegistry, serving: ServingResource) -> dg.Output:  # fmt: skip
     """What the service actually served (its prediction log) against the offline retrieval for
     the same flights at their prediction times: the share of flights whose value differs, per
     feature; the probability delta (p50, p99, max); the staleness of the online features.
-    Flights asked for after their prediction time are counted and left out. The prediction
-    log is not an asset: it is read from FTI_HOME/predictions."""
+    Flights asked for after their prediction time are counted and left out. A day reads the
+    feature groups' partitions its TTLs reach, as batch predictions do. Not declared, as they are
+    not assets: the prediction log (the service appends it, under FTI_HOME/predictions) and the
+    models that served, loaded from the registry by the version the log names."""
     from fti_assets.monitoring.skew import read_log, served_frame, skew_summary
 
     features = feature_names()

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from fti_assets.partitions import daily_partitions
+from fti_assets.partitions import EVERY_EARLIER_DAY, daily_partitions
 from fti_assets.resources.io_manager import PARTITION_COLUMN
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.serving import ServingResource
@@ -24,10 +24,14 @@ def _online_records(home: Path, up_to: date) -> list[dict]:
 
 
 @dg.asset(group_name="monitoring", partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-          metadata={PARTITION_COLUMN: "day"}, deps=["batch_predictions", "flight_outcomes"])  # fmt: skip
+          metadata={PARTITION_COLUMN: "day"}, deps=[dg.AssetDep("batch_predictions", partition_mapping=EVERY_EARLIER_DAY),
+                                                    dg.AssetDep("flight_outcomes", partition_mapping=EVERY_EARLIER_DAY)])  # fmt: skip
 def shadow_comparison(context: dg.AssetExecutionContext, store: OfflineStore, serving: ServingResource) -> dg.Output:
     """The challenger against the champion on the same flights whose outcomes are known, since
-    the challenger was deployed: from batch shadow scores and the service's prediction log."""
+    the challenger was deployed: from batch shadow scores and the service's prediction log.
+    A day reads every batch prediction and outcome up to it (the evidence since the deployment).
+    The prediction log is not an asset (the service appends it, under FTI_HOME/predictions), so
+    Dagster does not see it among the inputs."""
     from fti_assets.monitoring.shadow import comparison, online_shadow_records
 
     rows = []
