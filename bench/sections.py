@@ -77,9 +77,9 @@ def batch(r: dict) -> Rendered:
     for scale, s in r.items():
         for step in ("bare_booster", "scoring_step", "batch_path"):
             text.append(f"| {scale}x | {s['rows']:,} | {s['trees']} | {step.replace('_', ' ')} | {spread(s[step])} | {rate(s['rows'], s[step]):,.0f} |")
-        ratio = med(s["bare_booster"]) / med(s["scoring_step"])
+        ratio, goal = med(s["bare_booster"]) / med(s["scoring_step"]), 0.9 if scale == "10" else 0.8  # 10x: the speed-and-scale goal
         rows.append([f"batch scoring rows/s at {scale}x", f"{rate(s['rows'], s['scoring_step']):,.0f}",
-                     f"bare booster {rate(s['rows'], s['bare_booster']):,.0f}", f"{ratio:.2f}x", ">= 0.8x bare booster", met(ratio >= 0.8)])  # fmt: skip
+                     f"bare booster {rate(s['rows'], s['bare_booster']):,.0f}", f"{ratio:.2f}x", f">= {goal}x bare booster", met(ratio >= goal)])  # fmt: skip
     return rows, [*text, ""]
 
 
