@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel
 from starlette.responses import Response
 
 from fti_assets.inference.serving.handling import answer, request_problem
@@ -32,15 +31,8 @@ from fti_assets.inference.serving.model_store import load_version, read_roles
 from fti_assets.inference.serving.online_store import OnlineStoreReader
 from fti_assets.inference.serving.prediction_log import PredictionLog
 from fti_assets.inference.serving.predictor import ServingState
-from fti_assets.inference.serving.schemas import FlightRequest
+from fti_assets.inference.serving.schemas import PredictRequest
 from fti_assets.settings import Settings
-
-
-class PredictBody(BaseModel):
-    """The body BentoML derives from ``FlightDelayService.predict``'s signature."""
-
-    flights: list[FlightRequest]
-    include_features: bool = False
 
 
 class Served:
@@ -75,7 +67,7 @@ async def readyz() -> Response:
 # `async def`, like the service's API: the handler runs on the event loop, one request at a
 # time per worker, with no hop to a thread pool that BentoML does not make either.
 @app.post("/predict", response_class=Response)
-async def predict(body: PredictBody) -> Response:
+async def predict(body: PredictRequest) -> Response:
     if problem := request_problem(body.flights):
         raise HTTPException(400, problem)
     state, as_of = Served.state, Served.store.as_of()
