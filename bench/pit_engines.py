@@ -2,7 +2,7 @@
 
 ``python -m bench.pit_engines ENGINE SCALE REPEATS [full|slice]``. Engines: ``ours`` (the
 project's ``point_in_time_join``, request-time features included), ``pieced`` (the same join
-month by month through ``domain.pieces.build_pieces``, as ``training_dataset`` builds, each
+month by month through ``training.pieces.build_pieces``, as ``training_dataset`` builds, each
 month reading only the feature rows its TTLs can reach and written to its own Parquet file
 before the next one starts) and ``duckdb`` (one bare SQL query of six ASOF joins, TTLs
 applied: the floor). Prints one JSON line with the seconds of

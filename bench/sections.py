@@ -202,7 +202,7 @@ def production(r: dict) -> Rendered:
 
 def pieces(r: dict) -> Rendered:
     text = ["## Point-in-time build in monthly pieces", "",
-            "The join `training_dataset` runs: month by month (`domain.pieces.build_pieces`), each month reading only",
+            "The join `training_dataset` runs: month by month (`training.pieces.build_pieces`), each month reading only",
             "the feature rows its TTLs can reach and written to its own Parquet file, beside the bare DuckDB ASOF",
             "query over the whole year. Peak RSS is the build process's. Outputs are compared value by value.",
             "Command: `python -m bench.pit_engines pieced|duckdb SCALE REPEATS`; section: `python -m bench.run pieces`.", "",

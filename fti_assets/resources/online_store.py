@@ -10,7 +10,7 @@ import polars as pl
 
 class OnlineStore(dg.ConfigurableResource):
     """The online feature store: SQLite in WAL mode at ``path``, or Redis at ``redis_url``
-    with every key under ``prefix`` (``backend`` chooses; ``resources.py`` sets it per environment)."""
+    with every key under ``prefix`` (``backend`` chooses; ``resources.environment`` sets it per environment)."""
 
     path: str
     backend: str = "sqlite"

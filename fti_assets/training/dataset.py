@@ -99,7 +99,7 @@ def coverage(dataset: pl.DataFrame, group: str) -> dict[str, float | int]:
 
 
 def build_piece(store, window: dict[str, str], first: date, last: date) -> tuple[pl.DataFrame, int]:
-    """The dataset rows of the flights of ``first..last`` (``domain.pieces``: only the outcome,
+    """The dataset rows of the flights of ``first..last`` (``training.pieces``: only the outcome,
     schedule and feature partitions they can reach are read), and how many of those flights
     were left out for want of a label. Empty when the piece has no labelled flight."""
     from fti_assets.training.pieces import build_pieces, days

@@ -1,11 +1,11 @@
 """``training_dataset`` as a graph: one step per month, run in parallel, each writing its piece.
 
-The flights of a window split into months (``domain.pieces``); each month's rows depend only on
+The flights of a window split into months (``training.pieces``); each month's rows depend only on
 its own flights and the feature rows known at their prediction times. So:
 
 - ``dataset_pieces`` resolves the window and fans out one ``dataset_piece`` step per month;
 - each ``dataset_piece`` reads only the partitions its flights' TTLs can reach, builds its rows
-  and writes them straight to a staging folder of the offline store (``storage.pieced``);
+  and writes them straight to a staging folder of the offline store (``resources.pieced``);
 - ``dataset_assembly`` checks the staged pieces on a lazy scan (splits, content hash one piece
   at a time) and hands them to the IO manager, which makes them the table in one rename.
 
