@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from fti_assets.metadata import markdown_table
-from fti_assets.partitions import daily_partitions
+from fti_assets.partitions import daily_partitions, trailing_days
 from fti_assets.resources.io_manager import PARTITION_COLUMN
 from fti_assets.resources.registry import CHAMPION, ModelRegistry
 from fti_assets.resources.reports import ReportStore
@@ -16,7 +16,7 @@ from fti_assets.resources.retraining_rule import RetrainingRule
 #: Each day is compared over a trailing week: one day of weather is one weather system.
 DRIFT_WINDOW_DAYS = 7
 REFERENCE_ROWS = 20_000
-_WINDOW = dg.TimeWindowPartitionMapping(start_offset=-(DRIFT_WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True)
+_WINDOW = trailing_days(DRIFT_WINDOW_DAYS - 1)
 _DAILY = dict(group_name="monitoring", partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
               metadata={PARTITION_COLUMN: "day"})  # fmt: skip
 
@@ -44,9 +44,14 @@ def reference_window(training_dataset: pl.DataFrame) -> str:
     return f"the training split, {first:%Y-%m-%d} to {last:%Y-%m-%d} ({min(REFERENCE_ROWS, train.height):,} sampled flights)"
 
 
+def week_start(day: date) -> date:
+    """The first of the ``DRIFT_WINDOW_DAYS`` that end on ``day``."""
+    return day - timedelta(days=DRIFT_WINDOW_DAYS - 1)
+
+
 def trailing_week(frame: pl.DataFrame, day: date) -> pl.DataFrame:
     """The rows of the ``DRIFT_WINDOW_DAYS`` ending on ``day``: what a day's report compares."""
-    return frame.filter(pl.col("flight_date").is_between(day - timedelta(days=DRIFT_WINDOW_DAYS - 1), day))
+    return frame.filter(pl.col("flight_date").is_between(week_start(day), day))
 
 
 def _windows(frame: pl.DataFrame, keys: list[str]):
@@ -71,7 +76,7 @@ def _report_rows(context, config, drift_share: float, reports: ReportStore, name
         alarm = is_alarm(summary, drift_share)
         html, note = None, no_html_reason(config, keys[-1])
         if config.html == "all" or alarm or (config.html == "last" and key == keys[-1]):
-            window = f"{day - timedelta(days=DRIFT_WINDOW_DAYS - 1)} to {day} (inference features)"
+            window = f"{week_start(day)} to {day} (inference features)"
             html = str(save_html(snapshot, reports.path(name, key), ReportHeading(title, key, window, reference, drift_share), summary))
             note = reports.url_of(html)
         rows.append({"day": day, "drifted_share": summary["drifted_share"], "drifted_count": summary["drifted_count"],

@@ -1,10 +1,10 @@
-"""Monitoring: drift of features and predictions, and performance once outcomes are known."""
+"""The served model's performance, once each day's outcomes are known."""
 
 import dagster as dg
 import polars as pl
 
 from fti_assets.metadata import markdown_table
-from fti_assets.partitions import daily_partitions
+from fti_assets.partitions import daily_partitions, trailing_days
 from fti_assets.resources.io_manager import PARTITION_COLUMN
 from fti_assets.resources.registry import ModelRegistry
 from fti_assets.resources.retraining_rule import RetrainingRule
@@ -12,7 +12,7 @@ from fti_assets.resources.retraining_rule import RetrainingRule
 #: The trailing window of the served model's AUC (``auc_window``), which the retraining rule's
 #: performance alarm reads.
 PERFORMANCE_WINDOW_DAYS = 14
-_TRAILING = dg.TimeWindowPartitionMapping(start_offset=-(PERFORMANCE_WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True)
+_TRAILING = trailing_days(PERFORMANCE_WINDOW_DAYS - 1)
 _DAILY = dict(group_name="monitoring", partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
               metadata={PARTITION_COLUMN: "day"})  # fmt: skip
 
