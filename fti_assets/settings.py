@@ -89,7 +89,7 @@ class Settings:
             policy_path=os.environ.get("FTI_POLICY", ""),
             optuna_storage_url=os.environ.get("FTI_OPTUNA_STORAGE", ""),
             dataset_pieces=_positive("FTI_DATASET_PIECES", "2"),
-            serving_watch_seconds=float(os.environ.get("FTI_SERVING_WATCH_SECONDS", "1.0")),
+            serving_watch_seconds=_positive_seconds("FTI_SERVING_WATCH_SECONDS", "1.0"),
             serving_max_batch_flights=_positive("FTI_SERVING_MAX_BATCH_FLIGHTS", "1000"),
         )
 
@@ -201,3 +201,14 @@ def _positive(name: str, default: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
     return int(value)
+
+
+def _positive_seconds(name: str, default: str) -> float:
+    value = os.environ.get(name, default)
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:  # also refuses nan; zero or less would make the watcher spin
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    return seconds

@@ -1,0 +1,25 @@
+"""Settings read from the environment: the values a process gets, and a clear refusal of bad ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from fti_assets.settings import Settings
+
+
+def test_the_knobs_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTI_DATASET_PIECES", "3")
+    monkeypatch.setenv("FTI_SERVING_WATCH_SECONDS", "0.25")
+    monkeypatch.setenv("FTI_SERVING_MAX_BATCH_FLIGHTS", "50")
+    settings = Settings.from_env()
+    assert (settings.dataset_pieces, settings.serving_watch_seconds, settings.serving_max_batch_flights) == (3, 0.25, 50)
+    assert settings.as_env()["FTI_DATASET_PIECES"] == "3"  # child processes get the same limit
+
+
+@pytest.mark.parametrize(("name", "value"), [("FTI_DATASET_PIECES", "0"), ("FTI_DATASET_PIECES", "two"),
+                                             ("FTI_SERVING_MAX_BATCH_FLIGHTS", "-5"), ("FTI_SERVING_WATCH_SECONDS", "0"),
+                                             ("FTI_SERVING_WATCH_SECONDS", "soon"), ("FTI_SERVING_WATCH_SECONDS", "nan")])  # fmt: skip
+def test_a_bad_value_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=f"{name} must be a positive"):
+        Settings.from_env()
