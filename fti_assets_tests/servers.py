@@ -62,6 +62,17 @@ def new_database() -> Iterator[str]:
         admin.close()
 
 
+def sessions_opened(database: str) -> int:
+    """Connections PostgreSQL has accepted to ``database`` since it was created."""
+    admin = _admin()
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (database,))
+            return int(cur.fetchone()[0])
+    finally:
+        admin.close()
+
+
 @contextmanager
 def new_redis_prefix() -> Iterator[str]:
     """A key prefix of its own on the shared Redis; every key under it is deleted afterwards."""
