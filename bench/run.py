@@ -8,7 +8,6 @@ Sections run one after another, never side by side: the machine has two cores.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -65,21 +64,25 @@ def pit() -> dict:
     return results
 
 
-PIECE_SCALES = (1, 10, 30)
-#: 100x (about 33M labelled flights) only on request, ``FTI_BENCH_100X=1``: generating its inputs
-#: holds the whole scaled year in memory, about what a 24 GB machine has.
-HUNDRED = (100,) if os.environ.get("FTI_BENCH_100X") == "1" else ()
+PIECE_SCALES = (1, 10, 30, 100)
+#: The bare DuckDB query holds the whole year's join in memory, 22.9 GB at 30x: at 100x it
+#: cannot run on this 24 GB machine, so the pieced build stands alone there.
+DUCKDB_MAX_SCALE = 30
 
 
 def pieces() -> dict:
     """The pieced build (as training_dataset runs it) beside the bare DuckDB ASOF join, with peak RSS."""
     results = {}
-    for scale in (*PIECE_SCALES, *HUNDRED):
+    for scale in PIECE_SCALES:
         folder = Path(run_json("-m", "bench.prepare", scale, raw=True))  # the pit section's inputs, if already made
         say(f"pieced point-in-time build at {scale}x")
-        r = {"pieced": run_json("-m", "bench.pit_engines", "pieced", scale, 3),
-             "duckdb": run_json("-m", "bench.pit_engines", "duckdb", scale, 3)}  # fmt: skip
-        r["equal_duckdb"] = compare_files(folder / "out_pieced_full" / "*.parquet", folder / "out_duckdb_full.parquet")
+        r = {"pieced": run_json("-m", "bench.pit_engines", "pieced", scale, 3)}
+        if scale > DUCKDB_MAX_SCALE:
+            r["duckdb_skipped"] = f"the whole-year DuckDB query needs about 23 GB at 30x; at {scale}x it does not fit in this machine's memory"
+            say(f"DuckDB ASOF not run at {scale}x, nor compared: {r['duckdb_skipped']}")
+        else:
+            r["duckdb"] = run_json("-m", "bench.pit_engines", "duckdb", scale, 3)
+            r["equal_duckdb"] = compare_files(folder / "out_pieced_full" / "*.parquet", folder / "out_duckdb_full.parquet")
         results[str(scale)] = r
     return results
 
