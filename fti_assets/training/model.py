@@ -1,6 +1,5 @@
 """Training and evaluation: a LightGBM model tracked in MLflow, judged against the champion."""
 
-import warnings
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -55,14 +54,8 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
     validation, tracked in MLflow (the training dataset as the run's dataset input, a
     CycloneDX SBOM of the environment under `sbom/`) and registered as a new version of the
     registered model, with a description of its training window and features."""
-    import mlflow
-    import mlflow.data
-    import pandas as pd
-    from mlflow.models import infer_signature
-
-    from fti_assets.deployment.sbom import SBOM_NAME, environment_sbom
     from fti_assets.resources.pieced import pieces_hash
-    from fti_assets.training.descriptions import model_description, version_description
+    from fti_assets.training.registration import register_model
     from fti_assets.training.reproducibility import code_version, library_versions
     from fti_assets.training.trainer import lightgbm_params, train_booster
 
@@ -83,48 +76,21 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
     fitted = train_booster(train, validation, params, config.max_rounds, config.early_stopping_rounds, config.extra_features, log=context.log.info)
     context.log.info(f"stopped at round {fitted.best_iteration}: validation AUC {fitted.validation_auc:.4f}")
 
-    window = dataset_window(context.instance)
-    sample = pd.DataFrame(fitted.spec.encode(validation.head(200)), columns=fitted.spec.features)
-    versions = library_versions()
     tags = {"dataset_hash": dataset_hash, "code_version": code_version(), "seed": str(config.seed), "dagster_run_id": context.run.run_id,
             "params_from": "hyperparameter_search" if config.use_search else "config"}
-    with registry.run(run_name=f"train-{dataset_hash[:8]}", tags=tags) as run:
-        # The dataset input (MLflow's Datasets column): its schema, a digest and where it is stored.
-        with warnings.catch_warnings():  # MLflow registers two identical sources for local paths and warns
-            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
-            source = mlflow.data.from_polars(train, source=str(store.table_dir("training_dataset")), targets="is_delayed",
-                                             name="training_dataset", digest=dataset_hash[:16])  # fmt: skip
-        mlflow.log_input(source, context="training")
-        mlflow.log_params({**params, "max_rounds": config.max_rounds, "early_stopping_rounds": config.early_stopping_rounds,
-                           "train_from": config.train_from or "start"})
-        mlflow.log_metrics({"validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration,
-                            "train_rows": train.height, "validation_rows": validation.height})  # fmt: skip
-        mlflow.log_dict(fitted.spec.to_dict(), "feature_spec.json")
-        # What `fti reproduce` needs to rebuild the dataset and retrain exactly.
-        mlflow.log_dict({"dataset_window": window, "params": params, "max_rounds": config.max_rounds,
-                         "early_stopping_rounds": config.early_stopping_rounds, "extra_features": config.extra_features,
-                         "train_from": config.train_from}, "reproduction.json")  # fmt: skip
-        mlflow.log_dict(versions, "environment.json")
-        # What the model will be served with: every package of this environment, as CycloneDX.
-        mlflow.log_dict(environment_sbom(), f"sbom/{SBOM_NAME}")
-        info = mlflow.lightgbm.log_model(
-            fitted.booster, name="model", signature=infer_signature(sample, fitted.booster.predict(sample.to_numpy())),
-            pip_requirements=[f"lightgbm=={versions['lightgbm']}", f"numpy=={versions['numpy']}", f"pandas=={pd.__version__}"],
-            registered_model_name=registry.model_name, metadata={"feature_spec": fitted.spec.to_dict()},
-        )  # fmt: skip
-    version = int(info.registered_model_version)
-    registry.tag_version(version, {**tags, "validation_auc": f"{fitted.validation_auc:.4f}", "sbom": f"sbom/{SBOM_NAME}"})
-    registry.describe(version, model_description(registry.model_name),
-                      version_description(training_dataset, fitted.spec.features, dataset_hash, fitted.validation_auc, run.info.run_id))  # fmt: skip
-    record = {"model_name": registry.model_name, "version": version, "run_id": run.info.run_id, "dataset_hash": dataset_hash,
+    reproduction = {"dataset_window": dataset_window(context.instance), "params": params, "max_rounds": config.max_rounds,
+                    "early_stopping_rounds": config.early_stopping_rounds, "extra_features": config.extra_features,
+                    "train_from": config.train_from}  # fmt: skip
+    version, run_id = register_model(registry, store, fitted, train, validation, training_dataset, params, reproduction, tags)
+    record = {"model_name": registry.model_name, "version": version, "run_id": run_id, "dataset_hash": dataset_hash,
               "validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration, "features": fitted.spec.features,
               "trained_at": datetime.now(UTC).isoformat(), "code_version": tags["code_version"],
               "train_from": config.train_from, "params": params}  # fmt: skip
     return dg.Output(record, metadata={
-        "model_version": version, "mlflow_run_id": run.info.run_id, "validation_auc": round(fitted.validation_auc, 4),
+        "model_version": version, "mlflow_run_id": run_id, "validation_auc": round(fitted.validation_auc, 4),
         **({"mlflow_version": dg.MetadataValue.url(registry.version_url(version))} if registry.ui_url else {}),
         "best_iteration": fitted.best_iteration, "dataset_hash": dataset_hash, "code_version": tags["code_version"],
-        "library_versions": dg.MetadataValue.json(versions),
+        "library_versions": dg.MetadataValue.json(library_versions()),
     })  # fmt: skip
 
 

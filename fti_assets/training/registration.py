@@ -1,0 +1,62 @@
+"""A trained booster tracked in MLflow and registered as a new version of the model.
+
+``trained_model`` calls it after training; the benchmarks' plain script calls it to do the
+same registry work without Dagster.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import polars as pl
+
+from fti_assets.resources.offline_store import OfflineStore
+from fti_assets.resources.registry import ModelRegistry
+
+
+def register_model(registry: ModelRegistry, store: OfflineStore, fitted: Any, train: pl.DataFrame, validation: pl.DataFrame,
+                   training_dataset: pl.LazyFrame, params: dict, reproduction: dict, tags: dict[str, str]) -> tuple[int, str]:  # fmt: skip
+    """Log ``fitted`` (a ``trainer.Fitted``) in an MLflow run: the training dataset as the run's
+    input, parameters, metrics, feature spec, what ``fti reproduce`` needs (``reproduction``),
+    the library versions and a CycloneDX SBOM; register it, tag and describe the version.
+    Returns the version and the run id."""
+    import mlflow
+    import mlflow.data
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    from fti_assets.deployment.sbom import SBOM_NAME, environment_sbom
+    from fti_assets.training.descriptions import model_description, version_description
+    from fti_assets.training.reproducibility import library_versions
+
+    dataset_hash = tags["dataset_hash"]
+    sample = pd.DataFrame(fitted.spec.encode(validation.head(200)), columns=fitted.spec.features)
+    versions = library_versions()
+    with registry.run(run_name=f"train-{dataset_hash[:8]}", tags=tags) as run:
+        # The dataset input (MLflow's Datasets column): its schema, a digest and where it is stored.
+        with warnings.catch_warnings():  # MLflow registers two identical sources for local paths and warns
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+            source = mlflow.data.from_polars(train, source=str(store.table_dir("training_dataset")), targets="is_delayed",
+                                             name="training_dataset", digest=dataset_hash[:16])  # fmt: skip
+        mlflow.log_input(source, context="training")
+        mlflow.log_params({**params, "max_rounds": reproduction["max_rounds"], "early_stopping_rounds": reproduction["early_stopping_rounds"],
+                           "train_from": reproduction["train_from"] or "start"})  # fmt: skip
+        mlflow.log_metrics({"validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration,
+                            "train_rows": train.height, "validation_rows": validation.height})  # fmt: skip
+        mlflow.log_dict(fitted.spec.to_dict(), "feature_spec.json")
+        # What `fti reproduce` needs to rebuild the dataset and retrain exactly.
+        mlflow.log_dict(reproduction, "reproduction.json")
+        mlflow.log_dict(versions, "environment.json")
+        # What the model will be served with: every package of this environment, as CycloneDX.
+        mlflow.log_dict(environment_sbom(), f"sbom/{SBOM_NAME}")
+        info = mlflow.lightgbm.log_model(
+            fitted.booster, name="model", signature=infer_signature(sample, fitted.booster.predict(sample.to_numpy())),
+            pip_requirements=[f"lightgbm=={versions['lightgbm']}", f"numpy=={versions['numpy']}", f"pandas=={pd.__version__}"],
+            registered_model_name=registry.model_name, metadata={"feature_spec": fitted.spec.to_dict()},
+        )  # fmt: skip
+    version = int(info.registered_model_version)
+    registry.tag_version(version, {**tags, "validation_auc": f"{fitted.validation_auc:.4f}", "sbom": f"sbom/{SBOM_NAME}"})
+    registry.describe(version, model_description(registry.model_name),
+                      version_description(training_dataset, fitted.spec.features, dataset_hash, fitted.validation_auc, run.info.run_id))  # fmt: skip
+    return version, run.info.run_id
