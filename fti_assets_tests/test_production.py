@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -91,6 +91,9 @@ def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(demo: Demo, 
     assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
     event = instance.get_latest_materialization_event(dg.AssetKey("online_features"))
     assert event.asset_materialization.metadata["as_of"].value == REFRESH.isoformat()
+    # Every served day's skew is computed once: the serving run takes the days the monitoring run does not.
+    skew = instance.fetch_materializations(dg.AssetKey("serving_skew"), limit=1000).records
+    assert sorted(r.partition_key for r in skew) == [(START + timedelta(days=d)).isoformat() for d in range((END - START).days + 1)]
     with psycopg2.connect(postgres_url(demo.dagster_db).replace("+psycopg2", "")) as conn, conn.cursor() as cur:
         cur.execute("select pipeline_name, status from runs")
         runs = dict(cur.fetchall())
