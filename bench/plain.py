@@ -1,18 +1,19 @@
 """The full-year demo's work without Dagster: the same project functions from a plain script.
 
-``python -m bench.plain HOME``: what ``fti demo`` materializes over 2013-01-01..2013-12-31
-(features, training, inference; monitoring over the last 14 days), computed by calling the
-functions the asset bodies call, and stored in an ``OfflineStore(home=HOME)`` as the IO
-manager stores it (one Parquet file per daily partition, a DuckDB view per table). No
-orchestrator, no MLflow, no BentoML, no run metadata. Prints one JSON line with the seconds of
-each step (named after the assets it stands for), the total and a few row counts; progress
-goes to stderr.
+``python -m bench.plain HOME``: what ``fti demo`` does over 2013-01-01..2013-12-31 (features,
+training with MLflow tracking and registration, evaluation, promotion, the Bento, batch
+predictions, the online refresh; monitoring over the last 14 days; the last 30 days served
+with their serving skew), computed by calling the functions the asset bodies call
+(``plain_lifecycle.py`` for the registry, serving and skew), and stored in an
+``OfflineStore(home=HOME)`` as the IO manager stores it (one Parquet file per daily
+partition, a DuckDB view per table). No orchestrator and no run metadata. Prints one JSON
+line with the seconds of each step (named after the assets it stands for), the total and a
+few row counts; progress goes to stderr. Its process's wall time is what ``bench.run`` compares.
 
-Left out on purpose (the asset bodies do it, the plain script has no use for it): Dagster
-output and check metadata (table previews, schemas, markdown tables), MLflow runs, model
-logging and tags, registry loads and aliases, the champion promotion, the Bento, the online
-store refresh, the shadow comparison, and the feature snapshot id (read from the Dagster
-instance; stored as null here).
+Left out (the asset bodies do it, the plain script has no use for it): Dagster output and
+check metadata (table previews, schemas, markdown tables), the model card asset (its page),
+the schedule feed of the day after the window, the promotion history's records beyond the
+registry's, and the feature snapshot id (read from the Dagster instance; stored as null here).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from types import SimpleNamespace
 
 import polars as pl
 
+from bench import plain_lifecycle as lifecycle
 from bench.plain_parts import (
     END,
     START,
@@ -42,6 +44,7 @@ from bench.plain_parts import (
 from fti_assets.features import definitions as pipeline
 
 MONITORED_DAYS = 14
+SERVED_DAYS = 30  # fti_assets/demo.py
 
 
 def main() -> None:
@@ -73,11 +76,8 @@ def main() -> None:
         from fti_assets.resources.offline_store import OfflineStore
         from fti_assets.resources.registry import LoadedModel
         from fti_assets.resources.retraining_rule import RetrainingRule
-        from fti_assets.training import evaluation as ev
-        from fti_assets.training import plots
         from fti_assets.training.dataset import TrainingDatasetConfig, build_training_dataset, label_spine
-        from fti_assets.training.model import EvaluationConfig, TrainingConfig
-        from fti_assets.training.model_evaluation import _predict
+        from fti_assets.training.model import TrainingConfig
         from fti_assets.training.trainer import lightgbm_params, train_booster
 
     store = OfflineStore(home=str(home))
@@ -127,49 +127,30 @@ def main() -> None:
     rows["training_dataset"] = dataset.height
     rows.update({f"training_dataset.{s}": n for s, n in dataset.group_by("split").len().iter_rows()})
 
-    # 5. trained_model (no MLflow: the booster stays in memory)
+    # 5. trained_model: trained, then tracked and registered in MLflow (SQLite under HOME)
     tc = TrainingConfig()
+    resources = lifecycle.resources_for(home)
     with steps.step("trained_model"):
         train, validation = (dataset.filter(pl.col("split") == s) for s in ("train", "validation"))
         dataset_hash = content_hash(dataset, "flight_id")  # the asset hashes its input again for its tags
         params = lightgbm_params({k: getattr(tc, k) for k in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction",
                                                               "bagging_fraction", "bagging_freq", "lambda_l2")}, tc.seed)  # fmt: skip
         fitted = train_booster(train, validation, params, tc.max_rounds, tc.early_stopping_rounds, tc.extra_features)
-    log(
-        f"stopped at round {fitted.best_iteration}: validation AUC {fitted.validation_auc:.4f}, dataset {dataset_hash[:12]}"
-    )
-    model = LoadedModel(version=1, booster=fitted.booster, spec=fitted.spec.to_dict(), model_file=Path())
+        window = {"start": cfg.start, "end": cfg.end, "train_end": cfg.train_end, "validation_end": cfg.validation_end}
+        record = lifecycle.register(resources, fitted, train, validation, params, tc, dataset_hash, window)
+    log(f"stopped at round {fitted.best_iteration}: validation AUC {fitted.validation_auc:.4f}, dataset {dataset_hash[:12]}, v{record['version']}")
+    model = LoadedModel(version=record["version"], booster=fitted.booster, spec=fitted.spec.to_dict(), model_file=Path())
 
-    # 6. model_evaluation: the first model of a fresh home has no champion to beat
+    # 6. model_evaluation (metrics, plots, page, gates), champion_model and flight_delay_bento
     with steps.step("model_evaluation"):
-        test = dataset.filter(pl.col("split") == "test")
-        y = test["is_delayed"].cast(pl.Int8).to_numpy()
-        p = _predict(model, test)
-        scored = test.select("carrier", "origin", "is_delayed").with_columns(challenger=pl.Series(p), champion=None)
-        ours = ev.metrics(y, p)
-        slices = ev.slice_metrics(scored, "challenger")
-        sanity = ev.sanity_problems(p, model.booster.feature_name(), model.spec["features"], ours["auc"])
-        from fti_assets.deployment.policy import load_policy
-
-        ec = EvaluationConfig()
-        verdicts = ev.gates(
-            ours,
-            None,
-            slices,
-            None,
-            sanity,
-            ec.gate_config(load_policy().policy),
-        )
-        passed = all(v.passed for v in verdicts.values())
-        calibration = ev.calibration_table(y, p)
-        plots_began = time.perf_counter()
-        gains = model.booster.feature_importance("gain")
-        plots.roc_curve_png(y, {"challenger v1": p})
-        plots.importance_png(model.booster.feature_name(), gains)
-        plots.calibration_png(calibration.to_dicts())
-        plot_seconds = time.perf_counter() - plots_began
-    log(f"test AUC {ours['auc']:.4f}, log loss {ours['log_loss']:.4f}, Brier {ours['brier']:.4f}; gates {'passed' if passed else 'refused'}; "
-        f"plots {plot_seconds:.2f}s of the step")  # fmt: skip
+        evaluation = lifecycle.evaluate_and_promote(resources, record, dataset)
+    ours, passed = evaluation["metrics"]["challenger"], evaluation["passed"]
+    y = dataset.filter(pl.col("split") == "test")["is_delayed"].cast(pl.Int8).to_numpy()
+    log(f"test AUC {ours['auc']:.4f}, log loss {ours['log_loss']:.4f}, Brier {ours['brier']:.4f}; gates {'passed' if passed else 'refused'}")
+    if passed:
+        with steps.step("flight_delay_bento"):
+            bento = lifecycle.package(resources, record["version"])
+        log(f"built {bento}")
 
     # 7. batch_predictions: every day of the year, features read back as the asset reads them
     bp_asset = inference.batch_predictions
@@ -188,8 +169,10 @@ def main() -> None:
         )  # fmt: skip
         store.write_days("batch_predictions", predictions, partition_column(bp_asset), year)
     rows["batch_predictions"] = predictions.height
+    with steps.step("online_features"):
+        rows.update({f"online.{k}": n for k, n in lifecycle.refresh_online(resources, lifecycle.as_of_after(END)).items()})
 
-    # 8. monitoring_pipeline over the last 14 days (shadow_comparison left out)
+    # 8. monitoring_pipeline over the last 14 days (shadow_comparison with the serving below)
     monitored = days(END - timedelta(days=MONITORED_DAYS - 1), END)
     first_day = date.fromisoformat(monitored[0])
 
@@ -230,6 +213,9 @@ def main() -> None:
         pdr = _report_rows(context, dc, drift_share, reports, "prediction_drift", "Prediction drift", reference_window(dataset), compute_predictions)
         store.write_days("prediction_drift_report", pdr, partition_column(drift.prediction_drift_report), monitored)
     rows["feature_drift_report"], rows["prediction_drift_report"] = fdr.height, pdr.height
+    if passed:  # the demo's serving, skew and shadow work needs a champion
+        with steps.step("serving_and_skew"):
+            rows.update(lifecycle.serve_and_compare(home, resources, (END - timedelta(days=SERVED_DAYS - 1), END), (first_day, END)))
 
     total = round(time.perf_counter() - began, 3)
     last_perf, last_drift = perf.row(-1, named=True), fdr.row(-1, named=True)
@@ -238,7 +224,7 @@ def main() -> None:
     print(json.dumps({
         "steps": steps.seconds, "total": total, "rows": rows,
         "model": {"best_iteration": fitted.best_iteration, "validation_auc": round(fitted.validation_auc, 4),
-                  "test_auc": round(ours["auc"], 4), "gates_passed": passed, "plots_seconds": round(plot_seconds, 3)},
+                  "test_auc": round(ours["auc"], 4), "gates_passed": passed},
         "training_dataset_hash": digest, "positive_rate_test": round(float(np.mean(y)), 4),
     }))  # fmt: skip
 
