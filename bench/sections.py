@@ -135,9 +135,9 @@ def orchestration(r: dict) -> Rendered:
     imp, demo, plain = r["import"], r["demo"], r["plain"]
     rows = [["code-location import", f"{med(imp['definitions']):.2f} s", f"`import dagster` {med(imp['dagster']):.2f} s",
              f"{med(imp['definitions']) / med(imp['dagster']):.2f}x", "<= 3 s", met(med(imp["definitions"]) <= 3)]]  # fmt: skip
-    overhead = demo["wall"] / plain["total"] - 1
-    rows.append(["full-year `fti demo` wall time", f"{demo['wall']:.0f} s", f"plain script {plain['total']:.0f} s",
-                 f"{demo['wall'] / plain['total']:.2f}x ({overhead:+.0%})", "overhead <= 25%", met(overhead <= 0.25)])  # fmt: skip
+    overhead = demo["wall"] / plain["wall"] - 1
+    rows.append(["full-year `fti demo` wall time", f"{demo['wall']:.0f} s", f"plain script {plain['wall']:.0f} s",
+                 f"{demo['wall'] / plain['wall']:.2f}x ({overhead:+.0%})", "overhead <= 25%", met(overhead <= 0.25)])  # fmt: skip
     young, old = r["day_30"]["seconds"][1:], r["day_365"]["seconds"][1:]  # the first run of each warms up
     ratio = med(old) / med(young)
     rows.append(["one new day, day 365 vs day 30", f"{med(old):.1f} s", f"day 30: {med(young):.1f} s", f"{ratio:.2f}", "<= 1.2", met(ratio <= 1.2)])
@@ -146,7 +146,7 @@ def orchestration(r: dict) -> Rendered:
             f"{spread(imp['definitions'])} s; `import dagster` alone: {spread(imp['dagster'])} s.", "",
             f"Full-year `fti demo` (features, training, inference on 2013, monitoring of the last 14 days) took {demo['wall']:.0f} s",
             f"wall, {demo['steps_total']:.0f} s of it inside steps. `python -m bench.plain HOME` calls the same functions the",
-            f"assets call, without Dagster, and writes the same store: {plain['total']:.0f} s. Per step (seconds):", "",
+            f"assets call, without Dagster, and writes the same store: {plain['wall']:.0f} s wall, {plain['total']:.0f} s after its imports. Per step (seconds):", "",
             "| step | in Dagster | plain script |", "|---|---|---|"]  # fmt: skip
     names = list(dict.fromkeys([*plain["steps"], *demo["steps"]]))
     text += [f"| {n} | {demo['steps'].get(n, '')} | {plain['steps'].get(n, '')} |" for n in names]
@@ -169,9 +169,9 @@ def drift(r: dict) -> Rendered:
 
 def production(r: dict) -> Rendered:
     pg, lite, plain, s = r["postgres_demo"], r["sqlite_demo"], r["plain"], r["serving"]
-    overhead = pg["wall"] / plain["total"] - 1
-    rows = [["full-year `fti demo` on PostgreSQL", f"{pg['wall']:.0f} s", f"plain script {plain['total']:.0f} s",
-             f"{pg['wall'] / plain['total']:.2f}x ({overhead:+.0%})", "overhead <= 25%", met(overhead <= 0.25)],
+    overhead = pg["wall"] / plain["wall"] - 1
+    rows = [["full-year `fti demo` on PostgreSQL", f"{pg['wall']:.0f} s", f"plain script {plain['wall']:.0f} s",
+             f"{pg['wall'] / plain['wall']:.2f}x ({overhead:+.0%})", "overhead <= 25%", met(overhead <= 0.25)],
             ["`/predict` p99 at 100 req/s, Redis", f"{s['redis']['p99_ms']:.1f} ms", f"SQLite {s['sqlite']['p99_ms']:.1f} ms",
              f"{s['redis']['p99_ms'] / s['sqlite']['p99_ms']:.2f}x", "", ""],
             ["throughput, two replicas vs one", f"{s['two_replicas']['throughput']:,.0f} req/s", f"one: {s['one_replica']['throughput']:,.0f} req/s",
@@ -181,9 +181,9 @@ def production(r: dict) -> Rendered:
             "store on Redis (`FTI_ENV=production`, new databases), the embedded default on SQLite, and the plain script",
             "(the same functions without Dagster).", "",
             "| run | wall s | inside steps s | vs plain script |", "|---|---|---|---|",
-            f"| PostgreSQL + Redis | {pg['wall']:.0f} | {pg['steps_total']:.0f} | {pg['wall'] / plain['total'] - 1:+.0%} |",
-            f"| SQLite | {lite['wall']:.0f} | {lite['steps_total']:.0f} | {lite['wall'] / plain['total'] - 1:+.0%} |",
-            f"| plain script | {plain['total']:.0f} | | |", "",
+            f"| PostgreSQL + Redis | {pg['wall']:.0f} | {pg['steps_total']:.0f} | {pg['wall'] / plain['wall'] - 1:+.0%} |",
+            f"| SQLite | {lite['wall']:.0f} | {lite['steps_total']:.0f} | {lite['wall'] / plain['wall'] - 1:+.0%} |",
+            f"| plain script | {plain['wall']:.0f} | {plain['total']:.0f} (after imports) | |", "",
             f"`bentoml serve` of the SQLite demo's champion, one real flight per request, open loop at {s['rate']} req/s for",
             f"{s['seconds']:.0f} s (load average {s['loadavg_1m']:.1f} at the start); the Redis server holds the same refresh",
             f"(answers identical: {'yes' if not s['differing_fields'] else '**no**, differing in ' + ', '.join(s['differing_fields'])}).", "",
