@@ -17,6 +17,7 @@ import dagster as dg
 import httpx
 import polars as pl
 import pytest
+from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
 from fti_assets.domain.feature_groups import FEATURE_GROUPS
 from fti_assets.domain.retrieval import latest_per_entity
@@ -86,9 +87,9 @@ def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(demo: Demo, 
     for key, value in demo.env.items():
         monkeypatch.setenv(key, value)
     instance = dg.DagsterInstance.from_config(demo.env["DAGSTER_HOME"])
-    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
-    assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+    assert isinstance(instance.run_storage, PostgresRunStorage)
+    assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+    assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
     event = instance.get_latest_materialization_event(dg.AssetKey("online_features"))
     assert event.asset_materialization.metadata["as_of"].value == REFRESH.isoformat()
     # Every served day's skew is computed once: the serving run takes the days the monitoring run does not.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster_postgres import PostgresEventLogStorage
 
 from fti_assets.inference.serving.process import free_port
 from fti_assets_tests.servers import new_database, new_redis_prefix, postgres_url, production_env, sessions_opened
@@ -56,13 +57,17 @@ def test_two_partition_runs_at_once_on_postgres_storage(tmp_path: Path, source_s
         assert sessions_opened(dagster_db) <= SESSIONS_FOR_TWO_RUNS
         monkeypatch.setenv("FTI_DAGSTER_POSTGRES_URL", env["FTI_DAGSTER_POSTGRES_URL"])
         instance = dg.DagsterInstance.from_config(str(home))
-        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
         recorded = instance.get_runs()
         assert len(recorded) == 2 and {r.status for r in recorded} == {dg.DagsterRunStatus.SUCCESS}
         days = [f"2013-01-0{d}" for d in range(1, 7)]
         for table in ("flights", "weather", "flight_schedule", "origin_weather"):
             assert sorted(instance.get_materialized_partitions(dg.AssetKey(table))) == days, table
             assert OfflineStore(home=env["FTI_HOME"]).partitions(table) == days
+            # Planned in batches, still one planned event per partition: the UI's in-progress and
+            # failed partitions are read from them.
+            planned = instance.fetch_planned_materializations(dg.AssetKey(table), limit=100).records
+            assert sorted(r.partition_key for r in planned) == days, table
         instance.dispose()
 
 
