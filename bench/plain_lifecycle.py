@@ -1,10 +1,10 @@
 """The plain script's model lifecycle, serving and skew work (``bench/plain.py``): what
 ``fti demo`` does beyond features, training and drift, called without Dagster.
 
-Registration and evaluation go through the functions the assets call (``register_model``,
-``evaluate``), with the same MLflow store kind (SQLite under HOME); promotion is the registry's
-``promote``; the Bento is built by ``package_isolated`` as ``flight_delay_bento`` builds it;
-the online refresh is ``online_features``' three calls. The last days are served by
+Registration, evaluation, the Bento and the online refresh go through the functions the
+assets call (``register_model``, ``evaluate``, ``package_version``, ``write_refresh``), with
+the same MLflow store kind (SQLite under HOME); promotion is the registry's ``promote``. The
+last days are served by
 ``serve_days`` as the demo serves them, and ``serving_skew`` and ``shadow_comparison`` are
 invoked directly (their bodies, without a run) over the demo's windows.
 """
@@ -37,20 +37,11 @@ def register(resources: dict[str, Any], fitted: Any, train: pl.DataFrame, valida
              dataset_hash: str, window: dict) -> dict:  # fmt: skip
     """``trained_model``'s MLflow run and registration; the record the asset stores."""
     from fti_assets.training.registration import register_model
-    from fti_assets.training.reproducibility import code_version
+    from fti_assets.training.reproducibility import library_versions
 
     store = resources["store"]
-    tags = {"dataset_hash": dataset_hash, "code_version": code_version(), "seed": str(config.seed), "dagster_run_id": "plain-script",
-            "params_from": "config"}  # fmt: skip
-    reproduction = {"dataset_window": window, "params": params, "max_rounds": config.max_rounds,
-                    "early_stopping_rounds": config.early_stopping_rounds, "extra_features": config.extra_features,
-                    "train_from": config.train_from}  # fmt: skip
-    version, run_id = register_model(resources["registry"], store, fitted, train, validation, store.scan("training_dataset"), params,
-                                     reproduction, tags)  # fmt: skip
-    return {"model_name": resources["registry"].model_name, "version": version, "run_id": run_id, "dataset_hash": dataset_hash,
-            "validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration, "features": fitted.spec.features,
-            "trained_at": datetime.now(UTC).isoformat(), "code_version": tags["code_version"], "train_from": config.train_from,
-            "params": params}  # fmt: skip
+    return register_model(resources["registry"], store, fitted, train, validation, store.scan("training_dataset"), params, config,
+                          dataset_hash, "plain-script", window, library_versions())  # fmt: skip
 
 
 def evaluate_and_promote(resources: dict[str, Any], record: dict, dataset: pl.DataFrame) -> dict:
@@ -69,30 +60,17 @@ def evaluate_and_promote(resources: dict[str, Any], record: dict, dataset: pl.Da
 
 def package(resources: dict[str, Any], version: int) -> str:
     """``flight_delay_bento``'s build: the champion's model, card documents and SBOM in a Bento."""
-    import json
+    from fti_assets.deployment.packaging import package_version
 
-    from fti_assets.deployment.sbom import SBOM_NAME, environment_sbom
-    from fti_assets.inference.serving.bento import package_isolated
-    from fti_assets.training.model_card import card_documents
-
-    registry, serving = resources["registry"], resources["serving"]
-    loaded = registry.load(version)
-    labels = {"registry_model": registry.model_name, "registry_version": str(version)}
-    documents = {**card_documents(registry, version), SBOM_NAME: json.dumps(environment_sbom(), indent=1)}
-    result = package_isolated(Path(serving.bentoml_home), loaded.model_file, loaded.spec, version, labels,
-                              bento_version=f"v{version}-{datetime.now(UTC):%Y%m%d%H%M%S}", documents=documents)  # fmt: skip
-    registry.tag_version(version, {"bento": result["bento"]})
-    return result["bento"]
+    return package_version(resources["registry"], resources["serving"], version, log.warning)["bento"]
 
 
 def refresh_online(resources: dict[str, Any], as_of: datetime) -> dict:
     """``online_features``: the latest values known at ``as_of`` and the published flights' vectors."""
-    from fti_assets.domain.timezones import airport_timezones
-    from fti_assets.inference.serving.refresh import flight_vectors, snapshot_as_of
+    from fti_assets.inference.serving.refresh import write_refresh
 
     store = resources["store"]
-    latest = snapshot_as_of(store, as_of)
-    return resources["online"].write_snapshot(latest, airport_timezones(store.read("airports")), as_of, flight_vectors(store, latest, as_of))
+    return write_refresh(resources["online"], store, store.read("airports"), as_of)
 
 
 def _direct(asset: dg.AssetsDefinition, first: date, last: date, **inputs: Any) -> pl.DataFrame:

@@ -1,6 +1,7 @@
 """Packaging: the champion as a Bento that `bentoml serve` runs."""
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -26,10 +27,6 @@ def flight_delay_bento(context: dg.AssetExecutionContext, registry: ModelRegistr
     environment under `governance/`. The registry version is tagged with the Bento's tag."""
     from pathlib import Path
 
-    from fti_assets.deployment.sbom import SBOM_NAME, environment_sbom
-    from fti_assets.inference.serving.bento import package_isolated
-    from fti_assets.training.model_card import card_documents
-
     with lock.hold("champion", f"dagster run {context.run.run_id}", context.log.info):
         current = registry.version_by_alias(CHAMPION)
         if current is None:
@@ -40,16 +37,30 @@ def flight_delay_bento(context: dg.AssetExecutionContext, registry: ModelRegistr
         if existing and (Path(serving.bentoml_home) / "bentos" / name / tag_version / "bento.yaml").exists():
             bento_tag, model_tag, built = existing, f"flight_delay_model:v{version}", False
         else:
-            loaded = registry.load(version)
-            labels = {"registry_model": registry.model_name, "registry_version": str(version)}
-            documents = {**card_documents(registry, version), SBOM_NAME: json.dumps(environment_sbom(), indent=1)}
-            if "model_card.md" not in documents:  # a version evaluated before model cards existed
-                context.log.warning(f"v{version} has no model card in MLflow: its Bento carries only the SBOM")
-            result = package_isolated(Path(serving.bentoml_home), loaded.model_file, loaded.spec, version, labels,
-                                      bento_version=f"v{version}-{datetime.now(UTC):%Y%m%d%H%M%S}", documents=documents)  # fmt: skip
+            result = package_version(registry, serving, version, context.log.warning)
             bento_tag, model_tag, built = result["bento"], result["model_tag"], True
-            registry.tag_version(version, {BENTO_TAG: bento_tag})
     context.log.info(f"{'built' if built else 'kept'} {bento_tag} around {model_tag}")
     record = {"model_tag": model_tag, "registry_version": version, "bento": bento_tag, "built": built, "at": datetime.now(UTC).isoformat()}
     yield dg.Output(record, metadata={"bento": bento_tag, "model_tag": model_tag, "built": built,
                                       "serve": f"bentoml serve {bento_tag}"})  # fmt: skip
+
+
+def package_version(registry: ModelRegistry, serving: ServingResource, version: int, warn: Callable[[str], None]) -> dict:
+    """Version ``version`` of the registry in the BentoML model store and a Bento built around
+    it, with its model card and an SBOM under ``governance/``; the version is tagged with the
+    Bento's tag. Returns ``package_isolated``'s record (``bento``, ``model_tag``)."""
+    from pathlib import Path
+
+    from fti_assets.deployment.sbom import SBOM_NAME, environment_sbom
+    from fti_assets.inference.serving.bento import package_isolated
+    from fti_assets.training.model_card import card_documents
+
+    loaded = registry.load(version)
+    labels = {"registry_model": registry.model_name, "registry_version": str(version)}
+    documents = {**card_documents(registry, version), SBOM_NAME: json.dumps(environment_sbom(), indent=1)}
+    if "model_card.md" not in documents:  # a version evaluated before model cards existed
+        warn(f"v{version} has no model card in MLflow: its Bento carries only the SBOM")
+    result = package_isolated(Path(serving.bentoml_home), loaded.model_file, loaded.spec, version, labels,
+                              bento_version=f"v{version}-{datetime.now(UTC):%Y%m%d%H%M%S}", documents=documents)  # fmt: skip
+    registry.tag_version(version, {BENTO_TAG: result["bento"]})
+    return result

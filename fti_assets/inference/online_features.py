@@ -43,21 +43,14 @@ def online_features(context: dg.AssetExecutionContext, config: OnlineRefreshConf
     (`flight_vectors`), so the service answers it with one lookup. It reads, through the offline
     store, the partitions of every feature group that the refresh instant's TTLs reach and the
     schedules published by then."""
-    from fti_assets.domain.timezones import airport_timezones
-    from fti_assets.inference.serving.refresh import (
-        StaleRefreshError,
-        check_refresh_order,
-        flight_vectors,
-        snapshot_as_of,
-    )
+    from fti_assets.inference.serving.refresh import StaleRefreshError, check_refresh_order, write_refresh
 
     as_of = refresh_time(config.as_of, context.run.tags)
     try:
         check_refresh_order(online.current_as_of(), as_of, config.force)
     except StaleRefreshError as exc:
         raise dg.Failure(description=str(exc)) from exc
-    latest = snapshot_as_of(store, as_of)
-    counts = online.write_snapshot(latest, airport_timezones(airports), as_of, flight_vectors(store, latest, as_of))
+    counts = write_refresh(online, store, airports, as_of)
     context.log.info(f"online store refreshed as of {as_of.isoformat()}: {counts}")
     return dg.MaterializeResult(metadata={"as_of": as_of.isoformat(), "entities": dg.MetadataValue.json(counts),
                                           "store": online.location})  # fmt: skip

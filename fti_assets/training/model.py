@@ -1,6 +1,6 @@
 """Training and evaluation: a LightGBM model tracked in MLflow, judged against the champion."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import dagster as dg
 import polars as pl
@@ -56,7 +56,7 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
     registered model, with a description of its training window and features."""
     from fti_assets.resources.pieced import pieces_hash
     from fti_assets.training.registration import register_model
-    from fti_assets.training.reproducibility import code_version, library_versions
+    from fti_assets.training.reproducibility import library_versions
     from fti_assets.training.trainer import lightgbm_params, train_booster
 
     # A lazy scan of the stored pieces: only the train and validation rows come into memory.
@@ -76,21 +76,15 @@ def trained_model(context: dg.AssetExecutionContext, config: TrainingConfig, tra
     fitted = train_booster(train, validation, params, config.max_rounds, config.early_stopping_rounds, config.extra_features, log=context.log.info)
     context.log.info(f"stopped at round {fitted.best_iteration}: validation AUC {fitted.validation_auc:.4f}")
 
-    tags = {"dataset_hash": dataset_hash, "code_version": code_version(), "seed": str(config.seed), "dagster_run_id": context.run.run_id,
-            "params_from": "hyperparameter_search" if config.use_search else "config"}
-    reproduction = {"dataset_window": dataset_window(context.instance), "params": params, "max_rounds": config.max_rounds,
-                    "early_stopping_rounds": config.early_stopping_rounds, "extra_features": config.extra_features,
-                    "train_from": config.train_from}  # fmt: skip
-    version, run_id = register_model(registry, store, fitted, train, validation, training_dataset, params, reproduction, tags)
-    record = {"model_name": registry.model_name, "version": version, "run_id": run_id, "dataset_hash": dataset_hash,
-              "validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration, "features": fitted.spec.features,
-              "trained_at": datetime.now(UTC).isoformat(), "code_version": tags["code_version"],
-              "train_from": config.train_from, "params": params}  # fmt: skip
+    versions = library_versions()
+    record = register_model(registry, store, fitted, train, validation, training_dataset, params, config, dataset_hash,
+                            context.run.run_id, dataset_window(context.instance), versions)  # fmt: skip
+    version, run_id = record["version"], record["run_id"]
     return dg.Output(record, metadata={
         "model_version": version, "mlflow_run_id": run_id, "validation_auc": round(fitted.validation_auc, 4),
         **({"mlflow_version": dg.MetadataValue.url(registry.version_url(version))} if registry.ui_url else {}),
-        "best_iteration": fitted.best_iteration, "dataset_hash": dataset_hash, "code_version": tags["code_version"],
-        "library_versions": dg.MetadataValue.json(library_versions()),
+        "best_iteration": fitted.best_iteration, "dataset_hash": dataset_hash, "code_version": record["code_version"],
+        "library_versions": dg.MetadataValue.json(versions),
     })  # fmt: skip
 
 

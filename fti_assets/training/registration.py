@@ -7,6 +7,7 @@ same registry work without Dagster.
 from __future__ import annotations
 
 import warnings
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -16,11 +17,13 @@ from fti_assets.resources.registry import ModelRegistry
 
 
 def register_model(registry: ModelRegistry, store: OfflineStore, fitted: Any, train: pl.DataFrame, validation: pl.DataFrame,
-                   training_dataset: pl.LazyFrame, params: dict, reproduction: dict, tags: dict[str, str]) -> tuple[int, str]:  # fmt: skip
-    """Log ``fitted`` (a ``trainer.Fitted``) in an MLflow run: the training dataset as the run's
-    input, parameters, metrics, feature spec, what ``fti reproduce`` needs (``reproduction``),
-    the library versions and a CycloneDX SBOM; register it, tag and describe the version.
-    Returns the version and the run id."""
+                   training_dataset: pl.LazyFrame, params: dict, config: Any, dataset_hash: str, run_label: str,
+                   window: dict | None, versions: dict[str, str]) -> dict:  # fmt: skip
+    """Log ``fitted`` (a ``trainer.Fitted``, trained with ``params`` under ``config``, a
+    ``TrainingConfig``) in an MLflow run: the training dataset as the run's input, parameters,
+    metrics, feature spec, what ``fti reproduce`` needs (the dataset ``window``, parameters and
+    rounds), the library ``versions`` and a CycloneDX SBOM; register it, tag the version (with
+    ``run_label``, the run that trained it) and describe it. Returns ``trained_model``'s record."""
     import mlflow
     import mlflow.data
     import pandas as pd
@@ -28,11 +31,14 @@ def register_model(registry: ModelRegistry, store: OfflineStore, fitted: Any, tr
 
     from fti_assets.deployment.sbom import SBOM_NAME, environment_sbom
     from fti_assets.training.descriptions import model_description, version_description
-    from fti_assets.training.reproducibility import library_versions
+    from fti_assets.training.reproducibility import code_version
 
-    dataset_hash = tags["dataset_hash"]
+    tags = {"dataset_hash": dataset_hash, "code_version": code_version(), "seed": str(config.seed), "dagster_run_id": run_label,
+            "params_from": "hyperparameter_search" if config.use_search else "config"}
+    reproduction = {"dataset_window": window, "params": params, "max_rounds": config.max_rounds,
+                    "early_stopping_rounds": config.early_stopping_rounds, "extra_features": config.extra_features,
+                    "train_from": config.train_from}  # fmt: skip
     sample = pd.DataFrame(fitted.spec.encode(validation.head(200)), columns=fitted.spec.features)
-    versions = library_versions()
     with registry.run(run_name=f"train-{dataset_hash[:8]}", tags=tags) as run:
         # The dataset input (MLflow's Datasets column): its schema, a digest and where it is stored.
         with warnings.catch_warnings():  # MLflow registers two identical sources for local paths and warns
@@ -40,8 +46,8 @@ def register_model(registry: ModelRegistry, store: OfflineStore, fitted: Any, tr
             source = mlflow.data.from_polars(train, source=str(store.table_dir("training_dataset")), targets="is_delayed",
                                              name="training_dataset", digest=dataset_hash[:16])  # fmt: skip
         mlflow.log_input(source, context="training")
-        mlflow.log_params({**params, "max_rounds": reproduction["max_rounds"], "early_stopping_rounds": reproduction["early_stopping_rounds"],
-                           "train_from": reproduction["train_from"] or "start"})  # fmt: skip
+        mlflow.log_params({**params, "max_rounds": config.max_rounds, "early_stopping_rounds": config.early_stopping_rounds,
+                           "train_from": config.train_from or "start"})
         mlflow.log_metrics({"validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration,
                             "train_rows": train.height, "validation_rows": validation.height})  # fmt: skip
         mlflow.log_dict(fitted.spec.to_dict(), "feature_spec.json")
@@ -59,4 +65,7 @@ def register_model(registry: ModelRegistry, store: OfflineStore, fitted: Any, tr
     registry.tag_version(version, {**tags, "validation_auc": f"{fitted.validation_auc:.4f}", "sbom": f"sbom/{SBOM_NAME}"})
     registry.describe(version, model_description(registry.model_name),
                       version_description(training_dataset, fitted.spec.features, dataset_hash, fitted.validation_auc, run.info.run_id))  # fmt: skip
-    return version, run.info.run_id
+    return {"model_name": registry.model_name, "version": version, "run_id": run.info.run_id, "dataset_hash": dataset_hash,
+            "validation_auc": fitted.validation_auc, "best_iteration": fitted.best_iteration, "features": fitted.spec.features,
+            "trained_at": datetime.now(UTC).isoformat(), "code_version": tags["code_version"],
+            "train_from": config.train_from, "params": params}  # fmt: skip

@@ -36,6 +36,15 @@ def flight_vectors(store, latest: dict[str, pl.DataFrame], as_of: datetime) -> l
     return records(published_vectors(schedule, latest, as_of))
 
 
+def write_refresh(online, store, airports: pl.DataFrame, as_of: datetime) -> dict[str, int]:
+    """The refresh at ``as_of`` written to ``online`` (an ``OnlineStore``): the snapshot and the
+    published flights' vectors; returns the rows written per group."""
+    from fti_assets.domain.timezones import airport_timezones
+
+    latest = snapshot_as_of(store, as_of)
+    return online.write_snapshot(latest, airport_timezones(airports), as_of, flight_vectors(store, latest, as_of))
+
+
 def check_refresh_order(current: str | None, as_of: datetime, force: bool) -> None:
     """Refuse to roll served features back in time, unless ``force``."""
     if current is None or force:
