@@ -1,7 +1,8 @@
 """The framework's own floor: a BentoML service that answers every request with a constant.
 
 Started by ``bench/serving.py`` with ``bentoml serve bench.bare_bento:ConstantService`` exactly
-as the project's Bento is served (loopback, one worker per core), and loaded the same way: one
+as the project's Bento is served (loopback, one worker per core), and configured like it: an
+``async`` API (no hop to BentoML's thread pool) and no access log. Loaded the same way: one
 flight per request, JSON in and out. What it costs per request is what BentoML costs before
 any of the project's code runs.
 """
@@ -13,9 +14,9 @@ from typing import Any
 import bentoml
 
 
-@bentoml.service(workers="cpu_count")
+@bentoml.service(workers="cpu_count", logging={"access": {"enabled": False}})
 class ConstantService:
     @bentoml.api
-    def predict(self, flights: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def predict(self, flights: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One constant answer per flight, in the shape of the project's answers."""
         return [{"delay_probability": 0.5, "path": "constant"} for _ in flights]

@@ -5,14 +5,15 @@
 HOME is an FTI_HOME with a packaged champion (records/flight_delay_bento.json, online.sqlite,
 bentoml/). Each server runs alone on loopback with one worker per core and gets one real
 flight per request (a flight of the online store's day, all feature groups known) from
-``bench/loadgen.py`` in this process: a warm-up, a closed loop at 1 and 8 connections, then an
+``bench/loadgen.py`` in this process (a published flight of the schedule's last day, served
+from its precomputed vector: see ``morning_home``): a warm-up, a closed loop at 1 and 8 connections, then an
 open-loop sweep of fixed rates, stopped once a point has errors or p99 > 1 s. The floor is
 the champion booster's ``predict`` on a ready 1 x n float64 row, timed call by call; the
 framework's floor is ``bench/bare_bento.py``, a BentoML service answering a constant, served and
 loaded like ours.
 
-Both servers run on a scratch copy of HOME's online store and champion pointer (models come
-from HOME's BentoML store), so the tens of thousands of logged predictions land there and not
+Both servers run on a scratch online store, HOME's refresh at the start of the last day (models
+and the registry come from HOME), so the tens of thousands of logged predictions land there and not
 in HOME's monitoring data. Prints one JSON line on stdout; progress goes to stderr.
 """
 
@@ -28,6 +29,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -62,9 +64,25 @@ def scratch_home(home: Path, into: Path) -> Path:
     return into
 
 
-def pick_flights(home: Path, n: int) -> list[dict[str, Any]]:
-    """Request bodies of real flights of the online store's day whose groups are all known."""
-    store = OnlineStoreReader(home / "online.sqlite")
+def morning_home(home: Path, into: Path) -> Path:
+    """An online store for the servers: HOME's refresh as it stood at the start of the schedule's
+    last day, so the picked flights are published ones, served from their precomputed vectors
+    (the refresh HOME ends with, after the last day, has no flight left to publish). Predictions
+    get logged here; the registry stays HOME's."""
+    from fti_assets.inference.serving.refresh import write_refresh
+    from fti_assets.resources.online_store import OnlineStore
+
+    into.mkdir(parents=True)
+    store = OfflineStore(home=str(home))
+    morning = datetime.combine(store.read("flight_schedule")["flight_date"].max(), datetime.min.time(), tzinfo=UTC)
+    write_refresh(OnlineStore(path=str(into / "online.sqlite")), store, store.read("airports"), morning)
+    return into
+
+
+def pick_flights(home: Path, n: int, online: Path | None = None) -> list[dict[str, Any]]:
+    """Request bodies of real flights of the online store's day whose groups are all known
+    (the store under ``online``, else HOME's)."""
+    store = OnlineStoreReader((online or home) / "online.sqlite")
     as_of = pl.Series([store.as_of()]).str.to_datetime(time_zone="UTC")[0]
     schedule = OfflineStore(home=str(home)).read("flight_schedule")
     # The day the store was refreshed for: flights after it if the data has them, else its last day.
@@ -83,10 +101,10 @@ def pick_flights(home: Path, n: int) -> list[dict[str, Any]]:
     return (known or bodies)[:n]
 
 
-def bare_lightgbm(home: Path, flight: dict[str, Any], calls: int) -> dict[str, Any]:
+def bare_lightgbm(home: Path, online: Path, flight: dict[str, Any], calls: int) -> dict[str, Any]:
     """The floor: the champion booster on the flight's encoded row, nothing else."""
     model = load_serving_model(json.loads((home / "records" / "flight_delay_bento.json").read_text())["model_tag"])
-    store = OnlineStoreReader(home / "online.sqlite")
+    store = OnlineStoreReader(online / "online.sqlite")
     rows, _ = feature_rows(spine([FlightRequest.model_validate(flight).model_dump()], store), store)
     row = model.spec.encode_rows(rows, model.codes)  # 1 x n_features, float64, ready
     booster = model.booster
@@ -174,17 +192,18 @@ def main() -> None:
     # BentoML fixes its store when first imported: point it at HOME's before any import.
     os.environ.update(BENTOML_HOME=str(home / "bentoml"), BENTOML_DO_NOT_TRACK="true")
     bento = json.loads((home / "records" / "flight_delay_bento.json").read_text())
-    flights = pick_flights(home, 20)
+    scratch = Path(tempfile.mkdtemp(prefix="fti-bench-serving-"))
+    homes = {name: morning_home(home, scratch / f"{name}-home") for name in ("bentoml", "fastapi")}
+    flights = pick_flights(home, 20, homes["bentoml"])
     say(f"bare LightGBM on {bento['model_tag']}")
     # The machine may be shared: the load average at the start says how quiet it was.
     report: dict[str, Any] = {"home": str(home), "seconds": args.seconds, "workers": WORKERS, "loadavg_1m": os.getloadavg()[0], "bento": bento["bento"],
                               "model_tag": bento["model_tag"], "flight": flights[0]}  # fmt: skip
-    report["bare_lightgbm"] = bare_lightgbm(home, flights[0], 20_000)
-    scratch = Path(tempfile.mkdtemp(prefix="fti-bench-serving-"))
+    report["bare_lightgbm"] = bare_lightgbm(home, homes["bentoml"], flights[0], 20_000)
     # The scratch homes have no model store or registry of their own: both servers use HOME's.
     env = {"BENTOML_HOME": str(home / "bentoml"), "FTI_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"}
-    servers = {"bentoml": ServiceProcess(bento["bento"], scratch_home(home, scratch / "bentoml-home"), env=env, log=scratch / "bentoml.log"),
-               "fastapi": PeerProcess("bench.fastapi_peer:app", scratch_home(home, scratch / "fastapi-home"), env=env, log=scratch / "fastapi.log"),
+    servers = {"bentoml": ServiceProcess(bento["bento"], homes["bentoml"], env=env, log=scratch / "bentoml.log"),
+               "fastapi": PeerProcess("bench.fastapi_peer:app", homes["fastapi"], env=env, log=scratch / "fastapi.log"),
                "bare_bentoml": BareBentoProcess("bench.bare_bento:ConstantService", scratch / "bare-home", env=env, log=scratch / "bare.log")}  # fmt: skip
     for name, server in servers.items():  # one at a time: each gets both cores (with the client)
         say(f"{name}: {server.target}")

@@ -60,6 +60,9 @@ class Settings:
     """``FTI_SERVING_WATCH_SECONDS``: how often a service worker rereads the registry aliases."""
     serving_max_batch_flights: int = 1000
     """``FTI_SERVING_MAX_BATCH_FLIGHTS``: the most flights a service worker scores in one batch."""
+    serving_inline_flights: int = 32
+    """``FTI_SERVING_INLINE_FLIGHTS``: a batch of at most this many flights is scored on the
+    worker's event loop, a larger one on its scoring thread (0: always the thread)."""
     dataset_pieces: int = 2
     """``FTI_DATASET_PIECES``: how many monthly pieces of ``training_dataset`` the multiprocess
     executor builds at once; each holds one month in memory."""
@@ -91,6 +94,7 @@ class Settings:
             dataset_pieces=_positive("FTI_DATASET_PIECES", "2"),
             serving_watch_seconds=_positive_seconds("FTI_SERVING_WATCH_SECONDS", "1.0"),
             serving_max_batch_flights=_positive("FTI_SERVING_MAX_BATCH_FLIGHTS", "1000"),
+            serving_inline_flights=_positive("FTI_SERVING_INLINE_FLIGHTS", "32", minimum=0),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -196,10 +200,10 @@ class Settings:
         return self.home / "dagster"
 
 
-def _positive(name: str, default: str) -> int:
+def _positive(name: str, default: str, minimum: int = 1) -> int:
     value = os.environ.get(name, default)
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    if not value.isdigit() or int(value) < minimum:
+        raise ValueError(f"{name} must be a positive integer{' or 0' if minimum == 0 else ''}, not {value!r}")
     return int(value)
 
 

@@ -57,3 +57,38 @@ def test_a_failed_batch_fails_each_of_its_requests_and_the_next_batch_still_runs
 
     asyncio.run(run())
     assert calls == [["bad"], ["ok"]]
+
+
+def test_a_small_batch_is_scored_on_the_event_loop_and_a_large_one_on_the_scoring_thread() -> None:
+    scored_on: list[tuple[int, str]] = []
+
+    def score(items: list[int]) -> list[int]:
+        scored_on.append((len(items), threading.current_thread().name))
+        return items
+
+    async def run() -> str:
+        batcher = AdaptiveBatcher(score, inline_flights=4)
+        try:
+            await batcher.submit(1, 4)  # four flights: inline
+            await batcher.submit(2, 5)  # five: the thread
+            return threading.current_thread().name
+        finally:
+            batcher.close()
+
+    loop_thread = asyncio.run(run())
+    assert scored_on[0] == (1, loop_thread)
+    assert scored_on[1][1].startswith("scoring") and scored_on[1][1] != loop_thread
+
+
+def test_with_inline_scoring_off_every_batch_goes_to_the_scoring_thread() -> None:
+    threads: list[str] = []
+
+    async def run() -> None:
+        batcher = AdaptiveBatcher(lambda items: threads.append(threading.current_thread().name) or items)
+        try:
+            await batcher.submit(1, 1)
+        finally:
+            batcher.close()
+
+    asyncio.run(run())
+    assert threads[0].startswith("scoring")

@@ -26,6 +26,9 @@ class OnlineStoreUnavailable(RuntimeError):
 class FeatureReader(Protocol):
     """What serving reads from an online store, whichever the backend."""
 
+    local_reads: bool
+    """True where a read is local and quick (SQLite), False where it crosses the network (Redis)."""
+
     def pinned(self) -> FeatureReader:
         """A view on one refresh, for the length of a request."""
         ...

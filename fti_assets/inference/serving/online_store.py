@@ -76,6 +76,9 @@ def write_snapshot(path: Path, latest: dict[str, pl.DataFrame], timezones: pl.Da
 class OnlineStoreReader:
     """Point lookups for the service; one connection per thread."""
 
+    local_reads = True
+    """Reads are of a local file, quick enough to run on the service's event loop."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()

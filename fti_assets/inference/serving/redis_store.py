@@ -182,6 +182,9 @@ class RedisSnapshot:
 class RedisStoreReader:
     """The service's reader: ``pinned()`` resolves the current snapshot once per request."""
 
+    local_reads = False
+    """Reads cross the network and may wait on a timeout: never on the service's event loop."""
+
     def __init__(self, url: str, prefix: str) -> None:
         self.url, self.prefix = url, prefix
         self._client: redis.Redis | None = None

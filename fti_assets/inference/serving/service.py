@@ -60,7 +60,10 @@ class FlightDelayService:
         self.state, self.roles, self.problem = None, None, "the registry has not been read yet"
         from fti_assets.inference.serving.batching import AdaptiveBatcher
 
-        self.batcher = AdaptiveBatcher(self._score_batch, max_flights=settings.serving_max_batch_flights)
+        # Small batches are scored on the event loop only where the store's reads are local: a
+        # Redis read waits on the network and its timeouts would stall every request of the worker.
+        inline = settings.serving_inline_flights if self.store.local_reads else 0
+        self.batcher = AdaptiveBatcher(self._score_batch, settings.serving_max_batch_flights, inline)
         # A model that cannot be loaded leaves the worker up and /readyz answering why.
         self._refresh()
         self._stop = threading.Event()
