@@ -63,6 +63,10 @@ class Settings:
     serving_inline_flights: int = 32
     """``FTI_SERVING_INLINE_FLIGHTS``: a batch of at most this many flights is scored on the
     worker's event loop, a larger one on its scoring thread (0: always the thread)."""
+    serving_trace_predict: bool = False
+    """``FTI_SERVING_TRACE_PREDICT`` (1 or 0): BentoML's OpenTelemetry spans for ``/predict``.
+    Off by default: with no trace exporter they are never sent, and they cost a third of a
+    worker's throughput. Set it where traces are exported (BentoML's ``tracing`` config)."""
     dataset_pieces: int = 2
     """``FTI_DATASET_PIECES``: how many monthly pieces of ``training_dataset`` the multiprocess
     executor builds at once; each holds one month in memory."""
@@ -95,6 +99,7 @@ class Settings:
             serving_watch_seconds=_positive_seconds("FTI_SERVING_WATCH_SECONDS", "1.0"),
             serving_max_batch_flights=_positive("FTI_SERVING_MAX_BATCH_FLIGHTS", "1000"),
             serving_inline_flights=_positive("FTI_SERVING_INLINE_FLIGHTS", "32", minimum=0),
+            serving_trace_predict=_flag("FTI_SERVING_TRACE_PREDICT"),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -205,6 +210,13 @@ def _positive(name: str, default: str, minimum: int = 1) -> int:
     if not value.isdigit() or int(value) < minimum:
         raise ValueError(f"{name} must be a positive integer{' or 0' if minimum == 0 else ''}, not {value!r}")
     return int(value)
+
+
+def _flag(name: str) -> bool:
+    value = os.environ.get(name, "0").strip().lower()
+    if value not in ("0", "1", "false", "true", ""):
+        raise ValueError(f"{name} must be 1 or 0, not {value!r}")
+    return value in ("1", "true")
 
 
 def _positive_seconds(name: str, default: str) -> float:

@@ -12,7 +12,9 @@ def test_the_knobs_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("FTI_SERVING_WATCH_SECONDS", "0.25")
     monkeypatch.setenv("FTI_SERVING_MAX_BATCH_FLIGHTS", "50")
     monkeypatch.setenv("FTI_SERVING_INLINE_FLIGHTS", "0")
+    monkeypatch.setenv("FTI_SERVING_TRACE_PREDICT", "1")
     settings = Settings.from_env()
+    assert settings.serving_trace_predict
     assert (settings.dataset_pieces, settings.serving_watch_seconds, settings.serving_max_batch_flights) == (3, 0.25, 50)
     assert settings.serving_inline_flights == 0  # zero is allowed here: every batch on the thread
     assert settings.as_env()["FTI_DATASET_PIECES"] == "3"  # child processes get the same limit
@@ -24,4 +26,12 @@ def test_the_knobs_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
 def test_a_bad_value_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=f"{name} must be a positive"):
+        Settings.from_env()
+
+
+def test_a_flag_is_1_or_0_and_anything_else_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTI_SERVING_TRACE_PREDICT", "0")
+    assert not Settings.from_env().serving_trace_predict
+    monkeypatch.setenv("FTI_SERVING_TRACE_PREDICT", "yes")
+    with pytest.raises(ValueError, match="FTI_SERVING_TRACE_PREDICT must be 1 or 0"):
         Settings.from_env()

@@ -67,6 +67,14 @@ def test_bad_requests_get_a_4xx_naming_the_field(service: ServiceProcess, body: 
     assert field in response.text
 
 
+def test_predict_is_left_out_of_tracing_by_default(service: ServiceProcess) -> None:
+    """BentoML names a traced request's span in ``X-BentoML-Request-ID``; /predict has none
+    unless FTI_SERVING_TRACE_PREDICT asks for its spans."""
+    response = httpx.post(f"{service.url}/predict", json={"flights": [flight_request()]})
+    assert response.status_code == 200 and response.headers["server"].startswith("BentoML")
+    assert "x-bentoml-request-id" not in response.headers
+
+
 def test_health_readiness_and_openapi(service: ServiceProcess) -> None:
     assert httpx.get(f"{service.url}/healthz").status_code == 200
     assert httpx.get(f"{service.url}/readyz").status_code == 200
