@@ -89,6 +89,13 @@ def _best_rate(server: dict, p99_limit: float) -> float:
     return max(ok, default=0.0)
 
 
+def _runs(point: dict, key: str, fmt: str = "g") -> str:
+    """min / median / max of a load point's runs (its one figure when it ran once)."""
+    values = sorted(r[key] for r in point.get("runs", [point]))
+    shown = [values[0], point[key], values[-1]] if len(values) > 1 else [point[key]]
+    return " / ".join(format(v, fmt) for v in shown)
+
+
 def _at(server: dict, rate_: int) -> dict | None:
     return next((p for p in server["open"] if p.get("rate") == rate_ and "p50_ms" in p), None)
 
@@ -99,16 +106,17 @@ def serving(r: dict) -> Rendered:
             "minimal FastAPI app on uvicorn (same workers, same predictor path, same online store), driven by",
             "`bench/loadgen.py` on loopback: a closed loop at 1 and 8 connections, then an open-loop sweep (latency counted",
             "from each request's scheduled start). The load generator shares the two cores with the server.",
-            f"Both servers gave the same answers: {r.get('same_answers')}. Command: `python -m bench.serving HOME`.", "",
+            f"Both servers gave the same answers: {r.get('same_answers')}. Command: `python -m bench.serving HOME`.",
+            f"Each load point ran {r.get('repeats', 1)} time(s) for {r['seconds']:g} s; figures are min / median / max of the runs.", "",
             "| server | load | requests/s | p50 ms | p99 ms | max ms | errors |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     # bare_bentoml: bench/bare_bento.py, a constant answer: the framework's own floor.
     for name in [n for n in ("bentoml", "fastapi", "bare_bentoml") if n in r]:
         s = r[name]
         for load, p in s["closed"].items():
-            text.append(f"| {name} | closed, {load[1:]} connection(s) | {p['throughput']:,.0f} | {p['p50_ms']} | {p['p99_ms']} | {p['max_ms']} | {p['errors']} |")
+            text.append(f"| {name} | closed, {load[1:]} connection(s) | {_runs(p, 'throughput', ',.0f')} | {_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |")
         for p in s["open"]:
             if "p50_ms" in p:
-                text.append(f"| {name} | open, {p['rate']}/s | {p['throughput']:,.0f} | {p['p50_ms']} | {p['p99_ms']} | {p['max_ms']} | {p['errors']} |")
+                text.append(f"| {name} | open, {p['rate']}/s | {_runs(p, 'throughput', ',.0f')} | {_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |")
             else:
                 text.append(f"| {name} | open, {p['rate']}/s | failed: {p.get('failed', '')} | | | | |")
     bare = r["bare_lightgbm"]

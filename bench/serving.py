@@ -1,13 +1,14 @@
 """Online serving benchmark: the BentoML service, a FastAPI peer, bare LightGBM and bare BentoML.
 
-    python -m bench.serving HOME [--seconds S]
+    python -m bench.serving HOME [--seconds S] [--repeats N]
 
 HOME is an FTI_HOME with a packaged champion (records/flight_delay_bento.json, online.sqlite,
 bentoml/). Each server runs alone on loopback with one worker per core and gets one real
 flight per request (a flight of the online store's day, all feature groups known) from
 ``bench/loadgen.py`` in this process (a published flight of the schedule's last day, served
 from its precomputed vector: see ``morning_home``): a warm-up, a closed loop at 1 and 8 connections, then an
-open-loop sweep of fixed rates, stopped once a point has errors or p99 > 1 s. The floor is
+open-loop sweep of fixed rates, stopped once a point has errors or p99 > 1 s. Each load point
+runs N times (3) back to back; its figures are the medians. The floor is
 the champion booster's ``predict`` on a ready 1 x n float64 row, timed call by call; the
 framework's floor is ``bench/bare_bento.py``, a BentoML service answering a constant, served and
 loaded like ours.
@@ -24,6 +25,7 @@ import json
 import os
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -131,6 +133,14 @@ def run(load: Callable[..., Result], *args: Any) -> dict[str, Any]:
             "errors": r.errors, "client_cpu_s": round(time.process_time() - cpu, 2)}  # fmt: skip
 
 
+def repeated(times: int, load: Callable[..., Result], *args: Any) -> dict[str, Any]:
+    """One load point run ``times`` times back to back: each figure is the median of the runs,
+    and ``runs`` keeps every run (BENCHMARKS.md shows min / median / max)."""
+    runs = [run(load, *args) for _ in range(times)]
+    middle = {key: statistics.median(r[key] for r in runs) for key in ("throughput", "p50_ms", "p99_ms", "max_ms")}
+    return {**runs[0], **middle, "requests": sum(r["requests"] for r in runs), "errors": sum(r["errors"] for r in runs), "runs": runs}
+
+
 def ask(port: int, flight: dict[str, Any]) -> dict[str, Any]:
     request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=json.dumps({"flights": [flight]}).encode(),
                                      headers={"Content-Type": "application/json"})  # fmt: skip
@@ -139,7 +149,7 @@ def ask(port: int, flight: dict[str, Any]) -> dict[str, Any]:
     return prediction
 
 
-def measure(port: int, flights: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+def measure(port: int, flights: list[dict[str, Any]], seconds: float, repeats: int) -> dict[str, Any]:
     """Answers for the parity check, then warm-up, closed loops and the open-loop sweep."""
     answers = [ask(port, f) for f in flights]
     # The whole HTTP/1.1 request, built once: the load generator writes it as is.
@@ -150,11 +160,11 @@ def measure(port: int, flights: list[dict[str, Any]], seconds: float) -> dict[st
     out: dict[str, Any] = {"answers": answers, "load_path": answers[0].get("path"), "warmup_requests": len(warm.latencies_ms),
                            "closed": {}, "open": []}  # fmt: skip
     for connections in (1, 8):
-        out["closed"][f"c{connections}"] = run(closed_loop, port, payload, connections, seconds)
+        out["closed"][f"c{connections}"] = repeated(repeats, closed_loop, port, payload, connections, seconds)
         say(f"closed c={connections}: {out['closed'][f'c{connections}']}")
     for rate in RATES:
         try:
-            result = {"rate": rate, **run(open_loop, port, payload, rate, seconds)}
+            result = {"rate": rate, **repeated(repeats, open_loop, port, payload, rate, seconds)}
         except (OSError, EOFError, ValueError, IndexError) as error:  # a server dropping connections ends the sweep
             out["open"].append({"rate": rate, "failed": repr(error)})
             break
@@ -186,7 +196,8 @@ class PeerProcess(ServiceProcess):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("home", type=Path)
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of each load point")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each run of a load point")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each load point (figures are their medians)")
     args = parser.parse_args()
     home = args.home.expanduser().resolve()
     # BentoML fixes its store when first imported: point it at HOME's before any import.
@@ -197,7 +208,7 @@ def main() -> None:
     flights = pick_flights(home, 20, homes["bentoml"])
     say(f"bare LightGBM on {bento['model_tag']}")
     # The machine may be shared: the load average at the start says how quiet it was.
-    report: dict[str, Any] = {"home": str(home), "seconds": args.seconds, "workers": WORKERS, "loadavg_1m": os.getloadavg()[0], "bento": bento["bento"],
+    report: dict[str, Any] = {"home": str(home), "seconds": args.seconds, "repeats": args.repeats, "workers": WORKERS, "loadavg_1m": os.getloadavg()[0], "bento": bento["bento"],
                               "model_tag": bento["model_tag"], "flight": flights[0]}  # fmt: skip
     report["bare_lightgbm"] = bare_lightgbm(home, homes["bentoml"], flights[0], 20_000)
     # The scratch homes have no model store or registry of their own: both servers use HOME's.
@@ -208,7 +219,7 @@ def main() -> None:
     for name, server in servers.items():  # one at a time: each gets both cores (with the client)
         say(f"{name}: {server.target}")
         try:
-            report[name] = measure(server.start().port, flights, args.seconds)
+            report[name] = measure(server.start().port, flights, args.seconds, args.repeats)
         except BaseException:
             say(f"{name} failed: server logs and scratch homes kept in {scratch}")
             raise
