@@ -14,8 +14,10 @@ def med(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def spread(values: list[float], digits: int = 3) -> str:
-    return " / ".join(f"{v:.{digits}g}" for v in (min(values), med(values), max(values)))
+def spread(values: list[float], fmt: str = ".3g") -> str:
+    """min / median / max; a single value alone."""
+    shown = (min(values), med(values), max(values)) if len(values) > 1 else values
+    return " / ".join(format(v, fmt) for v in shown)
 
 
 def met(ok: bool) -> str:
@@ -91,9 +93,7 @@ def _best_rate(server: dict, p99_limit: float) -> float:
 
 def _runs(point: dict, key: str, fmt: str = "g") -> str:
     """min / median / max of a load point's runs (its one figure when it ran once)."""
-    values = sorted(r[key] for r in point.get("runs", [point]))
-    shown = [values[0], point[key], values[-1]] if len(values) > 1 else [point[key]]
-    return " / ".join(format(v, fmt) for v in shown)
+    return spread([r[key] for r in point.get("runs", [point])], fmt)
 
 
 def _at(server: dict, rate_: int) -> dict | None:
@@ -175,11 +175,6 @@ def drift(r: dict) -> Rendered:
     return rows, text
 
 
-def _spread(run: dict) -> str:
-    walls = sorted(run.get("walls", [run["wall"]]))
-    return " / ".join(f"{w:.0f}" for w in (walls[0], walls[len(walls) // 2], walls[-1])) if len(walls) > 1 else f"{walls[0]:.0f}"
-
-
 def production(r: dict) -> Rendered:
     pg, lite, plain, s = r["postgres_demo"], r["sqlite_demo"], r["plain"], r["serving"]
     overhead = pg["wall"] / plain["wall"] - 1
@@ -194,9 +189,9 @@ def production(r: dict) -> Rendered:
             "store on Redis (`FTI_ENV=production`, new databases), the embedded default on SQLite, and the plain script",
             "(the same functions without Dagster).", "",
             "| run | wall s | inside steps s | vs plain script |", "|---|---|---|---|",
-            f"| PostgreSQL + Redis | {_spread(pg)} | {pg['steps_total']:.0f} | {pg['wall'] / plain['wall'] - 1:+.0%} |",
+            f"| PostgreSQL + Redis | {spread(pg.get('walls', [pg['wall']]), '.0f')} | {pg['steps_total']:.0f} | {pg['wall'] / plain['wall'] - 1:+.0%} |",
             f"| SQLite | {lite['wall']:.0f} | {lite['steps_total']:.0f} | {lite['wall'] / plain['wall'] - 1:+.0%} |",
-            f"| plain script | {_spread(plain)} | {plain['total']:.0f} (after imports) | |", "",
+            f"| plain script | {spread(plain.get('walls', [plain['wall']]), '.0f')} | {plain['total']:.0f} (after imports) | |", "",
             "Wall times are min / median / max where a run was repeated (alternating with its peer); the ratios use",
             "the medians, and the inside-steps figure is the median run's.", "",
             f"`bentoml serve` of the SQLite demo's champion, one real flight per request, open loop at {s['rate']} req/s for",

@@ -48,7 +48,8 @@ class AdaptiveBatcher:
             loop.create_task(self._drain())
         return await future
 
-    def _next_batch(self) -> list[tuple[Any, int, asyncio.Future]]:
+    def _next_batch(self) -> tuple[list[tuple[Any, int, asyncio.Future]], int]:
+        """The requests of the next batch and their number of flights."""
         batch, flights = [], 0
         while self._waiting and (not batch or flights + self._waiting[0][1] <= self.max_flights):
             entry = self._waiting.popleft()
@@ -56,19 +57,19 @@ class AdaptiveBatcher:
                 continue
             batch.append(entry)
             flights += entry[1]
-        return batch
+        return batch, flights
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             while self._waiting:
-                batch = self._next_batch()
+                batch, flights = self._next_batch()
                 if not batch:
                     continue
                 self.batches += 1
                 items = [item for item, _, _ in batch]
                 try:
-                    if sum(size for _, size, _ in batch) <= self.inline_flights:
+                    if flights <= self.inline_flights:
                         results = self._score(items)
                     else:
                         results = await loop.run_in_executor(self._thread, self._score, items)
