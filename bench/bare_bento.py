@@ -2,8 +2,8 @@
 
 Started by ``bench/serving.py`` with ``bentoml serve bench.bare_bento:ConstantService`` exactly
 as the project's Bento is served (loopback, one worker per core), and configured like it: an
-``async`` API (no hop to BentoML's thread pool), no access log and no tracing of ``/predict``. Loaded the same way: one
-flight per request, JSON in and out. What it costs per request is what BentoML costs before
+``async`` API (no hop to BentoML's thread pool), no access log and no tracing of ``/predict``.
+Loaded the same way: one flight per request, JSON in and out. What it costs per request is what BentoML costs before
 any of the project's code runs.
 """
 

@@ -65,8 +65,8 @@ class Settings:
     worker's event loop, a larger one on its scoring thread (0: always the thread)."""
     serving_trace_predict: bool = False
     """``FTI_SERVING_TRACE_PREDICT`` (1 or 0): BentoML's OpenTelemetry spans for ``/predict``.
-    Off by default: with no trace exporter they are never sent, and they cost a third of a
-    worker's throughput. Set it where traces are exported (BentoML's ``tracing`` config)."""
+    Off by default: with no trace exporter they are never sent, and they cost about a third of
+    the service's throughput. Set it where traces are exported (BentoML's ``tracing`` config)."""
     dataset_pieces: int = 2
     """``FTI_DATASET_PIECES``: how many monthly pieces of ``training_dataset`` the multiprocess
     executor builds at once; each holds one month in memory."""

@@ -40,8 +40,9 @@ RETRY_AFTER_SECONDS = 1
 
 # The Bento binds loopback unless `--host` or BENTOML_HOST says otherwise: BentoML's own
 # default, 0.0.0.0, would expose an unauthenticated service on every interface. /predict is
-# left out of tracing unless asked for (Settings.serving_trace_predict): measured on two cores,
-# its OpenTelemetry middleware took a worker from 1,450 to 900 req/s with no exporter to send to.
+# left out of tracing unless asked for (Settings.serving_trace_predict): measured on two cores at
+# eight connections, its OpenTelemetry spans took the service from about 1,450 to 800-1,000 req/s
+# with no exporter to send them to.
 @bentoml.service(name="flight_delay_service", workers="cpu_count", traffic={"timeout": 30}, logging={"access": {"enabled": False}},
                  http={"host": "127.0.0.1"}, tracing={"excluded_urls": [] if SETTINGS.serving_trace_predict else ["/predict"]})  # fmt: skip
 class FlightDelayService:
