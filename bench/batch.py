@@ -2,8 +2,9 @@
 
 ``python -m bench.batch SCALE REPEATS`` trains a model on the scale's training split once,
 then times (a) ``booster.predict`` on a ready float matrix (the floor), (b) the project's
-scoring step (encode the feature frame with the model's spec, then predict) and (c) the
-whole batch path including the point-in-time retrieval. Prints one JSON line.
+scoring step (the feature frame's model columns, read by LightGBM through Arrow) and (c) the
+whole batch path including the point-in-time retrieval, taking turns in each repeat. Prints
+one JSON line.
 """
 
 from __future__ import annotations
@@ -33,20 +34,19 @@ def main() -> None:
     booster, spec = fitted.booster, fitted.spec
     matrix = spec.encode(frame)
 
-    def timed(run) -> list[float]:
-        out = []
-        for _ in range(repeats):
+    steps = {
+        "bare_booster": lambda: booster.predict(matrix, num_threads=2),
+        "scoring_step": lambda: predict_frame(frame, booster, spec),
+        "batch_path": lambda: score(spine, tables, booster, spec),
+    }
+    # The steps take turns within each repeat, so that a slower moment of a shared machine
+    # falls on all of them rather than on one step's repeats.
+    result: dict = {"rows": frame.height, "trees": booster.num_trees(), **{name: [] for name in steps}}
+    for _ in range(repeats):
+        for name, run in steps.items():
             start = time.perf_counter()
             run()
-            out.append(time.perf_counter() - start)
-        return out
-
-    result = {
-        "rows": frame.height, "trees": booster.num_trees(),
-        "bare_booster": timed(lambda: booster.predict(matrix, num_threads=2)),
-        "scoring_step": timed(lambda: predict_frame(frame, booster, spec)),
-        "batch_path": timed(lambda: score(spine, tables, booster, spec)),
-    }  # fmt: skip
+            result[name].append(time.perf_counter() - start)
     print(json.dumps(result))
 
 

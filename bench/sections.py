@@ -71,8 +71,9 @@ def pit(r: dict) -> Rendered:
 def batch(r: dict) -> Rendered:
     text = ["## Batch predictions", "",
             "The year's labelled flights scored by a model trained on the scale's data: `bare booster` is",
-            "`booster.predict` on a ready float matrix; `scoring step` is the project's `predict_frame` (encode the",
-            "feature frame with the model's spec, then predict); `batch path` adds the point-in-time retrieval.",
+            "`booster.predict` on a ready float matrix; `scoring step` is the project's `predict_frame` (the",
+            "feature frame's model columns, categories as codes, read by LightGBM through Arrow); `batch path` adds",
+            "the point-in-time retrieval. The three take turns in each repeat.",
             "Command: `python -m bench.batch SCALE REPEATS`.", "",
             "| scale | rows | trees | step | seconds | rows/s |", "|---|---|---|---|---|---|"]  # fmt: skip
     rows = []

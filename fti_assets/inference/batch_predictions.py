@@ -29,14 +29,13 @@ def score(spine: pl.DataFrame, tables: dict[str, pl.DataFrame], booster, spec, e
 
 def predict_frame(features: pl.DataFrame, booster, spec, explain: bool = False) -> pl.DataFrame:
     """``features`` with the model's delay probability, encoded by the model's own spec; with
-    ``explain``, each row's top five TreeSHAP contributions on the same matrix (``explanation``)."""
-    matrix = spec.encode(features)
-    out = features.with_columns(delay_probability=pl.Series(booster.predict(matrix, num_threads=2)))
+    ``explain``, each row's top five TreeSHAP contributions on the same columns (``explanation``)."""
+    out = features.with_columns(delay_probability=pl.Series(spec.predict(booster, features)))
     if not explain:
         return out
     from fti_assets.inference.serving.predictor import top_contributions
 
-    rows = [top_contributions(c, spec.features) for c in booster.predict(matrix, pred_contrib=True, num_threads=2)]
+    rows = [top_contributions(c, spec.features) for c in spec.predict(booster, features, contributions=True)]
     dtype = pl.List(pl.Struct({"feature": pl.String, "contribution": pl.Float64}))
     return out.with_columns(raw_score=pl.Series([r["raw_score"] for r in rows], dtype=pl.Float64),
                             explanation=pl.Series([r["top"] for r in rows], dtype=dtype))  # fmt: skip
