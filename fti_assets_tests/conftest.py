@@ -103,6 +103,17 @@ def feature_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+@pytest.fixture(scope="session")
+def fitted(feature_home: Path):
+    """A small LightGBM model trained on the two-week slice, and the slice's test split."""
+    from fti_assets.resources.offline_store import OfflineStore
+    from fti_assets.training.trainer import lightgbm_params, train_booster
+
+    dataset = OfflineStore(home=str(feature_home)).read("training_dataset")
+    train, validation, test = (dataset.filter(pl.col("split") == s) for s in ("train", "validation", "test"))
+    return train_booster(train, validation, lightgbm_params({"num_leaves": 15}, 42), 60, 10), test
+
+
 @pytest.fixture(autouse=True)
 def _no_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "true")

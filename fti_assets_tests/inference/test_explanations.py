@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import numpy as np
-import polars as pl
 import pytest
 
 from fti_assets.inference.serving.process import ServiceProcess
-from fti_assets.resources.offline_store import OfflineStore
 from fti_assets_tests.inference.served import flight_request, home, service  # noqa: F401  (the served home and service, shared)
-
-
-@pytest.fixture(scope="module")
-def fitted(feature_home: Path):
-    from fti_assets.training.trainer import lightgbm_params, train_booster
-
-    dataset = OfflineStore(home=str(feature_home)).read("training_dataset")
-    train, validation, test = (dataset.filter(pl.col("split") == s) for s in ("train", "validation", "test"))
-    return train_booster(train, validation, lightgbm_params({"num_leaves": 15}, 42), 60, 10), test
 
 
 def test_contributions_sum_to_the_raw_score_of_the_served_vector(fitted) -> None:
