@@ -81,9 +81,9 @@ class FeatureSpec:
         ``contributions``, each row's TreeSHAP contributions instead (the bias last).
 
         LightGBM reads ``model_input``'s columns through Arrow, nulls as missing: no float
-        matrix is built. Measured at 10x on two cores: 0.76x to 0.87x the booster on a ready
-        matrix and +0.75 GB peak memory, against 0.50x to 0.73x and +1.55 GB when the frame
-        was first copied into a matrix (bench/findings.md).
+        matrix is built. Measured at 10x on two cores of a busy host: 0.76x to 0.87x the booster
+        on a ready matrix and +0.75 GB peak memory, against 0.50x to 0.73x and +1.55 GB when the
+        frame was first copied into a matrix; 0.92x on a quieter host (bench/findings.md).
         """
         return booster.predict(self.model_input(frame), pred_contrib=contributions, num_threads=2)
 
