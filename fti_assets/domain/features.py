@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
 
 from fti_assets.domain.timezones import utc_to_local
+
+if TYPE_CHECKING:  # numpy is imported where it runs: the code location loads this module
+    import numpy as np
 
 WEATHER_COLUMNS = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip",
                    "pressure", "visib"]  # fmt: skip
@@ -73,6 +76,8 @@ def delay_stats(
     row at or before any instant is that instant's value. ``outcomes`` must cover the 7 days
     before ``start``.
     """
+    import numpy as np
+
     arrived = outcomes.filter(
         pl.col("status") == "arrived", pl.all_horizontal(pl.col(keys).is_not_null())
     )
@@ -127,6 +132,8 @@ def delay_stats(
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
 

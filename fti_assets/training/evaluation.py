@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:  # numpy is imported where it runs: the code location loads this module
+    import numpy as np
 
 SLICES = ("carrier", "origin")
 
 
 def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """ROC AUC, log loss and Brier score (AUC is null when only one class is present)."""
+    import numpy as np
     from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
     both = len(np.unique(y)) == 2
@@ -83,6 +87,8 @@ class GateResult:
 
 
 def sanity_problems(p: np.ndarray, model_features: list[str], spec_features: list[str], auc: float | None = None) -> list[str]:
+    import numpy as np
+
     problems = []
     if auc is not None and not auc > 0.5:
         problems.append(f"test AUC {auc:.4f} is no better than chance")
