@@ -17,11 +17,15 @@ $(CURDIR)/.bootstrap/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.bootstrap
 	$(CURDIR)/.bootstrap/bin/pip install --quiet uv==$(UV_VERSION)
 
+# Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set (it is on this project's
+# machines), Python never writes it, and every process would compile each module it imports
+# (measured here: `import fti_assets.definitions` 5.5 s without, 1.9 s with; `import evidently` 18 s and 7.4 s).
 .venv/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	touch $@
 
 env: .venv/.synced
+	@.venv/bin/python -m compileall -q fti_assets fti_assets_tests bench
 
 demo: env
 	.venv/bin/fti demo
