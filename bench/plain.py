@@ -64,7 +64,13 @@ def main() -> None:
         from fti_assets.inference import batch_predictions as inference
         from fti_assets.monitoring import drift_reports as drift
         from fti_assets.monitoring import model_performance as monitoring
-        from fti_assets.monitoring.drift import DriftConfig, feature_drift, prediction_drift
+        from fti_assets.monitoring.drift import (
+            DriftConfig,
+            feature_drift,
+            feature_drift_snapshot,
+            prediction_drift,
+            prediction_drift_snapshot,
+        )
         from fti_assets.monitoring.drift_reports import (
             DriftReportConfig,
             ReportStore,
@@ -197,7 +203,7 @@ def main() -> None:
 
         def compute_features():
             for key, day, current in drift._windows(current_window, monitored):
-                yield key, day, feature_drift(reference, current, cfg_f, drift_share)
+                yield key, day, feature_drift(reference, current, cfg_f), lambda c=current: feature_drift_snapshot(reference, c, cfg_f, drift_share)
 
         fdr = _report_rows(context, dc, drift_share, reports, "feature_drift", "Feature drift", reference_window(dataset), compute_features)
         store.write_days("feature_drift_report", fdr, partition_column(drift.feature_drift_report), monitored)
@@ -208,7 +214,8 @@ def main() -> None:
 
         def compute_predictions():
             for key, day, current in drift._windows(current_window, monitored):
-                yield key, day, prediction_drift(expected, current["delay_probability"], cfg_p)
+                served = current["delay_probability"]
+                yield key, day, prediction_drift(expected, served, cfg_p), lambda s=served: prediction_drift_snapshot(expected, s, cfg_p)
 
         pdr = _report_rows(context, dc, drift_share, reports, "prediction_drift", "Prediction drift", reference_window(dataset), compute_predictions)
         store.write_days("prediction_drift_report", pdr, partition_column(drift.prediction_drift_report), monitored)

@@ -170,8 +170,9 @@ def drift(r: dict) -> Rendered:
     rows = [["drift report, one day", f"{med(r['report']):.2f} s", f"SciPy {med(r['scipy']):.2f} s", f"{ratio:.1f}x", "<= 3 s", met(med(r["report"]) <= 3)]]
     text = ["## Drift report", "",
             f"Feature drift of the trailing week ending {r['day']} ({r['current_rows']:,} rows, {r['columns']} columns) against the",
-            f"training reference ({r['reference_rows']:,} rows) with Evidently: {spread(r['report'])} s, plus {spread(r['html'])} s for",
-            f"the HTML file. The same distances with SciPy alone: {spread(r['scipy'])} s (largest score difference {r['max_score_gap']}).",
+            f"training reference ({r['reference_rows']:,} rows) with Evidently's tests: {spread(r['report'])} s. Days with an HTML",
+            f"file add Evidently's report with its plots, {spread(r['snapshot'])} s, and the file, {spread(r['html'])} s.",
+            f"The same distances with SciPy alone: {spread(r['scipy'])} s (largest score difference {r['max_score_gap']}).",
             "Command: `python -m bench.drift HOME DAY REPEATS`.", ""]  # fmt: skip
     return rows, text
 

@@ -52,43 +52,79 @@ def _dataset(frame: pl.DataFrame, numeric: list[str], categorical: list[str]):
     return Dataset.from_pandas(pandas, data_definition=DataDefinition(numerical_columns=numeric, categorical_columns=categorical))
 
 
-def feature_drift(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConfig, drift_share: float) -> tuple[Any, dict]:
-    """The Evidently snapshot and ``{drifted_share, drifted_count, scores: {column: [score, drifted]}}``.
+def _present(reference: pl.DataFrame, current: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """The monitored (numeric, categorical) columns with a value on both sides: Evidently
+    refuses a column that is empty on either (wind gusts on a calm week)."""
+    numeric, categorical = monitored_features()
+    present = {c for c in [*numeric, *categorical] if current[c].null_count() < current.height and reference[c].null_count() < reference.height}
+    return [c for c in numeric if c in present], [c for c in categorical if c in present]
 
-    ``drifted_share`` is over the alarm features; every monitored column gets a score.
-    ``drift_share`` is the alarm threshold (see ``is_alarm``), which Evidently's report shows.
-    """
+
+def column_scores(reference: pl.DataFrame, current: pl.DataFrame, numeric: list[str], categorical: list[str], cfg: DriftConfig) -> dict[str, list]:
+    """``{column: [score, drifted]}`` by the statistical tests Evidently's ``ValueDrift`` runs,
+    on the values it keeps (infinities and nulls dropped), without building a report: the
+    report also draws every column's plots, about 90% of its time, which only an HTML file needs."""
+    import numpy as np
+    from evidently.legacy.calculations.stattests import get_stattest
+    from evidently.legacy.core import ColumnType
+
+    ref, cur = reference.select(*numeric, *categorical).to_pandas(), current.select(*numeric, *categorical).to_pandas()
+    scores: dict[str, list] = {}
+    for columns, kind, method, threshold in ((numeric, ColumnType.Numerical, cfg.num_method, cfg.num_threshold),
+                                             (categorical, ColumnType.Categorical, cfg.cat_method, cfg.cat_threshold)):  # fmt: skip
+        for c in columns:
+            r, x = (side[c].replace([-np.inf, np.inf], np.nan).dropna() for side in (ref, cur))
+            score = float(get_stattest(r, x, kind, method)(r, x, kind, threshold).drift_score)
+            scores[c] = [round(score, 4), score >= threshold]
+    return scores
+
+
+def feature_drift(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConfig) -> dict:
+    """``{drifted_share, drifted_count, scores: {column: [score, drifted]}}``: every monitored
+    column gets a score; ``drifted_share`` is over the alarm features (``alarm_features``)."""
+    numeric, categorical = _present(reference, current)
+    scores = column_scores(reference, current, numeric, categorical, cfg)
+    counted = [c for c in alarm_features() if c in scores]
+    count = sum(scores[c][1] for c in counted)
+    return {"drifted_share": count / len(counted) if counted else 0.0, "drifted_count": count, "scores": scores}
+
+
+def feature_drift_snapshot(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConfig, drift_share: float) -> Any:
+    """Evidently's report of ``feature_drift``, with its plots, for an HTML file: one
+    ``ValueDrift`` per column and the drifted-columns count against ``drift_share``."""
     from evidently import Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
 
-    numeric, categorical = monitored_features()
-    # Evidently refuses a column that is empty on either side (wind gusts on a calm week).
-    present = [c for c in [*numeric, *categorical] if current[c].null_count() < current.height and reference[c].null_count() < reference.height]
-    numeric, categorical = [c for c in numeric if c in present], [c for c in categorical if c in present]
+    numeric, categorical = _present(reference, current)
     metrics = [
         *(ValueDrift(column=c, method=cfg.num_method, threshold=cfg.num_threshold) for c in numeric),
         *(ValueDrift(column=c, method=cfg.cat_method, threshold=cfg.cat_threshold) for c in categorical),
-        DriftedColumnsCount(columns=[c for c in alarm_features() if c in present], drift_share=drift_share,
+        DriftedColumnsCount(columns=[c for c in alarm_features() if c in (*numeric, *categorical)], drift_share=drift_share,
                             num_method=cfg.num_method, num_threshold=cfg.num_threshold,
                             cat_method=cfg.cat_method, cat_threshold=cfg.cat_threshold),
     ]  # fmt: skip
-    snapshot = Report(metrics).run(_dataset(current, numeric, categorical), _dataset(reference, numeric, categorical))
-    return snapshot, summarize(snapshot)
+    return Report(metrics).run(_dataset(current, numeric, categorical), _dataset(reference, numeric, categorical))
 
 
-def prediction_drift(reference: pl.Series, current: pl.Series, cfg: DriftConfig) -> tuple[Any, dict]:
-    """Drift of the predicted probability: one Wasserstein distance."""
+def prediction_drift(reference: pl.Series, current: pl.Series, cfg: DriftConfig) -> dict:
+    """Drift of the predicted probability: one Wasserstein distance, as ``feature_drift`` gives it."""
+    scores = column_scores(reference.alias(PREDICTION).to_frame(), current.alias(PREDICTION).to_frame(), [PREDICTION], [], cfg)
+    return {"drifted_share": float(scores[PREDICTION][1]), "drifted_count": int(scores[PREDICTION][1]), "scores": scores}
+
+
+def prediction_drift_snapshot(reference: pl.Series, current: pl.Series, cfg: DriftConfig) -> Any:
+    """Evidently's report of ``prediction_drift``, with its plot."""
     from evidently import Report
     from evidently.metrics import ValueDrift
 
     report = Report([ValueDrift(column=PREDICTION, method=cfg.num_method, threshold=cfg.num_threshold)])
-    snapshot = report.run(_dataset(current.alias(PREDICTION).to_frame(), [PREDICTION], []),
-                          _dataset(reference.alias(PREDICTION).to_frame(), [PREDICTION], []))  # fmt: skip
-    return snapshot, summarize(snapshot)
+    return report.run(_dataset(current.alias(PREDICTION).to_frame(), [PREDICTION], []),
+                      _dataset(reference.alias(PREDICTION).to_frame(), [PREDICTION], []))  # fmt: skip
 
 
 def summarize(snapshot: Any) -> dict:
-    """Per-column scores and verdicts and the drifted share, from a snapshot's metrics."""
+    """Per-column scores and verdicts and the drifted share, read back from a snapshot's
+    metrics: what the report's HTML shows, which must agree with ``feature_drift``."""
     scores: dict[str, list] = {}
     share = count = None
     for metric in snapshot.dict()["metrics"]:

@@ -71,13 +71,12 @@ def _report_rows(context, config, drift_share: float, reports: ReportStore, name
     from fti_assets.monitoring.drift import ReportHeading, is_alarm, save_html
 
     rows, keys = [], list(context.partition_keys)
-    for key, day, current in compute():
-        snapshot, summary = current
+    for key, day, summary, snapshot in compute():  # snapshot(): Evidently's report, built for HTML days only
         alarm = is_alarm(summary, drift_share)
         html, note = None, no_html_reason(config, keys[-1])
         if config.html == "all" or alarm or (config.html == "last" and key == keys[-1]):
             window = f"{week_start(day)} to {day} (inference features)"
-            html = str(save_html(snapshot, reports.path(name, key), ReportHeading(title, key, window, reference, drift_share), summary))
+            html = str(save_html(snapshot(), reports.path(name, key), ReportHeading(title, key, window, reference, drift_share), summary))
             note = reports.url_of(html)
         rows.append({"day": day, "drifted_share": summary["drifted_share"], "drifted_count": summary["drifted_count"],
                      "alarm": alarm, "scores": json.dumps(summary["scores"]), "html": html, "report": note})  # fmt: skip
@@ -105,14 +104,14 @@ def feature_drift_report(context: dg.AssetExecutionContext, config: DriftReportC
     day's `alarm` (over the retraining rule's `drift_share`) and per-feature scores; the HTML
     report, opened by its summary, on the reports server (`report`), and for each day of the
     run its link or why it has none (`reports`)."""
-    from fti_assets.monitoring.drift import DriftConfig, feature_drift
+    from fti_assets.monitoring.drift import DriftConfig, feature_drift, feature_drift_snapshot
 
     cfg = DriftConfig(num_threshold=config.num_threshold, cat_threshold=config.cat_threshold)
     reference, drift_share = reference_sample(training_dataset), retraining_rule.drift_share
 
     def compute():
         for key, day, current in _windows(batch_predictions, list(context.partition_keys)):
-            yield key, day, feature_drift(reference, current, cfg, drift_share)
+            yield key, day, feature_drift(reference, current, cfg), lambda c=current: feature_drift_snapshot(reference, c, cfg, drift_share)
 
     table = _report_rows(context, config, drift_share, reports, "feature_drift", "Feature drift", reference_window(training_dataset), compute)
     return dg.Output(table, metadata=_metadata(table))
@@ -124,7 +123,7 @@ def prediction_drift_report(context: dg.AssetExecutionContext, config: DriftRepo
                             retraining_rule: RetrainingRule) -> dg.Output:  # fmt: skip
     """Evidently drift of the trailing week's predicted probabilities against the champion's
     predictions on the training reference."""
-    from fti_assets.monitoring.drift import DriftConfig, prediction_drift
+    from fti_assets.monitoring.drift import DriftConfig, prediction_drift, prediction_drift_snapshot
 
     champion = registry.load(int(registry.version_by_alias(CHAMPION).version))
     reference = reference_sample(training_dataset)
@@ -133,7 +132,8 @@ def prediction_drift_report(context: dg.AssetExecutionContext, config: DriftRepo
 
     def compute():
         for key, day, current in _windows(batch_predictions, list(context.partition_keys)):
-            yield key, day, prediction_drift(expected, current["delay_probability"], cfg)
+            served = current["delay_probability"]
+            yield key, day, prediction_drift(expected, served, cfg), lambda s=served: prediction_drift_snapshot(expected, s, cfg)
 
     table = _report_rows(context, config, retraining_rule.drift_share, reports, "prediction_drift", "Prediction drift", reference_window(training_dataset), compute)
     return dg.Output(table, metadata=_metadata(table))

@@ -22,7 +22,7 @@ def alarm_rates(batch: pl.DataFrame, reference: pl.DataFrame, days: list[date], 
     """One row per day: the drifted share over the drift reports' trailing week and whether it alarms."""
     rows = []
     for day in days:
-        _, summary = feature_drift(reference, trailing_week(batch, day), cfg, drift_share)
+        summary = feature_drift(reference, trailing_week(batch, day), cfg)
         drifted = sorted(c for c, (_, d) in summary["scores"].items() if d)
         rows.append({"day": day, "drifted_share": summary["drifted_share"], "alarm": is_alarm(summary, drift_share),
                      "drifted": ", ".join(drifted)})  # fmt: skip

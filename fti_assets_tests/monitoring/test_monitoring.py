@@ -15,7 +15,15 @@ from sklearn.metrics import roc_auc_score
 
 from fti_assets.inference.serving.model_store import Roles, read_roles
 from fti_assets.inference.serving.process import ServiceProcess
-from fti_assets.monitoring.drift_reports import reference_window
+from fti_assets.monitoring.drift import (
+    DriftConfig,
+    feature_drift,
+    feature_drift_snapshot,
+    prediction_drift,
+    prediction_drift_snapshot,
+    summarize,
+)
+from fti_assets.monitoring.drift_reports import reference_sample, reference_window, trailing_week
 from fti_assets.monitoring.sensors import canary_guard_sensor
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.retraining_rule import RetrainingRule
@@ -88,6 +96,24 @@ def test_a_shifted_feature_is_flagged(home: Path, tmp_path: Path) -> None:
     scores = json.loads(store.read("feature_drift_report", [day])["scores"][0])
     original = json.loads(OfflineStore(home=str(home)).read("feature_drift_report", [day])["scores"][0])
     assert scores["temp"][1] is True and scores["temp"][0] > original["temp"][0]
+
+
+def test_the_scores_of_every_day_are_the_scores_of_evidentlys_report(home: Path) -> None:
+    """Days without an HTML file skip Evidently's report and run its tests directly: the two
+    must agree, on a quiet week and on one where numbers and categories drifted."""
+    store = OfflineStore(home=str(home))
+    reference, batch = reference_sample(store.read("training_dataset")), store.read("batch_predictions")
+    quiet = trailing_week(batch, DAYS[1])
+    shifted = quiet.with_columns(temp=pl.col("temp") + 40, carrier=pl.lit("UA").cast(quiet.schema["carrier"]), wind_gust=None)
+    cfg, share = DriftConfig(), RetrainingRule().drift_share
+    for current in (quiet, shifted):
+        assert feature_drift(reference, current, cfg) == summarize(feature_drift_snapshot(reference, current, cfg, share))
+    drifted = feature_drift(reference, shifted, cfg)["scores"]
+    assert drifted["carrier"][1] and drifted["temp"][1] and not feature_drift(reference, quiet, cfg)["scores"]["carrier"][1]
+    assert "wind_gust" not in drifted  # a column empty on one side is left out, as Evidently refuses it
+    expected = batch.filter(pl.col("flight_date") < date(2013, 1, 8))["delay_probability"]
+    for current in (quiet["delay_probability"], quiet["delay_probability"] * 0.5):
+        assert prediction_drift(expected, current, cfg) == summarize(prediction_drift_snapshot(expected, current, cfg))
 
 
 def test_a_worse_canary_is_found_out_and_retired(home: Path) -> None:
