@@ -38,12 +38,9 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
-
 # Dagster UI and daemon (:3000), MLflow's UI (:3001) and the reports server (:3002), which
 # publishes $(FTI_HOME)/reports (plots, drift reports) over HTTP; each in its own process group.
-dev: env $(DAGSTER_HOME)/dagster.yaml
+dev: env
 	.venv/bin/python -m fti_assets.devstack
 
 # The production profile (README, "Production profile"): the code server, the webserver and

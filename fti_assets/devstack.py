@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from fti_assets.instance import write_instance_file
 from fti_assets.settings import Settings
 
 
@@ -67,7 +68,7 @@ def servers(settings: Settings, workspace: Path | None = None) -> list[Server]:
     logs = settings.home / "logs"
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    write_instance_file(settings.dagster_home, settings.production)
     target = ["-w", str(workspace)] if workspace else ["-m", "fti_assets.definitions"]
     return [
         Server("Dagster UI", [str(binaries / "dagster"), "dev", *target, "-h", "127.0.0.1", "-p", _port(dagster_url)],

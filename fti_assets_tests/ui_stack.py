@@ -11,6 +11,7 @@ import dagster as dg
 
 from fti_assets.devstack import Server, servers, wait_until_up
 from fti_assets.inference.serving.process import ServiceProcess, free_port
+from fti_assets.instance import write_instance_file
 from fti_assets_tests.conftest import materialize, settings_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,8 +25,7 @@ def prepare(feature_home: Path, home: Path):
     through a persistent Dagster instance under ``home``, so the UI shows these runs."""
     shutil.copytree(feature_home, home)
     settings = replace(settings_for(home), **{name: f"http://127.0.0.1:{free_port()}" for name in ("reports_url", "mlflow_ui_url", "dagster_url")})
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", settings.dagster_home / "dagster.yaml")
+    write_instance_file(settings.dagster_home, production=False)
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     ops = {"model_evaluation": {"config": LENIENT}, "online_features": {"config": {"as_of": "2013-01-13T00:00:00+00:00"}}}
     steps = [(["trained_model", "model_evaluation", "champion_model", "flight_delay_bento", "online_features"], None, None),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from fti_assets.instance import write_instance_file
 from fti_assets.resources.offline_store import OfflineStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,8 +75,7 @@ def test_an_interactive_duckdb_session_does_not_fail_the_pipeline_and_views_catc
 
 def test_two_runs_on_different_partitions_at_the_same_time_both_succeed(tmp_path: Path, source_slice: Path) -> None:
     dagster_home = tmp_path / "dagster"
-    dagster_home.mkdir()
-    shutil.copyfile(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    write_instance_file(dagster_home, production=False)  # Dagster's SQLite files on kept connections
     dg.DagsterInstance.from_config(str(dagster_home)).dispose()  # an existing instance, as in real use
     env = {**os.environ, "FTI_HOME": str(tmp_path / "fti"), "FTI_SOURCE": str(source_slice), "DAGSTER_HOME": str(dagster_home)}
     select = "flights,schedules,weather,airports,flight_schedule,origin_weather"  # airports is not partitioned
