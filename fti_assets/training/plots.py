@@ -43,8 +43,10 @@ def importance_png(names: list[str], gains: np.ndarray, top: int = 20) -> bytes:
 
     order = np.argsort(gains)[::-1][:top][::-1]
     fig, ax = plt.subplots(figsize=(5, 0.25 * len(order) + 1))
-    ax.barh([names[i] for i in order], gains[order] / gains.sum())
-    ax.set(xlabel="share of total gain", title="Feature importance")
+    total = gains.sum()
+    # A model of stumps that never split (a refused one, say) has no gain to share out.
+    ax.barh([names[i] for i in order], gains[order] / total if total > 0 else np.zeros(len(order)))
+    ax.set(xlabel="share of total gain", title="Feature importance" if total > 0 else "Feature importance: the model never splits")
     return _png(fig)
 
 
