@@ -160,7 +160,7 @@ def orchestration(r: dict) -> Rendered:
     names = list(dict.fromkeys([*plain["steps"], *demo["steps"]]))
     text += [f"| {n} | {demo['steps'].get(n, '')} | {plain['steps'].get(n, '')} |" for n in names]
     text += ["", "One day through the daily pipeline (features, online refresh, batch predictions, monitoring), after one",
-             f"warm-up run: day 30 of a 31-day store {spread(young)} s; day 365 of the full year {spread(old)} s.",
+             f"warm-up run: day 30 after a 29-day demo {spread(young)} s; day 365 of the full year {spread(old)} s.",
              "Command: `python -m bench.orchestration import|demo|day ...`.", ""]  # fmt: skip
     return rows, text
 
