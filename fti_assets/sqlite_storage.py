@@ -31,8 +31,9 @@ from dagster._serdes import ConfigurableClassData
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import NullPool
 
-#: Database files a process keeps connections to: the index, the runs table and the latest
-#: runs' own files (a long-lived webserver reads many runs; older ones reconnect when read).
+#: Engines a process keeps, one per file, each with its statement cache (only the index's and
+#: the runs table's also hold a connection). A long-lived webserver reads many runs' files: past
+#: this many, the least recently used engine is disposed and rebuilt when its file is read again.
 KEPT_FILES = 16
 _engines: OrderedDict[str, Engine] = OrderedDict()
 _lock = threading.Lock()
