@@ -46,8 +46,9 @@ def test_runs_written_by_another_process_are_seen_through_kept_connections(tmp_p
 
 
 def test_a_run_being_written_wakes_the_uis_watch_of_its_file(tmp_path: Path) -> None:
-    """The UI follows a run by watching its own file: each event must reach that file at once,
-    not wait in a write-ahead log behind a connection kept open."""
+    """The UI follows a run by watching its own file. The writer keeps its connection, so an
+    event waits in the file's write-ahead log until a checkpoint: the watch must wake on the
+    log too, at once."""
     instance = dg.DagsterInstance.from_config(str(write_instance_file(tmp_path / "dagster", production=False)))
     storage, run_id, seen = instance.event_log_storage, str(uuid.uuid4()), threading.Event()
     storage.store_event(dg.EventLogEntry(error_info=None, level=logging.INFO, user_message="first", run_id=run_id, timestamp=time.time()))
