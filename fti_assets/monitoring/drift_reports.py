@@ -2,6 +2,7 @@
 
 import json
 from datetime import date, timedelta
+from typing import Literal
 
 import dagster as dg
 import polars as pl
@@ -26,9 +27,9 @@ class DriftReportConfig(dg.Config):
     """Wasserstein distance (in reference standard deviations) above which a feature drifted."""
     cat_threshold: float = 0.1
     """Jensen-Shannon distance above which a categorical feature drifted."""
-    html: str = "last"
+    html: Literal["all", "last", "alarms"] = "last"
     """Which days get an HTML report: `all`, `last` (the run's last day, and alarming days)
-    or `alarms` (alarming days only)."""
+    or `alarms` (alarming days only). Any other value is refused when the run is launched."""
 
 
 def reference_sample(training_dataset: pl.DataFrame) -> pl.DataFrame:

@@ -86,6 +86,13 @@ def test_drift_reports_are_stored_and_linked(home: Path) -> None:
     assert predictions.height == 14 and set(json.loads(predictions["scores"][0])) == {"delay_probability"}
 
 
+def test_a_misspelt_html_choice_is_refused_before_the_report_runs(home: Path) -> None:
+    before = (home / "store" / "feature_drift_report" / f"{DAYS[1]}.parquet").stat().st_mtime_ns
+    with pytest.raises(dg.DagsterInvalidConfigError, match="html"):
+        materialize(home, ["feature_drift_report"], DAYS[1], DAYS[1], run_config={"ops": {"feature_drift_report": {"config": {"html": "alarm"}}}})
+    assert (home / "store" / "feature_drift_report" / f"{DAYS[1]}.parquet").stat().st_mtime_ns == before
+
+
 def test_a_shifted_feature_is_flagged(home: Path, tmp_path: Path) -> None:
     shifted = Path(shutil.copytree(home, tmp_path / "shifted"))
     store = OfflineStore(home=str(shifted))
