@@ -70,7 +70,7 @@ class OfflineStore(dg.ConfigurableResource):
         for partition, frame in frames.items():
             paths.append(self.path(table, partition))
             atomic_write_parquet(frame, paths[-1])
-        self.register_view(table, self.table_dir(table))
+        self.register_view(table, self.table_dir(table), written=paths)
         return paths
 
     def write_days(self, table: str, frame: pl.DataFrame, column: str, keys: Sequence[str]) -> list[Path]:
@@ -139,10 +139,13 @@ class OfflineStore(dg.ConfigurableResource):
         columns = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in QUARANTINE_COLUMNS)
         self._refresh("quarantine", f'CREATE OR REPLACE VIEW "quarantine" AS SELECT {columns} WHERE false')
 
-    def register_view(self, name: str, folder: Path) -> None:
-        """``CREATE OR REPLACE VIEW name`` over the folder's Parquet files."""
-        glob = str(folder / "*.parquet").replace("'", "''")
-        self._refresh(name, f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{glob}', union_by_name = true)")
+    def register_view(self, name: str, folder: Path, written: Sequence[Path] = ()) -> None:
+        """``CREATE OR REPLACE VIEW name`` over the folder's Parquet files, unless the view
+        already shows the files just ``written`` (see ``warehouse_views``)."""
+        pattern = str(folder / "*.parquet")
+        quoted = pattern.replace("'", "''")
+        sql = f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{quoted}', union_by_name = true)"
+        self._refresh(name, sql, pattern, written)
 
     def pending_views(self) -> list[str]:
         """Views written to the store but not yet to the catalog (the database was held)."""
@@ -153,7 +156,7 @@ class OfflineStore(dg.ConfigurableResource):
         """Try the pending views again; returns those still pending."""
         return self._refresh(None, None) if self.pending_views() else []
 
-    def _refresh(self, name: str | None, sql: str | None) -> list[str]:
+    def _refresh(self, name: str | None, sql: str | None, pattern: str | None = None, written: Sequence[Path] = ()) -> list[str]:
         """Run ``sql`` and every statement still pending in the catalog; returns what is left.
 
         DuckDB admits one writer per file, so writers on this machine take turns through a
@@ -161,14 +164,19 @@ class OfflineStore(dg.ConfigurableResource):
         are kept in ``warehouse.pending.json`` and run at the next chance, rather than failing
         the pipeline.
         """
+        from fti_assets.resources import warehouse_views
+
         home = Path(self.home)
         with warehouse_lock(home):
             path = home / PENDING
             pending = json.loads(path.read_text()) if path.exists() else {}
+            if name is not None and sql is not None and not pending and warehouse_views.holds(home, name, sql, written):
+                return []
             if name is not None:
                 pending[name] = sql
             if _execute_with_retry(home / "warehouse.duckdb", list(pending.values())):
                 path.unlink(missing_ok=True)
+                warehouse_views.remember(home, list(pending), {name: (sql, pattern)} if name and sql and pattern else {})
                 return []
             atomic_write_text(path, json.dumps(pending))
             return sorted(pending)

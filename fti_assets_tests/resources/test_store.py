@@ -61,7 +61,7 @@ def test_an_interactive_duckdb_session_does_not_fail_the_pipeline_and_views_catc
     )  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "open"
-        store.write("t", pl.DataFrame({"a": [2]}), "2013-01-02")
+        store.write("t", pl.DataFrame({"a": [2], "c": ["new"]}), "2013-01-02")  # a new column: t's view must change
         store.write("new_table", pl.DataFrame({"b": [3]}))  # its view cannot be created now
         assert store.pending_views() == ["new_table", "t"]
     finally:
@@ -71,6 +71,35 @@ def test_an_interactive_duckdb_session_does_not_fail_the_pipeline_and_views_catc
     assert store.refresh_pending() == [] and store.pending_views() == []
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.sql("select b from new_table").fetchall() == [(3,)]
+        assert conn.sql("select sum(a), count(c) from t").fetchall() == [(3, 1)]
+
+
+def test_a_write_its_view_already_shows_leaves_the_catalog_alone_and_any_other_rebuilds_it(tmp_path: Path) -> None:
+    store, database = OfflineStore(home=str(tmp_path)), tmp_path / "warehouse.duckdb"
+    store.write("t", pl.DataFrame({"a": [1]}), "2013-01-01")
+    before = database.read_bytes()
+    store.write("t", pl.DataFrame({"a": [2]}), "2013-01-02")  # the one schema of t's files: already in its view
+    assert database.read_bytes() == before
+
+    def query(sql: str) -> list[tuple]:
+        with duckdb.connect(str(database), read_only=True) as conn:
+            return conn.sql(sql).fetchall()
+
+    assert query("select sum(a) from t") == [(3,)]
+    store.write("t", pl.DataFrame({"a": [4], "b": ["x"]}), "2013-01-03")  # a new column: the view is rebuilt
+    assert database.read_bytes() != before and query("select sum(a), count(b) from t") == [(7, 1)]
+    store.write("t", pl.DataFrame({"a": [8], "b": ["y"]}), "2013-01-04")  # files of two schemas: rebuilt each time
+    assert query("select sum(a), count(b) from t") == [(15, 2)]
+    # A view dropped from a DuckDB shell comes back at the next write of its table.
+    with duckdb.connect(str(database)) as conn:
+        conn.execute('DROP VIEW "t"')
+    store.write("t", pl.DataFrame({"a": [16], "b": ["z"]}), "2013-01-04")
+    assert query("select sum(a) from t") == [(23,)]
+    store.write("u", pl.DataFrame({"a": [1]}))
+    with duckdb.connect(str(database)) as conn:
+        conn.execute('DROP VIEW "u"')
+    store.write("u", pl.DataFrame({"a": [5]}))  # the same schema, but the catalog changed since
+    assert query("select sum(a) from u") == [(5,)]
 
 
 def test_two_runs_on_different_partitions_at_the_same_time_both_succeed(tmp_path: Path, source_slice: Path) -> None:
