@@ -14,8 +14,8 @@ Also:
   disk per commit (Dagster's default flushes on every stored event), and a crash of the machine
   may lose the last events but never corrupts a file. A killed process loses nothing.
 - Dagster asks whether a table or an asset-index column exists before every stored asset event;
-  a "yes" is remembered (a migration only adds them). The full-year feature pipeline spent a
-  fifth of its time asking, under cProfile.
+  a "yes" is remembered (a migration only adds them). Under cProfile, the full-year feature
+  pipeline took 75 s before, 59 s after.
 
 Everything else is Dagster's: the same files under ``DAGSTER_HOME/history``, schema and
 journal mode. An idle SQLite connection holds no lock, so the daemon, the webserver and run
