@@ -47,8 +47,13 @@ def file_schema(path: Path | str) -> Schema:
 
 def shared_schema(pattern: str) -> Schema | None:
     """The schema every file matching ``pattern`` has, or None if they differ or none exists."""
-    schemas = {json.dumps(file_schema(p)) for p in glob.glob(pattern)}
-    return json.loads(schemas.pop()) if len(schemas) == 1 else None
+    shared = None
+    for path in glob.glob(pattern):
+        schema = file_schema(path)
+        if shared is not None and schema != shared:
+            return None  # a table of two schemas: no need to read the rest
+        shared = schema
+    return shared
 
 
 def _read(home: Path) -> dict:
