@@ -26,9 +26,8 @@ from dagster._serdes import ConfigurableClassData
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 
-#: Events Dagster buffers before one batched write (read by Dagster at each event, so an
-#: operator's own DAGSTER_EVENT_BATCH_SIZE wins).
-EVENT_BATCH_SIZE = "1000"
+from fti_assets.sqlite_storage import EVENT_BATCH_SIZE, PLANNED
+
 #: A pooled connection is replaced after this long, as the webserver's are by default.
 POOL_RECYCLE_SECONDS = 3600
 #: Connections a storage may open beyond its pooled one (the daemon's threads, a run's steps).
@@ -68,8 +67,7 @@ class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
     materializations (and check evaluations) in one INSERT."""
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        planned = {DagsterEventType.ASSET_MATERIALIZATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED}
-        if not events or not {e.get_dagster_event().event_type for e in events} <= planned:
+        if not events or not {e.dagster_event_type for e in events} <= PLANNED:
             return super().store_event_batch(events)
         with self.index_connection() as conn:
             rows = conn.execute(self.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id)).fetchall()

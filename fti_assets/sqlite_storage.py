@@ -13,6 +13,10 @@ Also:
 - Commits use SQLite's ``synchronous=NORMAL``, its advice for write-ahead logging: no flush to
   disk per commit (Dagster's default flushes on every stored event), and a crash of the machine
   may lose the last events but never corrupts a file. A killed process loses nothing.
+- A run's planned materializations (one per partition and asset: 5,155 for the full-year
+  feature pipeline) are stored in one transaction per file, as Dagster's batched event writes
+  allow; Dagster's SQLite storage spends two transactions and three or four statements on each.
+  The full-year feature pipeline took 32.8 and 35.0 s one by one, 28.2 and 28.3 s batched.
 - Dagster asks whether a table or an asset-index column exists before every stored asset event;
   a "yes" is remembered (a migration only adds them). Under cProfile, the full-year feature
   pipeline took 75 s before, 59 s after.
@@ -28,11 +32,13 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from dagster import DagsterEventType, EventLogEntry
 from dagster._core.storage.event_log.base import EventHandlerFn
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -44,6 +50,12 @@ from dagster._serdes import ConfigurableClassData
 from sqlalchemy import Connection, Engine, create_engine, event
 from watchdog.events import FileSystemEvent
 from watchdog.observers import Observer
+
+#: Events Dagster buffers before one batched write (read by Dagster at each event, so an
+#: operator's own DAGSTER_EVENT_BATCH_SIZE wins). Both instance storages turn batching on.
+EVENT_BATCH_SIZE = "1000"
+#: The events a run stores before it starts, one per partition and asset (or check).
+PLANNED = frozenset({DagsterEventType.ASSET_MATERIALIZATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED})
 
 #: Engines a process keeps, one per file, each with its statement cache and a connection. A
 #: long-lived webserver reads many runs' files: past this many, the least recently used engine
@@ -110,6 +122,28 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         # event (a new engine each time for a table); a migration only ever adds them.
         self._known_schema: set[str] = set()
         super().__init__(*args, **kwargs)
+        os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        """A run's planned events in one transaction on its file and one on the index, where
+        each asset's entry takes the latest, as storing them one by one leaves it; any other
+        batch event by event, as Dagster stores it."""
+        if not events or not {e.dagster_event_type for e in events} <= PLANNED or len({e.run_id for e in events}) > 1:
+            return super().store_event_batch(events)
+        rows = [self._event_to_row(event) for event in events]
+        with self.run_connection(events[0].run_id) as conn:
+            conn.execute(SqlEventLogStorageTable.insert(), rows)
+        with self.index_transaction() as conn:
+            inserted = conn.execute(SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True), rows)
+            ids = [int(row[0]) for row in inserted]
+            planned = [(e, i) for e, i in zip(events, ids, strict=True) if e.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED]
+            checks = [(e, i) for e, i in zip(events, ids, strict=True) if e.dagster_event_type != DagsterEventType.ASSET_MATERIALIZATION_PLANNED]
+            self._store_asset_event_tags(conn, [e for e, _ in planned], [i for _, i in planned])
+            latest = {e.get_dagster_event().asset_key.to_string(): (e, i) for e, i in planned}
+            for event, event_id in latest.values():
+                self._store_asset_event(conn, event, event_id)
+        for event, event_id in checks:
+            self.store_asset_check_event(event, event_id)
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Any) -> KeptSqliteEventLogStorage:

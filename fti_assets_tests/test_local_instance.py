@@ -13,9 +13,10 @@ import uuid
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from fti_assets.instance import write_instance_file
-from fti_assets.sqlite_storage import KeptSqliteEventLogStorage, KeptSqliteRunStorage
+from fti_assets.sqlite_storage import PLANNED, KeptSqliteEventLogStorage, KeptSqliteRunStorage
 
 
 @dg.asset
@@ -43,6 +44,54 @@ def test_runs_written_by_another_process_are_seen_through_kept_connections(tmp_p
     assert theirs != mine and instance.get_run_by_id(theirs) is not None
     assert instance.get_latest_materialization_event(dg.AssetKey("numbers")).run_id == theirs
     assert len(instance.get_runs()) == 2
+
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2013-01-01", end_date="2013-01-07")
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(), check_specs=[dg.AssetCheckSpec("rows", asset="days")])
+def days() -> dg.MaterializeResult:
+    return dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=True)])
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def broken_days() -> None:
+    raise RuntimeError("this run fails")
+
+
+def _planned_view(instance: dg.DagsterInstance, run_id: str) -> dict:
+    """What the UI reads of a run's planned events: in the run's file, in the index, the asset
+    entries, the checks, and the partitions planned but never materialized (failed ones)."""
+    planned = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+    storage = instance.event_log_storage
+    return {
+        "run_file": sorted((e.dagster_event.asset_key.to_user_string(), e.dagster_event.partition) for e in instance.all_logs(run_id, of_type=planned)),
+        "index": {k: sorted(r.partition_key for r in instance.get_event_records(dg.EventRecordsFilter(planned, asset_key=dg.AssetKey(k)))) for k in ("days", "broken_days")},
+        "last_run": [r.asset_entry.last_run_id == run_id for r in instance.get_asset_records([dg.AssetKey("days"), dg.AssetKey("broken_days")])],
+        "checks": [r.status.value for r in storage.get_asset_check_execution_history(dg.AssetCheckKey(dg.AssetKey("days"), "rows"), limit=5)],
+        "failed": {p: r == run_id for p, (r, _) in storage.get_latest_asset_partition_materialization_attempts_without_materializations(dg.AssetKey("broken_days")).items()},
+        "materialized": sorted(instance.get_materialized_partitions(dg.AssetKey("days"))),
+    }  # fmt: skip
+
+
+def test_planned_events_stored_in_one_batch_read_as_dagsters_one_by_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run over six daily partitions, with a check and a failing asset: the project's batched
+    write of its planned events gives what Dagster's own SQLite storage gives, event by event."""
+    batches: list[set] = []
+    batched = KeptSqliteEventLogStorage.store_event_batch
+    monkeypatch.setattr(KeptSqliteEventLogStorage, "store_event_batch", lambda self, events: batches.append({e.dagster_event_type for e in events}) or batched(self, events))
+    ours = dg.DagsterInstance.from_config(str(write_instance_file(tmp_path / "ours", production=False)))
+    (tmp_path / "dagsters").mkdir()
+    dagsters = dg.DagsterInstance.local_temp(str(tmp_path / "dagsters"))
+    assert type(dagsters.event_log_storage).store_event_batch is not KeptSqliteEventLogStorage.store_event_batch
+    views = []
+    for instance in (ours, dagsters):
+        tags = {"dagster/asset_partition_range_start": "2013-01-01", "dagster/asset_partition_range_end": "2013-01-06"}
+        result = dg.materialize([days, broken_days], instance=instance, tags=tags, raise_on_error=False)
+        views.append(_planned_view(instance, result.run_id))
+    assert batches and batches[0] == PLANNED  # the run's planned events came as one batch
+    assert views[0] == views[1]
+    assert len(views[0]["run_file"]) == 12 and all(views[0]["failed"].values()) and len(views[0]["failed"]) == 6
 
 
 def test_a_run_being_written_wakes_the_uis_watch_of_its_file(tmp_path: Path) -> None:
