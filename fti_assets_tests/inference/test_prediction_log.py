@@ -66,7 +66,10 @@ def test_a_worker_killed_under_load_loses_no_answered_prediction(own_home: Path)
                         n = next(counter)
                     flight = flight_request(flight=n % 9999 + 1, carrier=f"Q{n // 9999}")  # a unique flight_id each
                     try:
-                        r = client.post(f"{service.url}/predict", json={"flights": [flight]})
+                        # A new connection each time: kept-alive connections all opened at once can
+                        # all land on one worker and stay there, and the other never logs (the wait
+                        # below for two workers' files once took 140 s).
+                        r = client.post(f"{service.url}/predict", json={"flights": [flight]}, headers={"Connection": "close"})
                     except httpx.HTTPError:
                         continue  # not answered: the connection died with the worker
                     if r.status_code == 200:
