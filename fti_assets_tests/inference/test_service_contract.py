@@ -160,3 +160,4 @@ def test_the_bento_binds_loopback_by_default_and_takes_an_api_key(home: Path) ->
         assert wrong.status_code == 401
         ok = httpx.post(f"{service.url}/predict", json={"flights": [flight_request()]}, headers={"authorization": "Bearer s3cret"}, timeout=30)
         assert ok.status_code == 200 and ok.json()[0]["flight_id"] == "2013-01-13-UA1545-EWR"
+    assert _listening_addresses(service.port) == set()  # stopped, and no second server left behind

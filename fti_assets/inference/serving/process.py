@@ -36,8 +36,14 @@ class ServiceProcess:
     def command(self) -> list[str]:
         return [str(Path(sys.executable).parent / "bentoml"), "serve", self.target, "--host", "127.0.0.1", "--port", str(self.port)]
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def start(self, timeout: float = 300) -> ServiceProcess:
         """Start the server in its own session and wait until /readyz answers 200."""
+        if self.running:  # a second server would be lost to stop(), and the first answer readyz
+            raise RuntimeError(f"{self.label} already runs on port {self.port} (pid {self.process.pid}); stop it first")
         with open(self.log, "w") as out:
             self.process = subprocess.Popen(self.command(), cwd=self.cwd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         deadline = time.monotonic() + timeout
@@ -64,7 +70,7 @@ class ServiceProcess:
             self.process.wait()
 
     def __enter__(self) -> ServiceProcess:
-        return self.start()
+        return self if self.running else self.start()  # ``with process.start(timeout=...)`` too
 
     def __exit__(self, *_: object) -> None:
         self.stop()
