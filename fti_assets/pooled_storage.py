@@ -19,14 +19,14 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from dagster import DagsterEventType, EventLogEntry
+from dagster import EventLogEntry
 from dagster._core.storage.config import PostgresStorageConfig
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 
-from fti_assets.sqlite_storage import EVENT_BATCH_SIZE, PLANNED
+from fti_assets.sqlite_storage import EVENT_BATCH_SIZE, PLANNED, index_planned
 
 #: A pooled connection is replaced after this long, as the webserver's are by default.
 POOL_RECYCLE_SECONDS = 3600
@@ -71,14 +71,4 @@ class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
             return super().store_event_batch(events)
         with self.index_connection() as conn:
             rows = conn.execute(self.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id)).fetchall()
-        ids = [int(row[0]) for row in rows]
-        last_by_asset: dict[str, tuple[EventLogEntry, int]] = {}
-        for event, event_id in zip(events, ids, strict=True):
-            if event.get_dagster_event().event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
-                self.store_asset_check_event(event, event_id)
-            else:
-                last_by_asset[event.get_dagster_event().asset_key.to_string()] = (event, event_id)
-        # The asset index keeps each asset's latest planned run, as storing the events one by one would.
-        with self.index_transaction() as conn:
-            for event, event_id in last_by_asset.values():
-                self._store_asset_event(conn, event, event_id)
+        index_planned(self, events, [int(row[0]) for row in rows])
