@@ -18,7 +18,6 @@ import os
 # A batch is a handful of rows: polars' thread pool costs more than it saves, and each
 # worker process scores one batch at a time.
 os.environ.setdefault("POLARS_MAX_THREADS", "1")
-import threading
 from http import HTTPStatus
 
 import bentoml
@@ -28,6 +27,7 @@ from starlette.responses import Response
 
 from fti_assets.inference.serving.model_store import Roles, load_version, read_roles
 from fti_assets.inference.serving.packaged import PACKAGED_MODEL
+from fti_assets.inference.serving.registry_watch import RegistryWatch
 from fti_assets.inference.serving.schemas import FlightPrediction, FlightRequest, PredictRequest
 from fti_assets.settings import Settings
 
@@ -68,9 +68,10 @@ class FlightDelayService:
         inline = settings.serving_inline_flights if self.store.local_reads else 0
         self.batcher = AdaptiveBatcher(self._score_batch, settings.serving_max_batch_flights, inline)
         # A model that cannot be loaded leaves the worker up and /readyz answering why.
-        self._refresh()
-        self._stop = threading.Event()
-        threading.Thread(target=self._watch, daemon=True, name="registry-watch").start()
+        self._follow(_read_now(self.tracking_uri))
+        # Later polls run in a child process (serving.registry_watch): MLflow's client holds the
+        # interpreter lock for milliseconds, which requests arriving meanwhile would wait out.
+        self.watch = RegistryWatch(self.tracking_uri, settings.serving_watch_seconds, self._follow).start()
 
     def _load(self, roles: Roles, current):
         """The serving state the registry roles describe, reusing models already loaded."""
@@ -86,11 +87,16 @@ class FlightDelayService:
             return ServingState(model(roles.champion))
         return ServingState(model(roles.champion), model(roles.challenger), roles.mode, roles.share)
 
-    def _refresh(self) -> None:
-        """Read the registry; load and swap in one rebind (atomic for readers) when the roles moved."""
+    def _follow(self, roles: Roles | str) -> None:
+        """Load and swap in one rebind (atomic for readers) when the roles moved; an error (the
+        registry unreadable) keeps the current model and tells /readyz why."""
+        if isinstance(roles, str):
+            if self.problem is None:
+                log.error("could not read the registry: %s", roles)
+            self.problem = f"cannot load the registry's models: {roles}"
+            return
         try:
-            roles = read_roles(self.tracking_uri)
-            if roles == self.roles:
+            if roles == self.roles and self.problem is None:
                 return
             if roles.champion is None:
                 raise LookupError("the registry names no champion: promote a model (fti demo, or champion_model)")
@@ -102,13 +108,9 @@ class FlightDelayService:
             self.problem = f"cannot load the registry's models: {type(exc).__name__}: {exc}"
             log.exception("could not follow the registry")
 
-    def _watch(self) -> None:
-        while not self._stop.wait(SETTINGS.serving_watch_seconds):
-            self._refresh()
-
     @bentoml.on_shutdown
     def _shutdown(self) -> None:
-        self._stop.set()
+        self.watch.close()
         self.batcher.close()
         self.predictions.close()
 
@@ -165,6 +167,14 @@ class FlightDelayService:
             raise Unavailable(f"the online store is unavailable, retry later: {exc}") from exc
         except PredictionLogError as exc:  # an answer that cannot be logged is not given
             raise Unavailable(str(exc)) from exc
+
+
+def _read_now(tracking_uri: str) -> Roles | str:
+    """The registry's roles read in this process (at start, before the watch's child runs)."""
+    try:
+        return read_roles(tracking_uri)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 class Unavailable(RuntimeError):
