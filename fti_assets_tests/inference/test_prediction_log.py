@@ -45,6 +45,33 @@ def test_files_rotate_by_size_and_old_days_are_removed(tmp_path: Path) -> None:
     assert log.prune(date(2100, 1, 1)) == [datetime.now(UTC).date().isoformat()]
 
 
+def test_a_record_is_appended_while_the_file_is_being_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request's append never waits for the writer thread's fsync (milliseconds each)."""
+    import fti_assets.inference.serving.prediction_log as module
+
+    syncing, release = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        syncing.set()
+        release.wait(30)
+        real_fsync(fd)
+
+    monkeypatch.setattr(module.os, "fsync", slow_fsync)
+    log = PredictionLog(tmp_path, sync_seconds=0.01)
+    try:
+        log.write({"flight_id": "first"})
+        assert syncing.wait(10)  # the writer thread is inside its fsync now
+        appended = threading.Thread(target=log.write, args=({"flight_id": "during the sync"},))
+        appended.start()
+        appended.join(10)
+        assert not appended.is_alive()
+        assert [r["flight_id"] for r in _records(tmp_path)] == ["first", "during the sync"]
+    finally:
+        release.set()
+        log.close()
+
+
 @pytest.fixture
 def own_home(home: Path, tmp_path: Path) -> Path:  # noqa: F811
     """A copy of the served home, so this test's prediction log is its own."""

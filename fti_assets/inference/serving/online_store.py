@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic_core import from_json
 
 from fti_assets.domain.feature_groups import FEATURE_GROUPS, FeatureGroup
 
@@ -121,5 +122,5 @@ class OnlineStoreReader:
                 row = conn.execute(f"SELECT record FROM {VECTORS} WHERE flight_id = ?", (fid,)).fetchone()
             except sqlite3.OperationalError:  # a store written before vectors existed: the request path serves
                 return [None] * len(flight_ids)
-            out.append(json.loads(row[0]) if row else None)
+            out.append(from_json(row[0]) if row else None)
         return out

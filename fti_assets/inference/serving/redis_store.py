@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 import redis
+from pydantic_core import from_json
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -159,7 +160,7 @@ class RedisSnapshot:
         for (group, _), field in zip(requests, fields, strict=True):
             raw = next(values) if field is not None else None
             columns = [group.known_at_column, *group.features]
-            out.append(dict(zip(columns, json.loads(raw), strict=True)) if raw is not None else None)
+            out.append(dict(zip(columns, from_json(raw), strict=True)) if raw is not None else None)
         return out
 
 
@@ -176,7 +177,7 @@ class RedisSnapshot:
             raise OnlineStoreUnavailable(f"Redis is unreachable: {exc}") from exc
         if not alive:
             raise OnlineStoreUnavailable(f"snapshot {self._base} is gone")
-        return [json.loads(raw) if raw is not None else None for raw in found]
+        return [from_json(raw) if raw is not None else None for raw in found]
 
 
 class RedisStoreReader:
