@@ -20,8 +20,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 
 from fti_assets.inference.serving.model_store import Roles, read_roles
+
+PACKAGE_PARENT = Path(__file__).resolve().parents[3]
+"""The folder that holds ``fti_assets``: the project, or a Bento's ``src``."""
 
 
 def poll_line(tracking_uri: str) -> str:
@@ -69,9 +73,12 @@ class RegistryWatch:
         return self
 
     def _spawn(self) -> subprocess.Popen:
-        # stderr is the worker's: a child's traceback lands in the service log.
+        # stderr is the worker's: a child's traceback lands in the service log. The package's own
+        # folder leads the child's path, so it imports this code wherever the worker runs from.
         command = [sys.executable, "-m", __name__, self.tracking_uri, str(self.seconds)]
-        return subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, bufsize=1)
+        path = os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")) if p)
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, bufsize=1,
+                                env={**os.environ, "PYTHONPATH": path})  # fmt: skip
 
     def _follow(self) -> None:
         while not self._stop.is_set():
