@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -44,6 +45,11 @@ def parse_line(line: str) -> Roles | str:
 
 def main(argv: list[str] | None = None) -> None:
     tracking_uri, seconds = (argv or sys.argv[1:])[:2]
+    # A stop of the server's process group (or Ctrl-C in its terminal) reaches this process too.
+    # It leaves with its worker instead (the worker kills it, or its pipe breaks), so a worker
+    # that is stopping never sees its watch die first and report an error.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     parent = os.getppid()
     try:
         while os.getppid() == parent:
@@ -97,11 +103,8 @@ class RegistryWatch:
     def close(self) -> None:
         self._stop.set()
         if self.child is not None and self.child.poll() is None:
-            self.child.terminate()
-            try:
-                self.child.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.child.kill()
+            self.child.kill()  # it ignores SIGTERM (see main)
+            self.child.wait(timeout=5)
 
 
 if __name__ == "__main__":
