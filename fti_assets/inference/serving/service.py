@@ -25,7 +25,7 @@ from bentoml.exceptions import InvalidArgument
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from fti_assets.inference.serving.model_store import Roles, load_version, read_roles
+from fti_assets.inference.serving.model_store import Roles, load_version
 from fti_assets.inference.serving.packaged import PACKAGED_MODEL
 from fti_assets.inference.serving.registry_watch import RegistryWatch
 from fti_assets.inference.serving.schemas import FlightPrediction, FlightRequest, PredictRequest
@@ -36,6 +36,8 @@ log = logging.getLogger("bentoml.fti")
 SETTINGS = Settings.from_env()
 """The service process reads its environment once, here."""
 RETRY_AFTER_SECONDS = 1
+FIRST_READ_SECONDS = 120
+"""How long a starting worker waits for the registry's first answer (MLflow's import included)."""
 
 
 # The Bento binds loopback unless `--host` or BENTOML_HOST says otherwise: BentoML's own
@@ -67,11 +69,12 @@ class FlightDelayService:
         # Redis read waits on the network and its timeouts would stall every request of the worker.
         inline = settings.serving_inline_flights if self.store.local_reads else 0
         self.batcher = AdaptiveBatcher(self._score_batch, settings.serving_max_batch_flights, inline)
-        # A model that cannot be loaded leaves the worker up and /readyz answering why.
-        self._follow(_read_now(self.tracking_uri))
-        # Later polls run in a child process (serving.registry_watch): MLflow's client holds the
-        # interpreter lock for milliseconds, which requests arriving meanwhile would wait out.
+        # The registry is polled by a child process (serving.registry_watch): MLflow's client holds
+        # the interpreter lock for milliseconds, which requests arriving meanwhile would wait out.
+        # Its first answer decides what the worker starts with; a model that cannot be loaded, or
+        # no answer in time, leaves the worker up and /readyz answering why.
         self.watch = RegistryWatch(self.tracking_uri, settings.serving_watch_seconds, self._follow).start()
+        self.watch.first.wait(FIRST_READ_SECONDS)
 
     def _load(self, roles: Roles, current):
         """The serving state the registry roles describe, reusing models already loaded."""
@@ -167,14 +170,6 @@ class FlightDelayService:
             raise Unavailable(f"the online store is unavailable, retry later: {exc}") from exc
         except PredictionLogError as exc:  # an answer that cannot be logged is not given
             raise Unavailable(str(exc)) from exc
-
-
-def _read_now(tracking_uri: str) -> Roles | str:
-    """The registry's roles read in this process (at start, before the watch's child runs)."""
-    try:
-        return read_roles(tracking_uri)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
 
 
 class Unavailable(RuntimeError):
