@@ -3,7 +3,7 @@
 Reading the aliases through MLflow's client is eight SQL statements through its ORM: 4 to 9 ms
 of Python holding the interpreter lock. Done in the worker, every poll stalled the requests
 that arrived meanwhile, which showed as the service's p99 latency at low load (BENCHMARKS.md,
-"Findings"). So each worker starts one small process that polls the registry and writes one
+"Findings"). So each worker starts one process that polls the registry and writes one
 JSON line per poll; the worker's thread waits on that pipe without the lock and handles a line
 in microseconds. The child exits when its worker goes (its parent changes, or the pipe breaks).
 
