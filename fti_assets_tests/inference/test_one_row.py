@@ -35,38 +35,34 @@ def boosters(tmp_path_factory: pytest.TempPathFactory) -> dict[str, lgb.Booster]
     return {"trained": booster, "loaded": lgb.Booster(model_file=str(path))}
 
 
+@pytest.fixture(scope="module")
+def predictors(boosters: dict[str, lgb.Booster]) -> dict[str, OneRowPredictor]:
+    return {name: OneRowPredictor(booster) for name, booster in boosters.items()}
+
+
 rows = arrays(np.float64, COLUMNS, elements=st.one_of(st.floats(-5, 5), st.just(np.nan), st.integers(0, 20).map(float)))
 
 
 @pytest.mark.parametrize("which", ["trained", "loaded"])
 @settings(max_examples=300, deadline=None)
 @given(row=rows)
-def test_one_row_equals_the_boosters_predict(boosters: dict[str, lgb.Booster], which: str, row: np.ndarray) -> None:
-    booster = boosters[which]
-    predictor = _predictor(booster)
-    assert predictor.predict(row) == booster.predict(row.reshape(1, -1), num_threads=1)[0]
+def test_one_row_equals_the_boosters_predict(boosters: dict[str, lgb.Booster], predictors: dict[str, OneRowPredictor], which: str,
+                                             row: np.ndarray) -> None:  # fmt: skip
+    assert predictors[which].predict(row) == boosters[which].predict(row.reshape(1, -1), num_threads=1)[0]
 
 
-def test_the_trained_model_stops_at_its_best_iteration_as_predict_does(boosters: dict[str, lgb.Booster]) -> None:
+def test_the_trained_model_stops_at_its_best_iteration_as_predict_does(boosters: dict[str, lgb.Booster],
+                                                                        predictors: dict[str, OneRowPredictor]) -> None:  # fmt: skip
     """The two boosters disagree somewhere (one stops early), and each path follows its own."""
     x = np.random.default_rng(5).normal(size=(200, COLUMNS))
-    trained, loaded = boosters["trained"], boosters["loaded"]
-    assert not np.array_equal(trained.predict(x), loaded.predict(x))
-    for booster in (trained, loaded):
-        predictor = _predictor(booster)
-        assert [predictor.predict(r) for r in x] == list(booster.predict(x, num_threads=1))
+    assert not np.array_equal(boosters["trained"].predict(x), boosters["loaded"].predict(x))
+    for name, booster in boosters.items():
+        assert [predictors[name].predict(r) for r in x] == list(booster.predict(x, num_threads=1))
 
 
-def test_a_row_of_the_wrong_width_is_refused(boosters: dict[str, lgb.Booster]) -> None:
+def test_a_row_of_the_wrong_width_is_refused(predictors: dict[str, OneRowPredictor]) -> None:
     with pytest.raises(ValueError, match="one row of 6 values"):
-        _predictor(boosters["loaded"]).predict(np.zeros(COLUMNS - 1))
-
-
-_CACHE: dict[int, OneRowPredictor] = {}
-
-
-def _predictor(booster: lgb.Booster) -> OneRowPredictor:
-    return _CACHE.setdefault(id(booster), OneRowPredictor(booster))
+        predictors["loaded"].predict(np.zeros(COLUMNS - 1))
 
 
 def test_the_service_scores_one_flight_through_it_and_many_through_the_booster(tmp_path: Path) -> None:

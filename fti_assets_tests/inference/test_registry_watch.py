@@ -12,14 +12,7 @@ from pathlib import Path
 
 from fti_assets.inference.serving.model_store import MODE_TAG, REGISTERED_MODEL, SHARE_TAG, Roles
 from fti_assets.inference.serving.registry_watch import RegistryWatch
-
-
-def alive(pid: int) -> bool:
-    """A process that runs (a zombie waiting for a reaper counts as gone)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+from fti_assets.run_launcher import worker_alive as alive
 
 
 def next_other(messages: queue.Queue, than: Roles | str | None, timeout: float = 30) -> Roles | str:
@@ -76,6 +69,7 @@ def test_an_unreadable_registry_is_reported_not_read_as_no_champion(tmp_path: Pa
 WORKER = """
 import sys, time
 from fti_assets.inference.serving.registry_watch import RegistryWatch
+from fti_assets.run_launcher import worker_alive as alive
 watch = RegistryWatch(sys.argv[1], 0.2, lambda message: print(watch.child.pid, flush=True)).start()
 time.sleep(600)
 """

@@ -90,6 +90,10 @@ class RegistryWatch:
         return subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, bufsize=1,
                                 env={**os.environ, "PYTHONPATH": path})  # fmt: skip
 
+    def _give(self, message: Roles | str) -> None:
+        self.handle(message)
+        self.first.set()
+
     def _follow(self) -> None:
         while not self._stop.is_set():
             self.child = child = self._spawn()
@@ -97,20 +101,21 @@ class RegistryWatch:
             for line in child.stdout:
                 if self._stop.is_set():
                     break
-                self.handle(parse_line(line))
-                self.first.set()
+                self._give(parse_line(line))
             if self._stop.is_set():
                 break
-            code = child.wait()
-            self.handle(f"the registry watch process exited with code {code}; starting it again")
-            self.first.set()
+            self._give(f"the registry watch process exited with code {child.wait()}; starting it again")
             self._stop.wait(self.seconds)
+        self._kill()  # a child spawned while ``close`` ran
 
-    def close(self) -> None:
-        self._stop.set()
+    def _kill(self) -> None:
         if self.child is not None and self.child.poll() is None:
             self.child.kill()  # it ignores SIGTERM (see main)
             self.child.wait(timeout=5)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._kill()
 
 
 if __name__ == "__main__":
