@@ -2,7 +2,8 @@
 
 Started by ``bench/serving.py`` with ``bentoml serve bench.bare_bento:ConstantService`` exactly
 as the project's Bento is served (loopback, one worker per core), and configured like it: an
-``async`` API (no hop to BentoML's thread pool), no access log and no tracing of ``/predict``.
+``async`` API (no hop to BentoML's thread pool), no access log, no Prometheus metrics and no
+tracing of ``/predict``.
 Loaded the same way: one flight per request, JSON in and out. What it costs per request is what BentoML costs before
 any of the project's code runs.
 """
@@ -14,7 +15,7 @@ from typing import Any
 import bentoml
 
 
-@bentoml.service(workers="cpu_count", logging={"access": {"enabled": False}}, tracing={"excluded_urls": ["/predict"]})
+@bentoml.service(workers="cpu_count", logging={"access": {"enabled": False}}, metrics={"enabled": False}, tracing={"excluded_urls": ["/predict"]})
 class ConstantService:
     @bentoml.api
     async def predict(self, flights: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -67,6 +67,11 @@ class Settings:
     """``FTI_SERVING_TRACE_PREDICT`` (1 or 0): BentoML's OpenTelemetry spans for ``/predict``.
     Off by default: with no trace exporter they are never sent, and they cost about a third of
     the service's throughput. Set it where traces are exported (BentoML's ``tracing`` config)."""
+    serving_metrics: bool = False
+    """``FTI_SERVING_METRICS`` (1 or 0): BentoML's Prometheus request metrics and its ``/metrics``
+    route. Off by default: on two cores they cost about a tenth of the service's throughput at
+    eight connections and 0.1 ms of its median at a request every 10 ms (BENCHMARKS.md, Findings).
+    Set it where something scrapes ``/metrics``."""
     dataset_pieces: int = 2
     """``FTI_DATASET_PIECES``: how many monthly pieces of ``training_dataset`` the multiprocess
     executor builds at once; each holds one month in memory."""
@@ -100,6 +105,7 @@ class Settings:
             serving_max_batch_flights=_positive("FTI_SERVING_MAX_BATCH_FLIGHTS", "1000"),
             serving_inline_flights=_positive("FTI_SERVING_INLINE_FLIGHTS", "32", minimum=0),
             serving_trace_predict=_flag("FTI_SERVING_TRACE_PREDICT"),
+            serving_metrics=_flag("FTI_SERVING_METRICS"),
         )
 
     def as_env(self) -> dict[str, str]:

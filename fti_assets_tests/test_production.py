@@ -168,7 +168,8 @@ def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_50
     server = RedisServer(tmp_path / "redis").start()
     try:
         redis_store.write_snapshot(server.url, "outage", *_snapshot(demo.home, REFRESH), REFRESH)
-        env = {**demo.env, "FTI_REDIS_URL": server.url, "FTI_REDIS_PREFIX": "outage"}
+        # Prometheus metrics on, as an operator who scrapes them would run it: the outage shows there.
+        env = {**demo.env, "FTI_REDIS_URL": server.url, "FTI_REDIS_PREFIX": "outage", "FTI_SERVING_METRICS": "1"}
         with ServiceProcess("flight_delay_service:latest", demo.home, env=env) as service:
             seen: list = []
             stop = threading.Event()
@@ -189,12 +190,29 @@ def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_50
                 stop.set()
                 for t in threads:
                     t.join()
+            answered = _requests_by_status(httpx.get(f"{service.url}/metrics", timeout=10).text)
+            assert "/metrics" in httpx.get(f"{service.url}/docs.json", timeout=10).json()["paths"]
     finally:
         server.stop()
     assert {code for _, code, _ in seen} == {200, 503}
     unavailable = [body for _, code, body in seen if code == 503]
     assert all(body["headers"].get("retry-after") == "1" and "unavailable" in body["text"] for body in unavailable)
     assert all(s[1] == 200 and s[2]["features_as_of"] == REFRESH.isoformat() for s in seen[-3:])
+    # Both workers' counts are summed (BentoML's multiprocess collector): every answer is in them.
+    assert answered == {code: sum(s[1] == code for s in seen) for code in (200, 503)}
+
+
+def _requests_by_status(exposition: str) -> dict[int, int]:
+    """``bentoml_service_request_total`` of /predict by HTTP status, from a /metrics page."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts: dict[int, int] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == "bentoml_service_request_total" and sample.labels.get("endpoint") == "/predict":
+                code = int(sample.labels["http_response_code"])
+                counts[code] = counts.get(code, 0) + int(sample.value)
+    return {code: n for code, n in counts.items() if n}
 
 
 def _wait_for(condition, timeout: float = 60) -> None:

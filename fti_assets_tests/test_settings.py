@@ -13,8 +13,9 @@ def test_the_knobs_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("FTI_SERVING_MAX_BATCH_FLIGHTS", "50")
     monkeypatch.setenv("FTI_SERVING_INLINE_FLIGHTS", "0")
     monkeypatch.setenv("FTI_SERVING_TRACE_PREDICT", "1")
+    monkeypatch.setenv("FTI_SERVING_METRICS", "true")
     settings = Settings.from_env()
-    assert settings.serving_trace_predict
+    assert settings.serving_trace_predict and settings.serving_metrics
     assert (settings.dataset_pieces, settings.serving_watch_seconds, settings.serving_max_batch_flights) == (3, 0.25, 50)
     assert settings.serving_inline_flights == 0  # zero is allowed here: every batch on the thread
     assert settings.as_env()["FTI_DATASET_PIECES"] == "3"  # child processes get the same limit
@@ -32,6 +33,7 @@ def test_a_bad_value_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPa
 def test_a_flag_is_1_or_0_and_anything_else_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FTI_SERVING_TRACE_PREDICT", "0")
     assert not Settings.from_env().serving_trace_predict
+    assert not Settings.from_env().serving_metrics  # unset: off
     monkeypatch.setenv("FTI_SERVING_TRACE_PREDICT", "yes")
     with pytest.raises(ValueError, match="FTI_SERVING_TRACE_PREDICT must be 1 or 0"):
         Settings.from_env()

@@ -75,6 +75,13 @@ def test_predict_is_left_out_of_tracing_by_default(service: ServiceProcess) -> N
     assert "x-bentoml-request-id" not in response.headers
 
 
+def test_prometheus_metrics_are_off_by_default_and_not_documented(service: ServiceProcess) -> None:
+    """FTI_SERVING_METRICS is unset: no /metrics route, and the OpenAPI document does not list one
+    (the production tests serve it with the flag set)."""
+    assert httpx.get(f"{service.url}/metrics").status_code == 404
+    assert "/metrics" not in httpx.get(f"{service.url}/docs.json").json()["paths"]
+
+
 def test_health_readiness_and_openapi(service: ServiceProcess) -> None:
     assert httpx.get(f"{service.url}/healthz").status_code == 200
     assert httpx.get(f"{service.url}/readyz").status_code == 200

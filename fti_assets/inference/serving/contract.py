@@ -69,9 +69,13 @@ def _to_openapi_30(node: Any) -> Any:
     return out
 
 
-def openapi_document(generated: dict[str, Any]) -> dict[str, Any]:
-    """BentoML's document made valid OpenAPI 3.0.2, with the request limits and errors it lacks."""
+def openapi_document(generated: dict[str, Any], metrics: bool = True) -> dict[str, Any]:
+    """BentoML's document made valid OpenAPI 3.0.2, with the request limits and errors it lacks;
+    without ``metrics`` (Prometheus off), no ``/metrics``: BentoML lists it even where it does
+    not route it."""
     doc = _to_openapi_30(copy.deepcopy(generated))
+    if not metrics:
+        doc["paths"].pop("/metrics", None)
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     error = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update({name: _to_openapi_30(s) for name, s in error.pop("$defs", {}).items()})

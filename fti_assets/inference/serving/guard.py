@@ -32,14 +32,14 @@ REWRITTEN = range(400, 500)
 
 
 class RequestGuard:
-    def __init__(self, app: Callable, max_bytes: int = 1 << 20, api_key: str | None = None) -> None:
-        self.app, self.max_bytes, self.api_key = app, max_bytes, api_key or None
+    def __init__(self, app: Callable, max_bytes: int = 1 << 20, api_key: str | None = None, metrics: bool = True) -> None:
+        self.app, self.max_bytes, self.api_key, self.metrics = app, max_bytes, api_key or None, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
         elif scope["path"] == "/docs.json":
-            await self.app(scope, receive, _rewrite_document(send))
+            await self.app(scope, receive, _rewrite_document(send, self.metrics))
         elif scope["path"] == GUARDED and scope["method"] == "POST":
             await self._predict(scope, receive, send)
         else:
@@ -128,8 +128,9 @@ def _error(status: int, raw: bytes) -> dict[str, Any]:
     return error_body({404: "path", 405: "method", 503: "service"}.get(status, "body"), str(reason)[:500] or "refused")
 
 
-def _rewrite_document(send: Send) -> Send:
-    """A ``send`` that replaces BentoML's OpenAPI document by its valid 3.0 form."""
+def _rewrite_document(send: Send, metrics: bool) -> Send:
+    """A ``send`` that replaces BentoML's OpenAPI document by its valid 3.0 form (``/metrics``
+    listed only where ``metrics`` says the server routes it)."""
     held: dict[str, Any] = {}
 
     async def wrapped(message: Message) -> None:
@@ -142,7 +143,7 @@ def _rewrite_document(send: Send) -> Send:
         start = held["start"]
         payload = held["body"]
         if start["status"] == 200:
-            payload = json.dumps(openapi_document(json.loads(payload))).encode()
+            payload = json.dumps(openapi_document(json.loads(payload), metrics)).encode()
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         await send({**start, "headers": [*headers, (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})

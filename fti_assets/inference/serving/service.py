@@ -44,9 +44,11 @@ FIRST_READ_SECONDS = 120
 # default, 0.0.0.0, would expose an unauthenticated service on every interface. /predict is
 # left out of tracing unless asked for (Settings.serving_trace_predict): measured on two cores at
 # eight connections, its OpenTelemetry spans took the service from about 1,450 to 800-1,000 req/s
-# with no exporter to send them to.
+# with no exporter to send them to. Prometheus metrics (and /metrics) are off unless asked for
+# (Settings.serving_metrics): they cost about a tenth of the throughput at eight connections.
 @bentoml.service(name="flight_delay_service", workers="cpu_count", traffic={"timeout": 30}, logging={"access": {"enabled": False}},
-                 http={"host": "127.0.0.1"}, tracing={"excluded_urls": [] if SETTINGS.serving_trace_predict else ["/predict"]})  # fmt: skip
+                 http={"host": "127.0.0.1"}, metrics={"enabled": SETTINGS.serving_metrics},
+                 tracing={"excluded_urls": [] if SETTINGS.serving_trace_predict else ["/predict"]})  # fmt: skip
 class FlightDelayService:
     """Probability that a scheduled flight arrives more than 15 minutes late."""
 
@@ -189,7 +191,8 @@ def _guard() -> None:
     """Limits, content type, API key and one error shape in front of every request."""
     from fti_assets.inference.serving.guard import RequestGuard
 
-    FlightDelayService.add_asgi_middleware(RequestGuard, max_bytes=SETTINGS.max_request_bytes, api_key=SETTINGS.api_key)
+    FlightDelayService.add_asgi_middleware(RequestGuard, max_bytes=SETTINGS.max_request_bytes, api_key=SETTINGS.api_key,
+                                         metrics=SETTINGS.serving_metrics)
 
 
 _guard()
