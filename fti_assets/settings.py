@@ -69,9 +69,9 @@ class Settings:
     the service's throughput. Set it where traces are exported (BentoML's ``tracing`` config)."""
     serving_metrics: bool = False
     """``FTI_SERVING_METRICS`` (1 or 0): BentoML's Prometheus request metrics and its ``/metrics``
-    route. Off by default: on two cores they cost about a tenth of the service's throughput at
-    eight connections and 0.1 ms of its median at a request every 10 ms (BENCHMARKS.md, Findings).
-    Set it where something scrapes ``/metrics``."""
+    route. On by default with ``FTI_ENV=production``, off on the local profile: on two cores they
+    cost about a tenth of the service's throughput at eight connections and 0.1 ms of its median
+    at a request every 10 ms (README, "Under load")."""
     dataset_pieces: int = 2
     """``FTI_DATASET_PIECES``: how many monthly pieces of ``training_dataset`` the multiprocess
     executor builds at once; each holds one month in memory."""
@@ -105,7 +105,8 @@ class Settings:
             serving_max_batch_flights=_positive("FTI_SERVING_MAX_BATCH_FLIGHTS", "1000"),
             serving_inline_flights=_positive("FTI_SERVING_INLINE_FLIGHTS", "32", minimum=0),
             serving_trace_predict=_flag("FTI_SERVING_TRACE_PREDICT"),
-            serving_metrics=_flag("FTI_SERVING_METRICS"),
+            # On in production, where something scrapes them; off on a laptop (see the field).
+            serving_metrics=_flag("FTI_SERVING_METRICS", "1" if os.environ.get("FTI_ENV", "local") == "production" else "0"),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -218,8 +219,8 @@ def _positive(name: str, default: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _flag(name: str) -> bool:
-    value = os.environ.get(name, "0").strip().lower()
+def _flag(name: str, default: str = "0") -> bool:
+    value = os.environ.get(name, default).strip().lower()
     if value not in ("0", "1", "false", "true", ""):
         raise ValueError(f"{name} must be 1 or 0, not {value!r}")
     return value in ("1", "true")

@@ -168,8 +168,8 @@ def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_50
     server = RedisServer(tmp_path / "redis").start()
     try:
         redis_store.write_snapshot(server.url, "outage", *_snapshot(demo.home, REFRESH), REFRESH)
-        # Prometheus metrics on, as an operator who scrapes them would run it: the outage shows there.
-        env = {**demo.env, "FTI_REDIS_URL": server.url, "FTI_REDIS_PREFIX": "outage", "FTI_SERVING_METRICS": "1"}
+        # FTI_ENV=production turns Prometheus metrics on: the outage shows there.
+        env = {**demo.env, "FTI_REDIS_URL": server.url, "FTI_REDIS_PREFIX": "outage"}
         with ServiceProcess("flight_delay_service:latest", demo.home, env=env) as service:
             seen: list = []
             stop = threading.Event()

@@ -33,7 +33,11 @@ def test_a_bad_value_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPa
 def test_a_flag_is_1_or_0_and_anything_else_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FTI_SERVING_TRACE_PREDICT", "0")
     assert not Settings.from_env().serving_trace_predict
-    assert not Settings.from_env().serving_metrics  # unset: off
+    assert not Settings.from_env().serving_metrics  # unset: off on the local profile
+    monkeypatch.setenv("FTI_ENV", "production")
+    assert Settings.from_env().serving_metrics  # and on in production
+    monkeypatch.setenv("FTI_SERVING_METRICS", "0")
+    assert not Settings.from_env().serving_metrics  # unless turned off
     monkeypatch.setenv("FTI_SERVING_TRACE_PREDICT", "yes")
     with pytest.raises(ValueError, match="FTI_SERVING_TRACE_PREDICT must be 1 or 0"):
         Settings.from_env()

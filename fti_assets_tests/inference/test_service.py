@@ -76,8 +76,8 @@ def test_predict_is_left_out_of_tracing_by_default(service: ServiceProcess) -> N
 
 
 def test_prometheus_metrics_are_off_by_default_and_not_documented(service: ServiceProcess) -> None:
-    """FTI_SERVING_METRICS is unset: no /metrics route, and the OpenAPI document does not list one
-    (the production tests serve it with the flag set)."""
+    """The local profile with FTI_SERVING_METRICS unset: no /metrics route, and the OpenAPI
+    document does not list one (the production profile's tests read it)."""
     assert httpx.get(f"{service.url}/metrics").status_code == 404
     assert "/metrics" not in httpx.get(f"{service.url}/docs.json").json()["paths"]
 
