@@ -70,8 +70,7 @@ class Settings:
     serving_metrics: bool = False
     """``FTI_SERVING_METRICS`` (1 or 0): BentoML's Prometheus request metrics and its ``/metrics``
     route. On by default with ``FTI_ENV=production``, off on the local profile: on two cores they
-    cost about a tenth of the service's throughput at eight connections and 0.1 ms of its median
-    at a request every 10 ms (README, "Under load")."""
+    cost 8% of the service's throughput at eight connections (README, "Under load")."""
     dataset_pieces: int = 2
     """``FTI_DATASET_PIECES``: how many monthly pieces of ``training_dataset`` the multiprocess
     executor builds at once; each holds one month in memory."""
