@@ -17,6 +17,9 @@ Also:
   feature pipeline) are inserted in one transaction per file, as Dagster's batched event writes
   allow; Dagster's SQLite storage spends two transactions and three or four statements on each.
   The full-year feature pipeline took 32.8 and 35.0 s one by one, 28.2 and 28.3 s batched.
+  A planned check's rows (one per partition) are inserted by one statement run over them all,
+  its event serialized once: Dagster serializes it again for each row and builds one
+  statement of all their values. Over the full-year demo this indexing took 2.24 s, then 0.56 s.
 - Dagster asks whether a table or an asset-index column exists before every stored asset event;
   a "yes" is remembered (a migration only adds them). Under cProfile, the full-year feature
   pipeline took 75 s before, 59 s after.
@@ -37,8 +40,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from dagster import DagsterEventType, EventLogEntry
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.event_log.base import EventHandlerFn
-from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
@@ -47,7 +51,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorageWatchdog,
 )
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
-from dagster._serdes import ConfigurableClassData
+from dagster._serdes import ConfigurableClassData, serialize_value
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy import event as sa_event
 from watchdog.events import FileSystemEvent
@@ -68,18 +72,33 @@ _lock = threading.Lock()
 
 
 def index_planned(storage: SqlEventLogStorage, events: Sequence[EventLogEntry], ids: Sequence[int]) -> None:
-    """After a batch of planned events got their ids in the index: each check evaluation stored,
-    and each asset's entry set from its latest event, as storing the events one by one leaves
-    it. Shared by both instance storages' batched writes."""
+    """After a batch of planned events got their ids in the index: each check's planned
+    executions stored and each asset's entry set from its latest event, in one transaction, as
+    storing the events one by one leaves them. Shared by both instance storages' batched writes."""
     latest: dict[str, tuple[EventLogEntry, int]] = {}
+    checks: list[dict[str, Any]] = []
     for event, event_id in zip(events, ids, strict=True):
         if event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
-            storage.store_asset_check_event(event, event_id)
+            checks += _planned_check_rows(storage, event, event_id)
         else:
             latest[event.get_dagster_event().asset_key.to_string()] = (event, event_id)
     with storage.index_transaction() as conn:
+        if checks:  # one statement run over every row, not one multi-row statement per event
+            conn.execute(AssetCheckExecutionsTable.insert(), checks)
         for event, event_id in latest.values():
             storage._store_asset_event(conn, event, event_id)
+
+
+def _planned_check_rows(storage: SqlEventLogStorage, event: EventLogEntry, event_id: int) -> list[dict[str, Any]]:
+    """The rows Dagster's ``_store_asset_check_evaluation_planned`` inserts for one planned check,
+    one per partition, with the event serialized once: Dagster serializes it again for every
+    partition (365 times for a check planned over a year)."""
+    planned = event.get_dagster_event().event_specific_data
+    keys = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
+    serialized, at = serialize_value(event), storage._event_insert_timestamp(event)
+    return [{"asset_key": planned.asset_key.to_string(), "check_name": planned.check_name, "partition": key, "run_id": event.run_id,
+             "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value, "evaluation_event": serialized,
+             "evaluation_event_timestamp": at, "evaluation_event_storage_id": event_id} for key in keys]  # fmt: skip
 
 
 def _no_flush_per_commit(dbapi_connection: Any, _record: Any) -> None:

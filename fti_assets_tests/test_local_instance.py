@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 
 from fti_assets.instance import write_instance_file
 from fti_assets.sqlite_storage import PLANNED, KeptSqliteEventLogStorage, KeptSqliteRunStorage
@@ -69,9 +70,21 @@ def _planned_view(instance: dg.DagsterInstance, run_id: str) -> dict:
         "index": {k: sorted(r.partition_key for r in instance.get_event_records(dg.EventRecordsFilter(planned, asset_key=dg.AssetKey(k)))) for k in ("days", "broken_days")},
         "last_run": [r.asset_entry.last_run_id == run_id for r in instance.get_asset_records([dg.AssetKey("days"), dg.AssetKey("broken_days")])],
         "checks": [r.status.value for r in storage.get_asset_check_execution_history(dg.AssetCheckKey(dg.AssetKey("days"), "rows"), limit=5)],
+        "check_rows": _check_rows(storage, run_id),
         "failed": {p: r == run_id for p, (r, _) in storage.get_latest_asset_partition_materialization_attempts_without_materializations(dg.AssetKey("broken_days")).items()},
         "materialized": sorted(instance.get_materialized_partitions(dg.AssetKey("days"))),
     }  # fmt: skip
+
+
+def _check_rows(storage, run_id: str) -> list[tuple]:
+    """The run's rows of the check executions table, as stored: one per check and partition."""
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable as T
+    from dagster._serdes import deserialize_value
+
+    with storage.index_connection() as conn:
+        rows = conn.execute(sa.select(T.c.asset_key, T.c.check_name, T.c.partition, T.c.execution_status, T.c.evaluation_event)
+                            .where(T.c.run_id == run_id)).fetchall()  # fmt: skip
+    return sorted(((*row[:4], deserialize_value(row[4]).dagster_event_type.value) for row in rows), key=str)
 
 
 def test_planned_events_stored_in_one_batch_read_as_dagsters_one_by_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
