@@ -20,6 +20,10 @@ Also:
   A planned check's rows (one per partition) are inserted by one statement run over them all,
   its event serialized once: Dagster serializes it again for each row and builds one
   statement of all their values. Over the full-year demo this indexing took 2.24 s, then 0.56 s.
+- A step's batched materializations (or observations) of one run are stored the same way: one
+  transaction on the run's file and one on the index, where Dagster's SQLite storage spends
+  two transactions on each event. Every batched write of the full-year demo took 6.45 s
+  before this, 2.35 s after.
 - Dagster asks whether a table or an asset-index column exists before every stored asset event;
   a "yes" is remembered (a migration only adds them). Under cProfile, the full-year feature
   pipeline took 75 s before, 59 s after.
@@ -62,6 +66,8 @@ from watchdog.observers import Observer
 EVENT_BATCH_SIZE = "1000"
 #: The events a run stores before it starts, one per partition and asset (or check).
 PLANNED = frozenset({DagsterEventType.ASSET_MATERIALIZATION_PLANNED, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED})
+#: Batches of one of these types are stored in one transaction per file too (each type alone).
+MIRRORED = ({DagsterEventType.ASSET_MATERIALIZATION}, {DagsterEventType.ASSET_OBSERVATION})
 
 #: Engines a process keeps, one per file, each with its statement cache and a connection. A
 #: long-lived webserver reads many runs' files: past this many, the least recently used engine
@@ -161,9 +167,12 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        """A run's planned events inserted in one transaction on its file and one on the index, then
-        ``index_planned``; any other batch event by event, as Dagster stores it."""
-        if not events or not {e.dagster_event_type for e in events} <= PLANNED or len({e.run_id for e in events}) > 1:
+        """A run's planned events, or its materializations (or observations), inserted in one
+        transaction on its file and one on the index, with their tags and each asset's entry set
+        from its latest event (planned ones through ``index_planned``), as storing them one by one
+        leaves them; any other batch event by event, as Dagster stores it."""
+        types = {e.dagster_event_type for e in events}
+        if not events or len({e.run_id for e in events}) > 1 or not (types <= PLANNED or types in MIRRORED):
             return super().store_event_batch(events)
         rows = [self._event_to_row(event) for event in events]
         with self.run_connection(events[0].run_id) as conn:
@@ -171,9 +180,15 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         with self.index_transaction() as conn:
             inserted = conn.execute(SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, sort_by_parameter_order=True), rows)
             ids = [int(row[0]) for row in inserted]
-            planned = [(e, i) for e, i in zip(events, ids, strict=True) if e.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION_PLANNED]
-            self._store_asset_event_tags(conn, [e for e, _ in planned], [i for _, i in planned])
-        index_planned(self, events, ids)
+            tagged = [(e, i) for e, i in zip(events, ids, strict=True) if e.dagster_event_type != DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED]
+            self._store_asset_event_tags(conn, [e for e, _ in tagged], [i for _, i in tagged])
+            if types in MIRRORED:
+                # Each event overwrites its asset's entry: the latest one leaves what all of them leave.
+                latest = {e.get_dagster_event().asset_key.to_string(): (e, i) for e, i in zip(events, ids, strict=True)}
+                for event, event_id in latest.values():
+                    self._store_asset_event(conn, event, event_id)
+        if types <= PLANNED:
+            index_planned(self, events, ids)
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Any) -> KeptSqliteEventLogStorage:

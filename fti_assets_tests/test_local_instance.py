@@ -62,7 +62,8 @@ def broken_days() -> None:
 
 def _planned_view(instance: dg.DagsterInstance, run_id: str) -> dict:
     """What the UI reads of a run's planned events: in the run's file, in the index, the asset
-    entries, the checks, and the partitions planned but never materialized (failed ones)."""
+    entries, the checks, and the partitions planned but never materialized (failed ones); and
+    of its materializations."""
     planned = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
     storage = instance.event_log_storage
     return {
@@ -71,6 +72,12 @@ def _planned_view(instance: dg.DagsterInstance, run_id: str) -> dict:
         "last_run": [r.asset_entry.last_run_id == run_id for r in instance.get_asset_records([dg.AssetKey("days"), dg.AssetKey("broken_days")])],
         "checks": [r.status.value for r in storage.get_asset_check_execution_history(dg.AssetCheckKey(dg.AssetKey("days"), "rows"), limit=5)],
         "check_rows": _check_rows(storage, run_id),
+        # The materializations' batch: in the index, with their tags, and the asset's entry.
+        "materialization_records": sorted(r.partition_key for r in instance.fetch_materializations(dg.AssetKey("days"), limit=100).records),
+        # Tag names per event (a data version's value comes from its run's id).
+        "tags": sorted(sorted(t) for t in storage.get_event_tags_for_asset(dg.AssetKey("days"))),
+        "entry": [(r.asset_entry.last_materialization_record.partition_key, r.asset_entry.last_run_id == run_id)
+                  for r in instance.get_asset_records([dg.AssetKey("days")])],
         "failed": {p: r == run_id for p, (r, _) in storage.get_latest_asset_partition_materialization_attempts_without_materializations(dg.AssetKey("broken_days")).items()},
         "materialized": sorted(instance.get_materialized_partitions(dg.AssetKey("days"))),
     }  # fmt: skip
@@ -103,6 +110,7 @@ def test_planned_events_stored_in_one_batch_read_as_dagsters_one_by_one(tmp_path
         result = dg.materialize([days, broken_days], instance=instance, tags=tags, raise_on_error=False)
         views.append(_planned_view(instance, result.run_id))
     assert batches and batches[0] == PLANNED  # the run's planned events came as one batch
+    assert {dg.DagsterEventType.ASSET_MATERIALIZATION} in batches  # and its six materializations as another
     assert views[0] == views[1]
     assert len(views[0]["run_file"]) == 12 and all(views[0]["failed"].values()) and len(views[0]["failed"]) == 6
 
