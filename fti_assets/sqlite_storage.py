@@ -81,18 +81,25 @@ def index_planned(storage: SqlEventLogStorage, events: Sequence[EventLogEntry], 
     """After a batch of planned events got their ids in the index: each check's planned
     executions stored and each asset's entry set from its latest event, in one transaction, as
     storing the events one by one leaves them. Shared by both instance storages' batched writes."""
-    latest: dict[str, tuple[EventLogEntry, int]] = {}
+    assets: list[tuple[EventLogEntry, int]] = []
     checks: list[dict[str, Any]] = []
     for event, event_id in zip(events, ids, strict=True):
         if event.dagster_event_type == DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
             checks += _planned_check_rows(storage, event, event_id)
         else:
-            latest[event.get_dagster_event().asset_key.to_string()] = (event, event_id)
+            assets.append((event, event_id))
     with storage.index_transaction() as conn:
         if checks:  # one statement run over every row, not one multi-row statement per event
             conn.execute(AssetCheckExecutionsTable.insert(), checks)
-        for event, event_id in latest.values():
-            storage._store_asset_event(conn, event, event_id)
+        _store_latest_entries(storage, conn, assets)
+
+
+def _store_latest_entries(storage: SqlEventLogStorage, conn: Connection, stored: Sequence[tuple[EventLogEntry, int]]) -> None:
+    """Each asset's entry set from its latest (event, id) of ``stored``: each event overwrites
+    its asset's entry, so the latest one leaves what all of them, stored in turn, leave."""
+    latest = {event.get_dagster_event().asset_key.to_string(): (event, event_id) for event, event_id in stored}
+    for event, event_id in latest.values():
+        storage._store_asset_event(conn, event, event_id)
 
 
 def _planned_check_rows(storage: SqlEventLogStorage, event: EventLogEntry, event_id: int) -> list[dict[str, Any]]:
@@ -183,10 +190,7 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
             tagged = [(e, i) for e, i in zip(events, ids, strict=True) if e.dagster_event_type != DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED]
             self._store_asset_event_tags(conn, [e for e, _ in tagged], [i for _, i in tagged])
             if types in MIRRORED:
-                # Each event overwrites its asset's entry: the latest one leaves what all of them leave.
-                latest = {e.get_dagster_event().asset_key.to_string(): (e, i) for e, i in zip(events, ids, strict=True)}
-                for event, event_id in latest.values():
-                    self._store_asset_event(conn, event, event_id)
+                _store_latest_entries(self, conn, tagged)
         if types <= PLANNED:
             index_planned(self, events, ids)
 

@@ -69,7 +69,6 @@ def test_an_unreadable_registry_is_reported_not_read_as_no_champion(tmp_path: Pa
 WORKER = """
 import sys, time
 from fti_assets.inference.serving.registry_watch import RegistryWatch
-from fti_assets.run_launcher import worker_alive as alive
 watch = RegistryWatch(sys.argv[1], 0.2, lambda message: print(watch.child.pid, flush=True)).start()
 time.sleep(600)
 """
