@@ -41,7 +41,7 @@ chromium:
 # Dagster UI and daemon (:3000), MLflow's UI (:3001) and the reports server (:3002), which
 # publishes $(FTI_HOME)/reports (plots, drift reports) over HTTP; each in its own process group.
 dev: env
-	.venv/bin/python -m fti_assets.devstack
+	.venv/bin/python -m fti_assets.platform.devstack
 
 # The production profile (README, "Production profile"): the code server, the webserver and
 # the daemon as separate processes on PostgreSQL storage; FTI_DAGSTER_POSTGRES_URL,

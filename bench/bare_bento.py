@@ -15,7 +15,12 @@ from typing import Any
 import bentoml
 
 
-@bentoml.service(workers="cpu_count", logging={"access": {"enabled": False}}, metrics={"enabled": False}, tracing={"excluded_urls": ["/predict"]})
+@bentoml.service(
+    workers="cpu_count",
+    logging={"access": {"enabled": False}},
+    metrics={"enabled": False},
+    tracing={"excluded_urls": ["/predict"]},
+)
 class ConstantService:
     @bentoml.api
     async def predict(self, flights: list[dict[str, Any]]) -> list[dict[str, Any]]:

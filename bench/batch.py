@@ -28,9 +28,13 @@ def main() -> None:
     folder = scale_dir(scale)
     spine = pl.read_parquet(folder / "spine_full.parquet")
     tables = project_tables(folder)
-    frame = assign_split(point_in_time_join(spine, tables), datetime(2013, 9, 1, tzinfo=UTC), datetime(2013, 10, 1, tzinfo=UTC))
+    frame = assign_split(
+        point_in_time_join(spine, tables), datetime(2013, 9, 1, tzinfo=UTC), datetime(2013, 10, 1, tzinfo=UTC)
+    )
     train = frame.filter(pl.col("split") == "train").sample(fraction=0.3, seed=0)
-    fitted = train_booster(train, frame.filter(pl.col("split") == "validation"), lightgbm_params({}, 42), 300, 30)
+    fitted = train_booster(
+        train, frame.filter(pl.col("split") == "validation"), lightgbm_params({}, 42), 300, 30
+    )
     booster, spec = fitted.booster, fitted.spec
     matrix = spec.encode(frame)
 

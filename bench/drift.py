@@ -48,8 +48,11 @@ def scipy_scores(reference: pl.DataFrame, current: pl.DataFrame) -> dict[str, fl
     for c in categorical:
         counts = (
             pl.concat([reference.select(c, side=pl.lit("r")), current.select(c, side=pl.lit("c"))])
-            .group_by(c, "side").len().pivot("side", index=c, values="len").fill_null(0)
-        )  # fmt: skip
+            .group_by(c, "side")
+            .len()
+            .pivot("side", index=c, values="len")
+            .fill_null(0)
+        )
         out[c] = float(jensenshannon(counts["r"].to_numpy(), counts["c"].to_numpy()))
     return out
 
@@ -71,20 +74,35 @@ def main() -> None:
     days = [(day - timedelta(days=d)).isoformat() for d in range(DRIFT_WINDOW_DAYS)]
     current = store.read("batch_predictions", days)
     cfg, drift_share = DriftConfig(), RetrainingRule().drift_share
-    summary, snapshot = feature_drift(reference, current, cfg), feature_drift_snapshot(reference, current, cfg, drift_share)
-    heading = ReportHeading("Feature drift", day.isoformat(), f"{days[-1]} to {days[0]}", reference_window(training), drift_share)
+    summary, snapshot = (
+        feature_drift(reference, current, cfg),
+        feature_drift_snapshot(reference, current, cfg, drift_share),
+    )
+    heading = ReportHeading(
+        "Feature drift", day.isoformat(), f"{days[-1]} to {days[0]}", reference_window(training), drift_share
+    )
     ours = {c: s for c, (s, _) in summary["scores"].items()}
     floor = scipy_scores(reference, current)
     gap = max(abs(ours[c] - floor[c]) for c in ours if c in floor)
     with tempfile.TemporaryDirectory() as tmp:
         html = timed(lambda: save_html(snapshot, Path(tmp) / "report.html", heading, summary), repeats)
-    print(json.dumps({
-        "day": day.isoformat(), "reference_rows": reference.height, "current_rows": current.height,
-        "columns": len(ours), "report": timed(lambda: feature_drift(reference, current, cfg), repeats),
-        "snapshot": timed(lambda: feature_drift_snapshot(reference, current, cfg, drift_share), repeats),
-        "html": html, "scipy": timed(lambda: scipy_scores(reference, current), repeats),
-        "max_score_gap": round(gap, 4),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "day": day.isoformat(),
+                "reference_rows": reference.height,
+                "current_rows": current.height,
+                "columns": len(ours),
+                "report": timed(lambda: feature_drift(reference, current, cfg), repeats),
+                "snapshot": timed(
+                    lambda: feature_drift_snapshot(reference, current, cfg, drift_share), repeats
+                ),
+                "html": html,
+                "scipy": timed(lambda: scipy_scores(reference, current), repeats),
+                "max_score_gap": round(gap, 4),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fti_assets.domain.feature_groups import FEATURE_GROUPS
+from fti_assets.domain.catalog import FEATURE_GROUPS
 
 
 def columns() -> list[str]:
@@ -21,7 +21,9 @@ def differing(ours: pl.DataFrame, peer: pl.DataFrame) -> dict[str, int]:
     """Per column, how many rows differ (missing rows count as differing in every column)."""
     defaults = [pl.col(c).fill_null(v) for g in FEATURE_GROUPS for c, v in g.defaults.items()]
     peer = peer.with_columns(defaults)
-    joined = ours.select("row_id", *columns()).join(peer.select("row_id", *columns()), on="row_id", how="full", suffix="__peer")
+    joined = ours.select("row_id", *columns()).join(
+        peer.select("row_id", *columns()), on="row_id", how="full", suffix="__peer"
+    )
     out = {}
     for c in columns():
         a, b = pl.col(c), pl.col(f"{c}__peer")

@@ -3,7 +3,7 @@
 POST /predict takes the service's body (``{"flights": [...], "include_features": false}``)
 and answers with the same JSON: the same champion (the pointer under ``FTI_HOME``, loaded
 from the BentoML model store by ``load_serving_model``), the same online store, the same
-request handling (``fti_assets.inference.serving.handling``: checks, scoring, log records, JSON). So the
+request handling (``fti_assets.serving.handling``: checks, scoring, log records, JSON). So the
 two servers differ in the framework around the handler, not in the work it does.
 
 Left out on purpose: hot swap (no pointer watcher thread; the champion is read once at
@@ -26,12 +26,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException
 from starlette.responses import Response
 
-from fti_assets.inference.serving.handling import answer, request_problem
-from fti_assets.inference.serving.model_store import load_version, read_roles
-from fti_assets.inference.serving.online_store import OnlineStoreReader
-from fti_assets.inference.serving.prediction_log import PredictionLog
-from fti_assets.inference.serving.predictor import ServingState
-from fti_assets.inference.serving.schemas import PredictRequest
+from fti_assets.serving.handling import answer, request_problem
+from fti_assets.serving.model_store import load_version, read_roles
+from fti_assets.serving.prediction_log import PredictionLog
+from fti_assets.serving.predictor import ServingState
+from fti_assets.serving.schemas import PredictRequest
+from fti_assets.serving.sqlite_store import OnlineStoreReader
 from fti_assets.settings import Settings
 
 
@@ -47,7 +47,10 @@ class Served:
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     # Loaded per worker process (uvicorn spawns each worker and imports the app anew).
     settings = Settings.from_env()  # the environment, read once per worker
-    home, tracking_uri = settings.home, settings.tracking_uri  # the champion the registry names, as the service does
+    home, tracking_uri = (
+        settings.home,
+        settings.tracking_uri,
+    )  # the champion the registry names, as the service does
     Served.state = ServingState(load_version(tracking_uri, read_roles(tracking_uri).champion))
     Served.store = OnlineStoreReader(home / "online.sqlite")
     Served.log = PredictionLog(home / "predictions")
@@ -73,4 +76,7 @@ async def predict(body: PredictRequest) -> Response:
     state, as_of = Served.state, Served.store.as_of()
     if as_of is None:
         raise HTTPException(503, "the online store is empty: materialize online_features")
-    return Response(answer(state, body.flights, Served.store, as_of, body.include_features, Served.log, body.explain), media_type="application/json")
+    return Response(
+        answer(state, body.flights, Served.store, as_of, body.include_features, Served.log, body.explain),
+        media_type="application/json",
+    )

@@ -59,10 +59,20 @@ import pyarrow.parquet as pq
 from feast import Entity, FeatureStore, FeatureView, Field, FileSource, RepoConfig, ValueType
 from feast.types import Float32, Float64, Int32, Int64, String, UnixTimestamp
 
-FEAST_TYPES = {pa.int64(): Int64, pa.int32(): Int32, pa.float64(): Float64, pa.float32(): Float32,
-               pa.string(): String, pa.large_string(): String}
-VALUE_TYPES = {pa.int64(): ValueType.INT64, pa.int32(): ValueType.INT32,
-               pa.string(): ValueType.STRING, pa.large_string(): ValueType.STRING}
+FEAST_TYPES = {
+    pa.int64(): Int64,
+    pa.int32(): Int32,
+    pa.float64(): Float64,
+    pa.float32(): Float32,
+    pa.string(): String,
+    pa.large_string(): String,
+}
+VALUE_TYPES = {
+    pa.int64(): ValueType.INT64,
+    pa.int32(): ValueType.INT32,
+    pa.string(): ValueType.STRING,
+    pa.large_string(): ValueType.STRING,
+}
 
 
 def ttl(group: dict) -> timedelta:
@@ -74,16 +84,21 @@ def feast_type(t: pa.DataType):
     return UnixTimestamp if pa.types.is_timestamp(t) else FEAST_TYPES[t]
 
 
-def build_repo(input_dir: Path, repo: Path, groups: list[dict], offline_store: str) -> tuple[FeatureStore, dict[str, list[str]]]:
+def build_repo(
+    input_dir: Path, repo: Path, groups: list[dict], offline_store: str
+) -> tuple[FeatureStore, dict[str, list[str]]]:
     """A Feast repo in ``repo``: one entity per key column, one file source and one feature
     view per group; applied to a local registry. Returns the store and each group's refs."""
     (repo / "data").mkdir(parents=True)
     config = RepoConfig(
-        project="pit_bench", provider="local", repo_path=repo,
+        project="pit_bench",
+        provider="local",
+        repo_path=repo,
         registry=str(repo / "data" / "registry.db"),
         online_store={"type": "sqlite", "path": str(repo / "data" / "online.db")},
-        offline_store={"type": offline_store}, entity_key_serialization_version=3,
-    )  # fmt: skip
+        offline_store={"type": offline_store},
+        entity_key_serialization_version=3,
+    )
     store = FeatureStore(config=config)
     entities: dict[str, Entity] = {}
     views, refs = [], {}
@@ -96,20 +111,30 @@ def build_repo(input_dir: Path, repo: Path, groups: list[dict], offline_store: s
         path = repo / "data" / f"{g['name']}.parquet"
         pq.write_table(table, path)
         for k in g["keys"]:
-            entities.setdefault(k, Entity(name=k, join_keys=[k], value_type=VALUE_TYPES[table.schema.field(k).type]))
+            entities.setdefault(
+                k, Entity(name=k, join_keys=[k], value_type=VALUE_TYPES[table.schema.field(k).type])
+            )
         features = [*g["features"], f"{g['name']}_known_at"]
-        schema = [Field(name=c, dtype=feast_type(table.schema.field(c).type)) for c in [*g["keys"], *features]]
-        views.append(FeatureView(
-            name=g["name"], entities=[entities[k] for k in g["keys"]], ttl=ttl(g), schema=schema,
-            source=FileSource(name=f"{g['name']}_source", path=str(path), timestamp_field="known_at"),
-        ))  # fmt: skip
+        schema = [
+            Field(name=c, dtype=feast_type(table.schema.field(c).type)) for c in [*g["keys"], *features]
+        ]
+        views.append(
+            FeatureView(
+                name=g["name"],
+                entities=[entities[k] for k in g["keys"]],
+                ttl=ttl(g),
+                schema=schema,
+                source=FileSource(name=f"{g['name']}_source", path=str(path), timestamp_field="known_at"),
+            )
+        )
         refs[g["name"]] = [f"{g['name']}:{f}" for f in features]
     store.apply([*entities.values(), *views])
     return store, refs
 
 
-def retrieve(store: FeatureStore, spine: pd.DataFrame, groups: list[dict], refs: dict, chunk_rows: int,
-             per_group: bool) -> tuple[pd.DataFrame, float]:
+def retrieve(
+    store: FeatureStore, spine: pd.DataFrame, groups: list[dict], refs: dict, chunk_rows: int, per_group: bool
+) -> tuple[pd.DataFrame, float]:
     """Every group's features and known_at for every spine row (in spine order), and the
     seconds spent in get_historical_features + to_df. ``per_group``: the dask store's way (one
     call per group on its distinct (keys, as_of) pairs); else one call on the whole spine."""
@@ -123,8 +148,9 @@ def retrieve(store: FeatureStore, spine: pd.DataFrame, groups: list[dict], refs:
         parts = []
         for i in range(0, len(entity_df), n):
             t0 = time.perf_counter()
-            job = store.get_historical_features(entity_df=entity_df.iloc[i : i + n],
-                                                features=[r for g in batch for r in refs[g["name"]]])
+            job = store.get_historical_features(
+                entity_df=entity_df.iloc[i : i + n], features=[r for g in batch for r in refs[g["name"]]]
+            )
             parts.append(job.to_df())
             seconds += time.perf_counter() - t0
         found = pd.concat(parts, ignore_index=True).rename(columns={"event_timestamp": "as_of"})
@@ -141,10 +167,18 @@ def main() -> None:
     ap.add_argument("--output", required=True, type=Path)
     ap.add_argument("--spine", default="spine.parquet", help="the spine file in --input")
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--chunk-rows", type=int, default=0,
-                    help="at most this many entity rows per call (each group's, in as_of order); 0: one call per group")
-    ap.add_argument("--offline-store", choices=["dask", "duckdb"], default="dask",
-                    help="dask: Feast's default file offline store; duckdb: its DuckDB/ibis one (feast[duckdb])")
+    ap.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=0,
+        help="at most this many entity rows per call (each group's, in as_of order); 0: one call per group",
+    )
+    ap.add_argument(
+        "--offline-store",
+        choices=["dask", "duckdb"],
+        default="dask",
+        help="dask: Feast's default file offline store; duckdb: its DuckDB/ibis one (feast[duckdb])",
+    )
     args = ap.parse_args()
 
     groups = json.loads((args.input / "groups.json").read_text())
@@ -160,7 +194,9 @@ def main() -> None:
         seconds, seconds_total = [], []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            result, feast_s = retrieve(store, spine, groups, refs, args.chunk_rows, args.offline_store == "dask")
+            result, feast_s = retrieve(
+                store, spine, groups, refs, args.chunk_rows, args.offline_store == "dask"
+            )
             seconds.append(round(feast_s, 3))
             seconds_total.append(round(time.perf_counter() - t0, 3))
         os.chdir(cwd)
@@ -170,11 +206,19 @@ def main() -> None:
     out = result[["row_id", *features, *audit]].sort_values("row_id", kind="stable").reset_index(drop=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pandas(out, preserve_index=False), args.output)
-    print(json.dumps({
-        "feast_version": feast.__version__, "rows": int(len(out)),
-        "seconds": seconds, "seconds_total": seconds_total, "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "offline_store": args.offline_store, "chunk_rows": args.chunk_rows,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "feast_version": feast.__version__,
+                "rows": int(len(out)),
+                "seconds": seconds,
+                "seconds_total": seconds_total,
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "offline_store": args.offline_store,
+                "chunk_rows": args.chunk_rows,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

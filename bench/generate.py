@@ -17,9 +17,9 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from fti_assets.domain.features import STATS_WINDOW_DAYS
-from fti_assets.features.contracts.raw import RAW_SCHEMAS
-from fti_assets.features.contracts.validation import validate_rows
+from fti_assets.contracts.raw_schemas import RAW_SCHEMAS
+from fti_assets.contracts.validation import validate_rows
+from fti_assets.domain.transforms import STATS_WINDOW_DAYS
 from fti_assets.resources.source import PACKAGED, read_raw_table
 
 #: How long after the start of its date (UTC) a flight's outcome may become known; the
@@ -36,7 +36,10 @@ _SHUFFLED = ("dep_time", "dep_delay", "arr_delay", "air_time")
 
 def typed_raw() -> dict[str, pl.DataFrame]:
     """The real tables, typed by their contracts, with the partition-day columns."""
-    out = {t: validate_rows(read_raw_table(PACKAGED, t), RAW_SCHEMAS[t]).valid for t in ("flights", "weather", "planes", "airports")}
+    out = {
+        t: validate_rows(read_raw_table(PACKAGED, t), RAW_SCHEMAS[t]).valid
+        for t in ("flights", "weather", "planes", "airports")
+    }
     out["flights"] = out["flights"].with_columns(flight_date=pl.date("year", "month", "day"))
     out["weather"] = out["weather"].with_columns(obs_date=pl.date("year", "month", "day"))
     return out
@@ -69,7 +72,9 @@ def _copy(flights: pl.DataFrame, r: int, seed: int) -> pl.DataFrame:
 
 def copy_planes(planes: pl.DataFrame, factor: int) -> pl.DataFrame:
     """``factor`` copies of the planes, tail numbers suffixed as the flights' are."""
-    return pl.concat([planes, *(planes.with_columns(tailnum=pl.col("tailnum") + f"R{r}") for r in range(1, factor))])
+    return pl.concat(
+        [planes, *(planes.with_columns(tailnum=pl.col("tailnum") + f"R{r}") for r in range(1, factor))]
+    )
 
 
 def replicate(raw: dict[str, pl.DataFrame], factor: int, seed: int = 0) -> dict[str, pl.DataFrame]:

@@ -33,8 +33,10 @@ class Result:
 
 
 def request_bytes(host: str, port: int, path: str, body: bytes) -> bytes:
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n")  # fmt: skip
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -107,9 +109,13 @@ async def _open(host: str, port: int, payload: bytes, rate: float, seconds: floa
     return Result(np.array(latencies), time.perf_counter() - began, errors)
 
 
-def closed_loop(url_port: int, payload: bytes, connections: int, seconds: float, host: str = "127.0.0.1") -> Result:
+def closed_loop(
+    url_port: int, payload: bytes, connections: int, seconds: float, host: str = "127.0.0.1"
+) -> Result:
     return asyncio.run(_closed(host, url_port, payload, connections, seconds))
 
 
-def open_loop(url_port: int, payload: bytes, rate: float, seconds: float, pool: int = 64, host: str = "127.0.0.1") -> Result:
+def open_loop(
+    url_port: int, payload: bytes, rate: float, seconds: float, pool: int = 64, host: str = "127.0.0.1"
+) -> Result:
     return asyncio.run(_open(host, url_port, payload, rate, seconds, pool))

@@ -27,13 +27,21 @@ BIN = Path(sys.executable).parent
 
 
 def environment(home: Path) -> dict[str, str]:
-    return {**os.environ, "FTI_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
-            "DAGSTER_DISABLE_TELEMETRY": "1", "BENTOML_DO_NOT_TRACK": "true"}  # fmt: skip
+    return {
+        **os.environ,
+        "FTI_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "BENTOML_DO_NOT_TRACK": "true",
+    }
 
 
 def import_seconds(module: str, repeats: int) -> list[float]:
     code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    return [round(float(subprocess.check_output([sys.executable, "-c", code], text=True)), 3) for _ in range(repeats)]
+    return [
+        round(float(subprocess.check_output([sys.executable, "-c", code], text=True)), 3)
+        for _ in range(repeats)
+    ]
 
 
 def step_durations(home: Path) -> dict[str, float]:
@@ -43,7 +51,9 @@ def step_durations(home: Path) -> dict[str, float]:
     seconds: dict[str, float] = defaultdict(float)
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         for run in instance.get_run_records():
-            for record in instance.get_records_for_run(run.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS).records:
+            for record in instance.get_records_for_run(
+                run.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_SUCCESS
+            ).records:
                 event = record.event_log_entry.dagster_event
                 seconds[event.step_key] += event.event_specific_data.duration_ms / 1000
     return {k: round(v, 3) for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])}
@@ -52,21 +62,35 @@ def step_durations(home: Path) -> dict[str, float]:
 def demo(home: Path, start: str, end: str) -> dict:
     home.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
-    subprocess.run([str(BIN / "fti"), "demo", "--start", start, "--end", end], env=environment(home), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [str(BIN / "fti"), "demo", "--start", start, "--end", end],
+        env=environment(home),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - began
     steps = step_durations(home)
-    return {"window": [start, end], "wall": round(wall, 2), "steps_total": round(sum(steps.values()), 2), "steps": steps}
+    return {
+        "window": [start, end],
+        "wall": round(wall, 2),
+        "steps_total": round(sum(steps.values()), 2),
+        "steps": steps,
+    }
 
 
 def day_cost(home: Path, day: date, repeats: int) -> dict:
     """The daily pipeline for ``day``, ``repeats`` times, as the replay runs it (no sensor ticks)."""
     os.environ.update(environment(home))
-    from fti_assets.replay import Replay
+    from fti_assets.commands.replay import Replay
     from fti_assets.settings import Settings
 
     replay = Replay(Settings.from_env())
-    config = {"ops": {name: {"config": {"html": "last"}} for name in ("feature_drift_report", "prediction_drift_report")}}
+    config = {
+        "ops": {
+            name: {"config": {"html": "last"}} for name in ("feature_drift_report", "prediction_drift_report")
+        }
+    }
     seconds = []
     for _ in range(repeats):
         began = time.perf_counter()
@@ -76,7 +100,9 @@ def day_cost(home: Path, day: date, repeats: int) -> dict:
             raise RuntimeError(f"the daily pipeline failed for {day}")
         skipped = sorted({e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"})
         if skipped:  # a day without inference or monitoring (no champion yet) is not a day's cost
-            raise RuntimeError(f"the daily pipeline for {day} skipped {skipped}: a store without a champion skips inference and monitoring")
+            raise RuntimeError(
+                f"the daily pipeline for {day} skipped {skipped}: a store without a champion skips inference and monitoring"
+            )
     partitions = len(replay.store.partitions("flight_schedule"))
     return {"day": day.isoformat(), "store_days": partitions, "seconds": seconds}
 
@@ -85,7 +111,10 @@ def main() -> None:
     what, args = sys.argv[1], sys.argv[2:]
     if what == "import":
         n = int(args[0])
-        out = {"definitions": import_seconds("fti_assets.definitions", n), "dagster": import_seconds("dagster", n)}
+        out = {
+            "definitions": import_seconds("fti_assets.definitions", n),
+            "dagster": import_seconds("dagster", n),
+        }
     elif what == "demo":
         out = demo(Path(args[0]), *(args[1:3] or ["2013-01-01", "2013-12-31"]))
     else:

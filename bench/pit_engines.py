@@ -29,7 +29,9 @@ def ours(folder: Path, spine_name: str) -> tuple[float, pl.DataFrame]:
 
     spine = pl.read_parquet(folder / "spine_full.parquet")
     if spine_name == "slice":
-        spine = spine.join(pl.read_parquet(folder / "spine_slice.parquet", columns=["row_id"]), on="row_id", how="semi")
+        spine = spine.join(
+            pl.read_parquet(folder / "spine_slice.parquet", columns=["row_id"]), on="row_id", how="semi"
+        )
     tables = project_tables(folder)
     start = time.perf_counter()
     out = point_in_time_join(spine, tables)
@@ -50,7 +52,9 @@ def pieced(folder: Path, spine_name: str) -> tuple[float, pl.DataFrame]:
     out_dir.mkdir()
     spine_scan = pl.scan_parquet(folder / "spine_full.parquet")
     if spine_name == "slice":
-        spine_scan = spine_scan.join(pl.scan_parquet(folder / "spine_slice.parquet").select("row_id"), on="row_id", how="semi")
+        spine_scan = spine_scan.join(
+            pl.scan_parquet(folder / "spine_slice.parquet").select("row_id"), on="row_id", how="semi"
+        )
     hour = pl.from_epoch("departure_hour_key", "s").dt.replace_time_zone("UTC").alias("departure_hour")
 
     def spine_of(first, last) -> pl.DataFrame:
@@ -65,7 +69,11 @@ def pieced(folder: Path, spine_name: str) -> tuple[float, pl.DataFrame]:
         table = scan.filter(known).collect()
         return table.with_columns(hour) if group.name == "origin_congestion" else table
 
-    bounds = spine_scan.select(pl.col("flight_date").min().alias("a"), pl.col("flight_date").max().alias("b")).collect().row(0)
+    bounds = (
+        spine_scan.select(pl.col("flight_date").min().alias("a"), pl.col("flight_date").max().alias("b"))
+        .collect()
+        .row(0)
+    )
     start, rows = time.perf_counter(), 0
     for i, piece in enumerate(build_pieces(pieces_of(*bounds), spine_of, history, point_in_time_join)):
         piece.write_parquet(out_dir / f"{i:03d}.parquet")
@@ -84,13 +92,21 @@ def duckdb_floor(folder: Path, spine_name: str) -> tuple[float, pl.DataFrame]:
     select, joins = ["s.row_id"], []
     for i, g in enumerate(groups_spec()):
         columns = ", ".join([*g["keys"], "known_at", *g["features"]])
-        con.execute(f"CREATE TABLE g{i} AS SELECT {columns} FROM read_parquet('{folder / (g['name'] + '.parquet')}')")
+        con.execute(
+            f"CREATE TABLE g{i} AS SELECT {columns} FROM read_parquet('{folder / (g['name'] + '.parquet')}')"
+        )
         on = " AND ".join(f"s.{k} = g{i}.{k}" for k in g["keys"])
         joins.append(f"ASOF LEFT JOIN g{i} ON {on} AND s.as_of >= g{i}.known_at")
         # ASOF takes one inequality: the TTL nulls a match that is too old, afterwards.
-        fresh = "TRUE" if g["ttl_seconds"] is None else f"g{i}.known_at >= s.as_of - to_seconds({g['ttl_seconds']})"
-        select += [f"CASE WHEN {fresh} THEN g{i}.{c} END AS {a}" for c, a in
-                   [("known_at", f"{g['name']}_known_at"), *((f, f) for f in g["features"])]]  # fmt: skip
+        fresh = (
+            "TRUE"
+            if g["ttl_seconds"] is None
+            else f"g{i}.known_at >= s.as_of - to_seconds({g['ttl_seconds']})"
+        )
+        select += [
+            f"CASE WHEN {fresh} THEN g{i}.{c} END AS {a}"
+            for c, a in [("known_at", f"{g['name']}_known_at"), *((f, f) for f in g["features"])]
+        ]
     sql = f"SELECT {', '.join(select)} FROM spine s {' '.join(joins)}"
     start = time.perf_counter()
     table = con.sql(sql).arrow()

@@ -44,7 +44,7 @@ from bench.plain_parts import (
 from fti_assets.features import definitions as pipeline
 
 MONITORED_DAYS = 14
-SERVED_DAYS = 30  # fti_assets/demo.py
+SERVED_DAYS = 30  # fti_assets/commands/demo.py
 
 
 def main() -> None:
@@ -58,8 +58,8 @@ def main() -> None:
     with steps.step("imports"):
         import numpy as np
 
-        from fti_assets.domain.feature_groups import FEATURE_GROUPS
-        from fti_assets.domain.pipeline import feature_tables
+        from bench.pipeline import feature_tables
+        from fti_assets.domain.catalog import FEATURE_GROUPS
         from fti_assets.domain.retrieval import content_hash
         from fti_assets.inference import batch_predictions as inference
         from fti_assets.monitoring import drift_reports as drift
@@ -83,7 +83,7 @@ def main() -> None:
         from fti_assets.resources.registry import LoadedModel
         from fti_assets.resources.retraining_rule import RetrainingRule
         from fti_assets.training.dataset import TrainingDatasetConfig, build_training_dataset, label_spine
-        from fti_assets.training.model import TrainingConfig
+        from fti_assets.training.trained_model import TrainingConfig
         from fti_assets.training.trainer import lightgbm_params, train_booster
 
     store = OfflineStore(home=str(home))
@@ -101,10 +101,20 @@ def main() -> None:
     # 2. feature tables (the features group), each checked as publish() checks it
     feature_assets = {a.key.path[-1]: a for a in pipeline.FEATURE_GROUPS}
     with steps.step("features"):
-        tables = feature_tables(raw_tables["flights"], raw_tables["weather"], raw_tables["planes"], raw_tables["airports"],
-                                utc_midnight(START), utc_midnight(END + timedelta(days=1)))  # fmt: skip
-        freshness = {"origin_weather": ("obs_date", timedelta(hours=3)), "carrier_delay_stats": ("snapshot_date", timedelta(hours=6)),
-                     "route_delay_stats": ("snapshot_date", timedelta(hours=6)), "plane_last_arrival": ("flight_date", timedelta(hours=12))}  # fmt: skip
+        tables = feature_tables(
+            raw_tables["flights"],
+            raw_tables["weather"],
+            raw_tables["planes"],
+            raw_tables["airports"],
+            utc_midnight(START),
+            utc_midnight(END + timedelta(days=1)),
+        )
+        freshness = {
+            "origin_weather": ("obs_date", timedelta(hours=3)),
+            "carrier_delay_stats": ("snapshot_date", timedelta(hours=6)),
+            "route_delay_stats": ("snapshot_date", timedelta(hours=6)),
+            "plane_last_arrival": ("flight_date", timedelta(hours=12)),
+        }
         for name, frame in tables.items():
             publish_checks(name, frame, year, *freshness.get(name, (None, None)))
         check_known_at(raw_tables, tables)
@@ -121,8 +131,12 @@ def main() -> None:
 
     # 4. training_dataset
     train_end, validation_end = date(2013, 9, 1), date(2013, 10, 1)  # demo Window(START, END).split_points()
-    cfg = TrainingDatasetConfig(start=START.isoformat(), end=END.isoformat(), train_end=train_end.isoformat(),
-                                validation_end=validation_end.isoformat())  # fmt: skip
+    cfg = TrainingDatasetConfig(
+        start=START.isoformat(),
+        end=END.isoformat(),
+        train_end=train_end.isoformat(),
+        validation_end=validation_end.isoformat(),
+    )
     with steps.step("training_dataset"):
         spine = label_spine(tables["flight_outcomes"], tables["flight_schedule"], cfg.start, cfg.end)
         dataset = build_training_dataset(
@@ -139,20 +153,46 @@ def main() -> None:
     with steps.step("trained_model"):
         train, validation = (dataset.filter(pl.col("split") == s) for s in ("train", "validation"))
         dataset_hash = content_hash(dataset, "flight_id")  # the asset hashes its input again for its tags
-        params = lightgbm_params({k: getattr(tc, k) for k in ("learning_rate", "num_leaves", "min_data_in_leaf", "feature_fraction",
-                                                              "bagging_fraction", "bagging_freq", "lambda_l2")}, tc.seed)  # fmt: skip
-        fitted = train_booster(train, validation, params, tc.max_rounds, tc.early_stopping_rounds, tc.extra_features)
-        window = {"start": cfg.start, "end": cfg.end, "train_end": cfg.train_end, "validation_end": cfg.validation_end}
+        params = lightgbm_params(
+            {
+                k: getattr(tc, k)
+                for k in (
+                    "learning_rate",
+                    "num_leaves",
+                    "min_data_in_leaf",
+                    "feature_fraction",
+                    "bagging_fraction",
+                    "bagging_freq",
+                    "lambda_l2",
+                )
+            },
+            tc.seed,
+        )
+        fitted = train_booster(
+            train, validation, params, tc.max_rounds, tc.early_stopping_rounds, tc.extra_features
+        )
+        window = {
+            "start": cfg.start,
+            "end": cfg.end,
+            "train_end": cfg.train_end,
+            "validation_end": cfg.validation_end,
+        }
         record = lifecycle.register(resources, fitted, train, validation, params, tc, dataset_hash, window)
-    log(f"stopped at round {fitted.best_iteration}: validation AUC {fitted.validation_auc:.4f}, dataset {dataset_hash[:12]}, v{record['version']}")
-    model = LoadedModel(version=record["version"], booster=fitted.booster, spec=fitted.spec.to_dict(), model_file=Path())
+    log(
+        f"stopped at round {fitted.best_iteration}: validation AUC {fitted.validation_auc:.4f}, dataset {dataset_hash[:12]}, v{record['version']}"
+    )
+    model = LoadedModel(
+        version=record["version"], booster=fitted.booster, spec=fitted.spec.to_dict(), model_file=Path()
+    )
 
     # 6. model_evaluation (metrics, plots, page, gates), champion_model and flight_delay_bento
     with steps.step("model_evaluation"):
         evaluation = lifecycle.evaluate_and_promote(resources, record, dataset)
     ours, passed = evaluation["metrics"]["challenger"], evaluation["passed"]
     y = dataset.filter(pl.col("split") == "test")["is_delayed"].cast(pl.Int8).to_numpy()
-    log(f"test AUC {ours['auc']:.4f}, log loss {ours['log_loss']:.4f}, Brier {ours['brier']:.4f}; gates {'passed' if passed else 'refused'}")
+    log(
+        f"test AUC {ours['auc']:.4f}, log loss {ours['log_loss']:.4f}, Brier {ours['brier']:.4f}; gates {'passed' if passed else 'refused'}"
+    )
     if passed:
         with steps.step("flight_delay_bento"):
             bento = lifecycle.package(resources, record["version"])
@@ -162,21 +202,40 @@ def main() -> None:
     bp_asset = inference.batch_predictions
     with steps.step("batch_predictions"):
         spec = model.feature_spec
-        history = {g.name: store.read_history(g, START, END) for g in FEATURE_GROUPS if g.name != "origin_congestion"}
+        history = {
+            g.name: store.read_history(g, START, END) for g in FEATURE_GROUPS if g.name != "origin_congestion"
+        }
         history["origin_congestion"] = tables["origin_congestion"]
         scored = inference.score(
-            tables["flight_schedule"].with_columns(as_of=pl.col("prediction_time")), history, model.booster, spec
+            tables["flight_schedule"].with_columns(as_of=pl.col("prediction_time")),
+            history,
+            model.booster,
+            spec,
         )
         predictions = scored.select(
-            "flight_id", "flight_date", "prediction_time", "scheduled_departure", "tailnum", *spec.features, "delay_probability",
-            model_version=pl.lit(model.version), features_as_of=pl.col("prediction_time"),
-            feature_snapshot=pl.lit(None, pl.String), scored_at=pl.lit(datetime.now(UTC)),
-            challenger_version=pl.lit(None, pl.Int64), challenger_probability=pl.lit(None, pl.Float64),
-        )  # fmt: skip
+            "flight_id",
+            "flight_date",
+            "prediction_time",
+            "scheduled_departure",
+            "tailnum",
+            *spec.features,
+            "delay_probability",
+            model_version=pl.lit(model.version),
+            features_as_of=pl.col("prediction_time"),
+            feature_snapshot=pl.lit(None, pl.String),
+            scored_at=pl.lit(datetime.now(UTC)),
+            challenger_version=pl.lit(None, pl.Int64),
+            challenger_probability=pl.lit(None, pl.Float64),
+        )
         store.write_days("batch_predictions", predictions, partition_column(bp_asset), year)
     rows["batch_predictions"] = predictions.height
     with steps.step("online_features"):
-        rows.update({f"online.{k}": n for k, n in lifecycle.refresh_online(resources, lifecycle.as_of_after(END)).items()})
+        rows.update(
+            {
+                f"online.{k}": n
+                for k, n in lifecycle.refresh_online(resources, lifecycle.as_of_after(END)).items()
+            }
+        )
 
     # 8. monitoring_pipeline over the last 14 days (shadow_comparison with the serving below)
     monitored = days(END - timedelta(days=MONITORED_DAYS - 1), END)
@@ -187,8 +246,11 @@ def main() -> None:
 
     with steps.step("model_performance"):
         window = monitoring.PERFORMANCE_WINDOW_DAYS
-        perf = daily_performance(scored_outcomes(trailing(predictions, window), trailing(tables["flight_outcomes"], window)),
-                                 [date.fromisoformat(k) for k in monitored], window)  # fmt: skip
+        perf = daily_performance(
+            scored_outcomes(trailing(predictions, window), trailing(tables["flight_outcomes"], window)),
+            [date.fromisoformat(k) for k in monitored],
+            window,
+        )
         perf = perf.with_columns(champion_test_auc=pl.lit(ours["auc"]))  # the registry tag the asset reads
         store.write_days("model_performance", perf, partition_column(monitoring.model_performance), monitored)
     rows["model_performance"] = perf.height
@@ -203,9 +265,23 @@ def main() -> None:
 
         def compute_features():
             for key, day, current in drift._windows(current_window, monitored):
-                yield key, day, feature_drift(reference, current, cfg_f), lambda c=current: feature_drift_snapshot(reference, c, cfg_f, drift_share)
+                yield (
+                    key,
+                    day,
+                    feature_drift(reference, current, cfg_f),
+                    lambda c=current: feature_drift_snapshot(reference, c, cfg_f, drift_share),
+                )
 
-        fdr = _report_rows(context, dc, drift_share, reports, "feature_drift", "Feature drift", reference_window(dataset), compute_features)
+        fdr = _report_rows(
+            context,
+            dc,
+            drift_share,
+            reports,
+            "feature_drift",
+            "Feature drift",
+            reference_window(dataset),
+            compute_features,
+        )
         store.write_days("feature_drift_report", fdr, partition_column(drift.feature_drift_report), monitored)
     with steps.step("prediction_drift_report"):
         reference = reference_sample(dataset)
@@ -215,25 +291,58 @@ def main() -> None:
         def compute_predictions():
             for key, day, current in drift._windows(current_window, monitored):
                 served = current["delay_probability"]
-                yield key, day, prediction_drift(expected, served, cfg_p), lambda s=served: prediction_drift_snapshot(expected, s, cfg_p)
+                yield (
+                    key,
+                    day,
+                    prediction_drift(expected, served, cfg_p),
+                    lambda s=served: prediction_drift_snapshot(expected, s, cfg_p),
+                )
 
-        pdr = _report_rows(context, dc, drift_share, reports, "prediction_drift", "Prediction drift", reference_window(dataset), compute_predictions)
-        store.write_days("prediction_drift_report", pdr, partition_column(drift.prediction_drift_report), monitored)
+        pdr = _report_rows(
+            context,
+            dc,
+            drift_share,
+            reports,
+            "prediction_drift",
+            "Prediction drift",
+            reference_window(dataset),
+            compute_predictions,
+        )
+        store.write_days(
+            "prediction_drift_report", pdr, partition_column(drift.prediction_drift_report), monitored
+        )
     rows["feature_drift_report"], rows["prediction_drift_report"] = fdr.height, pdr.height
     if passed:  # the demo's serving, skew and shadow work needs a champion
         with steps.step("serving_and_skew"):
-            rows.update(lifecycle.serve_and_compare(home, resources, (END - timedelta(days=SERVED_DAYS - 1), END), (first_day, END)))
+            rows.update(
+                lifecycle.serve_and_compare(
+                    home, resources, (END - timedelta(days=SERVED_DAYS - 1), END), (first_day, END)
+                )
+            )
 
     total = round(time.perf_counter() - began, 3)
     last_perf, last_drift = perf.row(-1, named=True), fdr.row(-1, named=True)
-    log(f"done in {total:.1f}s; {END}: AUC over {window} days {last_perf['auc_window']:.4f}, drifted feature share "
-        f"{last_drift['drifted_share']:.2f}; training_dataset hash {digest[:12]}")  # fmt: skip
-    print(json.dumps({
-        "steps": steps.seconds, "total": total, "rows": rows,
-        "model": {"best_iteration": fitted.best_iteration, "validation_auc": round(fitted.validation_auc, 4),
-                  "test_auc": round(ours["auc"], 4), "gates_passed": passed},
-        "training_dataset_hash": digest, "positive_rate_test": round(float(np.mean(y)), 4),
-    }))  # fmt: skip
+    log(
+        f"done in {total:.1f}s; {END}: AUC over {window} days {last_perf['auc_window']:.4f}, drifted feature share "
+        f"{last_drift['drifted_share']:.2f}; training_dataset hash {digest[:12]}"
+    )
+    print(
+        json.dumps(
+            {
+                "steps": steps.seconds,
+                "total": total,
+                "rows": rows,
+                "model": {
+                    "best_iteration": fitted.best_iteration,
+                    "validation_auc": round(fitted.validation_auc, 4),
+                    "test_auc": round(ours["auc"], 4),
+                    "gates_passed": passed,
+                },
+                "training_dataset_hash": digest,
+                "positive_rate_test": round(float(np.mean(y)), 4),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

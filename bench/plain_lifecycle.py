@@ -33,28 +33,59 @@ def resources_for(home: Path) -> dict[str, Any]:
     return build_resources(Settings.from_env())
 
 
-def register(resources: dict[str, Any], fitted: Any, train: pl.DataFrame, validation: pl.DataFrame, params: dict, config: Any,
-             dataset_hash: str, window: dict) -> dict:  # fmt: skip
+def register(
+    resources: dict[str, Any],
+    fitted: Any,
+    train: pl.DataFrame,
+    validation: pl.DataFrame,
+    params: dict,
+    config: Any,
+    dataset_hash: str,
+    window: dict,
+) -> dict:
     """``trained_model``'s MLflow run and registration; the record the asset stores."""
     from fti_assets.training.registration import register_model
     from fti_assets.training.reproducibility import library_versions
 
     store = resources["store"]
-    return register_model(resources["registry"], store, fitted, train, validation, store.scan("training_dataset"), params, config,
-                          dataset_hash, "plain-script", window, library_versions())  # fmt: skip
+    return register_model(
+        resources["registry"],
+        store,
+        fitted,
+        train,
+        validation,
+        store.scan("training_dataset"),
+        params,
+        config,
+        dataset_hash,
+        "plain-script",
+        window,
+        library_versions(),
+    )
 
 
 def evaluate_and_promote(resources: dict[str, Any], record: dict, dataset: pl.DataFrame) -> dict:
     """``model_evaluation``'s metrics, plots, page and gates, then the promotion of a passing first model."""
-    from fti_assets.training.model import EvaluationConfig
-    from fti_assets.training.model_evaluation import evaluate
+    from fti_assets.training.model_evaluation import EvaluationConfig, evaluate
 
     registry = resources["registry"]
-    evaluation, _ = evaluate(SimpleNamespace(log=log), EvaluationConfig(), record, dataset, registry, resources["reports"],
-                             resources["policy"].load())  # fmt: skip
+    evaluation, _ = evaluate(
+        SimpleNamespace(log=log),
+        EvaluationConfig(),
+        record,
+        dataset,
+        registry,
+        resources["reports"],
+        resources["policy"].load(),
+    )
     if evaluation["passed"]:
-        registry.promote(record["version"], "passed the gates (plain script)", datetime.now(UTC).isoformat(), "plain script",
-                         policy_hash=evaluation.get("policy_hash"))  # fmt: skip
+        registry.promote(
+            record["version"],
+            "passed the gates (plain script)",
+            datetime.now(UTC).isoformat(),
+            "plain script",
+            policy_hash=evaluation.get("policy_hash"),
+        )
     return evaluation
 
 
@@ -67,7 +98,7 @@ def package(resources: dict[str, Any], version: int) -> str:
 
 def refresh_online(resources: dict[str, Any], as_of: datetime) -> dict:
     """``online_features``: the latest values known at ``as_of`` and the published flights' vectors."""
-    from fti_assets.inference.serving.refresh import write_refresh
+    from fti_assets.inference.refresh import write_refresh
 
     store = resources["store"]
     return write_refresh(resources["online"], store, store.read("airports"), as_of)
@@ -75,23 +106,34 @@ def refresh_online(resources: dict[str, Any], as_of: datetime) -> dict:
 
 def _direct(asset: dg.AssetsDefinition, first: date, last: date, **inputs: Any) -> pl.DataFrame:
     """``asset``'s body over the days ``first..last``, invoked without a run."""
-    context = dg.build_asset_context(partition_key_range=dg.PartitionKeyRange(first.isoformat(), last.isoformat()))
+    context = dg.build_asset_context(
+        partition_key_range=dg.PartitionKeyRange(first.isoformat(), last.isoformat())
+    )
     return asset(context=context, **inputs).value
 
 
-def serve_and_compare(home: Path, resources: dict[str, Any], served: tuple[date, date], monitored: tuple[date, date]) -> dict[str, int]:
+def serve_and_compare(
+    home: Path, resources: dict[str, Any], served: tuple[date, date], monitored: tuple[date, date]
+) -> dict[str, int]:
     """The demo's serving and skew: ``served`` days served at their prediction times, then
     ``serving_skew`` over them and ``shadow_comparison`` over the ``monitored`` days, stored."""
     from bench.plain_parts import days, partition_column
-    from fti_assets.inference.serving.simulate import serve_days
     from fti_assets.monitoring.serving_skew import serving_skew
     from fti_assets.monitoring.shadow_comparison import shadow_comparison
+    from fti_assets.serving.simulate import serve_days
 
     store, registry, serving = resources["store"], resources["registry"], resources["serving"]
     served_days = days(*served)
     counts = serve_days(home, store, registry, [date.fromisoformat(d) for d in served_days], "daily")
-    skew = _direct(serving_skew, *served, flight_schedule=store.read("flight_schedule", served_days),
-                   origin_congestion=store.read("origin_congestion", served_days), store=store, registry=registry, serving=serving)  # fmt: skip
+    skew = _direct(
+        serving_skew,
+        *served,
+        flight_schedule=store.read("flight_schedule", served_days),
+        origin_congestion=store.read("origin_congestion", served_days),
+        store=store,
+        registry=registry,
+        serving=serving,
+    )
     store.write_days("serving_skew", skew, partition_column(serving_skew), served_days)
     shadow = _direct(shadow_comparison, *monitored, store=store, serving=serving)
     store.write_days("shadow_comparison", shadow, partition_column(shadow_comparison), days(*monitored))

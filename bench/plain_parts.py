@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
-#: The demo's default window (fti_assets/demo.py).
+#: The demo's default window (fti_assets/commands/demo.py).
 START, END = date(2013, 1, 1), date(2013, 12, 31)
 
 
@@ -51,11 +51,11 @@ class Steps:
 
 def ingest(table: str, day_column: str | None, store, run_id: str) -> pl.DataFrame:
     """raw.py ``ingest`` without Dagster: read, PII scan, contract, quarantine, gate, valid rows."""
-    from fti_assets.features.contracts.pii import find_pii
-    from fti_assets.features.contracts.quarantine import quarantine_records
-    from fti_assets.features.contracts.raw import RAW_SCHEMAS
-    from fti_assets.features.contracts.validation import validate_rows
-    from fti_assets.features.raw import RawContractConfig, days_over_threshold, source_day
+    from fti_assets.contracts.pii import find_pii
+    from fti_assets.contracts.quarantine import quarantine_records
+    from fti_assets.contracts.raw_schemas import RAW_SCHEMAS
+    from fti_assets.contracts.validation import validate_rows
+    from fti_assets.features.raw_tables import RawContractConfig, days_over_threshold, source_day
     from fti_assets.resources.source import PACKAGED, read_raw_table
 
     frame = read_raw_table(PACKAGED, table)
@@ -71,22 +71,31 @@ def ingest(table: str, day_column: str | None, store, run_id: str) -> pl.DataFra
     rejected = result.rejected
     if rejected.height:
         store.write_quarantine(
-            table, quarantine_records(table, rejected, pii, source_day() if day_column else None, run_id), run_id
+            table,
+            quarantine_records(table, rejected, pii, source_day() if day_column else None, run_id),
+            run_id,
         )
     limit = RawContractConfig().max_rejected_share
     over = days_over_threshold(frame, rejected, bool(day_column), limit)
     if over or pii.height:
-        raise RuntimeError(f"{table}: contract failed: over threshold {list(over)[:5]}, {pii.height} PII cells")
+        raise RuntimeError(
+            f"{table}: contract failed: over threshold {list(over)[:5]}, {pii.height} PII cells"
+        )
     if day_column:
         return result.valid.with_columns(pl.date("year", "month", "day").alias(day_column))
     return result.valid
 
 
-def publish_checks(table: str, frame: pl.DataFrame, keys: list[str], day_column: str | None = None,
-                   max_lag: timedelta | None = None) -> None:  # fmt: skip
+def publish_checks(
+    table: str,
+    frame: pl.DataFrame,
+    keys: list[str],
+    day_column: str | None = None,
+    max_lag: timedelta | None = None,
+) -> None:
     """publishing.py ``publish`` without Dagster: the contract (blocking), null shares and freshness."""
-    from fti_assets.features.contracts.features import FEATURE_SCHEMAS
-    from fti_assets.features.contracts.validation import validate_rows
+    from fti_assets.contracts.group_schemas import FEATURE_SCHEMAS
+    from fti_assets.contracts.validation import validate_rows
     from fti_assets.features.publishing import stale_days
     from fti_assets.metadata import null_shares
 
@@ -100,8 +109,8 @@ def publish_checks(table: str, frame: pl.DataFrame, keys: list[str], day_column:
 
 def check_known_at(raw: dict[str, pl.DataFrame], tables: dict[str, pl.DataFrame]) -> None:
     """The known-at stamps recomputed from the raw event times, as the assets check them."""
+    from fti_assets.contracts import known_at
     from fti_assets.domain.timezones import airport_timezones
-    from fti_assets.features.contracts import known_at
 
     zones, outcomes = airport_timezones(raw["airports"]), tables["flight_outcomes"]
     disagreeing = [

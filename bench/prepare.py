@@ -25,8 +25,8 @@ from pathlib import Path
 import polars as pl
 
 from bench.generate import REACH, copy_planes, month_copies, typed_raw
-from fti_assets.domain.feature_groups import FEATURE_GROUPS, FeatureGroup
-from fti_assets.domain.pipeline import feature_tables
+from bench.pipeline import feature_tables
+from fti_assets.domain.catalog import FEATURE_GROUPS, FeatureGroup
 from fti_assets.training.dataset import label_spine
 from fti_assets.training.pieces import pieces_of
 
@@ -45,10 +45,14 @@ def scale_dir(factor: int) -> Path:
 
 def groups_spec() -> list[dict]:
     return [
-        {"name": g.name, "keys": [HOUR_KEY if k == "departure_hour" else k for k in g.keys],
-         "features": list(g.features), "ttl_seconds": g.ttl.total_seconds() if g.ttl else None}
+        {
+            "name": g.name,
+            "keys": [HOUR_KEY if k == "departure_hour" else k for k in g.keys],
+            "features": list(g.features),
+            "ttl_seconds": g.ttl.total_seconds() if g.ttl else None,
+        }
         for g in FEATURE_GROUPS
-    ]  # fmt: skip
+    ]
 
 
 def project_tables(folder: Path) -> dict[str, pl.DataFrame]:
@@ -76,8 +80,14 @@ def _utc(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def month_tables(raw: dict[str, pl.DataFrame], planes: pl.DataFrame, factor: int,
-                 first: date, last: date, year: tuple[date, date] = YEAR) -> dict[str, pl.DataFrame]:  # fmt: skip
+def month_tables(
+    raw: dict[str, pl.DataFrame],
+    planes: pl.DataFrame,
+    factor: int,
+    first: date,
+    last: date,
+    year: tuple[date, date] = YEAR,
+) -> dict[str, pl.DataFrame]:
     """The rows of the whole scaled year's tables that belong to the month ``first..last``
     (``planes``: already copied ``factor`` times). A flight's spine row and a day's congestion
     belong to its date's month; delay snapshots and plane arrivals to the month of the UTC day
@@ -91,7 +101,9 @@ def month_tables(raw: dict[str, pl.DataFrame], planes: pl.DataFrame, factor: int
     own = outcomes.filter(pl.col("flight_date").is_between(first, last))
     soonest, latest = own.select(lag.min().alias("soonest"), lag.max().alias("latest")).row(0)
     if soonest is not None and (soonest < timedelta(0) or latest > REACH):
-        raise RuntimeError(f"flights of {first:%Y-%m} become known {soonest} to {latest} after their date, not within {REACH}")
+        raise RuntimeError(
+            f"flights of {first:%Y-%m} become known {soonest} to {latest} after their date, not within {REACH}"
+        )
     after = pl.col("known_at") >= start if first > year[0] else pl.lit(True)
     before = pl.col("known_at") < end if last < year[1] else pl.lit(True)
     spine = label_spine(outcomes, tables["flight_schedule"], first.isoformat(), last.isoformat())
@@ -101,11 +113,15 @@ def month_tables(raw: dict[str, pl.DataFrame], planes: pl.DataFrame, factor: int
         # The order row_ids follow: the schedule's, as label_spine's join gives it for the year.
         "spine": spine.sort("scheduled_departure", "flight_id"),
         "plane_last_arrival": tables["plane_last_arrival"].filter(after, before),
-        "origin_congestion": tables["origin_congestion"].filter(pl.col("flight_date").is_between(first, last)),
+        "origin_congestion": tables["origin_congestion"].filter(
+            pl.col("flight_date").is_between(first, last)
+        ),
     }
 
 
-def write_inputs(folder: Path, raw: dict[str, pl.DataFrame], factor: int, year: tuple[date, date] = YEAR) -> None:
+def write_inputs(
+    folder: Path, raw: dict[str, pl.DataFrame], factor: int, year: tuple[date, date] = YEAR
+) -> None:
     """Every input file of ``factor`` copies of ``raw`` (flights of ``year``), month by month."""
     parts, planes = folder / "months", copy_planes(raw["planes"], factor)
     offset, last_flight, congestion = 0, None, []
@@ -114,8 +130,13 @@ def write_inputs(folder: Path, raw: dict[str, pl.DataFrame], factor: int, year: 
         spine = tables.pop("spine")
         if spine.height:
             # Months concatenated are in the year's order only if no month starts before the last ends.
-            if last_flight is not None and spine.select("scheduled_departure", "flight_id").row(0) <= last_flight:
-                raise RuntimeError(f"the flights of {first:%Y-%m} are scheduled before the previous month's last")
+            if (
+                last_flight is not None
+                and spine.select("scheduled_departure", "flight_id").row(0) <= last_flight
+            ):
+                raise RuntimeError(
+                    f"the flights of {first:%Y-%m} are scheduled before the previous month's last"
+                )
             last_flight = spine.select("scheduled_departure", "flight_id").row(-1)
         files = {"spine_full": numbered(spine, offset)}
         offset += spine.height
@@ -135,10 +156,14 @@ def write_inputs(folder: Path, raw: dict[str, pl.DataFrame], factor: int, year: 
     shutil.rmtree(parts)
     hour = pl.col("scheduled_departure").dt.truncate("1h").dt.epoch("s").alias(HOUR_KEY)
     full = pl.scan_parquet(folder / "spine_full.parquet")
-    full.select("row_id", "as_of", "origin", "dest", "carrier", "tailnum", hour).sink_parquet(folder / "spine.parquet")
+    full.select("row_id", "as_of", "origin", "dest", "carrier", "tailnum", hour).sink_parquet(
+        folder / "spine.parquet"
+    )
     peers = pl.scan_parquet(folder / "spine.parquet")
     first_as_of = peers.select(pl.col("as_of").min()).collect().item()
-    peers.filter(pl.col("as_of") < first_as_of + timedelta(days=SLICE_DAYS)).sink_parquet(folder / "spine_slice.parquet")
+    peers.filter(pl.col("as_of") < first_as_of + timedelta(days=SLICE_DAYS)).sink_parquet(
+        folder / "spine_slice.parquet"
+    )
 
 
 def prepare(factor: int, again: bool = False) -> Path:

@@ -62,8 +62,14 @@ def demo_on_postgres(home: Path, start: str, end: str) -> dict[str, Any]:
     dagster_db, mlflow_db, prefix = f"bench_dagster_{tag}", f"bench_mlflow_{tag}", f"bench_{tag}"
     for db in (dagster_db, mlflow_db):
         _admin(f'CREATE DATABASE "{db}"')
-    os.environ.update(FTI_ENV="production", FTI_DAGSTER_POSTGRES_URL=f"{POSTGRES}/{dagster_db}", FTI_MLFLOW_TRACKING_URI=f"{POSTGRES}/{mlflow_db}",
-                      FTI_MLFLOW_ARTIFACTS=str(home / "mlflow-artifacts"), FTI_REDIS_URL=REDIS, FTI_REDIS_PREFIX=prefix)  # fmt: skip
+    os.environ.update(
+        FTI_ENV="production",
+        FTI_DAGSTER_POSTGRES_URL=f"{POSTGRES}/{dagster_db}",
+        FTI_MLFLOW_TRACKING_URI=f"{POSTGRES}/{mlflow_db}",
+        FTI_MLFLOW_ARTIFACTS=str(home / "mlflow-artifacts"),
+        FTI_REDIS_URL=REDIS,
+        FTI_REDIS_PREFIX=prefix,
+    )
     try:
         return {**demo(home, start, end), "storage": "postgres"}
     finally:
@@ -74,20 +80,27 @@ def demo_on_postgres(home: Path, start: str, end: str) -> dict[str, Any]:
 
 def _redis_copy(home: Path, prefix: str) -> str:
     """HOME's online refresh written to Redis: the same retrieval at the same as_of."""
-    from fti_assets.domain.feature_groups import FEATURE_GROUPS
+    from fti_assets.domain.catalog import FEATURE_GROUPS
     from fti_assets.domain.retrieval import latest_per_entity
     from fti_assets.domain.timezones import airport_timezones
-    from fti_assets.inference.serving.online_store import OnlineStoreReader
-    from fti_assets.inference.serving.redis_store import write_snapshot
-    from fti_assets.inference.serving.refresh import flight_vectors
+    from fti_assets.inference.refresh import flight_vectors
     from fti_assets.resources.offline_store import OfflineStore
+    from fti_assets.serving.redis_store import write_snapshot
+    from fti_assets.serving.sqlite_store import OnlineStoreReader
 
     as_of = datetime.fromisoformat(OnlineStoreReader(home / "online.sqlite").as_of())
     store = OfflineStore(home=str(home))
     day = as_of.date()
     latest = {g.name: latest_per_entity(store.read_history(g, day, day), g, as_of) for g in FEATURE_GROUPS}
     # With the same precomputed vectors as the SQLite refresh, so both stores serve the same path.
-    write_snapshot(REDIS, prefix, latest, airport_timezones(store.read("airports")), as_of, vectors=flight_vectors(store, latest, as_of))
+    write_snapshot(
+        REDIS,
+        prefix,
+        latest,
+        airport_timezones(store.read("airports")),
+        as_of,
+        vectors=flight_vectors(store, latest, as_of),
+    )
     return as_of.isoformat()
 
 
@@ -108,22 +121,32 @@ def _together(ports: list[int], payload_for, connections: int, seconds: float) -
     for t in threads:
         t.join()
     latencies = np.concatenate([r.latencies_ms for r in results])
-    return {"replicas": len(ports), "connections": connections, "throughput": round(sum(r.throughput for r in results), 1),
-            "p50_ms": round(float(np.percentile(latencies, 50)), 2), "p99_ms": round(float(np.percentile(latencies, 99)), 2),
-            "errors": sum(r.errors for r in results)}  # fmt: skip
+    return {
+        "replicas": len(ports),
+        "connections": connections,
+        "throughput": round(sum(r.throughput for r in results), 1),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 2),
+        "errors": sum(r.errors for r in results),
+    }
 
 
 def serving(home: Path, seconds: float) -> dict[str, Any]:
     os.environ.update(BENTOML_HOME=str(home / "bentoml"), BENTOML_DO_NOT_TRACK="true")
     from bench.loadgen import closed_loop, open_loop, request_bytes
     from bench.serving import ask, pick_flights, run, scratch_home
-    from fti_assets.inference.serving.process import ServiceProcess
+    from fti_assets_tests.service_process import ServiceProcess
 
     bento = json.loads((home / "records" / "flight_delay_bento.json").read_text())
     flights = pick_flights(home, 20)
     prefix = f"bench_{secrets.token_hex(4)}"
     scratch = Path(tempfile.mkdtemp(prefix="fti-bench-production-"))
-    report: dict[str, Any] = {"seconds": seconds, "rate": RATE, "loadavg_1m": os.getloadavg()[0], "bento": bento["bento"]}
+    report: dict[str, Any] = {
+        "seconds": seconds,
+        "rate": RATE,
+        "loadavg_1m": os.getloadavg()[0],
+        "bento": bento["bento"],
+    }
 
     def payload(port: int) -> bytes:
         return request_bytes("127.0.0.1", port, "/predict", json.dumps({"flights": [flights[0]]}).encode())
@@ -131,8 +154,12 @@ def serving(home: Path, seconds: float) -> dict[str, Any]:
     def server(name: str, env: dict[str, str]) -> ServiceProcess:
         # The registry stays HOME's: the service resolves its champion from HOME's aliases.
         registry = {"FTI_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"}
-        return ServiceProcess(bento["bento"], scratch_home(home, scratch / name), env={"BENTOML_HOME": str(home / "bentoml"), **registry, **env},
-                              log=scratch / f"{name}.log")  # fmt: skip
+        return ServiceProcess(
+            bento["bento"],
+            scratch_home(home, scratch / name),
+            env={"BENTOML_HOME": str(home / "bentoml"), **registry, **env},
+            log=scratch / f"{name}.log",
+        )
 
     production = {"FTI_ENV": "production", "FTI_REDIS_URL": REDIS, "FTI_REDIS_PREFIX": prefix}
     try:
@@ -148,7 +175,14 @@ def serving(home: Path, seconds: float) -> dict[str, Any]:
                     report["one_replica"] = _together([s.port], payload, 8, seconds)
             say(f"{name}: {report[name]}")
         # Fields where any flight's answer differs between the two stores (none: the same answers).
-        report["differing_fields"] = sorted({k for a, b in zip(answers["sqlite"], answers["redis"], strict=True) for k in a if a[k] != b.get(k)})
+        report["differing_fields"] = sorted(
+            {
+                k
+                for a, b in zip(answers["sqlite"], answers["redis"], strict=True)
+                for k in a
+                if a[k] != b.get(k)
+            }
+        )
         say("two Redis replicas side by side")
         with server("replica-a", production) as a, server("replica-b", production) as b:
             for s in (a, b):

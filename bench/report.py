@@ -11,12 +11,27 @@ from pathlib import Path
 
 from bench.sections import FINDINGS, SECTIONS
 
-PACKAGES = ("dagster", "polars", "duckdb", "lightgbm", "mlflow", "evidently", "bentoml", "fastapi", "uvicorn", "pandera")
+PACKAGES = (
+    "dagster",
+    "polars",
+    "duckdb",
+    "lightgbm",
+    "mlflow",
+    "evidently",
+    "bentoml",
+    "fastapi",
+    "uvicorn",
+    "pandera",
+)
 
 
 def machine() -> list[str]:
-    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
-    memory = subprocess.run(["sh", "-c", "grep MemTotal /proc/meminfo | awk '{print $2}'"], capture_output=True, text=True).stdout.strip()
+    cpu = subprocess.run(
+        ["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True
+    ).stdout.strip()
+    memory = subprocess.run(
+        ["sh", "-c", "grep MemTotal /proc/meminfo | awk '{print $2}'"], capture_output=True, text=True
+    ).stdout.strip()
     return [
         f"- CPU: {cpu or platform.processor()}, {len(__import__('os').sched_getaffinity(0))} cores",
         f"- Memory: {int(memory) / 1024 / 1024:.0f} GiB" if memory else "- Memory: unknown",
@@ -47,7 +62,12 @@ def write_report(results: dict, path: Path) -> Path:
             rows, text = render(results[name])
             summary += rows
             body += text
-    lines += ["## Targets", "", "| figure | ours | peer | ratio | target | met |", "|---|---|---|---|---|---|"]
+    lines += [
+        "## Targets",
+        "",
+        "| figure | ours | peer | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += ["| " + " | ".join(r) + " |" for r in summary]
     lines += ["", *body]
     if FINDINGS.exists():

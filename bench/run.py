@@ -52,7 +52,9 @@ def pit() -> dict:
     # resident size at fork time (Linux keeps ru_maxrss across exec), so this one stays small.
     results = {}
     for scale in SCALES:
-        folder = Path(run_json("-m", "bench.prepare", scale, "--again", raw=True))  # inputs follow the current code
+        folder = Path(
+            run_json("-m", "bench.prepare", scale, "--again", raw=True)
+        )  # inputs follow the current code
         say(f"point-in-time build at {scale}x")
         r = {
             "ours": run_json("-m", "bench.pit_engines", "ours", scale, 5),
@@ -60,14 +62,30 @@ def pit() -> dict:
             "ours_slice": run_json("-m", "bench.pit_engines", "ours", scale, 5, "slice"),
         }
         feast = ["bench/feast_pit.py", "--input", folder, "--offline-store", "duckdb"]
-        r["feast_slice"] = run_json(*feast, "--spine", "spine_slice.parquet", "--repeats", 3,
-                                    "--output", folder / "out_feast_slice.parquet", python=FEAST_PYTHON)  # fmt: skip
-        r["equal_duckdb"] = compare_files(folder / "out_ours_full.parquet", folder / "out_duckdb_full.parquet")
-        r["equal_feast_slice"] = compare_files(folder / "out_ours_slice.parquet", folder / "out_feast_slice.parquet")
+        r["feast_slice"] = run_json(
+            *feast,
+            "--spine",
+            "spine_slice.parquet",
+            "--repeats",
+            3,
+            "--output",
+            folder / "out_feast_slice.parquet",
+            python=FEAST_PYTHON,
+        )
+        r["equal_duckdb"] = compare_files(
+            folder / "out_ours_full.parquet", folder / "out_duckdb_full.parquet"
+        )
+        r["equal_feast_slice"] = compare_files(
+            folder / "out_ours_slice.parquet", folder / "out_feast_slice.parquet"
+        )
         if scale == 1:  # the whole year through Feast takes minutes and 14 GB: once, at 1x
             say("Feast on the whole year at 1x")
-            r["feast_full"] = run_json(*feast, "--output", folder / "out_feast_full.parquet", python=FEAST_PYTHON)
-            r["equal_feast_full"] = compare_files(folder / "out_ours_full.parquet", folder / "out_feast_full.parquet")
+            r["feast_full"] = run_json(
+                *feast, "--output", folder / "out_feast_full.parquet", python=FEAST_PYTHON
+            )
+            r["equal_feast_full"] = compare_files(
+                folder / "out_ours_full.parquet", folder / "out_feast_full.parquet"
+            )
         results[str(scale)] = r
     return results
 
@@ -83,15 +101,21 @@ def pieces() -> dict:
     """The pieced build (as training_dataset runs it) beside the bare DuckDB ASOF join, with peak RSS."""
     results = {}
     for scale in PIECE_SCALES:
-        folder = Path(run_json("-m", "bench.prepare", scale, raw=True))  # the pit section's inputs, if already made
+        folder = Path(
+            run_json("-m", "bench.prepare", scale, raw=True)
+        )  # the pit section's inputs, if already made
         say(f"pieced point-in-time build at {scale}x")
         r = {"pieced": run_json("-m", "bench.pit_engines", "pieced", scale, 3)}
         if scale > DUCKDB_MAX_SCALE:
-            r["duckdb_skipped"] = f"the whole-year DuckDB query needs about 23 GB at 30x (killed by the kernel's OOM killer at 23.7 GB once); at {scale}x it does not fit in this machine's 24 GB"
+            r["duckdb_skipped"] = (
+                f"the whole-year DuckDB query needs about 23 GB at 30x (killed by the kernel's OOM killer at 23.7 GB once); at {scale}x it does not fit in this machine's 24 GB"
+            )
             say(f"DuckDB ASOF not run at {scale}x, nor compared: {r['duckdb_skipped']}")
         else:
             r["duckdb"] = run_json("-m", "bench.pit_engines", "duckdb", scale, 3)
-            r["equal_duckdb"] = compare_files(folder / "out_pieced_full" / "*.parquet", folder / "out_duckdb_full.parquet")
+            r["equal_duckdb"] = compare_files(
+                folder / "out_pieced_full" / "*.parquet", folder / "out_duckdb_full.parquet"
+            )
         results[str(scale)] = r
     return results
 
@@ -134,7 +158,11 @@ def orchestration() -> dict:
         for key, (home, day) in days.items():
             runs[key].append(run_json("-m", "bench.orchestration", "day", home, day, 2))
     for key, measured in runs.items():
-        out[key] = {**measured[0], "seconds": [r["seconds"][1] for r in measured], "warmups": [r["seconds"][0] for r in measured]}
+        out[key] = {
+            **measured[0],
+            "seconds": [r["seconds"][1] for r in measured],
+            "warmups": [r["seconds"][0] for r in measured],
+        }
     return out
 
 
@@ -173,14 +201,29 @@ def production() -> dict:
     finished part is kept in ``production-partial.json``, so a rerun after a failure resumes."""
     partial = WORK / "production-partial.json"
     out = json.loads(partial.read_text()) if partial.exists() else {}
-    postgres = ("full-year fti demo on PostgreSQL (Dagster and MLflow) and Redis", lambda: run_json("-m", "bench.production", "demo", fresh(PG_HOME)))
+    postgres = (
+        "full-year fti demo on PostgreSQL (Dagster and MLflow) and Redis",
+        lambda: run_json("-m", "bench.production", "demo", fresh(PG_HOME)),
+    )
     plain = ("the same functions from a plain script", lambda: plain_script(PLAIN_HOME))
     parts = [  # (result key, what, measure)
-        *[(f"{key}_{i}", what, run) for i in range(PRODUCTION_REPEATS) for key, (what, run) in (("postgres_demo", postgres), ("plain", plain))],
-        ("sqlite_demo", "full-year fti demo on SQLite", lambda: run_json("-m", "bench.orchestration", "demo", fresh(SQLITE_HOME))),
+        *[
+            (f"{key}_{i}", what, run)
+            for i in range(PRODUCTION_REPEATS)
+            for key, (what, run) in (("postgres_demo", postgres), ("plain", plain))
+        ],
+        (
+            "sqlite_demo",
+            "full-year fti demo on SQLite",
+            lambda: run_json("-m", "bench.orchestration", "demo", fresh(SQLITE_HOME)),
+        ),
         # Serving reads the SQLite demo's home.
-        ("serving", "serving with Redis against SQLite, one replica against two", lambda: run_json("-m", "bench.production", "serving", SQLITE_HOME)),
-    ]  # fmt: skip
+        (
+            "serving",
+            "serving with Redis against SQLite, one replica against two",
+            lambda: run_json("-m", "bench.production", "serving", SQLITE_HOME),
+        ),
+    ]
     for key, what, measure in parts:
         if key in out:
             continue
@@ -195,9 +238,14 @@ def production() -> dict:
 
 
 SECTIONS: dict[str, Callable[[], dict]] = {
-    "orchestration": orchestration, "drift": drift, "serving": serving, "batch": batch, "pit": pit,
-    "production": production, "pieces": pieces,
-}  # fmt: skip
+    "orchestration": orchestration,
+    "drift": drift,
+    "serving": serving,
+    "batch": batch,
+    "pit": pit,
+    "production": production,
+    "pieces": pieces,
+}
 
 
 def main() -> None:

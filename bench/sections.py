@@ -36,59 +36,113 @@ def _equal(scale: dict, key: str) -> str:
 
 
 def pit(r: dict) -> Rendered:
-    text = ["## Point-in-time training-set build", "",
-            "The project's `point_in_time_join` (request-time features and six feature groups, TTLs applied) on the",
-            "year's labelled flights, beside one bare DuckDB query of six ASOF joins (same TTLs) and Feast 0.67's",
-            "`get_historical_features` (local DuckDB offline store, same feature views and TTLs, in its own virtualenv).",
-            "Feast gets the first week of the spine at every scale (the whole year once, at 1x): the project runs the",
-            "same week for the ratio. Outputs are compared value by value (every feature and known-at column).",
-            "Command: `python -m bench.pit_engines ours|duckdb SCALE REPEATS [slice]`,",
-            "`bench/.work/feast-venv/bin/python bench/feast_pit.py --input bench/.work/scale<k> --offline-store duckdb`.", "",
-            "| scale | spine rows | engine | seconds (min / median / max) | rows/s | peak RSS MB | equal to ours |",
-            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    text = [
+        "## Point-in-time training-set build",
+        "",
+        "The project's `point_in_time_join` (request-time features and six feature groups, TTLs applied) on the",
+        "year's labelled flights, beside one bare DuckDB query of six ASOF joins (same TTLs) and Feast 0.67's",
+        "`get_historical_features` (local DuckDB offline store, same feature views and TTLs, in its own virtualenv).",
+        "Feast gets the first week of the spine at every scale (the whole year once, at 1x): the project runs the",
+        "same week for the ratio. Outputs are compared value by value (every feature and known-at column).",
+        "Command: `python -m bench.pit_engines ours|duckdb SCALE REPEATS [slice]`,",
+        "`bench/.work/feast-venv/bin/python bench/feast_pit.py --input bench/.work/scale<k> --offline-store duckdb`.",
+        "",
+        "| scale | spine rows | engine | seconds (min / median / max) | rows/s | peak RSS MB | equal to ours |",
+        "|---|---|---|---|---|---|---|",
+    ]
     rows = []
     for scale, s in r.items():
-        runs = [("ours", s["ours"], ""), ("DuckDB ASOF", s["duckdb"], _equal(s, "equal_duckdb")),
-                ("ours, week", s["ours_slice"], ""), ("Feast, week", s["feast_slice"], _equal(s, "equal_feast_slice"))]  # fmt: skip
+        runs = [
+            ("ours", s["ours"], ""),
+            ("DuckDB ASOF", s["duckdb"], _equal(s, "equal_duckdb")),
+            ("ours, week", s["ours_slice"], ""),
+            ("Feast, week", s["feast_slice"], _equal(s, "equal_feast_slice")),
+        ]
         if "feast_full" in s:
             runs.append(("Feast", s["feast_full"], _equal(s, "equal_feast_full")))
         for name, m, equal in runs:
-            text.append(f"| {scale}x | {m['rows']:,} | {name} | {spread(m['seconds'])} | {rate(m['rows'], m['seconds']):,.0f} | {m['peak_rss_mb']:,.0f} | {equal} |")
+            text.append(
+                f"| {scale}x | {m['rows']:,} | {name} | {spread(m['seconds'])} | {rate(m['rows'], m['seconds']):,.0f} | {m['peak_rss_mb']:,.0f} | {equal} |"
+            )
         ours_rate = rate(s["ours"]["rows"], s["ours"]["seconds"])
         if scale == "10":
-            rows.append([f"PIT build rows/s at {scale}x", f"{ours_rate:,.0f}", f"DuckDB {rate(s['duckdb']['rows'], s['duckdb']['seconds']):,.0f}",
-                         f"{ours_rate / rate(s['duckdb']['rows'], s['duckdb']['seconds']):.1f}x", ">= 2,000,000 rows/s", met(ours_rate >= 2e6)])  # fmt: skip
+            rows.append(
+                [
+                    f"PIT build rows/s at {scale}x",
+                    f"{ours_rate:,.0f}",
+                    f"DuckDB {rate(s['duckdb']['rows'], s['duckdb']['seconds']):,.0f}",
+                    f"{ours_rate / rate(s['duckdb']['rows'], s['duckdb']['seconds']):.1f}x",
+                    ">= 2,000,000 rows/s",
+                    met(ours_rate >= 2e6),
+                ]
+            )
         speedup = med(s["feast_slice"]["seconds"]) / med(s["ours_slice"]["seconds"])
-        rows.append([f"PIT build vs Feast at {scale}x (week)", f"{med(s['ours_slice']['seconds']):.3f} s",
-                     f"{med(s['feast_slice']['seconds']):.2f} s", f"{speedup:.0f}x faster", ">= 20x Feast", met(speedup >= 20)])  # fmt: skip
+        rows.append(
+            [
+                f"PIT build vs Feast at {scale}x (week)",
+                f"{med(s['ours_slice']['seconds']):.3f} s",
+                f"{med(s['feast_slice']['seconds']):.2f} s",
+                f"{speedup:.0f}x faster",
+                ">= 20x Feast",
+                met(speedup >= 20),
+            ]
+        )
         if "feast_full" in s:
             full = med(s["feast_full"]["seconds"]) / med(s["ours"]["seconds"])
-            rows.append([f"PIT build vs Feast at {scale}x (year)", f"{med(s['ours']['seconds']):.2f} s",
-                         f"{med(s['feast_full']['seconds']):.0f} s", f"{full:.0f}x faster", ">= 20x Feast", met(full >= 20)])  # fmt: skip
+            rows.append(
+                [
+                    f"PIT build vs Feast at {scale}x (year)",
+                    f"{med(s['ours']['seconds']):.2f} s",
+                    f"{med(s['feast_full']['seconds']):.0f} s",
+                    f"{full:.0f}x faster",
+                    ">= 20x Feast",
+                    met(full >= 20),
+                ]
+            )
     return rows, [*text, ""]
 
 
 def batch(r: dict) -> Rendered:
-    text = ["## Batch predictions", "",
-            "The year's labelled flights scored by a model trained on the scale's data: `bare booster` is",
-            "`booster.predict` on a ready float matrix; `scoring step` is the project's `predict_frame` (the",
-            "feature frame's model columns, categories as codes, read by LightGBM through Arrow); `batch path` adds",
-            "the point-in-time retrieval. The three take turns in each repeat.",
-            "Command: `python -m bench.batch SCALE REPEATS`.", "",
-            "| scale | rows | trees | step | seconds | rows/s |", "|---|---|---|---|---|---|"]  # fmt: skip
+    text = [
+        "## Batch predictions",
+        "",
+        "The year's labelled flights scored by a model trained on the scale's data: `bare booster` is",
+        "`booster.predict` on a ready float matrix; `scoring step` is the project's `predict_frame` (the",
+        "feature frame's model columns, categories as codes, read by LightGBM through Arrow); `batch path` adds",
+        "the point-in-time retrieval. The three take turns in each repeat.",
+        "Command: `python -m bench.batch SCALE REPEATS`.",
+        "",
+        "| scale | rows | trees | step | seconds | rows/s |",
+        "|---|---|---|---|---|---|",
+    ]
     rows = []
     for scale, s in r.items():
         for step in ("bare_booster", "scoring_step", "batch_path"):
-            text.append(f"| {scale}x | {s['rows']:,} | {s['trees']} | {step.replace('_', ' ')} | {spread(s[step])} | {rate(s['rows'], s[step]):,.0f} |")
-        ratio, goal = med(s["bare_booster"]) / med(s["scoring_step"]), 0.9 if scale == "10" else 0.8  # 10x: the speed-and-scale goal
-        rows.append([f"batch scoring rows/s at {scale}x", f"{rate(s['rows'], s['scoring_step']):,.0f}",
-                     f"bare booster {rate(s['rows'], s['bare_booster']):,.0f}", f"{ratio:.2f}x", f">= {goal}x bare booster", met(ratio >= goal)])  # fmt: skip
+            text.append(
+                f"| {scale}x | {s['rows']:,} | {s['trees']} | {step.replace('_', ' ')} | {spread(s[step])} | {rate(s['rows'], s[step]):,.0f} |"
+            )
+        ratio, goal = (
+            med(s["bare_booster"]) / med(s["scoring_step"]),
+            0.9 if scale == "10" else 0.8,
+        )  # 10x: the speed-and-scale goal
+        rows.append(
+            [
+                f"batch scoring rows/s at {scale}x",
+                f"{rate(s['rows'], s['scoring_step']):,.0f}",
+                f"bare booster {rate(s['rows'], s['bare_booster']):,.0f}",
+                f"{ratio:.2f}x",
+                f">= {goal}x bare booster",
+                met(ratio >= goal),
+            ]
+        )
     return rows, [*text, ""]
 
 
 def _best_rate(server: dict, p99_limit: float) -> float:
     points = [*server["closed"].values(), *server["open"]]
-    ok = [p["throughput"] for p in points if "throughput" in p and not p["errors"] and p["p99_ms"] <= p99_limit]
+    ok = [
+        p["throughput"] for p in points if "throughput" in p and not p["errors"] and p["p99_ms"] <= p99_limit
+    ]
     return max(ok, default=0.0)
 
 
@@ -102,144 +156,311 @@ def _at(server: dict, rate_: int) -> dict | None:
 
 
 def serving(r: dict) -> Rendered:
-    text = ["## Online serving", "",
-            "POST /predict with one real flight per request, through `bentoml serve` (one worker per core) and through a",
-            "minimal FastAPI app on uvicorn (same workers, same predictor path, same online store), driven by",
-            "`bench/loadgen.py` on loopback: a closed loop at 1 and 8 connections, then an open-loop sweep (latency counted",
-            "from each request's scheduled start). The load generator shares the two cores with the server.",
-            f"Both servers gave the same answers: {r.get('same_answers')}. Command: `python -m bench.serving HOME`.",
-            f"Each load point ran {r.get('repeats', 1)} time(s) for {r['seconds']:g} s; figures are min / median / max of the runs.", "",
-            "| server | load | requests/s | p50 ms | p99 ms | max ms | errors |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    text = [
+        "## Online serving",
+        "",
+        "POST /predict with one real flight per request, through `bentoml serve` (one worker per core) and through a",
+        "minimal FastAPI app on uvicorn (same workers, same predictor path, same online store), driven by",
+        "`bench/loadgen.py` on loopback: a closed loop at 1 and 8 connections, then an open-loop sweep (latency counted",
+        "from each request's scheduled start). The load generator shares the two cores with the server.",
+        f"Both servers gave the same answers: {r.get('same_answers')}. Command: `python -m bench.serving HOME`.",
+        f"Each load point ran {r.get('repeats', 1)} time(s) for {r['seconds']:g} s; figures are min / median / max of the runs.",
+        "",
+        "| server | load | requests/s | p50 ms | p99 ms | max ms | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
     # bare_bentoml: bench/bare_bento.py, a constant answer: the framework's own floor.
     for name in [n for n in ("bentoml", "fastapi", "bare_bentoml") if n in r]:
         s = r[name]
         for load, p in s["closed"].items():
-            text.append(f"| {name} | closed, {load[1:]} connection(s) | {_runs(p, 'throughput', ',.0f')} | {_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |")
+            text.append(
+                f"| {name} | closed, {load[1:]} connection(s) | {_runs(p, 'throughput', ',.0f')} | {_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |"
+            )
         for p in s["open"]:
             if "p50_ms" in p:
-                text.append(f"| {name} | open, {p['rate']}/s | {_runs(p, 'throughput', ',.0f')} | {_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |")
+                text.append(
+                    f"| {name} | open, {p['rate']}/s | {_runs(p, 'throughput', ',.0f')} | {_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |"
+                )
             else:
                 text.append(f"| {name} | open, {p['rate']}/s | failed: {p.get('failed', '')} | | | | |")
     bare = r["bare_lightgbm"]
-    text += ["", f"Floor, bare LightGBM `predict` on one ready row ({bare['calls']:,} calls): p50 {bare['p50_ms']} ms, "
-             f"p99 {bare['p99_ms']} ms, {bare['calls_per_s']:,} calls/s.",
-             f"The flight under load was served by the {r['bentoml'].get('load_path', 'unrecorded')} path.", ""]  # fmt: skip
+    text += [
+        "",
+        f"Floor, bare LightGBM `predict` on one ready row ({bare['calls']:,} calls): p50 {bare['p50_ms']} ms, "
+        f"p99 {bare['p99_ms']} ms, {bare['calls_per_s']:,} calls/s.",
+        f"The flight under load was served by the {r['bentoml'].get('load_path', 'unrecorded')} path.",
+        "",
+    ]
     if floor := r.get("bare_bentoml"):
         f100 = _at(floor, 100)
-        text += ["Floor, bare BentoML (`bench/bare_bento.py`, a constant answer, `bentoml serve` like ours): "
-                 + (f"p50 {f100['p50_ms']} ms, p99 {f100['p99_ms']} ms at 100 req/s; " if f100 else "")
-                 + f"{_best_rate(floor, 50):,.0f} req/s at p99 <= 50 ms.", ""]  # fmt: skip
+        text += [
+            "Floor, bare BentoML (`bench/bare_bento.py`, a constant answer, `bentoml serve` like ours): "
+            + (f"p50 {f100['p50_ms']} ms, p99 {f100['p99_ms']} ms at 100 req/s; " if f100 else "")
+            + f"{_best_rate(floor, 50):,.0f} req/s at p99 <= 50 ms.",
+            "",
+        ]
     ours, peer = r["bentoml"], r["fastapi"]
     rows = []
     a, b = _at(ours, 100), _at(peer, 100)
     if a and b:
-        rows.append(["serving p50 at 100 req/s", f"{a['p50_ms']} ms", f"FastAPI {b['p50_ms']} ms", f"{a['p50_ms'] / b['p50_ms']:.2f}x", "<= 1.2 ms", met(a["p50_ms"] <= 1.2)])
-        rows.append(["serving p99 at 100 req/s", f"{a['p99_ms']} ms", f"FastAPI {b['p99_ms']} ms", f"{a['p99_ms'] / b['p99_ms']:.2f}x", "<= 3 ms", met(a["p99_ms"] <= 3)])
+        rows.append(
+            [
+                "serving p50 at 100 req/s",
+                f"{a['p50_ms']} ms",
+                f"FastAPI {b['p50_ms']} ms",
+                f"{a['p50_ms'] / b['p50_ms']:.2f}x",
+                "<= 1.2 ms",
+                met(a["p50_ms"] <= 1.2),
+            ]
+        )
+        rows.append(
+            [
+                "serving p99 at 100 req/s",
+                f"{a['p99_ms']} ms",
+                f"FastAPI {b['p99_ms']} ms",
+                f"{a['p99_ms'] / b['p99_ms']:.2f}x",
+                "<= 3 ms",
+                met(a["p99_ms"] <= 3),
+            ]
+        )
     x, y = _best_rate(ours, 50), _best_rate(peer, 50)
-    rows.append(["serving throughput, p99 <= 50 ms", f"{x:,.0f} req/s", f"FastAPI {y:,.0f} req/s", f"{x / y:.2f}x" if y else "-", ">= 2000 req/s", met(x >= 2000)])
+    rows.append(
+        [
+            "serving throughput, p99 <= 50 ms",
+            f"{x:,.0f} req/s",
+            f"FastAPI {y:,.0f} req/s",
+            f"{x / y:.2f}x" if y else "-",
+            ">= 2000 req/s",
+            met(x >= 2000),
+        ]
+    )
     return rows, text
 
 
 def orchestration(r: dict) -> Rendered:
     imp, demo, plain = r["import"], r["demo"], r["plain"]
-    rows = [["code-location import", f"{med(imp['definitions']):.2f} s", f"`import dagster` {med(imp['dagster']):.2f} s",
-             f"{med(imp['definitions']) / med(imp['dagster']):.2f}x", "<= 3 s", met(med(imp["definitions"]) <= 3)]]  # fmt: skip
+    rows = [
+        [
+            "code-location import",
+            f"{med(imp['definitions']):.2f} s",
+            f"`import dagster` {med(imp['dagster']):.2f} s",
+            f"{med(imp['definitions']) / med(imp['dagster']):.2f}x",
+            "<= 3 s",
+            met(med(imp["definitions"]) <= 3),
+        ]
+    ]
     overhead = demo["wall"] / plain["wall"] - 1
-    rows.append(["full-year `fti demo` on SQLite", f"{demo['wall']:.0f} s", f"plain script {plain['wall']:.0f} s",
-                 f"{demo['wall'] / plain['wall']:.2f}x ({overhead:+.0%})", "overhead <= 25%", met(overhead <= 0.25)])  # fmt: skip
+    rows.append(
+        [
+            "full-year `fti demo` on SQLite",
+            f"{demo['wall']:.0f} s",
+            f"plain script {plain['wall']:.0f} s",
+            f"{demo['wall'] / plain['wall']:.2f}x ({overhead:+.0%})",
+            "overhead <= 25%",
+            met(overhead <= 0.25),
+        ]
+    )
     young, old = r["day_30"]["seconds"], r["day_365"]["seconds"]
     ratio = med(old) / med(young)
-    rows.append(["one new day, day 365 vs day 30", f"{med(old):.1f} s", f"day 30: {med(young):.1f} s", f"{ratio:.2f}", "<= 1.2", met(ratio <= 1.2)])
-    text = ["## Orchestration", "",
-            f"Import of the code location (`import fti_assets.definitions`, fresh interpreter, {len(imp['definitions'])} runs):",
-            f"{spread(imp['definitions'])} s; `import dagster` alone: {spread(imp['dagster'])} s.", "",
-            f"Full-year `fti demo` (features, training, inference on 2013, monitoring of the last 14 days) took {demo['wall']:.0f} s",
-            f"wall, {demo['steps_total']:.0f} s of it inside steps. `python -m bench.plain HOME` calls the same functions the",
-            f"assets call, without Dagster, and writes the same store: {plain['wall']:.0f} s wall, {plain['total']:.0f} s after its imports. Per step (seconds):", "",
-            "| step | in Dagster | plain script |", "|---|---|---|"]  # fmt: skip
+    rows.append(
+        [
+            "one new day, day 365 vs day 30",
+            f"{med(old):.1f} s",
+            f"day 30: {med(young):.1f} s",
+            f"{ratio:.2f}",
+            "<= 1.2",
+            met(ratio <= 1.2),
+        ]
+    )
+    text = [
+        "## Orchestration",
+        "",
+        f"Import of the code location (`import fti_assets.definitions`, fresh interpreter, {len(imp['definitions'])} runs):",
+        f"{spread(imp['definitions'])} s; `import dagster` alone: {spread(imp['dagster'])} s.",
+        "",
+        f"Full-year `fti demo` (features, training, inference on 2013, monitoring of the last 14 days) took {demo['wall']:.0f} s",
+        f"wall, {demo['steps_total']:.0f} s of it inside steps. `python -m bench.plain HOME` calls the same functions the",
+        f"assets call, without Dagster, and writes the same store: {plain['wall']:.0f} s wall, {plain['total']:.0f} s after its imports. Per step (seconds):",
+        "",
+        "| step | in Dagster | plain script |",
+        "|---|---|---|",
+    ]
     names = list(dict.fromkeys([*plain["steps"], *demo["steps"]]))
     text += [f"| {n} | {demo['steps'].get(n, '')} | {plain['steps'].get(n, '')} |" for n in names]
-    text += ["", "One day through the daily pipeline (features, online refresh, batch predictions, monitoring), each run in its",
-             f"own process after a warm-up run there, the two days alternating ({len(young)} times): day 30 of a 30-day demo",
-             f"{spread(young)} s; day 365 of the full year {spread(old)} s.",
-             "Command: `python -m bench.orchestration import|demo|day ...`.", ""]  # fmt: skip
+    text += [
+        "",
+        "One day through the daily pipeline (features, online refresh, batch predictions, monitoring), each run in its",
+        f"own process after a warm-up run there, the two days alternating ({len(young)} times): day 30 of a 30-day demo",
+        f"{spread(young)} s; day 365 of the full year {spread(old)} s.",
+        "Command: `python -m bench.orchestration import|demo|day ...`.",
+        "",
+    ]
     return rows, text
 
 
 def drift(r: dict) -> Rendered:
     ratio = med(r["report"]) / med(r["scipy"])
-    rows = [["drift report, one day", f"{med(r['report']):.2f} s", f"SciPy {med(r['scipy']):.2f} s", f"{ratio:.1f}x", "<= 3 s", met(med(r["report"]) <= 3)]]
-    text = ["## Drift report", "",
-            f"Feature drift of the trailing week ending {r['day']} ({r['current_rows']:,} rows, {r['columns']} columns) against the",
-            f"training reference ({r['reference_rows']:,} rows) with Evidently's tests: {spread(r['report'])} s. Days with an HTML",
-            f"file add Evidently's report with its plots, {spread(r['snapshot'])} s, and the file, {spread(r['html'])} s.",
-            f"The same distances with SciPy alone: {spread(r['scipy'])} s (largest score difference {r['max_score_gap']}).",
-            "Command: `python -m bench.drift HOME DAY REPEATS`.", ""]  # fmt: skip
+    rows = [
+        [
+            "drift report, one day",
+            f"{med(r['report']):.2f} s",
+            f"SciPy {med(r['scipy']):.2f} s",
+            f"{ratio:.1f}x",
+            "<= 3 s",
+            met(med(r["report"]) <= 3),
+        ]
+    ]
+    text = [
+        "## Drift report",
+        "",
+        f"Feature drift of the trailing week ending {r['day']} ({r['current_rows']:,} rows, {r['columns']} columns) against the",
+        f"training reference ({r['reference_rows']:,} rows) with Evidently's tests: {spread(r['report'])} s. Days with an HTML",
+        f"file add Evidently's report with its plots, {spread(r['snapshot'])} s, and the file, {spread(r['html'])} s.",
+        f"The same distances with SciPy alone: {spread(r['scipy'])} s (largest score difference {r['max_score_gap']}).",
+        "Command: `python -m bench.drift HOME DAY REPEATS`.",
+        "",
+    ]
     return rows, text
 
 
 def production(r: dict) -> Rendered:
     pg, lite, plain, s = r["postgres_demo"], r["sqlite_demo"], r["plain"], r["serving"]
     overhead = pg["wall"] / plain["wall"] - 1
-    rows = [["full-year `fti demo` on PostgreSQL", f"{pg['wall']:.0f} s", f"plain script {plain['wall']:.0f} s",
-             f"{pg['wall'] / plain['wall']:.2f}x ({overhead:+.0%})", "overhead <= 25%", met(overhead <= 0.25)],
-            ["`/predict` p99 at 100 req/s, Redis", f"{s['redis']['p99_ms']:.1f} ms", f"SQLite {s['sqlite']['p99_ms']:.1f} ms",
-             f"{s['redis']['p99_ms'] / s['sqlite']['p99_ms']:.2f}x", "", ""],
-            ["throughput, two replicas vs one", f"{s['two_replicas']['throughput']:,.0f} req/s", f"one: {s['one_replica']['throughput']:,.0f} req/s",
-             f"{s['two_replicas']['throughput'] / s['one_replica']['throughput']:.2f}x", "", ""]]  # fmt: skip
-    text = ["## Production profile", "",
-            "The full-year `fti demo` three ways in one run: Dagster's instance and MLflow on PostgreSQL with the online",
-            "store on Redis (`FTI_ENV=production`, new databases), the embedded default on SQLite, and the plain script",
-            "(the same functions without Dagster).", "",
-            "| run | wall s | inside steps s | vs plain script |", "|---|---|---|---|",
-            f"| PostgreSQL + Redis | {spread(pg.get('walls', [pg['wall']]), '.0f')} | {pg['steps_total']:.0f} | {pg['wall'] / plain['wall'] - 1:+.0%} |",
-            f"| SQLite | {lite['wall']:.0f} | {lite['steps_total']:.0f} | {lite['wall'] / plain['wall'] - 1:+.0%} |",
-            f"| plain script | {spread(plain.get('walls', [plain['wall']]), '.0f')} | {plain['total']:.0f} (after imports) | |", "",
-            "Wall times are min / median / max where a run was repeated (alternating with its peer); the ratios use",
-            "the medians, and the inside-steps figure is the median run's.", "",
-            f"`bentoml serve` of the SQLite demo's champion, one real flight per request, open loop at {s['rate']} req/s for",
-            f"{s['seconds']:.0f} s (load average {s['loadavg_1m']:.1f} at the start); the Redis server holds the same refresh",
-            f"(answers identical: {'yes' if not s['differing_fields'] else '**no**, differing in ' + ', '.join(s['differing_fields'])}).", "",
-            "| online store | p50 ms | p99 ms | max ms | errors |", "|---|---|---|---|---|"]  # fmt: skip
+    rows = [
+        [
+            "full-year `fti demo` on PostgreSQL",
+            f"{pg['wall']:.0f} s",
+            f"plain script {plain['wall']:.0f} s",
+            f"{pg['wall'] / plain['wall']:.2f}x ({overhead:+.0%})",
+            "overhead <= 25%",
+            met(overhead <= 0.25),
+        ],
+        [
+            "`/predict` p99 at 100 req/s, Redis",
+            f"{s['redis']['p99_ms']:.1f} ms",
+            f"SQLite {s['sqlite']['p99_ms']:.1f} ms",
+            f"{s['redis']['p99_ms'] / s['sqlite']['p99_ms']:.2f}x",
+            "",
+            "",
+        ],
+        [
+            "throughput, two replicas vs one",
+            f"{s['two_replicas']['throughput']:,.0f} req/s",
+            f"one: {s['one_replica']['throughput']:,.0f} req/s",
+            f"{s['two_replicas']['throughput'] / s['one_replica']['throughput']:.2f}x",
+            "",
+            "",
+        ],
+    ]
+    text = [
+        "## Production profile",
+        "",
+        "The full-year `fti demo` three ways in one run: Dagster's instance and MLflow on PostgreSQL with the online",
+        "store on Redis (`FTI_ENV=production`, new databases), the embedded default on SQLite, and the plain script",
+        "(the same functions without Dagster).",
+        "",
+        "| run | wall s | inside steps s | vs plain script |",
+        "|---|---|---|---|",
+        f"| PostgreSQL + Redis | {spread(pg.get('walls', [pg['wall']]), '.0f')} | {pg['steps_total']:.0f} | {pg['wall'] / plain['wall'] - 1:+.0%} |",
+        f"| SQLite | {lite['wall']:.0f} | {lite['steps_total']:.0f} | {lite['wall'] / plain['wall'] - 1:+.0%} |",
+        f"| plain script | {spread(plain.get('walls', [plain['wall']]), '.0f')} | {plain['total']:.0f} (after imports) | |",
+        "",
+        "Wall times are min / median / max where a run was repeated (alternating with its peer); the ratios use",
+        "the medians, and the inside-steps figure is the median run's.",
+        "",
+        f"`bentoml serve` of the SQLite demo's champion, one real flight per request, open loop at {s['rate']} req/s for",
+        f"{s['seconds']:.0f} s (load average {s['loadavg_1m']:.1f} at the start); the Redis server holds the same refresh",
+        f"(answers identical: {'yes' if not s['differing_fields'] else '**no**, differing in ' + ', '.join(s['differing_fields'])}).",
+        "",
+        "| online store | p50 ms | p99 ms | max ms | errors |",
+        "|---|---|---|---|---|",
+    ]
     for name in ("sqlite", "redis"):
         m = s[name]
         text.append(f"| {name} | {m['p50_ms']} | {m['p99_ms']} | {m['max_ms']} | {m['errors']} |")
-    text += ["", f"Replicas on Redis, closed loops with {s['one_replica']['connections']} connections in all, split evenly:", "",
-             "| replicas | req/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]  # fmt: skip
+    text += [
+        "",
+        f"Replicas on Redis, closed loops with {s['one_replica']['connections']} connections in all, split evenly:",
+        "",
+        "| replicas | req/s | p50 ms | p99 ms | errors |",
+        "|---|---|---|---|---|",
+    ]
     for m in (s["one_replica"], s["two_replicas"]):
-        text.append(f"| {m['replicas']} | {m['throughput']:,.0f} | {m['p50_ms']} | {m['p99_ms']} | {m['errors']} |")
-    text += ["", "Every replica runs one worker per core on the same two cores as the load generator: a second",
-             "replica adds processes, not cores. Command: `python -m bench.production demo|serving HOME`.", ""]  # fmt: skip
+        text.append(
+            f"| {m['replicas']} | {m['throughput']:,.0f} | {m['p50_ms']} | {m['p99_ms']} | {m['errors']} |"
+        )
+    text += [
+        "",
+        "Every replica runs one worker per core on the same two cores as the load generator: a second",
+        "replica adds processes, not cores. Command: `python -m bench.production demo|serving HOME`.",
+        "",
+    ]
     return rows, text
 
 
 def pieces(r: dict) -> Rendered:
-    text = ["## Point-in-time build in monthly pieces", "",
-            "The join `training_dataset` runs: month by month (`training.pieces.build_pieces`), each month reading only",
-            "the feature rows its TTLs can reach and written to its own Parquet file, beside the bare DuckDB ASOF",
-            "query over the whole year (up to 10x: at 30x it needs about 23 GB of the machine's 24). Peak RSS is the build",
-            "process's. Outputs are compared value by value.",
-            "Command: `python -m bench.pit_engines pieced|duckdb SCALE REPEATS`; section: `python -m bench.run pieces`.", "",
-            "| scale | rows | engine | seconds (min / median / max) | rows/s | peak RSS MB | equal |",
-            "|---|---|---|---|---|---|---|"]  # fmt: skip
+    text = [
+        "## Point-in-time build in monthly pieces",
+        "",
+        "The join `training_dataset` runs: month by month (`training.pieces.build_pieces`), each month reading only",
+        "the feature rows its TTLs can reach and written to its own Parquet file, beside the bare DuckDB ASOF",
+        "query over the whole year (up to 10x: at 30x it needs about 23 GB of the machine's 24). Peak RSS is the build",
+        "process's. Outputs are compared value by value.",
+        "Command: `python -m bench.pit_engines pieced|duckdb SCALE REPEATS`; section: `python -m bench.run pieces`.",
+        "",
+        "| scale | rows | engine | seconds (min / median / max) | rows/s | peak RSS MB | equal |",
+        "|---|---|---|---|---|---|---|",
+    ]
     rows = []
     for scale, s in r.items():
-        for name, m, equal in (("pieced", s["pieced"], ""), ("DuckDB ASOF", s.get("duckdb"), _equal(s, "equal_duckdb"))):
+        for name, m, equal in (
+            ("pieced", s["pieced"], ""),
+            ("DuckDB ASOF", s.get("duckdb"), _equal(s, "equal_duckdb")),
+        ):
             if m is None:  # too large for the machine: the reason is recorded instead
                 text.append(f"| {scale}x | | {name} | not run: {s['duckdb_skipped']} | | | |")
                 continue
-            text.append(f"| {scale}x | {m['rows']:,} | {name} | {spread(m['seconds'])} | {rate(m['rows'], m['seconds']):,.0f} | {m['peak_rss_mb']:,.0f} | {equal} |")
+            text.append(
+                f"| {scale}x | {m['rows']:,} | {name} | {spread(m['seconds'])} | {rate(m['rows'], m['seconds']):,.0f} | {m['peak_rss_mb']:,.0f} | {equal} |"
+            )
         if scale == "30":
             rss = s["pieced"]["peak_rss_mb"]
-            peer = f"DuckDB {s['duckdb']['peak_rss_mb']:,.0f} MB" if "duckdb" in s else "DuckDB not run (about 23 GB)"
-            rows.append(["pieced PIT build peak RSS at 30x", f"{rss:,.0f} MB", peer, "", "<= 4,096 MB", met(rss <= 4096)])
+            peer = (
+                f"DuckDB {s['duckdb']['peak_rss_mb']:,.0f} MB"
+                if "duckdb" in s
+                else "DuckDB not run (about 23 GB)"
+            )
+            rows.append(
+                [
+                    "pieced PIT build peak RSS at 30x",
+                    f"{rss:,.0f} MB",
+                    peer,
+                    "",
+                    "<= 4,096 MB",
+                    met(rss <= 4096),
+                ]
+            )
         if scale == "100":
             rss = s["pieced"]["peak_rss_mb"]
-            rows.append(["pieced PIT build at 100x", f"{rss:,.0f} MB peak", "DuckDB not run", "", "builds in 24 GB", met(rss < 24 * 1024)])
+            rows.append(
+                [
+                    "pieced PIT build at 100x",
+                    f"{rss:,.0f} MB peak",
+                    "DuckDB not run",
+                    "",
+                    "builds in 24 GB",
+                    met(rss < 24 * 1024),
+                ]
+            )
     return rows, [*text, ""]
 
 
 SECTIONS: dict[str, Callable[[dict], Rendered]] = {
-    "pit": pit, "batch": batch, "serving": serving, "orchestration": orchestration, "drift": drift,
-    "production": production, "pieces": pieces,
-}  # fmt: skip
+    "pit": pit,
+    "batch": batch,
+    "serving": serving,
+    "orchestration": orchestration,
+    "drift": drift,
+    "production": production,
+    "pieces": pieces,
+}

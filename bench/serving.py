@@ -41,12 +41,12 @@ import polars as pl
 
 # None of these imports BentoML at import time: main() sets BENTOML_HOME before anything does.
 from bench.loadgen import Result, closed_loop, open_loop, request_bytes
-from fti_assets.inference.serving.model_store import load_serving_model
-from fti_assets.inference.serving.online_store import OnlineStoreReader
-from fti_assets.inference.serving.predictor import feature_rows, spine
-from fti_assets.inference.serving.process import ServiceProcess
-from fti_assets.inference.serving.schemas import FlightRequest
 from fti_assets.resources.offline_store import OfflineStore
+from fti_assets.serving.model_store import load_serving_model
+from fti_assets.serving.predictor import feature_rows, spine
+from fti_assets.serving.schemas import FlightRequest
+from fti_assets.serving.sqlite_store import OnlineStoreReader
+from fti_assets_tests.service_process import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 RATES = (100, 250, 500, 1000, 1500, 2000, 2500)
@@ -71,12 +71,14 @@ def morning_home(home: Path, into: Path) -> Path:
     last day, so the picked flights are published ones, served from their precomputed vectors
     (the refresh HOME ends with, after the last day, has no flight left to publish). Predictions
     get logged here; the registry stays HOME's."""
-    from fti_assets.inference.serving.refresh import write_refresh
+    from fti_assets.inference.refresh import write_refresh
     from fti_assets.resources.online_store import OnlineStore
 
     into.mkdir(parents=True)
     store = OfflineStore(home=str(home))
-    morning = datetime.combine(store.read("flight_schedule")["flight_date"].max(), datetime.min.time(), tzinfo=UTC)
+    morning = datetime.combine(
+        store.read("flight_schedule")["flight_date"].max(), datetime.min.time(), tzinfo=UTC
+    )
     write_refresh(OnlineStore(path=str(into / "online.sqlite")), store, store.read("airports"), morning)
     return into
 
@@ -92,11 +94,18 @@ def pick_flights(home: Path, n: int, online: Path | None = None) -> list[dict[st
     if day.is_empty():
         day = schedule.filter(pl.col("scheduled_departure") >= as_of - pl.duration(days=1))
     bodies = [
-        {"carrier": r["carrier"], "flight": r["flight"], "tailnum": r["tailnum"], "origin": r["origin"], "dest": r["dest"],
-         "distance": r["distance"], "scheduled_departure": r["scheduled_departure"].astimezone(ZoneInfo(r["origin_tz"])).isoformat(),
-         "scheduled_arrival": r["scheduled_arrival"].isoformat()}
+        {
+            "carrier": r["carrier"],
+            "flight": r["flight"],
+            "tailnum": r["tailnum"],
+            "origin": r["origin"],
+            "dest": r["dest"],
+            "distance": r["distance"],
+            "scheduled_departure": r["scheduled_departure"].astimezone(ZoneInfo(r["origin_tz"])).isoformat(),
+            "scheduled_arrival": r["scheduled_arrival"].isoformat(),
+        }
         for r in day.sort("flight_id").sample(min(day.height, 20 * n), seed=7).iter_rows(named=True)
-    ]  # fmt: skip
+    ]
     dumped = [FlightRequest.model_validate(b).model_dump() for b in bodies]
     _, unknown = feature_rows(spine(dumped, store), store)
     known = [b for b, u in zip(bodies, unknown, strict=True) if not u]
@@ -105,7 +114,9 @@ def pick_flights(home: Path, n: int, online: Path | None = None) -> list[dict[st
 
 def bare_lightgbm(home: Path, online: Path, flight: dict[str, Any], calls: int) -> dict[str, Any]:
     """The floor: the champion booster on the flight's encoded row, nothing else."""
-    model = load_serving_model(json.loads((home / "records" / "flight_delay_bento.json").read_text())["model_tag"])
+    model = load_serving_model(
+        json.loads((home / "records" / "flight_delay_bento.json").read_text())["model_tag"]
+    )
     store = OnlineStoreReader(online / "online.sqlite")
     rows, _ = feature_rows(spine([FlightRequest.model_validate(flight).model_dump()], store), store)
     row = model.spec.encode_rows(rows, model.codes)  # 1 x n_features, float64, ready
@@ -118,9 +129,14 @@ def bare_lightgbm(home: Path, online: Path, flight: dict[str, Any], calls: int) 
         booster.predict(row, num_threads=1)
         took[i] = time.perf_counter_ns() - start
     ms = took / 1e6
-    return {"calls": calls, "n_features": int(row.shape[1]), "p50_ms": round(float(np.percentile(ms, 50)), 4),
-            "p99_ms": round(float(np.percentile(ms, 99)), 4), "calls_per_s": round(calls / (took.sum() / 1e9)),
-            "delay_probability": float(booster.predict(row, num_threads=1)[0])}  # fmt: skip
+    return {
+        "calls": calls,
+        "n_features": int(row.shape[1]),
+        "p50_ms": round(float(np.percentile(ms, 50)), 4),
+        "p99_ms": round(float(np.percentile(ms, 99)), 4),
+        "calls_per_s": round(calls / (took.sum() / 1e9)),
+        "delay_probability": float(booster.predict(row, num_threads=1)[0]),
+    }
 
 
 def run(load: Callable[..., Result], *args: Any) -> dict[str, Any]:
@@ -128,22 +144,40 @@ def run(load: Callable[..., Result], *args: Any) -> dict[str, Any]:
     cpu = time.process_time()
     r = load(*args)
     n = len(r.latencies_ms)
-    return {"requests": n, "seconds": round(r.seconds, 2), "throughput": round(r.throughput, 1), "p50_ms": round(r.percentile(50), 2),
-            "p99_ms": round(r.percentile(99), 2), "max_ms": round(float(r.latencies_ms.max()), 2) if n else None,
-            "errors": r.errors, "client_cpu_s": round(time.process_time() - cpu, 2)}  # fmt: skip
+    return {
+        "requests": n,
+        "seconds": round(r.seconds, 2),
+        "throughput": round(r.throughput, 1),
+        "p50_ms": round(r.percentile(50), 2),
+        "p99_ms": round(r.percentile(99), 2),
+        "max_ms": round(float(r.latencies_ms.max()), 2) if n else None,
+        "errors": r.errors,
+        "client_cpu_s": round(time.process_time() - cpu, 2),
+    }
 
 
 def repeated(times: int, load: Callable[..., Result], *args: Any) -> dict[str, Any]:
     """One load point run ``times`` times back to back: each figure is the median of the runs,
     and ``runs`` keeps every run (BENCHMARKS.md shows min / median / max)."""
     runs = [run(load, *args) for _ in range(times)]
-    middle = {key: statistics.median(r[key] for r in runs) for key in ("throughput", "p50_ms", "p99_ms", "max_ms")}
-    return {**runs[0], **middle, "requests": sum(r["requests"] for r in runs), "errors": sum(r["errors"] for r in runs), "runs": runs}
+    middle = {
+        key: statistics.median(r[key] for r in runs) for key in ("throughput", "p50_ms", "p99_ms", "max_ms")
+    }
+    return {
+        **runs[0],
+        **middle,
+        "requests": sum(r["requests"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "runs": runs,
+    }
 
 
 def ask(port: int, flight: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/predict", data=json.dumps({"flights": [flight]}).encode(),
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/predict",
+        data=json.dumps({"flights": [flight]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         [prediction] = json.loads(response.read())
     return prediction
@@ -157,15 +191,25 @@ def measure(port: int, flights: list[dict[str, Any]], seconds: float, repeats: i
     # Warm-up with 8 connections so every worker has imported, loaded and run the whole path.
     warm = closed_loop(port, payload, 8, 3.0)
     # Which path served the flight under load: "precomputed" (the refresh's stored vector) or "computed".
-    out: dict[str, Any] = {"answers": answers, "load_path": answers[0].get("path"), "warmup_requests": len(warm.latencies_ms),
-                           "closed": {}, "open": []}  # fmt: skip
+    out: dict[str, Any] = {
+        "answers": answers,
+        "load_path": answers[0].get("path"),
+        "warmup_requests": len(warm.latencies_ms),
+        "closed": {},
+        "open": [],
+    }
     for connections in (1, 8):
         out["closed"][f"c{connections}"] = repeated(repeats, closed_loop, port, payload, connections, seconds)
         say(f"closed c={connections}: {out['closed'][f'c{connections}']}")
     for rate in RATES:
         try:
             result = {"rate": rate, **repeated(repeats, open_loop, port, payload, rate, seconds)}
-        except (OSError, EOFError, ValueError, IndexError) as error:  # a server dropping connections ends the sweep
+        except (
+            OSError,
+            EOFError,
+            ValueError,
+            IndexError,
+        ) as error:  # a server dropping connections ends the sweep
             out["open"].append({"rate": rate, "failed": repr(error)})
             break
         out["open"].append(result)
@@ -189,15 +233,32 @@ class PeerProcess(ServiceProcess):
 
     def command(self) -> list[str]:
         # uvicorn's defaults (uvloop, httptools), as under BentoML; its backlog is BentoML's.
-        return [sys.executable, "-m", "uvicorn", self.target, "--host", "127.0.0.1", "--port", str(self.port),
-                "--workers", str(WORKERS), "--backlog", "2048", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            self.target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(WORKERS),
+            "--backlog",
+            "2048",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("home", type=Path)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each run of a load point")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each load point (figures are their medians)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs of each load point (figures are their medians)"
+    )
     args = parser.parse_args()
     home = args.home.expanduser().resolve()
     # BentoML fixes its store when first imported: point it at HOME's before any import.
@@ -208,14 +269,31 @@ def main() -> None:
     flights = pick_flights(home, 20, homes["bentoml"])
     say(f"bare LightGBM on {bento['model_tag']}")
     # The machine may be shared: the load average at the start says how quiet it was.
-    report: dict[str, Any] = {"home": str(home), "seconds": args.seconds, "repeats": args.repeats, "workers": WORKERS, "loadavg_1m": os.getloadavg()[0], "bento": bento["bento"],
-                              "model_tag": bento["model_tag"], "flight": flights[0]}  # fmt: skip
+    report: dict[str, Any] = {
+        "home": str(home),
+        "seconds": args.seconds,
+        "repeats": args.repeats,
+        "workers": WORKERS,
+        "loadavg_1m": os.getloadavg()[0],
+        "bento": bento["bento"],
+        "model_tag": bento["model_tag"],
+        "flight": flights[0],
+    }
     report["bare_lightgbm"] = bare_lightgbm(home, homes["bentoml"], flights[0], 20_000)
     # The scratch homes have no model store or registry of their own: both servers use HOME's.
-    env = {"BENTOML_HOME": str(home / "bentoml"), "FTI_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"}
-    servers = {"bentoml": ServiceProcess(bento["bento"], homes["bentoml"], env=env, log=scratch / "bentoml.log"),
-               "fastapi": PeerProcess("bench.fastapi_peer:app", homes["fastapi"], env=env, log=scratch / "fastapi.log"),
-               "bare_bentoml": BareBentoProcess("bench.bare_bento:ConstantService", scratch / "bare-home", env=env, log=scratch / "bare.log")}  # fmt: skip
+    env = {
+        "BENTOML_HOME": str(home / "bentoml"),
+        "FTI_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
+    }
+    servers = {
+        "bentoml": ServiceProcess(bento["bento"], homes["bentoml"], env=env, log=scratch / "bentoml.log"),
+        "fastapi": PeerProcess(
+            "bench.fastapi_peer:app", homes["fastapi"], env=env, log=scratch / "fastapi.log"
+        ),
+        "bare_bentoml": BareBentoProcess(
+            "bench.bare_bento:ConstantService", scratch / "bare-home", env=env, log=scratch / "bare.log"
+        ),
+    }
     for name, server in servers.items():  # one at a time: each gets both cores (with the client)
         say(f"{name}: {server.target}")
         try:
@@ -232,7 +310,9 @@ def main() -> None:
     pairs = list(zip(ours, theirs, strict=True))
     report["same_answers"] = all(a["delay_probability"] == b["delay_probability"] for a, b in pairs)
     report["same_json"] = ours == theirs  # flight_id, version, as_of and unknown too
-    report["bare_matches_servers"] = report["bare_lightgbm"]["delay_probability"] == ours[0]["delay_probability"]
+    report["bare_matches_servers"] = (
+        report["bare_lightgbm"]["delay_probability"] == ours[0]["delay_probability"]
+    )
     print(json.dumps(report))
 
 

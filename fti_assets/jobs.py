@@ -37,7 +37,14 @@ def training_pipeline(settings: Settings) -> UnresolvedAssetJobDefinition:
     limit = {"key": "fti/step", "value": "training_dataset_piece", "limit": settings.dataset_pieces}
     return dg.define_asset_job(
         TRAINING_PIPELINE,
-        selection=dg.AssetSelection.assets("training_dataset", "trained_model", "model_evaluation", "model_card", "champion_model", "flight_delay_bento"),
+        selection=dg.AssetSelection.assets(
+            "training_dataset",
+            "trained_model",
+            "model_evaluation",
+            "model_card",
+            "champion_model",
+            "flight_delay_bento",
+        ),
         config={"execution": {"config": {"multiprocess": {"tag_concurrency_limits": [limit]}}}},
         description="FTI training pipeline: point-in-time training dataset, LightGBM model (MLflow), evaluation against the champion, model card, "
         "promotion gates, Bento.",
@@ -56,7 +63,10 @@ online_refresh = dg.define_asset_job(
 )
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
-    selection=(dg.AssetSelection.groups("raw", "features", "inference", "monitoring") | dg.AssetSelection.assets("online_features"))
+    selection=(
+        dg.AssetSelection.groups("raw", "features", "inference", "monitoring")
+        | dg.AssetSelection.assets("online_features")
+    )
     - dg.AssetSelection.assets("replay_report", *SCHEDULE_FEED),
     description="The FTI feature and inference pipelines and monitoring for one finished day: outcomes and features, online "
     "refresh, batch predictions, drift and performance. The day's schedule came earlier, through `schedule_feed`.",
@@ -68,8 +78,13 @@ challenger_rollout = dg.define_asset_job(
 )
 monitoring_pipeline = dg.define_asset_job(
     "monitoring_pipeline",
-    selection=dg.AssetSelection.assets("model_performance", "feature_drift_report", "prediction_drift_report", "shadow_comparison",
-                                       "serving_skew"),
+    selection=dg.AssetSelection.assets(
+        "model_performance",
+        "feature_drift_report",
+        "prediction_drift_report",
+        "shadow_comparison",
+        "serving_skew",
+    ),
     description="Monitoring, closing the FTI loop: performance on known outcomes, feature and prediction drift, shadow evidence (the retraining sensor reads them).",
 )
 replay_report_job = dg.define_asset_job(
@@ -82,8 +97,17 @@ champion_change = dg.define_asset_job(
     selection=dg.AssetSelection.assets("champion_model", "flight_delay_bento"),
     description="FTI training pipeline, deployment: move the champion (promote the evaluated challenger, or roll back) and package it.",
 )
-JOBS = [schedule_feed, online_refresh, feature_pipeline, inference_pipeline, monitoring_pipeline, daily_pipeline, challenger_rollout,
-        champion_change, replay_report_job]
+JOBS = [
+    schedule_feed,
+    online_refresh,
+    feature_pipeline,
+    inference_pipeline,
+    monitoring_pipeline,
+    daily_pipeline,
+    challenger_rollout,
+    champion_change,
+    replay_report_job,
+]
 
 
 def build_jobs(settings: Settings) -> list[UnresolvedAssetJobDefinition]:

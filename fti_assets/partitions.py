@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from fti_assets.domain.feature_groups import FeatureGroup, history_reach
+from fti_assets.domain.catalog import FeatureGroup, history_reach
 from fti_assets.domain.schedule import MAX_SCHEDULE_LEAD_DAYS
 from fti_assets.settings import Settings
 
@@ -36,7 +36,9 @@ daily_partitions = daily_partitions_for(date(2013, 1, 1), date(2013, 12, 31))
 def trailing_days(before: int, after: int = 0) -> dg.TimeWindowPartitionMapping:
     """Each daily partition reads an upstream's days from ``before`` days before it to ``after``
     days after it; days outside the partitions (before the first) are skipped, not required."""
-    return dg.TimeWindowPartitionMapping(start_offset=-before, end_offset=after, allow_nonexistent_upstream_partitions=True)
+    return dg.TimeWindowPartitionMapping(
+        start_offset=-before, end_offset=after, allow_nonexistent_upstream_partitions=True
+    )
 
 
 #: Every upstream day up to the partition's own. Dagster has no such mapping; a trailing
@@ -50,7 +52,12 @@ def history_deps(groups: Sequence[FeatureGroup]) -> list[dg.AssetDep]:
     deps = []
     for group in groups:
         reach = history_reach(group)
-        deps.append(dg.AssetDep(group.name, partition_mapping=dg.AllPartitionMapping() if reach is None else trailing_days(*reach)))
+        deps.append(
+            dg.AssetDep(
+                group.name,
+                partition_mapping=dg.AllPartitionMapping() if reach is None else trailing_days(*reach),
+            )
+        )
     return deps
 
 
@@ -59,6 +66,8 @@ def bind_partitions(assets: Sequence[dg.AssetsDefinition], settings: Settings) -
     bound = daily_partitions_for(settings.first_day, settings.last_day)
 
     def rebind(spec: dg.AssetSpec) -> dg.AssetSpec:
-        return spec.replace_attributes(partitions_def=bound) if spec.partitions_def == daily_partitions else spec
+        return (
+            spec.replace_attributes(partitions_def=bound) if spec.partitions_def == daily_partitions else spec
+        )
 
     return [asset.map_asset_specs(rebind) for asset in assets]

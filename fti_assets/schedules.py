@@ -15,13 +15,20 @@ if TYPE_CHECKING:  # the type define_asset_job returns; dagster exports it only 
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 
-def _partitions(context: dg.ScheduleEvaluationContext, job: UnresolvedAssetJobDefinition) -> dg.PartitionsDefinition:
+def _partitions(
+    context: dg.ScheduleEvaluationContext, job: UnresolvedAssetJobDefinition
+) -> dg.PartitionsDefinition:
     """The job's partitions as the code location bound them (``partitions.bind_partitions``)."""
     return context.repository_def.get_job(job.name).partitions_def
 
 
-@dg.schedule(job=daily_pipeline, name="daily_pipeline_schedule", cron_schedule="0 6 * * *", execution_timezone="UTC",
-             default_status=dg.DefaultScheduleStatus.STOPPED)  # fmt: skip
+@dg.schedule(
+    job=daily_pipeline,
+    name="daily_pipeline_schedule",
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
 def daily_schedule(context: dg.ScheduleEvaluationContext):
     """Each finished day's outcomes and features, online refresh, batch predictions and
     monitoring, at 06:00 UTC for the day before. Stopped by default: the embedded data ends
@@ -37,7 +44,12 @@ def schedule_feed_partition(tick: date, lead_days: int) -> str:
     return (tick - timedelta(days=1) + timedelta(days=lead_days)).isoformat()
 
 
-@dg.schedule(job=schedule_feed, cron_schedule="0 5 * * *", execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
+@dg.schedule(
+    job=schedule_feed,
+    cron_schedule="0 5 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
 def schedule_feed_schedule(context: dg.ScheduleEvaluationContext, source: RawSource):
     """Ingests the schedule published yesterday (the flights of `schedule_lead_days` later), an
     hour before the daily pipeline refreshes the online store, so tomorrow's flights are known."""
@@ -47,13 +59,21 @@ def schedule_feed_schedule(context: dg.ScheduleEvaluationContext, source: RawSou
     return dg.RunRequest(run_key=f"schedule-{key}", partition_key=key)
 
 
-@dg.schedule(job=online_refresh, cron_schedule="0 * * * *", execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED)
+@dg.schedule(
+    job=online_refresh,
+    cron_schedule="0 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
 def online_refresh_hourly(context: dg.ScheduleEvaluationContext):
     """Refreshes the online store at the top of every hour, as of that hour: an hourly cadence
     for weather and delay statistics, worth it where their feature pipelines ingest hourly
     (the daily schedule refreshes as of midnight). `fti replay --refresh hourly` measures it."""
     as_of = context.scheduled_execution_time.replace(minute=0, second=0, microsecond=0)
-    return dg.RunRequest(run_key=f"online-{as_of.isoformat()}", run_config={"ops": {"online_features": {"config": {"as_of": as_of.isoformat()}}}})
+    return dg.RunRequest(
+        run_key=f"online-{as_of.isoformat()}",
+        run_config={"ops": {"online_features": {"config": {"as_of": as_of.isoformat()}}}},
+    )
 
 
 SCHEDULES = [schedule_feed_schedule, daily_schedule, online_refresh_hourly]

@@ -111,11 +111,20 @@ class Settings:
 
     def as_env(self) -> dict[str, str]:
         """The environment variables that make ``from_env`` give these settings (for child processes)."""
-        return {"FTI_HOME": str(self.home), "FTI_SOURCE": self.source, "FTI_ENV": self.env, "FTI_FIRST_DAY": self.first_day.isoformat(),
-                "FTI_LAST_DAY": self.last_day.isoformat(), "FTI_REPORTS_URL": self.reports_url, "FTI_MLFLOW_UI_URL": self.mlflow_ui_url,
-                "FTI_DAGSTER_URL": self.dagster_url, "FTI_SCHEDULE_LEAD_DAYS": str(self.schedule_lead_days),
-                **({"FTI_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {}),
-                "FTI_DATASET_PIECES": str(self.dataset_pieces), **({"FTI_POLICY": self.policy_path} if self.policy_path else {})}  # fmt: skip
+        return {
+            "FTI_HOME": str(self.home),
+            "FTI_SOURCE": self.source,
+            "FTI_ENV": self.env,
+            "FTI_FIRST_DAY": self.first_day.isoformat(),
+            "FTI_LAST_DAY": self.last_day.isoformat(),
+            "FTI_REPORTS_URL": self.reports_url,
+            "FTI_MLFLOW_UI_URL": self.mlflow_ui_url,
+            "FTI_DAGSTER_URL": self.dagster_url,
+            "FTI_SCHEDULE_LEAD_DAYS": str(self.schedule_lead_days),
+            **({"FTI_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {}),
+            "FTI_DATASET_PIECES": str(self.dataset_pieces),
+            **({"FTI_POLICY": self.policy_path} if self.policy_path else {}),
+        }
 
     @property
     def optuna_storage(self) -> str:
@@ -169,7 +178,9 @@ class Settings:
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         if self.production:
-            raise ValueError("FTI_ENV=production needs FTI_MLFLOW_TRACKING_URI (e.g. postgresql://user@host:5432/mlflow)")
+            raise ValueError(
+                "FTI_ENV=production needs FTI_MLFLOW_TRACKING_URI (e.g. postgresql://user@host:5432/mlflow)"
+            )
         return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
     @property

@@ -20,8 +20,14 @@ SLICE_START, SLICE_END = date(2013, 1, 1), date(2013, 1, 14)
 #: Modules that each take minutes (measured on two cores), started first. xdist would otherwise
 #: hand out modules by test count, largest first, so these one- and few-test modules went last:
 #: with them first the suite took 1,583 s instead of 1,724 s on the same host.
-LONGEST_MODULES = ("monitoring/test_replay.py", "test_definitions_cli.py", "inference/test_prediction_log.py",
-                   "test_production_dagster.py", "test_production.py", "test_browser.py")  # fmt: skip
+LONGEST_MODULES = (
+    "monitoring/test_replay.py",
+    "test_definitions_cli.py",
+    "inference/test_prediction_log.py",
+    "test_production_dagster.py",
+    "test_production.py",
+    "test_browser.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -48,7 +54,9 @@ def write_source_slice(folder: Path, start: date, end: date, fmt: str = "parquet
 
 
 def settings_for(home: Path, source: str | Path = PACKAGED) -> Settings:
-    return Settings(home=home, source=str(source), env="local", first_day=date(2013, 1, 1), last_day=date(2013, 12, 31))
+    return Settings(
+        home=home, source=str(source), env="local", first_day=date(2013, 1, 1), last_day=date(2013, 12, 31)
+    )
 
 
 def materialize(
@@ -69,7 +77,10 @@ def materialize(
     keys = [dg.AssetKey(name) for name in select]
     tags = {}
     if start is not None:
-        tags = {"dagster/asset_partition_range_start": start.isoformat(), "dagster/asset_partition_range_end": end.isoformat()}
+        tags = {
+            "dagster/asset_partition_range_start": start.isoformat(),
+            "dagster/asset_partition_range_end": end.isoformat(),
+        }
     return dg.materialize(
         bind_partitions(ASSETS, settings),
         selection=keys,
@@ -82,10 +93,28 @@ def materialize(
 
 
 RAW = ["flights", "schedules", "weather", "planes", "airports", "airlines"]
-FEATURES = ["flight_schedule", "flight_outcomes", "origin_weather", "carrier_delay_stats", "route_delay_stats",
-            "plane_last_arrival", "plane_attributes", "origin_congestion"]  # fmt: skip
-TRAINING_CONFIG = {"ops": {"training_dataset": {"config": {
-    "start": "2013-01-01", "end": "2013-01-14", "train_end": "2013-01-10", "validation_end": "2013-01-12"}}}}  # fmt: skip
+FEATURES = [
+    "flight_schedule",
+    "flight_outcomes",
+    "origin_weather",
+    "carrier_delay_stats",
+    "route_delay_stats",
+    "plane_last_arrival",
+    "plane_attributes",
+    "origin_congestion",
+]
+TRAINING_CONFIG = {
+    "ops": {
+        "training_dataset": {
+            "config": {
+                "start": "2013-01-01",
+                "end": "2013-01-14",
+                "train_end": "2013-01-10",
+                "validation_end": "2013-01-12",
+            }
+        }
+    }
+}
 
 
 @pytest.fixture(scope="session")

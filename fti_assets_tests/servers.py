@@ -40,9 +40,13 @@ def _admin():
     import psycopg2
 
     try:
-        conn = psycopg2.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname="postgres", connect_timeout=3)
+        conn = psycopg2.connect(
+            host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname="postgres", connect_timeout=3
+        )
     except psycopg2.OperationalError as exc:
-        _unavailable(f"PostgreSQL at {POSTGRES_HOST}:{POSTGRES_PORT} is unreachable: {str(exc).strip().splitlines()[0]}")
+        _unavailable(
+            f"PostgreSQL at {POSTGRES_HOST}:{POSTGRES_PORT} is unreachable: {str(exc).strip().splitlines()[0]}"
+        )
     conn.autocommit = True
     return conn
 
@@ -128,10 +132,24 @@ class RedisServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         # Append-only with fsync on every write: a restart finds what was written before the stop.
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.folder),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         for _ in range(100):
             try:
@@ -147,9 +165,18 @@ class RedisServer:
             self.process.wait(timeout=20)
 
 
-def production_env(home: Path, dagster_db: str, mlflow_db: str, prefix: str, redis_url: str = REDIS_URL) -> dict[str, str]:
+def production_env(
+    home: Path, dagster_db: str, mlflow_db: str, prefix: str, redis_url: str = REDIS_URL
+) -> dict[str, str]:
     """The environment of the production profile for one FTI_HOME, its databases and key prefix."""
-    return {"FTI_ENV": "production", "FTI_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),
-            "FTI_DAGSTER_POSTGRES_URL": postgres_url(dagster_db), "FTI_MLFLOW_TRACKING_URI": postgres_url(mlflow_db),
-            "FTI_MLFLOW_ARTIFACTS": str(home.parent / "artifacts"), "FTI_REDIS_URL": redis_url, "FTI_REDIS_PREFIX": prefix,
-            "BENTOML_HOME": str(home / "bentoml")}  # fmt: skip
+    return {
+        "FTI_ENV": "production",
+        "FTI_HOME": str(home),
+        "DAGSTER_HOME": str(home / "dagster"),
+        "FTI_DAGSTER_POSTGRES_URL": postgres_url(dagster_db),
+        "FTI_MLFLOW_TRACKING_URI": postgres_url(mlflow_db),
+        "FTI_MLFLOW_ARTIFACTS": str(home.parent / "artifacts"),
+        "FTI_REDIS_URL": redis_url,
+        "FTI_REDIS_PREFIX": prefix,
+        "BENTOML_HOME": str(home / "bentoml"),
+    }

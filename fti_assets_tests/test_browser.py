@@ -18,13 +18,22 @@ import pytest
 
 from fti_assets_tests.ui_stack import LENIENT, REPO, TRAINING_WINDOW, Stack, prepare
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 GROUPS = ("raw", "features", "training", "deployment", "inference", "monitoring")
 LOCATION = "fti_assets.definitions"
 # One process for the whole run: each step of the default executor re-imports the code location.
-LAUNCH_CONFIG = {"execution": {"config": {"in_process": {}}},
-                 "ops": {"training_dataset": {"config": TRAINING_WINDOW}, "model_evaluation": {"config": LENIENT}}}  # fmt: skip
+LAUNCH_CONFIG = {
+    "execution": {"config": {"in_process": {}}},
+    "ops": {"training_dataset": {"config": TRAINING_WINDOW}, "model_evaluation": {"config": LENIENT}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +98,16 @@ def test_model_evaluation_shows_its_auc_and_plots_that_load(stack: Stack, page, 
     page.screenshot(path=artifacts / "evaluation.png", full_page=True)
 
 
-def test_training_pipeline_launched_from_the_launchpad_ends_with_its_verdict(stack: Stack, page, artifacts: Path) -> None:
+def test_training_pipeline_launched_from_the_launchpad_ends_with_its_verdict(
+    stack: Stack, page, artifacts: Path
+) -> None:
     page.goto(f"{stack.dagster_url}/locations/{LOCATION}/jobs/training_pipeline/playground")
     page.locator(".CodeMirror").first.wait_for()
     # JSON is YAML; the editor is CodeMirror 5, whose instance hangs on its element.
-    page.evaluate("config => document.querySelector('.CodeMirror').CodeMirror.setValue(config)", json.dumps(LAUNCH_CONFIG))
+    page.evaluate(
+        "config => document.querySelector('.CodeMirror').CodeMirror.setValue(config)",
+        json.dumps(LAUNCH_CONFIG),
+    )
     page.get_by_role("button", name="Launch Run").click()
     page.wait_for_url("**/runs/**")
     deadline, text = time.monotonic() + 900, ""
@@ -112,7 +126,10 @@ def test_a_drift_report_opens_with_its_summary(stack: Stack, page, artifacts: Pa
     response = page.goto(report.get_attribute("href"))
     assert response.status == 200
     summary = page.locator("#fti-summary").inner_text()
-    assert summary.startswith("Feature drift: 2013-01-14") and "Reference: the training split, 2013-01-01" in summary
+    assert (
+        summary.startswith("Feature drift: 2013-01-14")
+        and "Reference: the training split, 2013-01-01" in summary
+    )
     assert "drifted share 0." in summary and ("ALARM" in summary or "no alarm" in summary)
     page.wait_for_timeout(2_000)  # Evidently draws its sections below the summary
     page.screenshot(path=artifacts / "drift-report.png")
@@ -126,6 +143,8 @@ def test_swagger_try_it_out_answers_200(stack: Stack, page, artifacts: Path) -> 
     status = page.locator(".live-responses-table tbody .response-col_status").first
     status.wait_for()
     assert status.inner_text().strip() == "200"
-    body = json.loads(page.locator(".live-responses-table tbody .response-col_description pre").first.inner_text())
+    body = json.loads(
+        page.locator(".live-responses-table tbody .response-col_description pre").first.inner_text()
+    )
     assert body[0]["flight_id"] == "2014-01-02-UA1545-EWR" and 0 < body[0]["delay_probability"] < 1
     page.screenshot(path=artifacts / "swagger.png", full_page=True)

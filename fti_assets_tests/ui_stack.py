@@ -9,14 +9,19 @@ from pathlib import Path
 
 import dagster as dg
 
-from fti_assets.devstack import Server, servers, wait_until_up
-from fti_assets.inference.serving.process import ServiceProcess, free_port
-from fti_assets.instance import write_instance_file
+from fti_assets.platform.devstack import Server, servers, wait_until_up
+from fti_assets.platform.instance import write_instance_file
 from fti_assets_tests.conftest import materialize, settings_for
+from fti_assets_tests.service_process import ServiceProcess, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 LENIENT = {"floor_auc": 0.5, "floor_max_brier": 0.25, "min_improvement": -1.0, "max_slice_drop": 1.0}
-TRAINING_WINDOW = {"start": "2013-01-01", "end": "2013-01-14", "train_end": "2013-01-10", "validation_end": "2013-01-12"}
+TRAINING_WINDOW = {
+    "start": "2013-01-01",
+    "end": "2013-01-14",
+    "train_end": "2013-01-10",
+    "validation_end": "2013-01-12",
+}
 SCORED_DAYS = (date(2013, 1, 12), date(2013, 1, 14))
 
 
@@ -24,15 +29,32 @@ def prepare(feature_home: Path, home: Path):
     """Copy the two-week feature store, then train, promote, package and monitor its last days
     through a persistent Dagster instance under ``home``, so the UI shows these runs."""
     shutil.copytree(feature_home, home)
-    settings = replace(settings_for(home), **{name: f"http://127.0.0.1:{free_port()}" for name in ("reports_url", "mlflow_ui_url", "dagster_url")})
+    settings = replace(
+        settings_for(home),
+        **{
+            name: f"http://127.0.0.1:{free_port()}"
+            for name in ("reports_url", "mlflow_ui_url", "dagster_url")
+        },
+    )
     write_instance_file(settings.dagster_home, production=False)
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
-    ops = {"model_evaluation": {"config": LENIENT}, "online_features": {"config": {"as_of": "2013-01-13T00:00:00+00:00"}}}
-    steps = [(["trained_model", "model_evaluation", "champion_model", "flight_delay_bento", "online_features"], None, None),
-             (["batch_predictions", "feature_drift_report", "prediction_drift_report"], *SCORED_DAYS)]  # fmt: skip
+    ops = {
+        "model_evaluation": {"config": LENIENT},
+        "online_features": {"config": {"as_of": "2013-01-13T00:00:00+00:00"}},
+    }
+    steps = [
+        (
+            ["trained_model", "model_evaluation", "champion_model", "flight_delay_bento", "online_features"],
+            None,
+            None,
+        ),
+        (["batch_predictions", "feature_drift_report", "prediction_drift_report"], *SCORED_DAYS),
+    ]
     for assets, start, end in steps:
         config = {"ops": {k: v for k, v in ops.items() if k in assets}}
-        result = materialize(home, assets, start, end, instance=instance, run_config=config, settings=settings)
+        result = materialize(
+            home, assets, start, end, instance=instance, run_config=config, settings=settings
+        )
         assert result.success, [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     instance.dispose()
     return settings

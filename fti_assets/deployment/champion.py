@@ -52,43 +52,71 @@ def shadow_evidence_problem(store: OfflineStore, version: int, min_rows: int) ->
 def gate_problem(evaluation: dict) -> str | None:
     """What the gates refused (None if they all passed)."""
     if not evaluation["passed"]:
-        return "the gates refused it: " + "; ".join(f"{k}: {g['message']}" for k, g in evaluation["gates"].items() if not g["passed"])
+        return "the gates refused it: " + "; ".join(
+            f"{k}: {g['message']}" for k, g in evaluation["gates"].items() if not g["passed"]
+        )
     return None
 
 
-def promotion_problem(evaluation: dict, champion: int | None, version_tags: dict[str, str], policy_hash: str | None = None) -> str | None:
+def promotion_problem(
+    evaluation: dict, champion: int | None, version_tags: dict[str, str], policy_hash: str | None = None
+) -> str | None:
     """Why ``evaluation`` cannot promote its version now (None if it can)."""
     return gate_problem(evaluation) or stale_problem(evaluation, champion, version_tags, policy_hash)
 
 
-def stale_problem(evaluation: dict, champion: int | None, version_tags: dict[str, str], policy_hash: str | None) -> str | None:
+def stale_problem(
+    evaluation: dict, champion: int | None, version_tags: dict[str, str], policy_hash: str | None
+) -> str | None:
     """Why the evaluation no longer describes the decision to make (None if it does); no one can force past these."""
     if policy_hash is not None and evaluation.get("policy_hash") != policy_hash:
-        return (f"it was evaluated under policy {str(evaluation.get('policy_hash'))[:12]}, but the policy is now {policy_hash[:12]}: "
-                "evaluate it again")  # fmt: skip
+        return (
+            f"it was evaluated under policy {str(evaluation.get('policy_hash'))[:12]}, but the policy is now {policy_hash[:12]}: "
+            "evaluate it again"
+        )
     if version_tags.get("rolled_back_at"):
         return f"it was rolled back at {version_tags['rolled_back_at']} ({version_tags.get('rollback_reason', '')}): train a new version"
     judged_against = evaluation.get("champion_at_evaluation", evaluation.get("champion_version"))
     if judged_against != champion:
         return f"it was evaluated against champion v{judged_against}, but the champion is now v{champion}: evaluate it again"
     if version_tags.get("dataset_hash") != evaluation.get("dataset_hash"):
-        return (f"it was evaluated on dataset {str(evaluation.get('dataset_hash'))[:12]} but trained on "
-                f"{str(version_tags.get('dataset_hash'))[:12]}: evaluate it on its own dataset")  # fmt: skip
+        return (
+            f"it was evaluated on dataset {str(evaluation.get('dataset_hash'))[:12]} but trained on "
+            f"{str(version_tags.get('dataset_hash'))[:12]}: evaluate it on its own dataset"
+        )
     return None
 
 
 def _verdict_output(context: dg.AssetExecutionContext, record: dict) -> dg.Output:
     context.instance.add_run_tags(context.run_id, {VERDICT_TAG: record["verdict"][:1000]})
     context.log.info(record["verdict"])
-    return dg.Output(record, metadata={"verdict": record["verdict"], "outcome": record["outcome"], "champion_version": record["version"],
-                                       "previous_version": record["previous"], "reason": record["reason"]})  # fmt: skip
+    return dg.Output(
+        record,
+        metadata={
+            "verdict": record["verdict"],
+            "outcome": record["outcome"],
+            "champion_version": record["version"],
+            "previous_version": record["previous"],
+            "reason": record["reason"],
+        },
+    )
 
 
-@dg.asset(group_name="deployment", io_manager_key="record_io_manager", backfill_policy=dg.BackfillPolicy.single_run(), pool=LIFECYCLE_POOL)
+@dg.asset(
+    group_name="deployment",
+    io_manager_key="record_io_manager",
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=LIFECYCLE_POOL,
+)
 def champion_model(
-    context: dg.AssetExecutionContext, config: PromotionConfig, model_evaluation: dict, registry: ModelRegistry, store: OfflineStore,
-    lock: ChangeLock, policy: PolicyResource,
-) -> dg.Output:  # fmt: skip
+    context: dg.AssetExecutionContext,
+    config: PromotionConfig,
+    model_evaluation: dict,
+    registry: ModelRegistry,
+    store: OfflineStore,
+    lock: ChangeLock,
+    policy: PolicyResource,
+) -> dg.Output:
     """The model serving traffic: the registry alias `champion`. It moves only to a challenger
     that passed every gate, was judged against the current champion on its own dataset under
     the current policy file (or back, on rollback), unless someone the policy allows forces
@@ -108,46 +136,103 @@ def champion_model(
         if config.action == "rollback":
             reason = config.reason or "manual rollback"
             try:
-                demoted, version = registry.rollback(reason, now, by, json.loads(config.evidence) if config.evidence else None, rules.hash)
+                demoted, version = registry.rollback(
+                    reason, now, by, json.loads(config.evidence) if config.evidence else None, rules.hash
+                )
             except ValueError as exc:
                 raise dg.Failure(str(exc)) from exc
-            record = {"outcome": "rolled back", "version": version, "previous": demoted, "action": "rollback", "at": now, "reason": reason,
-                      "verdict": f"rolled back from v{demoted} to v{version}: {reason}"}  # fmt: skip
+            record = {
+                "outcome": "rolled back",
+                "version": version,
+                "previous": demoted,
+                "action": "rollback",
+                "at": now,
+                "reason": reason,
+                "verdict": f"rolled back from v{demoted} to v{version}: {reason}",
+            }
             return _verdict_output(context, record)
         if config.action != "promote":
             raise dg.Failure(f"unknown action {config.action!r}: use 'promote' or 'rollback'")
         version = model_evaluation["version"]
         base = {"action": "promote", "at": now, "candidate": version, "previous": champion}
         if version == champion:
-            return _verdict_output(context, {**base, "outcome": "kept", "version": champion, "reason": "already the champion",
-                                             "verdict": f"kept v{champion}: it is already the champion"})  # fmt: skip
+            return _verdict_output(
+                context,
+                {
+                    **base,
+                    "outcome": "kept",
+                    "version": champion,
+                    "reason": "already the champion",
+                    "verdict": f"kept v{champion}: it is already the champion",
+                },
+            )
         tags = registry.client().get_model_version(registry.model_name, str(version)).tags
         shadow = rules.policy.shadow_evidence
-        require_shadow = shadow.required if config.require_shadow_evidence is None else config.require_shadow_evidence
+        require_shadow = (
+            shadow.required if config.require_shadow_evidence is None else config.require_shadow_evidence
+        )
         problem = stale_problem(model_evaluation, champion, tags, rules.hash)
         judged = None if problem else gate_problem(model_evaluation)
         if problem is None and judged is None and require_shadow:
-            judged = shadow_evidence_problem(store, version, shadow.min_rows if config.min_evidence_rows is None else config.min_evidence_rows)
+            judged = shadow_evidence_problem(
+                store,
+                version,
+                shadow.min_rows if config.min_evidence_rows is None else config.min_evidence_rows,
+            )
         if judged is not None and config.forced_by:
             if config.forced_by not in rules.policy.force.allowed:
-                raise dg.Failure(f"{config.forced_by!r} may not force a promotion: the policy {rules.path} allows "
-                                 f"{rules.policy.force.allowed or 'nobody'} (force.allowed)")  # fmt: skip
+                raise dg.Failure(
+                    f"{config.forced_by!r} may not force a promotion: the policy {rules.path} allows "
+                    f"{rules.policy.force.allowed or 'nobody'} (force.allowed)"
+                )
             by, judged = f"{by}, forced by {config.forced_by}", None
             config_reason = f"forced by {config.forced_by} over: {gate_problem(model_evaluation) or 'missing shadow evidence'}"
         else:
             config_reason = ""
         problem = problem or judged
-        report = {"gates": model_evaluation["gates"], "metrics": model_evaluation["metrics"], "evaluated_at": model_evaluation["evaluated_at"],
-                  "policy_hash": rules.hash, "policy_overrides": model_evaluation.get("policy_overrides", {})}  # fmt: skip
+        report = {
+            "gates": model_evaluation["gates"],
+            "metrics": model_evaluation["metrics"],
+            "evaluated_at": model_evaluation["evaluated_at"],
+            "policy_hash": rules.hash,
+            "policy_overrides": model_evaluation.get("policy_overrides", {}),
+        }
         if problem is not None:
             registry.refuse(version, problem, now, by, report, rules.hash)
             kept = f"kept v{champion}" if champion is not None else "no champion yet"
-            return _verdict_output(context, {**base, "outcome": "refused", "version": champion, "reason": problem,
-                                             "verdict": f"{kept}, refused v{version} because {problem}"})  # fmt: skip
+            return _verdict_output(
+                context,
+                {
+                    **base,
+                    "outcome": "refused",
+                    "version": champion,
+                    "reason": problem,
+                    "verdict": f"{kept}, refused v{version} because {problem}",
+                },
+            )
         auc = model_evaluation["metrics"]["challenger"]["auc"]
         champion_auc = (model_evaluation["metrics"]["champion"] or {}).get("auc")
-        reason = config.reason or config_reason or (f"passed the gates: test AUC {auc:.4f}" + (f" vs {champion_auc:.4f}" if champion_auc else " (first champion)"))
+        reason = (
+            config.reason
+            or config_reason
+            or (
+                f"passed the gates: test AUC {auc:.4f}"
+                + (f" vs {champion_auc:.4f}" if champion_auc else " (first champion)")
+            )
+        )
         replaced = registry.promote(version, reason, now, by, report, rules.hash)
         registry.tag_version(version, {"promoted_under_policy": rules.hash})
-        return _verdict_output(context, {**base, "outcome": "promoted", "version": version, "previous": replaced, "reason": reason,
-                                         "test_auc": auc, "verdict": f"promoted v{version}" + (f" over v{replaced}" if replaced else "") + f": {reason}"})  # fmt: skip
+        return _verdict_output(
+            context,
+            {
+                **base,
+                "outcome": "promoted",
+                "version": version,
+                "previous": replaced,
+                "reason": reason,
+                "test_auc": auc,
+                "verdict": f"promoted v{version}"
+                + (f" over v{replaced}" if replaced else "")
+                + f": {reason}",
+            },
+        )

@@ -26,7 +26,8 @@ class ModelHistory:
 
         metadata = sa.MetaData()
         table = sa.Table(
-            "model_events", metadata,
+            "model_events",
+            metadata,
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
             sa.Column("model_name", sa.String(200), nullable=False, index=True),
             sa.Column("at", sa.String(40), nullable=False),
@@ -38,7 +39,7 @@ class ModelHistory:
             sa.Column("report", sa.Text, nullable=False),
             # The content hash of the promotion policy the decision was made under.
             sa.Column("policy_hash", sa.String(64), nullable=True),
-        )  # fmt: skip
+        )
         metadata.create_all(self._engine, checkfirst=True)
         # A history written before the policy file existed gains the column; its old events stay NULL.
         if "policy_hash" not in {c["name"] for c in sa.inspect(self._engine).get_columns("model_events")}:
@@ -56,14 +57,32 @@ class ModelHistory:
             return sa.create_engine(self.url, connect_args={"timeout": 60})
         return sa.create_engine(self.url, pool_pre_ping=True)
 
-    def append(self, model_name: str, action: str, version: int, at: str, actor: str, reason: str,
-               from_version: int | None = None, report: dict[str, Any] | None = None, policy_hash: str | None = None) -> int:  # fmt: skip
+    def append(
+        self,
+        model_name: str,
+        action: str,
+        version: int,
+        at: str,
+        actor: str,
+        reason: str,
+        from_version: int | None = None,
+        report: dict[str, Any] | None = None,
+        policy_hash: str | None = None,
+    ) -> int:
         """Record one event; return its id. Events are never updated or deleted."""
         if action not in ACTIONS:
             raise ValueError(f"unknown history action {action!r}: one of {ACTIONS}")
-        row = {"model_name": model_name, "at": at, "action": action, "version": int(version), "actor": actor, "reason": reason,
-               "from_version": None if from_version is None else int(from_version), "report": json.dumps(report or {}, default=str),
-               "policy_hash": policy_hash}  # fmt: skip
+        row = {
+            "model_name": model_name,
+            "at": at,
+            "action": action,
+            "version": int(version),
+            "actor": actor,
+            "reason": reason,
+            "from_version": None if from_version is None else int(from_version),
+            "report": json.dumps(report or {}, default=str),
+            "policy_hash": policy_hash,
+        }
         table = self._table
         with self._engine.begin() as connection:
             return int(connection.execute(table.insert().values(**row)).inserted_primary_key[0])
@@ -74,7 +93,13 @@ class ModelHistory:
 
         table = self._table
         with self._engine.connect() as connection:
-            rows = connection.execute(sa.select(table).where(table.c.model_name == model_name).order_by(table.c.id)).mappings().all()
+            rows = (
+                connection.execute(
+                    sa.select(table).where(table.c.model_name == model_name).order_by(table.c.id)
+                )
+                .mappings()
+                .all()
+            )
         return [{**row, "report": json.loads(row["report"])} for row in rows]
 
 

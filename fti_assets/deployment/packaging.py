@@ -17,9 +17,17 @@ BENTO_TAG = "bento"
 """Registry version tag naming the Bento built around that version."""
 
 
-@dg.asset(group_name="deployment", io_manager_key="record_io_manager", backfill_policy=_SINGLE_RUN, pool=LIFECYCLE_POOL,
-          deps=["champion_model", "model_card"], output_required=False)  # fmt: skip
-def flight_delay_bento(context: dg.AssetExecutionContext, registry: ModelRegistry, serving: ServingResource, lock: ChangeLock):
+@dg.asset(
+    group_name="deployment",
+    io_manager_key="record_io_manager",
+    backfill_policy=_SINGLE_RUN,
+    pool=LIFECYCLE_POOL,
+    deps=["champion_model", "model_card"],
+    output_required=False,
+)
+def flight_delay_bento(
+    context: dg.AssetExecutionContext, registry: ModelRegistry, serving: ServingResource, lock: ChangeLock
+):
     """The champion packaged for `bentoml serve`: the version the registry alias `champion`
     names (read under the change lock, never from a local record), its LightGBM text model
     and feature spec in the BentoML model store, and the service Bento built from, and
@@ -40,19 +48,34 @@ def flight_delay_bento(context: dg.AssetExecutionContext, registry: ModelRegistr
             result = package_version(registry, serving, version, context.log.warning)
             bento_tag, model_tag, built = result["bento"], result["model_tag"], True
     context.log.info(f"{'built' if built else 'kept'} {bento_tag} around {model_tag}")
-    record = {"model_tag": model_tag, "registry_version": version, "bento": bento_tag, "built": built, "at": datetime.now(UTC).isoformat()}
-    yield dg.Output(record, metadata={"bento": bento_tag, "model_tag": model_tag, "built": built,
-                                      "serve": f"bentoml serve {bento_tag}"})  # fmt: skip
+    record = {
+        "model_tag": model_tag,
+        "registry_version": version,
+        "bento": bento_tag,
+        "built": built,
+        "at": datetime.now(UTC).isoformat(),
+    }
+    yield dg.Output(
+        record,
+        metadata={
+            "bento": bento_tag,
+            "model_tag": model_tag,
+            "built": built,
+            "serve": f"bentoml serve {bento_tag}",
+        },
+    )
 
 
-def package_version(registry: ModelRegistry, serving: ServingResource, version: int, warn: Callable[[str], None]) -> dict:
+def package_version(
+    registry: ModelRegistry, serving: ServingResource, version: int, warn: Callable[[str], None]
+) -> dict:
     """Version ``version`` of the registry in the BentoML model store and a Bento built around
     it, with its model card and an SBOM under ``governance/``; the version is tagged with the
     Bento's tag. Returns ``package_isolated``'s record (``bento``, ``model_tag``)."""
     from pathlib import Path
 
     from fti_assets.deployment.sbom import SBOM_NAME, environment_sbom
-    from fti_assets.inference.serving.bento import package_isolated
+    from fti_assets.serving.bento import package_isolated
     from fti_assets.training.model_card import card_documents
 
     loaded = registry.load(version)
@@ -60,7 +83,14 @@ def package_version(registry: ModelRegistry, serving: ServingResource, version: 
     documents = {**card_documents(registry, version), SBOM_NAME: json.dumps(environment_sbom(), indent=1)}
     if "model_card.md" not in documents:  # a version evaluated before model cards existed
         warn(f"v{version} has no model card in MLflow: its Bento carries only the SBOM")
-    result = package_isolated(Path(serving.bentoml_home), loaded.model_file, loaded.spec, version, labels,
-                              bento_version=f"v{version}-{datetime.now(UTC):%Y%m%d%H%M%S}", documents=documents)  # fmt: skip
+    result = package_isolated(
+        Path(serving.bentoml_home),
+        loaded.model_file,
+        loaded.spec,
+        version,
+        labels,
+        bento_version=f"v{version}-{datetime.now(UTC):%Y%m%d%H%M%S}",
+        documents=documents,
+    )
     registry.tag_version(version, {BENTO_TAG: result["bento"]})
     return result

@@ -114,7 +114,9 @@ def parse_policy(text: str, path: Path | str = "<policy>") -> LoadedPolicy:
         where = f"line {mark.line + 1}" if mark else "an unknown line"
         raise PolicyError(f"{path}: {where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
-        raise PolicyError(f"{path}: line 1: the policy must be a mapping of sections, not {type(data).__name__}")
+        raise PolicyError(
+            f"{path}: line 1: the policy must be a mapping of sections, not {type(data).__name__}"
+        )
     try:
         policy = PromotionPolicy.model_validate(data)
     except ValidationError as exc:
@@ -122,7 +124,11 @@ def parse_policy(text: str, path: Path | str = "<policy>") -> LoadedPolicy:
         for e in exc.errors(include_url=False):
             field = ".".join(str(p) for p in e["loc"])
             line = _line_of(root, tuple(e["loc"]))
-            value = f" (got {e['input']!r})" if e["type"] != "missing" and not isinstance(e["input"], dict) else ""
+            value = (
+                f" (got {e['input']!r})"
+                if e["type"] != "missing" and not isinstance(e["input"], dict)
+                else ""
+            )
             problems.append(f"{path}: line {line}: {field}: {e['msg']}{value}")
         raise PolicyError("invalid promotion policy:\n" + "\n".join(problems)) from None
     return LoadedPolicy(policy, Path(path), content_hash(policy))

@@ -25,10 +25,26 @@ def environment_sbom(python: str = sys.executable) -> dict:
     cli = Path(sys.executable).with_name("cyclonedx-py")
     with tempfile.TemporaryDirectory(prefix="sbom-") as folder:
         target = Path(folder) / SBOM_NAME
-        done = subprocess.run([str(cli), "environment", "--of", "JSON", "--output-reproducible", "--no-validate", "-o", str(target), python],
-                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        done = subprocess.run(
+            [
+                str(cli),
+                "environment",
+                "--of",
+                "JSON",
+                "--output-reproducible",
+                "--no-validate",
+                "-o",
+                str(target),
+                python,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if done.returncode != 0 or not target.exists():
-            raise RuntimeError(f"cyclonedx-py could not describe {python}'s environment: {done.stderr[-2000:]}")
+            raise RuntimeError(
+                f"cyclonedx-py could not describe {python}'s environment: {done.stderr[-2000:]}"
+            )
         document = json.loads(target.read_text())
     if not document.get("components"):
         raise RuntimeError(f"the SBOM of {python}'s environment lists no components")

@@ -12,8 +12,8 @@ from datetime import datetime
 
 import polars as pl
 
-from fti_assets.domain.feature_groups import FEATURE_GROUPS, FeatureGroup
-from fti_assets.domain.features import request_features
+from fti_assets.domain.catalog import FEATURE_GROUPS, FeatureGroup
+from fti_assets.domain.transforms import request_features
 
 
 def _group_values(left: pl.DataFrame, table: pl.DataFrame, group: FeatureGroup) -> pl.DataFrame:
@@ -21,11 +21,12 @@ def _group_values(left: pl.DataFrame, table: pl.DataFrame, group: FeatureGroup) 
     if left.height:  # rows known after the last as_of, or too old for the first, never match
         first, last = left["as_of"][0], left["as_of"][-1]
         usable = pl.col("known_at") <= last
-        table = table.filter(usable if group.ttl is None else usable & (pl.col("known_at") >= first - group.ttl))
-    right = (
-        table.select(*group.keys, pl.col("known_at").alias(group.known_at_column), *group.features)
-        .drop_nulls(list(group.keys))
-    )
+        table = table.filter(
+            usable if group.ttl is None else usable & (pl.col("known_at") >= first - group.ttl)
+        )
+    right = table.select(
+        *group.keys, pl.col("known_at").alias(group.known_at_column), *group.features
+    ).drop_nulls(list(group.keys))
     if not right[group.known_at_column].is_sorted():  # stored tables come in known_at order
         right = right.sort(group.known_at_column)
     joined = left.select(*group.keys, "as_of").join_asof(
@@ -78,8 +79,11 @@ def latest_per_entity(table: pl.DataFrame, group: FeatureGroup, as_of: datetime)
 
     Built with ``asof_join`` itself so online values are the offline values as of ``as_of``.
     """
-    entities = table.select(group.keys).unique().drop_nulls().with_columns(
-        as_of=pl.lit(as_of, dtype=pl.Datetime("us", "UTC"))
+    entities = (
+        table.select(group.keys)
+        .unique()
+        .drop_nulls()
+        .with_columns(as_of=pl.lit(as_of, dtype=pl.Datetime("us", "UTC")))
     )
     joined = asof_join(entities, table, group)
     return joined.filter(pl.col(group.known_at_column).is_not_null()).drop("as_of")

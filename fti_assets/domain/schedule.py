@@ -19,9 +19,20 @@ SCHEDULE_LEAD_DAYS = 1
 MAX_SCHEDULE_LEAD_DAYS = 7
 
 SCHEDULE_COLUMNS = [
-    "flight_id", "flight_date", "carrier", "flight", "tailnum", "origin", "dest", "distance",
-    "origin_tz", "scheduled_departure", "scheduled_arrival", "prediction_time", "published_at",
-]  # fmt: skip
+    "flight_id",
+    "flight_date",
+    "carrier",
+    "flight",
+    "tailnum",
+    "origin",
+    "dest",
+    "distance",
+    "origin_tz",
+    "scheduled_departure",
+    "scheduled_arrival",
+    "prediction_time",
+    "published_at",
+]
 
 
 def flight_id(date: pl.Expr, carrier: pl.Expr, flight: pl.Expr, origin: pl.Expr) -> pl.Expr:
@@ -31,7 +42,9 @@ def flight_id(date: pl.Expr, carrier: pl.Expr, flight: pl.Expr, origin: pl.Expr)
     )
 
 
-def flight_schedule(flights: pl.DataFrame, timezones: pl.DataFrame, lead_days: int = SCHEDULE_LEAD_DAYS) -> pl.DataFrame:
+def flight_schedule(
+    flights: pl.DataFrame, timezones: pl.DataFrame, lead_days: int = SCHEDULE_LEAD_DAYS
+) -> pl.DataFrame:
     """Scheduled departure and arrival instants in UTC, the prediction time of each flight and
     ``published_at``, when its schedule became known (local midnight at the origin,
     ``lead_days`` before the flight's date).
@@ -41,7 +54,9 @@ def flight_schedule(flights: pl.DataFrame, timezones: pl.DataFrame, lead_days: i
     next day.
     """
     if not 0 <= lead_days <= MAX_SCHEDULE_LEAD_DAYS:
-        raise ValueError(f"the schedule's publication lead must be 0 to {MAX_SCHEDULE_LEAD_DAYS} days, not {lead_days}")
+        raise ValueError(
+            f"the schedule's publication lead must be 0 to {MAX_SCHEDULE_LEAD_DAYS} days, not {lead_days}"
+        )
     tz = dict(zip(timezones["faa"], timezones["tzone"], strict=True))
     zones = [*tz.values(), DEFAULT_TIMEZONE]
     with_zones = flights.with_columns(
@@ -53,7 +68,9 @@ def flight_schedule(flights: pl.DataFrame, timezones: pl.DataFrame, lead_days: i
     midnight = (pl.col("flight_date") - pl.duration(days=lead_days)).cast(pl.Datetime("us"))
     published = local_to_utc(midnight, pl.col("origin_tz"), zones)
     return (
-        with_zones.with_columns(scheduled_departure=departure, scheduled_arrival=arrival, published_at=published)
+        with_zones.with_columns(
+            scheduled_departure=departure, scheduled_arrival=arrival, published_at=published
+        )
         .with_columns(
             scheduled_arrival=pl.when(pl.col("scheduled_arrival") < pl.col("scheduled_departure"))
             .then(pl.col("scheduled_arrival") + pl.duration(days=1))
@@ -85,7 +102,9 @@ def flight_outcomes(flights: pl.DataFrame, schedule: pl.DataFrame) -> pl.DataFra
     )
     arrived = pl.col("status") == "arrived"
     return (
-        schedule.select("flight_id", "flight_date", "carrier", "tailnum", "origin", "dest", "scheduled_arrival")
+        schedule.select(
+            "flight_id", "flight_date", "carrier", "tailnum", "origin", "dest", "scheduled_arrival"
+        )
         .join(outcomes, on="flight_id", how="inner")
         .with_columns(
             known_at=pl.when(arrived).then(

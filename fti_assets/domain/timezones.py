@@ -18,9 +18,7 @@ DEFAULT_TIMEZONE = "America/New_York"
 
 def airport_timezones(airports: pl.DataFrame) -> pl.DataFrame:
     """``faa, tzone`` for every airport, with the known gaps of the source filled in."""
-    fallback = pl.DataFrame(
-        {"faa": list(FALLBACK_TIMEZONES), "tzone": list(FALLBACK_TIMEZONES.values())}
-    )
+    fallback = pl.DataFrame({"faa": list(FALLBACK_TIMEZONES), "tzone": list(FALLBACK_TIMEZONES.values())})
     known = airports.select("faa", "tzone").drop_nulls("tzone")
     missing = fallback.join(known, on="faa", how="anti")
     return pl.concat([known, missing]).unique("faa", keep="first").sort("faa")
@@ -29,10 +27,7 @@ def airport_timezones(airports: pl.DataFrame) -> pl.DataFrame:
 def hhmm_to_local(date_col: str, hhmm_col: str) -> pl.Expr:
     """A naive local datetime from a date and an ``HHMM`` integer (``2400`` is next midnight)."""
     hhmm = pl.col(hhmm_col)
-    return (
-        pl.col(date_col).cast(pl.Datetime("us"))
-        + pl.duration(hours=hhmm // 100, minutes=hhmm % 100)
-    )
+    return pl.col(date_col).cast(pl.Datetime("us")) + pl.duration(hours=hhmm // 100, minutes=hhmm % 100)
 
 
 def local_to_utc(local: pl.Expr, tz: pl.Expr, zones: list[str]) -> pl.Expr:

@@ -10,7 +10,9 @@ import dagster as dg
 from fti_assets.resources.offline_store import OfflineStore
 
 
-def missing_days(stored: Sequence[str], keys: Sequence[str], lookback_days: int, first_day: date) -> list[str]:
+def missing_days(
+    stored: Sequence[str], keys: Sequence[str], lookback_days: int, first_day: date
+) -> list[str]:
     """Days from ``lookback_days`` before the first key to the last key that are not stored.
 
     Days before ``first_day`` (the first partition) do not exist: no history is missing there.
@@ -22,7 +24,9 @@ def missing_days(stored: Sequence[str], keys: Sequence[str], lookback_days: int,
     return [d.isoformat() for d in needed if d.isoformat() not in have]
 
 
-def require_lookback(context: dg.AssetExecutionContext, store: OfflineStore, upstream: str, lookback_days: int) -> None:
+def require_lookback(
+    context: dg.AssetExecutionContext, store: OfflineStore, upstream: str, lookback_days: int
+) -> None:
     """Fail the step when ``upstream`` lacks a day the partitions' trailing windows read.
 
     Statistics over an incomplete history look like real ones (fewer flights, another delayed

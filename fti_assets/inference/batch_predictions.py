@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from fti_assets.domain.feature_groups import FEATURE_GROUPS
+from fti_assets.domain.catalog import FEATURE_GROUPS
 from fti_assets.partitions import daily_partitions, history_deps
 from fti_assets.resources.io_manager import PARTITION_COLUMN
 from fti_assets.resources.offline_store import OfflineStore
@@ -16,11 +16,16 @@ from fti_assets.resources.registry import CHALLENGER, CHAMPION, PREVIOUS, ModelR
 def feature_snapshot(instance: dg.DagsterInstance) -> str:
     """Identifies the feature materializations read: a hash of each group's latest run and time."""
     events = instance.get_latest_materialization_events([dg.AssetKey(g.name) for g in FEATURE_GROUPS])
-    ids = sorted(f"{key.to_user_string()}:{event.run_id}:{event.timestamp}" if event else key.to_user_string() for key, event in events.items())
+    ids = sorted(
+        f"{key.to_user_string()}:{event.run_id}:{event.timestamp}" if event else key.to_user_string()
+        for key, event in events.items()
+    )
     return hashlib.sha256("|".join(ids).encode()).hexdigest()[:16]
 
 
-def score(spine: pl.DataFrame, tables: dict[str, pl.DataFrame], booster, spec, explain: bool = False) -> pl.DataFrame:
+def score(
+    spine: pl.DataFrame, tables: dict[str, pl.DataFrame], booster, spec, explain: bool = False
+) -> pl.DataFrame:
     """The spine with features as of each row's ``as_of`` and the model's probability."""
     from fti_assets.domain.retrieval import point_in_time_join
 
@@ -33,12 +38,14 @@ def predict_frame(features: pl.DataFrame, booster, spec, explain: bool = False) 
     out = features.with_columns(delay_probability=pl.Series(spec.predict(booster, features)))
     if not explain:
         return out
-    from fti_assets.inference.serving.predictor import top_contributions
+    from fti_assets.serving.predictor import top_contributions
 
     rows = [top_contributions(c, spec.features) for c in spec.predict(booster, features, contributions=True)]
     dtype = pl.List(pl.Struct({"feature": pl.String, "contribution": pl.Float64}))
-    return out.with_columns(raw_score=pl.Series([r["raw_score"] for r in rows], dtype=pl.Float64),
-                            explanation=pl.Series([r["top"] for r in rows], dtype=dtype))  # fmt: skip
+    return out.with_columns(
+        raw_score=pl.Series([r["raw_score"] for r in rows], dtype=pl.Float64),
+        explanation=pl.Series([r["top"] for r in rows], dtype=dtype),
+    )
 
 
 class BatchPredictionConfig(dg.Config):
@@ -54,13 +61,21 @@ class BatchPredictionConfig(dg.Config):
     metadata={PARTITION_COLUMN: "flight_date"},
     # Each group read through the store as far back (and ahead) as its TTL (and lookahead) reaches;
     # origin_congestion is the day's own partition, loaded as an input.
-    deps=[*history_deps([g for g in FEATURE_GROUPS if g.name != "origin_congestion"]), "champion_model", "challenger_model"],
+    deps=[
+        *history_deps([g for g in FEATURE_GROUPS if g.name != "origin_congestion"]),
+        "champion_model",
+        "challenger_model",
+    ],
     output_required=False,
 )
 def batch_predictions(
-    context: dg.AssetExecutionContext, config: BatchPredictionConfig, flight_schedule: pl.DataFrame, origin_congestion: pl.DataFrame,
-    store: OfflineStore, registry: ModelRegistry,
-):  # fmt: skip
+    context: dg.AssetExecutionContext,
+    config: BatchPredictionConfig,
+    flight_schedule: pl.DataFrame,
+    origin_congestion: pl.DataFrame,
+    store: OfflineStore,
+    registry: ModelRegistry,
+):
     """Every scheduled flight of the day scored by the champion, with features as of its
     prediction time (the training retrieval path), stamped with the model version and the
     feature snapshot it read (and, on request, each flight's top feature contributions). The challenger and the previous champion are scored in shadow on
@@ -73,7 +88,9 @@ def batch_predictions(
 
     champion = registry.version_by_alias(CHAMPION)
     if champion is None:
-        context.log.warning("skipped: there is no champion model yet (no model has passed the gates); train on a longer window")
+        context.log.warning(
+            "skipped: there is no champion model yet (no model has passed the gates); train on a longer window"
+        )
         return
     model = registry.load(int(champion.version))
     spec = model.feature_spec
@@ -81,9 +98,17 @@ def batch_predictions(
     first, last = window.start.date(), (window.end - timedelta(days=1)).date()  # the end is exclusive
     # Each group's history is read back only as far as its TTL: a new day costs the same
     # whatever the store's age.
-    tables = {g.name: store.read_history(g, first, last) for g in FEATURE_GROUPS if g.name != "origin_congestion"}
+    tables = {
+        g.name: store.read_history(g, first, last) for g in FEATURE_GROUPS if g.name != "origin_congestion"
+    }
     tables["origin_congestion"] = origin_congestion
-    scored = score(flight_schedule.with_columns(as_of=pl.col("prediction_time")), tables, model.booster, spec, config.explanations)
+    scored = score(
+        flight_schedule.with_columns(as_of=pl.col("prediction_time")),
+        tables,
+        model.booster,
+        spec,
+        config.explanations,
+    )
     snapshot = feature_snapshot(context.instance)
     shadows = {}
     for role in (CHALLENGER, PREVIOUS):  # scored in shadow on every flight, never served from here
@@ -93,17 +118,32 @@ def batch_predictions(
             other = registry.load(int(found.version))
             shadows[role] = (int(found.version), pl.Series(other.feature_spec.predict(other.booster, scored)))
     out = scored.select(
-        "flight_id", "flight_date", "prediction_time", "scheduled_departure", "tailnum", *spec.features, "delay_probability",
-        model_version=pl.lit(int(champion.version)), features_as_of=pl.col("prediction_time"),
-        feature_snapshot=pl.lit(snapshot), scored_at=pl.lit(datetime.now(UTC)),
-        challenger_version=pl.lit(shadows[CHALLENGER][0], pl.Int64), challenger_probability=shadows[CHALLENGER][1],
-        previous_version=pl.lit(shadows[PREVIOUS][0], pl.Int64), previous_probability=shadows[PREVIOUS][1],
-    )  # fmt: skip
+        "flight_id",
+        "flight_date",
+        "prediction_time",
+        "scheduled_departure",
+        "tailnum",
+        *spec.features,
+        "delay_probability",
+        model_version=pl.lit(int(champion.version)),
+        features_as_of=pl.col("prediction_time"),
+        feature_snapshot=pl.lit(snapshot),
+        scored_at=pl.lit(datetime.now(UTC)),
+        challenger_version=pl.lit(shadows[CHALLENGER][0], pl.Int64),
+        challenger_probability=shadows[CHALLENGER][1],
+        previous_version=pl.lit(shadows[PREVIOUS][0], pl.Int64),
+        previous_probability=shadows[PREVIOUS][1],
+    )
     if config.explanations:
         out = out.with_columns(scored.select("raw_score", "explanation"))
     context.log.info(f"scored {out.height:,} flights with model v{champion.version}")
-    yield dg.Output(out, metadata={
-        "dagster/row_count": out.height, "model_version": int(champion.version), "feature_snapshot": snapshot,
-        "mean_delay_probability": round(float(out["delay_probability"].mean() or 0), 4),
-        "congestion_coverage": dg.MetadataValue.json(coverage(scored, "origin_congestion")),
-    })  # fmt: skip
+    yield dg.Output(
+        out,
+        metadata={
+            "dagster/row_count": out.height,
+            "model_version": int(champion.version),
+            "feature_snapshot": snapshot,
+            "mean_delay_probability": round(float(out["delay_probability"].mean() or 0), 4),
+            "congestion_coverage": dg.MetadataValue.json(coverage(scored, "origin_congestion")),
+        },
+    )

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from fti_assets.domain.feature_groups import FEATURE_GROUPS
+from fti_assets.domain.catalog import FEATURE_GROUPS
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.online_store import OnlineStore
 
@@ -33,8 +33,18 @@ def refresh_time(as_of: str, tags: dict[str, str]) -> datetime:
 
 # Unpartitioned: it depends on every partition of each; the refresh instant, and so the days
 # read, is run config.
-@dg.asset(group_name="inference", deps=[*(g.name for g in FEATURE_GROUPS), "flight_schedule"], backfill_policy=_SINGLE_RUN)
-def online_features(context: dg.AssetExecutionContext, config: OnlineRefreshConfig, online: OnlineStore, store: OfflineStore, airports: pl.DataFrame):
+@dg.asset(
+    group_name="inference",
+    deps=[*(g.name for g in FEATURE_GROUPS), "flight_schedule"],
+    backfill_policy=_SINGLE_RUN,
+)
+def online_features(
+    context: dg.AssetExecutionContext,
+    config: OnlineRefreshConfig,
+    online: OnlineStore,
+    store: OfflineStore,
+    airports: pl.DataFrame,
+):
     """The online feature store: each entity's latest feature values known at the refresh time,
     computed by the same retrieval code as the training dataset, in SQLite (WAL) or, in
     production, Redis (a new snapshot per refresh, switched atomically). A refresh older than
@@ -43,7 +53,7 @@ def online_features(context: dg.AssetExecutionContext, config: OnlineRefreshConf
     (`flight_vectors`), so the service answers it with one lookup. It reads, through the offline
     store, the partitions of every feature group that the refresh instant's TTLs reach and the
     schedules published by then."""
-    from fti_assets.inference.serving.refresh import StaleRefreshError, check_refresh_order, write_refresh
+    from fti_assets.inference.refresh import StaleRefreshError, check_refresh_order, write_refresh
 
     as_of = refresh_time(config.as_of, context.run.tags)
     try:
@@ -52,5 +62,10 @@ def online_features(context: dg.AssetExecutionContext, config: OnlineRefreshConf
         raise dg.Failure(description=str(exc)) from exc
     counts = write_refresh(online, store, airports, as_of)
     context.log.info(f"online store refreshed as of {as_of.isoformat()}: {counts}")
-    return dg.MaterializeResult(metadata={"as_of": as_of.isoformat(), "entities": dg.MetadataValue.json(counts),
-                                          "store": online.location})  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "as_of": as_of.isoformat(),
+            "entities": dg.MetadataValue.json(counts),
+            "store": online.location,
+        }
+    )

@@ -11,6 +11,19 @@ from fti_assets.monitoring.serving_skew import serving_skew
 from fti_assets.monitoring.shadow_comparison import shadow_comparison
 
 defs = dg.Definitions(
-    assets=[model_performance, feature_drift_report, prediction_drift_report, shadow_comparison, serving_skew, replay_report],
-    sensors=[retraining_sensor, canary_guard_sensor, champion_guard_sensor, run_outcome_on_success, run_outcome_on_failure],
+    assets=[
+        model_performance,
+        feature_drift_report,
+        prediction_drift_report,
+        shadow_comparison,
+        serving_skew,
+        replay_report,
+    ],
+    sensors=[
+        retraining_sensor,
+        canary_guard_sensor,
+        champion_guard_sensor,
+        run_outcome_on_success,
+        run_outcome_on_failure,
+    ],
 )

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from fti_assets.domain.feature_groups import CATEGORICAL_FEATURES, feature_names, group
+from fti_assets.domain.catalog import CATEGORICAL_FEATURES, feature_names, group
 from fti_assets.resources.atomic import atomic_write_text
 
 #: Features whose distribution over one day or week differs from a year by construction.
@@ -35,7 +35,9 @@ class DriftConfig:
 def monitored_features() -> tuple[list[str], list[str]]:
     """(numeric, categorical) columns the feature drift report compares."""
     features = [f for f in feature_names() if f not in NOT_MONITORED]
-    return [f for f in features if f not in CATEGORICAL_FEATURES], [f for f in features if f in CATEGORICAL_FEATURES]
+    return [f for f in features if f not in CATEGORICAL_FEATURES], [
+        f for f in features if f in CATEGORICAL_FEATURES
+    ]
 
 
 def alarm_features() -> list[str]:
@@ -49,18 +51,30 @@ def _dataset(frame: pl.DataFrame, numeric: list[str], categorical: list[str]):
     from evidently import DataDefinition, Dataset
 
     pandas = frame.select(*numeric, *categorical).to_pandas()
-    return Dataset.from_pandas(pandas, data_definition=DataDefinition(numerical_columns=numeric, categorical_columns=categorical))
+    return Dataset.from_pandas(
+        pandas, data_definition=DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
+    )
 
 
 def _present(reference: pl.DataFrame, current: pl.DataFrame) -> tuple[list[str], list[str]]:
     """The monitored (numeric, categorical) columns with a value on both sides: Evidently
     refuses a column that is empty on either (wind gusts on a calm week)."""
     numeric, categorical = monitored_features()
-    present = {c for c in [*numeric, *categorical] if current[c].null_count() < current.height and reference[c].null_count() < reference.height}
+    present = {
+        c
+        for c in [*numeric, *categorical]
+        if current[c].null_count() < current.height and reference[c].null_count() < reference.height
+    }
     return [c for c in numeric if c in present], [c for c in categorical if c in present]
 
 
-def column_scores(reference: pl.DataFrame, current: pl.DataFrame, numeric: list[str], categorical: list[str], cfg: DriftConfig) -> dict[str, list]:
+def column_scores(
+    reference: pl.DataFrame,
+    current: pl.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    cfg: DriftConfig,
+) -> dict[str, list]:
     """``{column: [score, drifted]}`` by the statistical tests Evidently's ``ValueDrift`` runs,
     on the values it keeps (infinities and nulls dropped), without building a report: the
     report also draws every column's plots, about 90% of its time, which only an HTML file needs."""
@@ -68,10 +82,15 @@ def column_scores(reference: pl.DataFrame, current: pl.DataFrame, numeric: list[
     from evidently.legacy.calculations.stattests import get_stattest
     from evidently.legacy.core import ColumnType
 
-    ref, cur = reference.select(*numeric, *categorical).to_pandas(), current.select(*numeric, *categorical).to_pandas()
+    ref, cur = (
+        reference.select(*numeric, *categorical).to_pandas(),
+        current.select(*numeric, *categorical).to_pandas(),
+    )
     scores: dict[str, list] = {}
-    for columns, kind, method, threshold in ((numeric, ColumnType.Numerical, cfg.num_method, cfg.num_threshold),
-                                             (categorical, ColumnType.Categorical, cfg.cat_method, cfg.cat_threshold)):  # fmt: skip
+    for columns, kind, method, threshold in (
+        (numeric, ColumnType.Numerical, cfg.num_method, cfg.num_threshold),
+        (categorical, ColumnType.Categorical, cfg.cat_method, cfg.cat_threshold),
+    ):
         for c in columns:
             r, x = (side[c].replace([-np.inf, np.inf], np.nan).dropna() for side in (ref, cur))
             score = float(get_stattest(r, x, kind, method)(r, x, kind, threshold).drift_score)
@@ -86,10 +105,16 @@ def feature_drift(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConf
     scores = column_scores(reference, current, numeric, categorical, cfg)
     counted = [c for c in alarm_features() if c in scores]
     count = sum(scores[c][1] for c in counted)
-    return {"drifted_share": count / len(counted) if counted else 0.0, "drifted_count": count, "scores": scores}
+    return {
+        "drifted_share": count / len(counted) if counted else 0.0,
+        "drifted_count": count,
+        "scores": scores,
+    }
 
 
-def feature_drift_snapshot(reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConfig, drift_share: float) -> Any:
+def feature_drift_snapshot(
+    reference: pl.DataFrame, current: pl.DataFrame, cfg: DriftConfig, drift_share: float
+) -> Any:
     """Evidently's report of ``feature_drift``, with its plots, for an HTML file: one
     ``ValueDrift`` per column and the drifted-columns count against ``drift_share``."""
     from evidently import Report
@@ -99,17 +124,30 @@ def feature_drift_snapshot(reference: pl.DataFrame, current: pl.DataFrame, cfg: 
     metrics = [
         *(ValueDrift(column=c, method=cfg.num_method, threshold=cfg.num_threshold) for c in numeric),
         *(ValueDrift(column=c, method=cfg.cat_method, threshold=cfg.cat_threshold) for c in categorical),
-        DriftedColumnsCount(columns=[c for c in alarm_features() if c in (*numeric, *categorical)], drift_share=drift_share,
-                            num_method=cfg.num_method, num_threshold=cfg.num_threshold,
-                            cat_method=cfg.cat_method, cat_threshold=cfg.cat_threshold),
-    ]  # fmt: skip
-    return Report(metrics).run(_dataset(current, numeric, categorical), _dataset(reference, numeric, categorical))
+        DriftedColumnsCount(
+            columns=[c for c in alarm_features() if c in (*numeric, *categorical)],
+            drift_share=drift_share,
+            num_method=cfg.num_method,
+            num_threshold=cfg.num_threshold,
+            cat_method=cfg.cat_method,
+            cat_threshold=cfg.cat_threshold,
+        ),
+    ]
+    return Report(metrics).run(
+        _dataset(current, numeric, categorical), _dataset(reference, numeric, categorical)
+    )
 
 
 def prediction_drift(reference: pl.Series, current: pl.Series, cfg: DriftConfig) -> dict:
     """Drift of the predicted probability: one Wasserstein distance, as ``feature_drift`` gives it."""
-    scores = column_scores(reference.alias(PREDICTION).to_frame(), current.alias(PREDICTION).to_frame(), [PREDICTION], [], cfg)
-    return {"drifted_share": float(scores[PREDICTION][1]), "drifted_count": int(scores[PREDICTION][1]), "scores": scores}
+    scores = column_scores(
+        reference.alias(PREDICTION).to_frame(), current.alias(PREDICTION).to_frame(), [PREDICTION], [], cfg
+    )
+    return {
+        "drifted_share": float(scores[PREDICTION][1]),
+        "drifted_count": int(scores[PREDICTION][1]),
+        "scores": scores,
+    }
 
 
 def prediction_drift_snapshot(reference: pl.Series, current: pl.Series, cfg: DriftConfig) -> Any:
@@ -118,8 +156,10 @@ def prediction_drift_snapshot(reference: pl.Series, current: pl.Series, cfg: Dri
     from evidently.metrics import ValueDrift
 
     report = Report([ValueDrift(column=PREDICTION, method=cfg.num_method, threshold=cfg.num_threshold)])
-    return report.run(_dataset(current.alias(PREDICTION).to_frame(), [PREDICTION], []),
-                      _dataset(reference.alias(PREDICTION).to_frame(), [PREDICTION], []))  # fmt: skip
+    return report.run(
+        _dataset(current.alias(PREDICTION).to_frame(), [PREDICTION], []),
+        _dataset(reference.alias(PREDICTION).to_frame(), [PREDICTION], []),
+    )
 
 
 def summarize(snapshot: Any) -> dict:
@@ -177,5 +217,7 @@ def save_html(snapshot: Any, path: Path, heading: ReportHeading, summary: dict) 
     """Evidently's HTML report, opened by the summary heading; written atomically."""
     text = snapshot.get_html_str(as_iframe=False)  # what Evidently's save_html writes
     title = f"<title>{html.escape(heading.title)} {heading.day}</title>"
-    text = text.replace("<head>", "<head>" + title, 1).replace("<body>", "<body>" + heading_html(heading, summary), 1)
+    text = text.replace("<head>", "<head>" + title, 1).replace(
+        "<body>", "<body>" + heading_html(heading, summary), 1
+    )
     return atomic_write_text(path, text)

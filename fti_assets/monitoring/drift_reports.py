@@ -18,8 +18,12 @@ from fti_assets.resources.retraining_rule import RetrainingRule
 DRIFT_WINDOW_DAYS = 7
 REFERENCE_ROWS = 20_000
 _WINDOW = trailing_days(DRIFT_WINDOW_DAYS - 1)
-_DAILY = dict(group_name="monitoring", partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-              metadata={PARTITION_COLUMN: "day"})  # fmt: skip
+_DAILY = dict(
+    group_name="monitoring",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    metadata={PARTITION_COLUMN: "day"},
+)
 
 
 class DriftReportConfig(dg.Config):
@@ -68,7 +72,9 @@ def no_html_reason(config: DriftReportConfig, last_key: str) -> str:
     return f"no HTML: html=last writes the run's last day ({last_key}) and alarming days; set html: all to write every day"
 
 
-def _report_rows(context, config, drift_share: float, reports: ReportStore, name: str, title: str, reference: str, compute) -> pl.DataFrame:
+def _report_rows(
+    context, config, drift_share: float, reports: ReportStore, name: str, title: str, reference: str, compute
+) -> pl.DataFrame:
     from fti_assets.monitoring.drift import ReportHeading, is_alarm, save_html
 
     rows, keys = [], list(context.partition_keys)
@@ -77,29 +83,68 @@ def _report_rows(context, config, drift_share: float, reports: ReportStore, name
         html, note = None, no_html_reason(config, keys[-1])
         if config.html == "all" or alarm or (config.html == "last" and key == keys[-1]):
             window = f"{week_start(day)} to {day} (inference features)"
-            html = str(save_html(snapshot(), reports.path(name, key), ReportHeading(title, key, window, reference, drift_share), summary))
+            html = str(
+                save_html(
+                    snapshot(),
+                    reports.path(name, key),
+                    ReportHeading(title, key, window, reference, drift_share),
+                    summary,
+                )
+            )
             note = reports.url_of(html)
-        rows.append({"day": day, "drifted_share": summary["drifted_share"], "drifted_count": summary["drifted_count"],
-                     "alarm": alarm, "scores": json.dumps(summary["scores"]), "html": html, "report": note})  # fmt: skip
+        rows.append(
+            {
+                "day": day,
+                "drifted_share": summary["drifted_share"],
+                "drifted_count": summary["drifted_count"],
+                "alarm": alarm,
+                "scores": json.dumps(summary["scores"]),
+                "html": html,
+                "report": note,
+            }
+        )
     return pl.DataFrame(rows, schema_overrides={"html": pl.String})
 
 
 def _metadata(table: pl.DataFrame) -> dict:
     last = table.row(-1, named=True)
-    scores = pl.DataFrame([{"feature": k, "score": v[0], "drifted": v[1]} for k, v in json.loads(last["scores"]).items()])
-    days = table.select("day", "drifted_share", "alarm", report=pl.when(pl.col("html").is_null()).then(pl.col("report"))
-                        .otherwise(pl.format("[open]({})", pl.col("report"))))  # fmt: skip
-    meta = {"dagster/row_count": table.height, "drifted_share": last["drifted_share"], "alarm": last["alarm"],
-            "alarm_days": int(table["alarm"].sum()),
-            "scores": dg.MetadataValue.md(markdown_table(scores.sort("score", descending=True), 40)),
-            "reports": dg.MetadataValue.md(markdown_table(days, 400))}  # fmt: skip
-    meta["report"] = dg.MetadataValue.url(last["report"]) if last["html"] else dg.MetadataValue.text(last["report"])
+    scores = pl.DataFrame(
+        [{"feature": k, "score": v[0], "drifted": v[1]} for k, v in json.loads(last["scores"]).items()]
+    )
+    days = table.select(
+        "day",
+        "drifted_share",
+        "alarm",
+        report=pl.when(pl.col("html").is_null())
+        .then(pl.col("report"))
+        .otherwise(pl.format("[open]({})", pl.col("report"))),
+    )
+    meta = {
+        "dagster/row_count": table.height,
+        "drifted_share": last["drifted_share"],
+        "alarm": last["alarm"],
+        "alarm_days": int(table["alarm"].sum()),
+        "scores": dg.MetadataValue.md(markdown_table(scores.sort("score", descending=True), 40)),
+        "reports": dg.MetadataValue.md(markdown_table(days, 400)),
+    }
+    meta["report"] = (
+        dg.MetadataValue.url(last["report"]) if last["html"] else dg.MetadataValue.text(last["report"])
+    )
     return meta
 
 
-@dg.asset(**_DAILY, ins={"batch_predictions": dg.AssetIn(partition_mapping=_WINDOW), "training_dataset": dg.AssetIn()})
-def feature_drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, batch_predictions: pl.DataFrame,
-                         training_dataset: pl.DataFrame, reports: ReportStore, retraining_rule: RetrainingRule) -> dg.Output:  # fmt: skip
+@dg.asset(
+    **_DAILY,
+    ins={"batch_predictions": dg.AssetIn(partition_mapping=_WINDOW), "training_dataset": dg.AssetIn()},
+)
+def feature_drift_report(
+    context: dg.AssetExecutionContext,
+    config: DriftReportConfig,
+    batch_predictions: pl.DataFrame,
+    training_dataset: pl.DataFrame,
+    reports: ReportStore,
+    retraining_rule: RetrainingRule,
+) -> dg.Output:
     """Evidently data drift of the trailing week's inference features against the training
     reference: Wasserstein for numbers, Jensen-Shannon for categories; the drifted share, the
     day's `alarm` (over the retraining rule's `drift_share`) and per-feature scores; the HTML
@@ -112,16 +157,39 @@ def feature_drift_report(context: dg.AssetExecutionContext, config: DriftReportC
 
     def compute():
         for key, day, current in _windows(batch_predictions, list(context.partition_keys)):
-            yield key, day, feature_drift(reference, current, cfg), lambda c=current: feature_drift_snapshot(reference, c, cfg, drift_share)
+            yield (
+                key,
+                day,
+                feature_drift(reference, current, cfg),
+                lambda c=current: feature_drift_snapshot(reference, c, cfg, drift_share),
+            )
 
-    table = _report_rows(context, config, drift_share, reports, "feature_drift", "Feature drift", reference_window(training_dataset), compute)
+    table = _report_rows(
+        context,
+        config,
+        drift_share,
+        reports,
+        "feature_drift",
+        "Feature drift",
+        reference_window(training_dataset),
+        compute,
+    )
     return dg.Output(table, metadata=_metadata(table))
 
 
-@dg.asset(**_DAILY, ins={"batch_predictions": dg.AssetIn(partition_mapping=_WINDOW), "training_dataset": dg.AssetIn()})
-def prediction_drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, batch_predictions: pl.DataFrame,
-                            training_dataset: pl.DataFrame, reports: ReportStore, registry: ModelRegistry,
-                            retraining_rule: RetrainingRule) -> dg.Output:  # fmt: skip
+@dg.asset(
+    **_DAILY,
+    ins={"batch_predictions": dg.AssetIn(partition_mapping=_WINDOW), "training_dataset": dg.AssetIn()},
+)
+def prediction_drift_report(
+    context: dg.AssetExecutionContext,
+    config: DriftReportConfig,
+    batch_predictions: pl.DataFrame,
+    training_dataset: pl.DataFrame,
+    reports: ReportStore,
+    registry: ModelRegistry,
+    retraining_rule: RetrainingRule,
+) -> dg.Output:
     """Evidently drift of the trailing week's predicted probabilities against the champion's
     predictions on the training reference."""
     from fti_assets.monitoring.drift import DriftConfig, prediction_drift, prediction_drift_snapshot
@@ -134,7 +202,21 @@ def prediction_drift_report(context: dg.AssetExecutionContext, config: DriftRepo
     def compute():
         for key, day, current in _windows(batch_predictions, list(context.partition_keys)):
             served = current["delay_probability"]
-            yield key, day, prediction_drift(expected, served, cfg), lambda s=served: prediction_drift_snapshot(expected, s, cfg)
+            yield (
+                key,
+                day,
+                prediction_drift(expected, served, cfg),
+                lambda s=served: prediction_drift_snapshot(expected, s, cfg),
+            )
 
-    table = _report_rows(context, config, retraining_rule.drift_share, reports, "prediction_drift", "Prediction drift", reference_window(training_dataset), compute)
+    table = _report_rows(
+        context,
+        config,
+        retraining_rule.drift_share,
+        reports,
+        "prediction_drift",
+        "Prediction drift",
+        reference_window(training_dataset),
+        compute,
+    )
     return dg.Output(table, metadata=_metadata(table))

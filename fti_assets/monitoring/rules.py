@@ -27,8 +27,11 @@ def performance_alarm(performance: pl.DataFrame, rule: RetrainingRule) -> Alarm 
     if test_auc is None or auc is None or last["rows_window"] < rule.min_window_rows:
         return None
     if auc < test_auc - rule.auc_margin:
-        return Alarm(last["day"], f"AUC over the last {last['window_days']} days {auc:.4f} is below the champion's "
-                                  f"test AUC {test_auc:.4f} by more than {rule.auc_margin}")  # fmt: skip
+        return Alarm(
+            last["day"],
+            f"AUC over the last {last['window_days']} days {auc:.4f} is below the champion's "
+            f"test AUC {test_auc:.4f} by more than {rule.auc_margin}",
+        )
     return None
 
 
@@ -40,12 +43,17 @@ def drift_alarm(drift: pl.DataFrame, rule: RetrainingRule) -> Alarm | None:
     days = recent["day"].to_list()
     consecutive = all(b - a == timedelta(days=1) for a, b in zip(days, days[1:], strict=False))
     if consecutive and recent["alarm"].all():
-        return Alarm(days[-1], f"drifted share of features above {rule.drift_share} for {rule.drift_days} days "
-                               f"(latest {recent['drifted_share'][-1]:.2f})")  # fmt: skip
+        return Alarm(
+            days[-1],
+            f"drifted share of features above {rule.drift_share} for {rule.drift_days} days "
+            f"(latest {recent['drifted_share'][-1]:.2f})",
+        )
     return None
 
 
-def collapse_alarm(performance: pl.DataFrame, rule: RetrainingRule, last_retrain: date | None) -> Alarm | None:
+def collapse_alarm(
+    performance: pl.DataFrame, rule: RetrainingRule, last_retrain: date | None
+) -> Alarm | None:
     """The served AUC over the last ``collapse_days`` (all after the last retrain) below chance
     territory or far below the champion's test AUC: no cool-down for that."""
     if performance.height == 0 or "auc_recent" not in performance.columns:
@@ -53,16 +61,26 @@ def collapse_alarm(performance: pl.DataFrame, rule: RetrainingRule, last_retrain
     last = performance.sort("day").row(-1, named=True)
     auc, rows, test_auc = last["auc_recent"], last["rows_recent"], last.get("champion_test_auc")
     first_day = last["day"] - timedelta(days=rule.collapse_days - 1)
-    if auc is None or rows < rule.collapse_min_rows or (last_retrain is not None and first_day <= last_retrain):
+    if (
+        auc is None
+        or rows < rule.collapse_min_rows
+        or (last_retrain is not None and first_day <= last_retrain)
+    ):
         return None
     floor = max(rule.collapse_auc, (test_auc or 0.0) - rule.collapse_drop)
     if auc < floor:
-        return Alarm(last["day"], f"collapse: AUC over the last {rule.collapse_days} days {auc:.4f} is below {floor:.4f} "
-                                  f"(champion test AUC {test_auc if test_auc is None else round(test_auc, 4)})", severe=True)  # fmt: skip
+        return Alarm(
+            last["day"],
+            f"collapse: AUC over the last {rule.collapse_days} days {auc:.4f} is below {floor:.4f} "
+            f"(champion test AUC {test_auc if test_auc is None else round(test_auc, 4)})",
+            severe=True,
+        )
     return None
 
 
-def retrain_decision(performance: pl.DataFrame, drift: pl.DataFrame, rule: RetrainingRule, last_retrain: date | None) -> Alarm | None:
+def retrain_decision(
+    performance: pl.DataFrame, drift: pl.DataFrame, rule: RetrainingRule, last_retrain: date | None
+) -> Alarm | None:
     """A collapse at once; otherwise the alarm to act on, unless within the cool-down."""
     if collapse := collapse_alarm(performance, rule, last_retrain):
         return collapse

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from fti_assets.domain.feature_groups import CATEGORICAL_FEATURES, FEATURE_GROUPS, feature_names
+from fti_assets.domain.catalog import CATEGORICAL_FEATURES, FEATURE_GROUPS, feature_names
 from fti_assets.metadata import markdown_table
 from fti_assets.partitions import daily_partitions, history_deps
 from fti_assets.resources.io_manager import PARTITION_COLUMN
@@ -17,21 +17,38 @@ from fti_assets.resources.registry import ModelRegistry
 from fti_assets.resources.serving import ServingResource
 
 
-def _offline(schedule: pl.DataFrame, served: pl.DataFrame, congestion: pl.DataFrame, store: OfflineStore, registry: ModelRegistry,
-             day: date) -> pl.DataFrame:  # fmt: skip
+def _offline(
+    schedule: pl.DataFrame,
+    served: pl.DataFrame,
+    congestion: pl.DataFrame,
+    store: OfflineStore,
+    registry: ModelRegistry,
+    day: date,
+) -> pl.DataFrame:
     """The offline vector and probability of each served flight as of its prediction time,
     scored by the model version that served it."""
     from fti_assets.domain.retrieval import point_in_time_join
-    tables = {g.name: store.read_history(g, day, day) for g in FEATURE_GROUPS if g.name != "origin_congestion"}
+
+    tables = {
+        g.name: store.read_history(g, day, day) for g in FEATURE_GROUPS if g.name != "origin_congestion"
+    }
     tables["origin_congestion"] = congestion
-    joined = point_in_time_join(schedule.join(served.select("flight_id", "champion_version"), on="flight_id")
-                                .with_columns(as_of=pl.col("prediction_time")), tables)  # fmt: skip
+    joined = point_in_time_join(
+        schedule.join(served.select("flight_id", "champion_version"), on="flight_id").with_columns(
+            as_of=pl.col("prediction_time")
+        ),
+        tables,
+    )
     parts = []
     for (label,), part in joined.group_by("champion_version"):
         model = registry.load(int(str(label).rsplit(":v", 1)[-1]))
         p = model.feature_spec.predict(model.booster, part)
         parts.append(part.with_columns(offline_probability=pl.Series(p)))
-    return pl.concat(parts) if parts else joined.clear().with_columns(offline_probability=pl.lit(None, pl.Float64))
+    return (
+        pl.concat(parts)
+        if parts
+        else joined.clear().with_columns(offline_probability=pl.lit(None, pl.Float64))
+    )
 
 
 def _plot(summary: dict) -> str:
@@ -42,10 +59,21 @@ def _plot(summary: dict) -> str:
     return f"![mismatch share per feature](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
-@dg.asset(group_name="monitoring", partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-          metadata={PARTITION_COLUMN: "day"}, deps=history_deps([g for g in FEATURE_GROUPS if g.name != "origin_congestion"]))  # fmt: skip
-def serving_skew(context: dg.AssetExecutionContext, flight_schedule: pl.DataFrame, origin_congestion: pl.DataFrame,
-                 store: OfflineStore, registry: ModelRegistry, serving: ServingResource) -> dg.Output:  # fmt: skip
+@dg.asset(
+    group_name="monitoring",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    metadata={PARTITION_COLUMN: "day"},
+    deps=history_deps([g for g in FEATURE_GROUPS if g.name != "origin_congestion"]),
+)
+def serving_skew(
+    context: dg.AssetExecutionContext,
+    flight_schedule: pl.DataFrame,
+    origin_congestion: pl.DataFrame,
+    store: OfflineStore,
+    registry: ModelRegistry,
+    serving: ServingResource,
+) -> dg.Output:
     """What the service actually served (its prediction log) against the offline retrieval for
     the same flights at their prediction times: the share of flights whose value differs, per
     feature; the probability delta (p50, p99, max); the staleness of the online features.
@@ -63,16 +91,36 @@ def serving_skew(context: dg.AssetExecutionContext, flight_schedule: pl.DataFram
         if served.height == 0:
             rows.append({"day": day, **skew_summary(served, served, features, [])})
             continue
-        offline = _offline(flight_schedule.filter(pl.col("flight_date") == day), served, origin_congestion, store, registry, day)
-        summary = skew_summary(served, offline.select("flight_id", *features, "offline_probability"), features, list(CATEGORICAL_FEATURES))
+        offline = _offline(
+            flight_schedule.filter(pl.col("flight_date") == day),
+            served,
+            origin_congestion,
+            store,
+            registry,
+            day,
+        )
+        summary = skew_summary(
+            served,
+            offline.select("flight_id", *features, "offline_probability"),
+            features,
+            list(CATEGORICAL_FEATURES),
+        )
         rows.append({"day": day, **summary})
-    table = pl.DataFrame([{**r, "mismatch_share": json.dumps(r["mismatch_share"])} for r in rows], infer_schema_length=None)
+    table = pl.DataFrame(
+        [{**r, "mismatch_share": json.dumps(r["mismatch_share"])} for r in rows], infer_schema_length=None
+    )
     last = rows[-1]
-    context.log.info(f"{last['day']}: {last['compared_rows']} served flights compared, {last.get('rows_with_any_mismatch', 0)} with a "
-                     f"stale or different value; probability delta p99 {last.get('probability_delta_p99')}")  # fmt: skip
+    context.log.info(
+        f"{last['day']}: {last['compared_rows']} served flights compared, {last.get('rows_with_any_mismatch', 0)} with a "
+        f"stale or different value; probability delta p99 {last.get('probability_delta_p99')}"
+    )
     meta = {k: v for k, v in last.items() if k not in ("day", "mismatch_share") and v is not None}
     if last["mismatch_share"]:
         meta["mismatch_plot"] = dg.MetadataValue.md(_plot(last))
-        share = pl.DataFrame({"feature": list(last["mismatch_share"]), "mismatch_share": list(last["mismatch_share"].values())})
-        meta["mismatch_share"] = dg.MetadataValue.md(markdown_table(share.sort("mismatch_share", descending=True), 40))
+        share = pl.DataFrame(
+            {"feature": list(last["mismatch_share"]), "mismatch_share": list(last["mismatch_share"].values())}
+        )
+        meta["mismatch_share"] = dg.MetadataValue.md(
+            markdown_table(share.sort("mismatch_share", descending=True), 40)
+        )
     return dg.Output(table, metadata={"dagster/row_count": table.height, **meta})

@@ -18,15 +18,27 @@ def _online_records(home: Path, up_to: date) -> list[dict]:
     for path in sorted((home / "predictions").glob("*/*.jsonl")):
         for line in path.read_text().splitlines():
             record = json.loads(line)
-            if record.get("challenger_probability") is not None and record["flight_id"][:10] <= up_to.isoformat():
+            if (
+                record.get("challenger_probability") is not None
+                and record["flight_id"][:10] <= up_to.isoformat()
+            ):
                 records.append(record)
     return records
 
 
-@dg.asset(group_name="monitoring", partitions_def=daily_partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-          metadata={PARTITION_COLUMN: "day"}, deps=[dg.AssetDep("batch_predictions", partition_mapping=EVERY_EARLIER_DAY),
-                                                    dg.AssetDep("flight_outcomes", partition_mapping=EVERY_EARLIER_DAY)])  # fmt: skip
-def shadow_comparison(context: dg.AssetExecutionContext, store: OfflineStore, serving: ServingResource) -> dg.Output:
+@dg.asset(
+    group_name="monitoring",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    metadata={PARTITION_COLUMN: "day"},
+    deps=[
+        dg.AssetDep("batch_predictions", partition_mapping=EVERY_EARLIER_DAY),
+        dg.AssetDep("flight_outcomes", partition_mapping=EVERY_EARLIER_DAY),
+    ],
+)
+def shadow_comparison(
+    context: dg.AssetExecutionContext, store: OfflineStore, serving: ServingResource
+) -> dg.Output:
     """The challenger against the champion on the same flights whose outcomes are known, since
     the challenger was deployed: from batch shadow scores and the service's prediction log.
     A day reads every batch prediction and outcome up to it (the evidence since the deployment).
@@ -45,21 +57,40 @@ def shadow_comparison(context: dg.AssetExecutionContext, store: OfflineStore, se
             continue
         challenger = int(version[0])
         scored = batch.filter(pl.col("challenger_version") == challenger).select(
-            "flight_id", "flight_date", champion_probability="delay_probability", challenger_probability="challenger_probability"
+            "flight_id",
+            "flight_date",
+            champion_probability="delay_probability",
+            challenger_probability="challenger_probability",
         )
         online = online_shadow_records(_online_records(Path(serving.home), day)).filter(
             pl.col("challenger_version") == f"flight_delay_model:v{challenger}"
         )
         # The service's own scores win over batch scores of the same flight.
-        evidence = pl.concat([online.select("flight_id", "champion_probability", "challenger_probability"),
-                              scored.join(online.select("flight_id"), on="flight_id", how="anti").drop("flight_date")])  # fmt: skip
-        labels = store.scan("flight_outcomes").filter(pl.col("status") == "arrived", pl.col("flight_date") <= day)
-        evidence = evidence.join(labels.select("flight_id", "flight_date", "is_delayed").collect(), on="flight_id")
+        evidence = pl.concat(
+            [
+                online.select("flight_id", "champion_probability", "challenger_probability"),
+                scored.join(online.select("flight_id"), on="flight_id", how="anti").drop("flight_date"),
+            ]
+        )
+        labels = store.scan("flight_outcomes").filter(
+            pl.col("status") == "arrived", pl.col("flight_date") <= day
+        )
+        evidence = evidence.join(
+            labels.select("flight_id", "flight_date", "is_delayed").collect(), on="flight_id"
+        )
         champion = int(current["model_version"][0])
-        rows.append({**comparison(evidence, day), "challenger_version": challenger, "champion_version": champion,
-                     "online_rows": online.height})  # fmt: skip
+        rows.append(
+            {
+                **comparison(evidence, day),
+                "challenger_version": challenger,
+                "champion_version": champion,
+                "online_rows": online.height,
+            }
+        )
     table = pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.col("day").cast(pl.Date))
     last = table.row(-1, named=True)
-    context.log.info(f"{last['day']}: challenger {last.get('challenger_version')} vs champion on {last['rows_total']} flights")
+    context.log.info(
+        f"{last['day']}: challenger {last.get('challenger_version')} vs champion on {last['rows_total']} flights"
+    )
     meta = {k: v for k, v in last.items() if k != "day" and v is not None}
     return dg.Output(table, metadata={"dagster/row_count": table.height, **meta})

@@ -36,17 +36,24 @@ def read_log(folder: Path, flight_dates: set[date]) -> list[dict]:
 def served_frame(records: list[dict], features: list[str]) -> pl.DataFrame:
     """One row per served flight (its last record): the vector, probability and freshness."""
     rows = [
-        {"flight_id": r["flight_id"], "prediction_time": r.get("prediction_time"), "features_as_of": r["features_as_of"],
-         "champion_version": r["champion_version"], "served_probability": r["champion_probability"],
-         "past_flight": bool(r.get("past_flight", False)), "congestion_known": "origin_congestion" not in r.get("unknown", []),
-         **{f"served__{f}": r["features"].get(f) for f in features}}
+        {
+            "flight_id": r["flight_id"],
+            "prediction_time": r.get("prediction_time"),
+            "features_as_of": r["features_as_of"],
+            "champion_version": r["champion_version"],
+            "served_probability": r["champion_probability"],
+            "past_flight": bool(r.get("past_flight", False)),
+            "congestion_known": "origin_congestion" not in r.get("unknown", []),
+            **{f"served__{f}": r["features"].get(f) for f in features},
+        }
         for r in records
-    ]  # fmt: skip
+    ]
     frame = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
     if frame.height == 0:
         return frame
     return frame.with_columns(
-        pl.col("prediction_time").str.to_datetime(time_zone="UTC"), pl.col("features_as_of").str.to_datetime(time_zone="UTC")
+        pl.col("prediction_time").str.to_datetime(time_zone="UTC"),
+        pl.col("features_as_of").str.to_datetime(time_zone="UTC"),
     ).unique("flight_id", keep="last")
 
 
@@ -57,19 +64,36 @@ def _differs(served: pl.Expr, offline: pl.Expr, categorical: bool) -> pl.Expr:
     return (a.is_null() != b.is_null()) | ((a - b).abs() > TOLERANCE).fill_null(False)
 
 
-def skew_summary(served: pl.DataFrame, offline: pl.DataFrame, features: list[str], categorical: list[str]) -> dict:
+def skew_summary(
+    served: pl.DataFrame, offline: pl.DataFrame, features: list[str], categorical: list[str]
+) -> dict:
     """Mismatch share per feature, the probability delta and the staleness of the features.
 
     ``offline`` holds ``flight_id``, the features and ``offline_probability`` as of each
     flight's prediction time, scored by the model that served it.
     """
-    compared = served.filter(~pl.col("past_flight")).join(offline, on="flight_id", how="inner") if served.height else served
-    out: dict = {"served_rows": served.height, "past_flights": int(served["past_flight"].sum()) if served.height else 0,
-                 "compared_rows": compared.height}  # fmt: skip
+    compared = (
+        served.filter(~pl.col("past_flight")).join(offline, on="flight_id", how="inner")
+        if served.height
+        else served
+    )
+    out: dict = {
+        "served_rows": served.height,
+        "past_flights": int(served["past_flight"].sum()) if served.height else 0,
+        "compared_rows": compared.height,
+    }
     if compared.height == 0:
-        return {**out, "mismatch_share": {}, "rows_with_any_mismatch": 0, "probability_delta_p50": None,
-                "probability_delta_p99": None, "probability_delta_max": None, "staleness_hours_p50": None,
-                "staleness_hours_max": None, "served_congestion_share": None}  # fmt: skip
+        return {
+            **out,
+            "mismatch_share": {},
+            "rows_with_any_mismatch": 0,
+            "probability_delta_p50": None,
+            "probability_delta_p99": None,
+            "probability_delta_max": None,
+            "staleness_hours_p50": None,
+            "staleness_hours_max": None,
+            "served_congestion_share": None,
+        }
     flags = compared.select(
         **{f: _differs(pl.col(f"served__{f}"), pl.col(f), f in categorical) for f in features}
     )
@@ -100,7 +124,9 @@ def period_skew(daily: pl.DataFrame) -> dict:
             shares[feature] = shares.get(feature, 0.0) + share * weight
     total = int(n.sum())
     return {
-        "days": compared.height, "served_rows": int(daily["served_rows"].sum()), "compared_rows": total,
+        "days": compared.height,
+        "served_rows": int(daily["served_rows"].sum()),
+        "compared_rows": total,
         "past_flights": int(daily["past_flights"].sum()),
         "rows_with_any_mismatch_share": round(float(compared["rows_with_any_mismatch"].sum()) / total, 4),
         "probability_delta_p50_mean": round(float(compared["probability_delta_p50"].mean()), 5),
@@ -108,8 +134,10 @@ def period_skew(daily: pl.DataFrame) -> dict:
         "probability_delta_max": round(float(compared["probability_delta_max"].max()), 5),
         "staleness_hours_p50_mean": round(float(compared["staleness_hours_p50"].mean()), 2),
         "served_congestion_share": round(float((compared["served_congestion_share"] * n).sum()) / total, 4),
-        "mismatch_share": {f: round(s / total, 4) for f, s in sorted(shares.items(), key=lambda kv: -kv[1]) if s > 0},
-    }  # fmt: skip
+        "mismatch_share": {
+            f: round(s / total, 4) for f, s in sorted(shares.items(), key=lambda kv: -kv[1]) if s > 0
+        },
+    }
 
 
 def describe_period(skew: dict) -> str:
@@ -117,8 +145,10 @@ def describe_period(skew: dict) -> str:
     if not skew.get("compared_rows"):
         return "serving skew: no served flight to compare"
     top = ", ".join(f"{f} {s:.1%}" for f, s in list(skew["mismatch_share"].items())[:5])
-    return (f"serving skew over {skew['days']} days, {skew['compared_rows']:,} served flights: {skew['rows_with_any_mismatch_share']:.1%} "
-            f"had a feature value differing from offline (most: {top or 'none'}); probability delta p50 "
-            f"{skew['probability_delta_p50_mean']:.4f}, p99 up to {skew['probability_delta_p99_max']:.4f}, max {skew['probability_delta_max']:.4f}; "
-            f"features {skew['staleness_hours_p50_mean']:.1f} h old at the median; origin congestion known for "
-            f"{skew['served_congestion_share']:.1%} of served flights")  # fmt: skip
+    return (
+        f"serving skew over {skew['days']} days, {skew['compared_rows']:,} served flights: {skew['rows_with_any_mismatch_share']:.1%} "
+        f"had a feature value differing from offline (most: {top or 'none'}); probability delta p50 "
+        f"{skew['probability_delta_p50_mean']:.4f}, p99 up to {skew['probability_delta_p99_max']:.4f}, max {skew['probability_delta_max']:.4f}; "
+        f"features {skew['staleness_hours_p50_mean']:.1f} h old at the median; origin congestion known for "
+        f"{skew['served_congestion_share']:.1%} of served flights"
+    )

@@ -7,7 +7,9 @@ import io
 import polars as pl
 
 
-def timeline_png(performance: pl.DataFrame, drift: pl.DataFrame, events: pl.DataFrame, drift_share: float) -> bytes:
+def timeline_png(
+    performance: pl.DataFrame, drift: pl.DataFrame, events: pl.DataFrame, drift_share: float
+) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -16,9 +18,23 @@ def timeline_png(performance: pl.DataFrame, drift: pl.DataFrame, events: pl.Data
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5), sharex=True, height_ratios=[3, 1])
     if performance.height:
         top.plot(performance["day"], performance["auc_day"], ".", color="lightgrey", label="AUC, day")
-        top.plot(performance["day"], performance["auc_window"], color="tab:blue", label="AUC, trailing 14 days")
-        top.step(performance["day"], performance["champion_test_auc"], where="post", color="black", linestyle=":", label="champion test AUC")
-    colours = {"retrain": "tab:orange", "promotion": "tab:green", "refused": "tab:red", "canary": "tab:purple"}
+        top.plot(
+            performance["day"], performance["auc_window"], color="tab:blue", label="AUC, trailing 14 days"
+        )
+        top.step(
+            performance["day"],
+            performance["champion_test_auc"],
+            where="post",
+            color="black",
+            linestyle=":",
+            label="champion test AUC",
+        )
+    colours = {
+        "retrain": "tab:orange",
+        "promotion": "tab:green",
+        "refused": "tab:red",
+        "canary": "tab:purple",
+    }
     for kind, colour in colours.items():
         for day in events.filter(pl.col("kind") == kind)["day"]:
             top.axvline(day, color=colour, alpha=0.6, linewidth=1)

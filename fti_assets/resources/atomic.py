@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from uuid import uuid4
 
+import polars as pl
+
 
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
@@ -39,3 +41,9 @@ def atomic_write_bytes(target: str | Path, data: bytes) -> Path:
 def atomic_write_text(target: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``target`` atomically; returns the target."""
     return atomic_write_bytes(target, text.encode())
+
+
+def atomic_write_parquet(frame: pl.DataFrame, target: Path) -> None:
+    """Write ``frame`` as zstd Parquet with statistics, atomically."""
+    with atomic_path(target) as tmp:
+        frame.write_parquet(tmp, compression="zstd", statistics=True)

@@ -31,8 +31,12 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     code is the same in both.
     """
     store = OfflineStore(home=str(settings.home))
-    online = OnlineStore(path=str(settings.online_store_path), backend=settings.online_backend,
-                         redis_url=settings.redis_url if settings.production else "", prefix=settings.redis_prefix)  # fmt: skip
+    online = OnlineStore(
+        path=str(settings.online_store_path),
+        backend=settings.online_backend,
+        redis_url=settings.redis_url if settings.production else "",
+        prefix=settings.redis_prefix,
+    )
     return {
         "store": store,
         "source": RawSource(location=settings.source, schedule_lead_days=settings.schedule_lead_days),
@@ -42,8 +46,12 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "step_io_manager": dg.FilesystemIOManager(base_dir=str(settings.home / "steps")),
         "policy": PolicyResource(path=str(settings.policy)),
         "search_storage": SearchStorage(url=settings.optuna_storage),
-        "registry": ModelRegistry(tracking_uri=settings.tracking_uri, artifact_root=settings.artifact_root,
-                                  history_url=settings.model_history_url, ui_url=settings.mlflow_ui_url),
+        "registry": ModelRegistry(
+            tracking_uri=settings.tracking_uri,
+            artifact_root=settings.artifact_root,
+            history_url=settings.model_history_url,
+            ui_url=settings.mlflow_ui_url,
+        ),
         "lock": ChangeLock(folder=str(settings.lock_dir), database_url=settings.lock_database_url),
         "online": online,
         "serving": ServingResource(home=str(settings.home), bentoml_home=str(settings.bentoml_home)),

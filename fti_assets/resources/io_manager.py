@@ -41,7 +41,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             self.store.write_days(table, obj, column, list(context.asset_partition_keys))
         except StrayRowsError as exc:
             raise dg.Failure(str(exc)) from exc
-        context.add_output_metadata({"dagster/uri": dg.MetadataValue.path(str(self.store.table_dir(table))), **self._pending()})
+        context.add_output_metadata(
+            {"dagster/uri": dg.MetadataValue.path(str(self.store.table_dir(table))), **self._pending()}
+        )
 
     def _pending(self) -> dict:
         """Catalog views not refreshed because the DuckDB file was held: the next write retries."""

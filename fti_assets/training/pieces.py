@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from fti_assets.domain.feature_groups import FEATURE_GROUPS, FeatureGroup
+from fti_assets.domain.catalog import FEATURE_GROUPS, FeatureGroup
 
 
 def pieces_of(start: date, end: date, piece_days: int = 0) -> list[tuple[date, date]]:

@@ -46,7 +46,10 @@ def importance_png(names: list[str], gains: np.ndarray, top: int = 20) -> bytes:
     total = gains.sum()
     # A model of stumps that never split (a refused one, say) has no gain to share out.
     ax.barh([names[i] for i in order], gains[order] / total if total > 0 else np.zeros(len(order)))
-    ax.set(xlabel="share of total gain", title="Feature importance" if total > 0 else "Feature importance: the model never splits")
+    ax.set(
+        xlabel="share of total gain",
+        title="Feature importance" if total > 0 else "Feature importance: the model never splits",
+    )
     return _png(fig)
 
 
@@ -59,7 +62,9 @@ def calibration_png(table_rows: list[dict]) -> bytes:
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot([r["mean_predicted"] for r in table_rows], [r["observed_rate"] for r in table_rows], marker="o")
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    ax.set(xlabel="mean predicted probability", ylabel="observed delay rate", title="Calibration (test split)")
+    ax.set(
+        xlabel="mean predicted probability", ylabel="observed delay rate", title="Calibration (test split)"
+    )
     return _png(fig)
 
 

@@ -35,10 +35,12 @@ def rebuild_dataset(store, window: dict[str, str]) -> pl.DataFrame:
     import tempfile
     from pathlib import Path
 
-    from fti_assets.domain.feature_groups import FEATURE_GROUPS
+    from fti_assets.domain.catalog import FEATURE_GROUPS
     from fti_assets.training.dataset import build_training_dataset, label_spine
 
-    spine = label_spine(store.read("flight_outcomes"), store.read("flight_schedule"), window["start"], window["end"])
+    spine = label_spine(
+        store.read("flight_outcomes"), store.read("flight_schedule"), window["start"], window["end"]
+    )
     tables = {g.name: store.read(g.name) for g in FEATURE_GROUPS}
     built = build_training_dataset(spine, tables, window["train_end"], window["validation_end"])
     with tempfile.TemporaryDirectory(prefix="reproduce-") as folder:
@@ -65,18 +67,24 @@ def reproduce(version: int, settings: Settings | None = None) -> Reproduction:
     try:
         record = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/reproduction.json")
     except Exception:
-        raise LookupError(f"version {version} was trained before runs recorded reproduction.json: it cannot be reproduced") from None
+        raise LookupError(
+            f"version {version} was trained before runs recorded reproduction.json: it cannot be reproduced"
+        ) from None
     if not record.get("dataset_window"):
         raise LookupError(f"version {version}'s run does not know the window of its training dataset")
 
     recorded_code, current_code = mv.tags.get("code_version"), code_version()
     if recorded_code != current_code:
-        out.differences.append(f"code version: recorded {recorded_code}, running {current_code} (check out {recorded_code} to compare like for like)")
+        out.differences.append(
+            f"code version: recorded {recorded_code}, running {current_code} (check out {recorded_code} to compare like for like)"
+        )
     dataset = rebuild_dataset(store, record["dataset_window"])
     digest = content_hash(dataset, "flight_id")
     if digest != mv.tags.get("dataset_hash"):
-        out.differences.append(f"training dataset hash: recorded {mv.tags.get('dataset_hash')}, rebuilt {digest} "
-                               f"({dataset.height:,} rows for window {record['dataset_window']}): the offline store changed")  # fmt: skip
+        out.differences.append(
+            f"training dataset hash: recorded {mv.tags.get('dataset_hash')}, rebuilt {digest} "
+            f"({dataset.height:,} rows for window {record['dataset_window']}): the offline store changed"
+        )
     else:
         out.notes.append(f"training dataset rebuilt: {dataset.height:,} rows, hash {digest[:12]} matches")
 
@@ -85,16 +93,27 @@ def reproduce(version: int, settings: Settings | None = None) -> Reproduction:
     train, validation, test = (dataset.filter(pl.col("split") == s) for s in ("train", "validation", "test"))
     if record["train_from"]:
         train = train.filter(pl.col("flight_date") >= date.fromisoformat(record["train_from"]))
-    fitted = train_booster(train, validation, record["params"], record["max_rounds"], record["early_stopping_rounds"], record["extra_features"])
+    fitted = train_booster(
+        train,
+        validation,
+        record["params"],
+        record["max_rounds"],
+        record["early_stopping_rounds"],
+        record["extra_features"],
+    )
     registered = registry.load(version)
     if fitted.spec.to_dict() != registered.spec:
-        out.differences.append("feature spec: the retrained model's features or category codes differ from the registered one's")
+        out.differences.append(
+            "feature spec: the retrained model's features or category codes differ from the registered one's"
+        )
     ours = fitted.spec.predict(fitted.booster, test)
     theirs = registered.feature_spec.predict(registered.booster, test)
     if ours.shape != theirs.shape or not np.array_equal(ours, theirs):
         gap = float(np.max(np.abs(ours - theirs))) if ours.shape == theirs.shape else float("nan")
-        out.differences.append(f"test predictions: {int(np.sum(ours != theirs)) if ours.shape == theirs.shape else 'all'} of "
-                               f"{test.height:,} differ, by up to {gap:.3g}")  # fmt: skip
+        out.differences.append(
+            f"test predictions: {int(np.sum(ours != theirs)) if ours.shape == theirs.shape else 'all'} of "
+            f"{test.height:,} differ, by up to {gap:.3g}"
+        )
     else:
         out.notes.append(f"test predictions identical on {test.height:,} flights")
     return out

@@ -8,7 +8,19 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-LIBRARIES = ("fti-assets", "dagster", "polars", "duckdb", "pandera", "lightgbm", "mlflow", "numpy", "scikit-learn", "bentoml", "evidently")
+LIBRARIES = (
+    "fti-assets",
+    "dagster",
+    "polars",
+    "duckdb",
+    "pandera",
+    "lightgbm",
+    "mlflow",
+    "numpy",
+    "scikit-learn",
+    "bentoml",
+    "evidently",
+)
 
 
 @cache
@@ -18,8 +30,14 @@ def code_version() -> str:
 
     root = Path(fti_assets.__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=root,
-                             capture_output=True, text=True, timeout=5, check=True)  # fmt: skip
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return f"fti-assets {version('fti-assets')}"

@@ -27,9 +27,17 @@ def suggest(trial: Any) -> dict[str, Any]:
 
 
 def run_study(
-    train: pl.DataFrame, validation: pl.DataFrame, storage: str, study_name: str, n_trials: int, timeout_seconds: float | None,
-    seed: int, max_rounds: int, early_stopping_rounds: int, on_trial: Callable[[Any, Callable[[], Any]], Any] | None = None,
-) -> Any:  # fmt: skip
+    train: pl.DataFrame,
+    validation: pl.DataFrame,
+    storage: str,
+    study_name: str,
+    n_trials: int,
+    timeout_seconds: float | None,
+    seed: int,
+    max_rounds: int,
+    early_stopping_rounds: int,
+    on_trial: Callable[[Any, Callable[[], Any]], Any] | None = None,
+) -> Any:
     """Run (or continue) the study ``study_name`` in ``storage`` for at most ``n_trials`` trials
     and ``timeout_seconds``. ``on_trial(trial, fit)`` wraps each trial's fit (to track it)."""
     import optuna
@@ -38,16 +46,23 @@ def run_study(
     from fti_assets.training.trainer import lightgbm_params, train_booster
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize", load_if_exists=True,
-                                sampler=optuna.samplers.TPESampler(seed=seed),
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=20))  # fmt: skip
+    study = optuna.create_study(
+        storage=storage,
+        study_name=study_name,
+        direction="maximize",
+        load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=20),
+    )
 
     def objective(trial: Any) -> float:
         params = lightgbm_params(suggest(trial), seed)
 
         def fit():
             pruning = LightGBMPruningCallback(trial, "auc", valid_name="validation")
-            fitted = train_booster(train, validation, params, max_rounds, early_stopping_rounds, callbacks=[pruning])
+            fitted = train_booster(
+                train, validation, params, max_rounds, early_stopping_rounds, callbacks=[pruning]
+            )
             trial.set_user_attr("best_iteration", fitted.best_iteration)
             return fitted
 
@@ -67,6 +82,15 @@ def study_summary(study: Any) -> dict[str, Any]:
         best = study.best_trial
     except ValueError:
         best = None
-    return {"study": study.study_name, "trials": states,
-            "best": None if best is None else {"number": best.number, "validation_auc": best.value, "params": {**best.params, "bagging_freq": 1},
-                                               "best_iteration": best.user_attrs.get("best_iteration")}}  # fmt: skip
+    return {
+        "study": study.study_name,
+        "trials": states,
+        "best": None
+        if best is None
+        else {
+            "number": best.number,
+            "validation_auc": best.value,
+            "params": {**best.params, "bagging_freq": 1},
+            "best_iteration": best.user_attrs.get("best_iteration"),
+        },
+    }

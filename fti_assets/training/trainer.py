@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from fti_assets.training.encoding import FeatureSpec
+from fti_assets.domain.encoding import FeatureSpec
 
 
 @dataclass
@@ -55,16 +55,33 @@ def train_booster(
 
     spec = FeatureSpec.fit(train, extra_features)
     if feature_subset is not None:
-        spec = FeatureSpec(features=feature_subset, categories={c: v for c, v in spec.categories.items() if c in feature_subset})
-    dtrain = lgb.Dataset(spec.encode(train), labels(train), feature_name=spec.features,
-                         categorical_feature=spec.categorical, free_raw_data=True)  # fmt: skip
+        spec = FeatureSpec(
+            features=feature_subset,
+            categories={c: v for c, v in spec.categories.items() if c in feature_subset},
+        )
+    dtrain = lgb.Dataset(
+        spec.encode(train),
+        labels(train),
+        feature_name=spec.features,
+        categorical_feature=spec.categorical,
+        free_raw_data=True,
+    )
     dvalid = lgb.Dataset(spec.encode(validation), labels(validation), reference=dtrain)
     callbacks = [lgb.early_stopping(early_stopping_rounds, verbose=False), *(callbacks or [])]
     if log is not None:
         callbacks.append(lgb.log_evaluation(log_every) if log is print else _progress(log, log_every))
-    booster = lgb.train(params, dtrain, num_boost_round=max_rounds, valid_sets=[dvalid], valid_names=["validation"], callbacks=callbacks)
+    booster = lgb.train(
+        params,
+        dtrain,
+        num_boost_round=max_rounds,
+        valid_sets=[dvalid],
+        valid_names=["validation"],
+        callbacks=callbacks,
+    )
     auc = booster.best_score["validation"]["auc"]
-    return TrainedBooster(booster=booster, spec=spec, best_iteration=booster.best_iteration, validation_auc=float(auc))
+    return TrainedBooster(
+        booster=booster, spec=spec, best_iteration=booster.best_iteration, validation_auc=float(auc)
+    )
 
 
 def _progress(log: Any, every: int):

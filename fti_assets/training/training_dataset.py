@@ -18,7 +18,7 @@ from datetime import date
 
 import dagster as dg
 
-from fti_assets.domain.feature_groups import FEATURE_GROUPS
+from fti_assets.domain.catalog import FEATURE_GROUPS
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.training.dataset import TrainingDatasetConfig, build_piece, dataset_summary, resolve_window
 
@@ -38,13 +38,22 @@ def dataset_pieces(context: dg.OpExecutionContext, config: TrainingDatasetConfig
     outcome_days = store.partitions("flight_outcomes")
     window = resolve_window(config, outcome_days)
     if not any(window["start"] <= day <= window["end"] for day in outcome_days):
-        raise dg.Failure(f"no flights with known outcomes between {window['start']} and {window['end']}: "
-                         "materialize the feature pipeline for those days first")  # fmt: skip
+        raise dg.Failure(
+            f"no flights with known outcomes between {window['start']} and {window['end']}: "
+            "materialize the feature pipeline for those days first"
+        )
     staged = stage(store, "training_dataset", context.run.run_id)
-    pieces = pieces_of(date.fromisoformat(window["start"]), date.fromisoformat(window["end"]), config.piece_days)
+    pieces = pieces_of(
+        date.fromisoformat(window["start"]), date.fromisoformat(window["end"]), config.piece_days
+    )
     context.log.info(f"training dataset of {window}: {len(pieces)} pieces, staged under {staged.folder}")
     for first, last in pieces:
-        piece = {"window": window, "first": first.isoformat(), "last": last.isoformat(), "folder": staged.folder}
+        piece = {
+            "window": window,
+            "first": first.isoformat(),
+            "last": last.isoformat(),
+            "folder": staged.folder,
+        }
         yield dg.DynamicOutput(piece, mapping_key=first.strftime("from_%Y_%m_%d"))
 
 
@@ -53,11 +62,17 @@ def dataset_piece(context: dg.OpExecutionContext, piece: dict, store: OfflineSto
     """One piece's rows, written to the staging folder; returns what the assembly checks."""
     from fti_assets.resources.pieced import StagedTable, write_piece
 
-    frame, unlabelled = build_piece(store, piece["window"], date.fromisoformat(piece["first"]), date.fromisoformat(piece["last"]))
+    frame, unlabelled = build_piece(
+        store, piece["window"], date.fromisoformat(piece["first"]), date.fromisoformat(piece["last"])
+    )
     if frame.height:
         write_piece(StagedTable("training_dataset", piece["folder"]), piece["first"], frame)
-    context.log.info(f"piece {piece['first']}..{piece['last']}: {frame.height:,} rows, {unlabelled:,} unlabelled flights left out")
-    bounds = [str(frame["prediction_time"].min()), str(frame["prediction_time"].max())] if frame.height else None
+    context.log.info(
+        f"piece {piece['first']}..{piece['last']}: {frame.height:,} rows, {unlabelled:,} unlabelled flights left out"
+    )
+    bounds = (
+        [str(frame["prediction_time"].min()), str(frame["prediction_time"].max())] if frame.height else None
+    )
     return {**piece, "rows": frame.height, "unlabelled": unlabelled, "prediction_times": bounds}
 
 
@@ -76,15 +91,26 @@ def dataset_assembly(context: dg.OpExecutionContext, pieces: list[dict], store: 
         if any(earlier[1] >= later[0] for earlier, later in zip(bounds, bounds[1:], strict=False)):
             raise dg.Failure(f"pieces overlap in prediction time: {bounds}")
         if not bounds:
-            raise dg.Failure(f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the features first")
+            raise dg.Failure(
+                f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the features first"
+            )
         metadata = dataset_summary(scan_pieces(staged.folder), window)
         digest = pieces_hash(staged.folder, "flight_id")
     except BaseException:
         discard(staged)  # nothing is stored: the previous dataset stays
         raise
-    context.log.info(f"training dataset: {metadata['dagster/row_count']:,} rows in {len(bounds)} pieces, hash {digest[:12]}")
-    return dg.Output(staged, metadata={**metadata, "content_hash": digest, "pieces": len(bounds),
-                                       "unlabelled_flights_left_out": sum(p["unlabelled"] for p in pieces)})  # fmt: skip
+    context.log.info(
+        f"training dataset: {metadata['dagster/row_count']:,} rows in {len(bounds)} pieces, hash {digest[:12]}"
+    )
+    return dg.Output(
+        staged,
+        metadata={
+            **metadata,
+            "content_hash": digest,
+            "pieces": len(bounds),
+            "unlabelled_flights_left_out": sum(p["unlabelled"] for p in pieces),
+        },
+    )
 
 
 @dg.config_mapping

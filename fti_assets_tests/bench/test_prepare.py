@@ -18,9 +18,9 @@ from polars.testing import assert_frame_equal
 
 import bench.generate
 from bench.generate import replicate, typed_raw
+from bench.pipeline import feature_tables
 from bench.prepare import SLICE_DAYS, group_file, numbered, write_inputs
-from fti_assets.domain.feature_groups import FEATURE_GROUPS
-from fti_assets.domain.pipeline import feature_tables
+from fti_assets.domain.catalog import FEATURE_GROUPS
 from fti_assets.training.dataset import label_spine
 
 YEAR = (date(2013, 1, 1), date(2013, 3, 31))
@@ -42,17 +42,26 @@ def raw() -> dict[str, pl.DataFrame]:
 def whole_files(raw: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     """Every input file's table, computed over the whole scaled period at once."""
     scaled = replicate(raw, FACTOR)
-    tables = feature_tables(scaled["flights"], scaled["weather"], scaled["planes"], scaled["airports"],
-                            _utc(YEAR[0]), _utc(YEAR[1] + timedelta(days=1)))  # fmt: skip
-    spine = numbered(label_spine(tables["flight_outcomes"], tables["flight_schedule"], *(d.isoformat() for d in YEAR)))
+    tables = feature_tables(
+        scaled["flights"],
+        scaled["weather"],
+        scaled["planes"],
+        scaled["airports"],
+        _utc(YEAR[0]),
+        _utc(YEAR[1] + timedelta(days=1)),
+    )
+    spine = numbered(
+        label_spine(tables["flight_outcomes"], tables["flight_schedule"], *(d.isoformat() for d in YEAR))
+    )
     hour = pl.col("scheduled_departure").dt.truncate("1h").dt.epoch("s").alias("departure_hour_key")
     peers = spine.select("row_id", "as_of", "origin", "dest", "carrier", "tailnum", hour)
     first = peers["as_of"].min()
     return {
-        "spine_full": spine, "spine": peers,
+        "spine_full": spine,
+        "spine": peers,
         "spine_slice": peers.filter(pl.col("as_of") < first + pl.duration(days=SLICE_DAYS)),
         **{g.name: group_file(g, tables[g.name]) for g in FEATURE_GROUPS},
-    }  # fmt: skip
+    }
 
 
 def monthly_files(raw: dict[str, pl.DataFrame], folder: Path) -> dict[str, pl.DataFrame]:
@@ -66,7 +75,9 @@ def differing(ours: dict[str, pl.DataFrame], whole: dict[str, pl.DataFrame]) -> 
     out = []
     for name, frame in whole.items():
         try:
-            assert_frame_equal(ours[name].sort(ours[name].columns), frame.sort(frame.columns), check_exact=True)
+            assert_frame_equal(
+                ours[name].sort(ours[name].columns), frame.sort(frame.columns), check_exact=True
+            )
         except AssertionError:
             out.append(name)
     return out
@@ -87,4 +98,8 @@ def test_a_month_without_the_days_before_it_is_noticed(
     ours = monthly_files(raw, tmp_path / "months")
     # Trailing windows lose the previous month's outcomes; evening flights landing after
     # midnight UTC on a month's last day belong to the next month, which no longer sees them.
-    assert differing(ours, whole_files(raw)) == ["carrier_delay_stats", "route_delay_stats", "plane_last_arrival"]
+    assert differing(ours, whole_files(raw)) == [
+        "carrier_delay_stats",
+        "route_delay_stats",
+        "plane_last_arrival",
+    ]

@@ -17,7 +17,12 @@ LOW_FLOORS = {"floor_auc": 0.5, "floor_max_brier": 0.25}
 
 def training_run(training: dict | None = None, gates: dict | None = None) -> dict:
     """Run config for ``TRAIN``: training options, and gates with floors a small slice can meet."""
-    return {"ops": {"trained_model": {"config": training or {}}, "model_evaluation": {"config": {**LOW_FLOORS, **(gates or {})}}}}
+    return {
+        "ops": {
+            "trained_model": {"config": training or {}},
+            "model_evaluation": {"config": {**LOW_FLOORS, **(gates or {})}},
+        }
+    }
 
 
 def registry_at(home: Path) -> ModelRegistry:
@@ -33,7 +38,11 @@ def champion_at(home: Path) -> int | None:
 
 def check_results(result) -> dict[str, bool]:
     """Each asset check of a run: passed or not."""
-    return {e.event_specific_data.check_name: e.event_specific_data.passed for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    return {
+        e.event_specific_data.check_name: e.event_specific_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
 
 
 def gate_check_specs() -> list[dg.AssetCheckSpec]:

@@ -38,7 +38,10 @@ def test_the_packaged_policy_holds_the_rules_and_its_hash_ignores_comments(tmp_p
     assert loaded.policy.slices.by == ["carrier", "origin"] and loaded.policy.leak_alarm.auc == 0.9
     assert loaded.policy.force.allowed == [] and loaded.policy.shadow_evidence.required is False
     commented = tmp_path / "p.yaml"
-    commented.write_text("# another comment\n" + DEFAULT_POLICY.read_text().replace("max_auc_drop: 0.02", "max_auc_drop: 0.020  # same"))
+    commented.write_text(
+        "# another comment\n"
+        + DEFAULT_POLICY.read_text().replace("max_auc_drop: 0.02", "max_auc_drop: 0.020  # same")
+    )
     assert load_policy(commented).hash == loaded.hash
     changed = _policy(tmp_path, "changed", drop=("max_auc_drop: 0.02", "max_auc_drop: 0.03"))
     assert load_policy(changed).hash != loaded.hash
@@ -54,7 +57,9 @@ def test_the_packaged_policy_holds_the_rules_and_its_hash_ignores_comments(tmp_p
         ("  min_rows: 1000", "  min_row: 1000", "shadow_evidence.min_row", "Extra inputs are not permitted"),
     ],
 )
-def test_a_policy_with_a_bad_value_is_refused_naming_the_line(old: str, new: str, field: str, reason: str) -> None:
+def test_a_policy_with_a_bad_value_is_refused_naming_the_line(
+    old: str, new: str, field: str, reason: str
+) -> None:
     text = DEFAULT_POLICY.read_text().replace(old, new)
     with pytest.raises(PolicyError) as caught:
         parse_policy(text, "policy.yaml")
@@ -100,8 +105,13 @@ def test_a_policy_change_is_recorded_in_the_history(governed: dict) -> None:
     assert registry.client().get_model_version("flight_delay", "1").tags["policy_hash"] == lenient.hash
 
     # A stricter policy, which only alice may overrule: the next model is refused under it.
-    strict_path = _policy(folder, "strict", **LOW_FLOORS, improvement=("min_improvement: 0.001", "min_improvement: 0.5"),
-                          force=("  allowed: []", "  allowed: [alice]"))  # fmt: skip
+    strict_path = _policy(
+        folder,
+        "strict",
+        **LOW_FLOORS,
+        improvement=("min_improvement: 0.001", "min_improvement: 0.5"),
+        force=("  allowed: []", "  allowed: [alice]"),
+    )
     strict = load_policy(strict_path)
     settings = dataclasses.replace(governed["settings"], policy_path=str(strict_path))
     config = {"ops": {"trained_model": {"config": {"seed": 7}}}}
@@ -124,7 +134,7 @@ def test_a_policy_change_is_recorded_in_the_history(governed: dict) -> None:
     assert (promoted["action"], promoted["version"], promoted["policy_hash"]) == ("promote", 2, strict.hash)
     assert "forced by alice" in promoted["actor"] and "the gates refused it" in promoted["reason"]
 
-    from fti_assets.operations import history_table
+    from fti_assets.commands.operations import history_table
 
     assert f"[policy {strict.hash[:12]}]" in history_table(governed["settings"]).splitlines()[-1]
 
@@ -136,11 +146,15 @@ def test_a_history_written_before_the_policy_file_gains_the_column(tmp_path: Pat
 
     path = tmp_path / "history.sqlite"
     with sqlite3.connect(path) as db:  # the table as it was before the policy column
-        db.execute("CREATE TABLE model_events (id INTEGER PRIMARY KEY AUTOINCREMENT, model_name VARCHAR(200) NOT NULL, "
-                   "at VARCHAR(40) NOT NULL, action VARCHAR(20) NOT NULL, version INTEGER NOT NULL, from_version INTEGER, "
-                   "actor VARCHAR(500) NOT NULL, reason TEXT NOT NULL, report TEXT NOT NULL)")  # fmt: skip
-        db.execute("INSERT INTO model_events (model_name, at, action, version, actor, reason, report) "
-                   "VALUES ('m', '2013-01-01', 'promote', 1, 'me', 'old', '{}')")  # fmt: skip
+        db.execute(
+            "CREATE TABLE model_events (id INTEGER PRIMARY KEY AUTOINCREMENT, model_name VARCHAR(200) NOT NULL, "
+            "at VARCHAR(40) NOT NULL, action VARCHAR(20) NOT NULL, version INTEGER NOT NULL, from_version INTEGER, "
+            "actor VARCHAR(500) NOT NULL, reason TEXT NOT NULL, report TEXT NOT NULL)"
+        )
+        db.execute(
+            "INSERT INTO model_events (model_name, at, action, version, actor, reason, report) "
+            "VALUES ('m', '2013-01-01', 'promote', 1, 'me', 'old', '{}')"
+        )
     history = ModelHistory(f"sqlite:///{path}")
     history.append("m", "promote", 2, "2013-01-02", "me", "new", 1, {}, policy_hash="ab" * 32)
     assert [(e["version"], e["policy_hash"]) for e in history.events("m")] == [(1, None), (2, "ab" * 32)]
@@ -157,18 +171,26 @@ def test_the_model_card_holds_the_real_figures_and_goes_with_the_bento_and_its_s
     home, settings = governed["home"], governed["settings"]
     evaluated = read_record(home, "model_evaluation")
     # Under the policy the model was evaluated with (the policy test may have changed it).
-    policy_path = next(p for p in governed["folder"].glob("*.yaml") if load_policy(p).hash == evaluated["policy_hash"])
+    policy_path = next(
+        p for p in governed["folder"].glob("*.yaml") if load_policy(p).hash == evaluated["policy_hash"]
+    )
     settings = dataclasses.replace(settings, policy_path=str(policy_path))
     result = materialize(home, ["model_card", "flight_delay_bento"], None, None, settings=settings)
     assert result.success
     card = read_record(home, "model_card")["markdown"]
     ours = evaluated["metrics"]["challenger"]
-    assert f"| challenger | {evaluated['version']} | {ours['rows']} | {ours['auc']:.4f} | {ours['log_loss']:.4f} | {ours['brier']:.4f} |" in card
+    assert (
+        f"| challenger | {evaluated['version']} | {ours['rows']} | {ours['auc']:.4f} | {ours['log_loss']:.4f} | {ours['brier']:.4f} |"
+        in card
+    )
     assert evaluated["dataset_hash"] in card and evaluated["policy_hash"] in card
     jfk = next(r for r in evaluated["slices"] if r["slice"] == "JFK")
     assert f"| origin | JFK | {jfk['rows']} | {jfk['auc']:.4f} |" in card
     top = evaluated["calibration"][0]
-    assert f"| {top['range']} | {top['rows']} | {top['mean_predicted']:.4f} | {top['observed_rate']:.4f} |" in card
+    assert (
+        f"| {top['range']} | {top['rows']} | {top['mean_predicted']:.4f} | {top['observed_rate']:.4f} |"
+        in card
+    )
     assert "origin_weather" in card and "minute 51" in card and "plane_known = 0" in card
 
     registry = _registry(settings)
@@ -180,7 +202,12 @@ def test_the_model_card_holds_the_real_figures_and_goes_with_the_bento_and_its_s
     lightgbm = [c for c in registered_sbom["components"] if c["name"] == "lightgbm"]
     assert [c["version"] for c in lightgbm] == [installed("lightgbm")]
 
-    name, bento_version = registry.client().get_model_version("flight_delay", str(evaluated["version"])).tags["bento"].split(":")
+    name, bento_version = (
+        registry.client()
+        .get_model_version("flight_delay", str(evaluated["version"]))
+        .tags["bento"]
+        .split(":")
+    )
     bento = home / "bentoml" / "bentos" / name / bento_version / "src" / "governance"
     assert (bento / "model_card.md").read_text() == card and (bento / "model_card.html").exists()
     bento_sbom = json.loads((bento / "sbom.cdx.json").read_text())

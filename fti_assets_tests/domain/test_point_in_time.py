@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fti_assets.domain.feature_groups import FeatureGroup
+from fti_assets.domain.catalog import FeatureGroup
 from fti_assets.domain.retrieval import asof_join, latest_per_entity
 
 T0 = datetime(2013, 3, 1, 12, 0, tzinfo=UTC)
@@ -106,19 +106,30 @@ def test_property_ttl_keeps_only_recent_known_values(rows, queries, ttl_hours) -
     table = _table([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
     joined = asof_join(_spine([q[0] for q in queries], [q[1] for q in queries]), table, group)
     for row in joined.iter_rows(named=True):
-        candidates = [r[1] for r in rows if r[0] == row["k"] and row["as_of"] - timedelta(hours=ttl_hours) <= r[1] <= row["as_of"]]
+        candidates = [
+            r[1]
+            for r in rows
+            if r[0] == row["k"] and row["as_of"] - timedelta(hours=ttl_hours) <= r[1] <= row["as_of"]
+        ]
         assert row["g_known_at"] == (max(candidates) if candidates else None)
 
 
 def test_two_legs_landing_at_the_same_minute_keep_the_one_scheduled_last() -> None:
-    from fti_assets.domain.features import plane_last_arrival
+    from fti_assets.domain.transforms import plane_last_arrival
 
-    legs = pl.DataFrame({
-        "flight_id": ["b", "a", "c"], "status": ["arrived"] * 3, "tailnum": ["N1"] * 3,
-        "known_at": _utc([T0, T0, T0 + timedelta(hours=3)]), "flight_date": [T0.date()] * 3,
-        "arr_delay": [5.0, 50.0, 0.0], "dep_delay": [1.0, 2.0, 0.0], "is_delayed": [False, True, False],
-        # b and a land together: b was scheduled 45 minutes after a
-    })  # fmt: skip
+    legs = pl.DataFrame(
+        {
+            "flight_id": ["b", "a", "c"],
+            "status": ["arrived"] * 3,
+            "tailnum": ["N1"] * 3,
+            "known_at": _utc([T0, T0, T0 + timedelta(hours=3)]),
+            "flight_date": [T0.date()] * 3,
+            "arr_delay": [5.0, 50.0, 0.0],
+            "dep_delay": [1.0, 2.0, 0.0],
+            "is_delayed": [False, True, False],
+            # b and a land together: b was scheduled 45 minutes after a
+        }
+    )
     for order in (legs, legs.reverse()):
         table = plane_last_arrival(order)
         assert table["plane_prev_arr_delay"].to_list() == [5.0, 0.0]

@@ -10,13 +10,25 @@ from fti_assets.domain.schedule import flight_outcomes, flight_schedule
 from fti_assets.domain.timezones import airport_timezones
 
 AIRPORTS = pl.DataFrame(
-    {"faa": ["JFK", "LAX", "HNL", "XXX"], "tzone": ["America/New_York", "America/Los_Angeles", "Pacific/Honolulu", None]}
+    {
+        "faa": ["JFK", "LAX", "HNL", "XXX"],
+        "tzone": ["America/New_York", "America/Los_Angeles", "Pacific/Honolulu", None],
+    }
 )
 
 
 def _flights(rows: list[dict]) -> pl.DataFrame:
-    base = {"carrier": "AA", "flight": 1, "tailnum": "N1", "origin": "JFK", "dest": "LAX", "distance": 2475,
-            "dep_time": 900, "dep_delay": 0, "arr_delay": 0}  # fmt: skip
+    base = {
+        "carrier": "AA",
+        "flight": 1,
+        "tailnum": "N1",
+        "origin": "JFK",
+        "dest": "LAX",
+        "distance": 2475,
+        "dep_time": 900,
+        "dep_delay": 0,
+        "arr_delay": 0,
+    }
     return pl.DataFrame([{**base, "flight": i + 1, **r} for i, r in enumerate(rows)]).with_columns(
         pl.col("flight_date").cast(pl.Date)
     )
@@ -31,10 +43,16 @@ def test_times_are_converted_with_each_airports_zone() -> None:
 
 
 def test_arrival_clock_before_departure_is_next_day_and_dst_is_respected() -> None:
-    flights = _flights([
-        {"flight_date": date(2013, 7, 1), "sched_dep_time": 2230, "sched_arr_time": 130},   # red-eye, EDT
-        {"flight_date": date(2013, 3, 10), "sched_dep_time": 230, "sched_arr_time": 500},   # 02:30 does not exist
-    ])  # fmt: skip
+    flights = _flights(
+        [
+            {"flight_date": date(2013, 7, 1), "sched_dep_time": 2230, "sched_arr_time": 130},  # red-eye, EDT
+            {
+                "flight_date": date(2013, 3, 10),
+                "sched_dep_time": 230,
+                "sched_arr_time": 500,
+            },  # 02:30 does not exist
+        ]
+    )
     rows = flight_schedule(flights, airport_timezones(AIRPORTS)).sort("flight").rows(named=True)
     assert rows[0]["scheduled_departure"] == datetime(2013, 7, 2, 2, 30, tzinfo=UTC)
     assert rows[0]["scheduled_arrival"] == datetime(2013, 7, 2, 8, 30, tzinfo=UTC)  # 01:30 PDT next day
@@ -42,17 +60,33 @@ def test_arrival_clock_before_departure_is_next_day_and_dst_is_respected() -> No
 
 
 def test_destinations_missing_from_airports_get_their_known_zone() -> None:
-    flights = _flights([{"flight_date": date(2013, 1, 1), "sched_dep_time": 800, "sched_arr_time": 1230, "dest": "SJU"}])
+    flights = _flights(
+        [{"flight_date": date(2013, 1, 1), "sched_dep_time": 800, "sched_arr_time": 1230, "dest": "SJU"}]
+    )
     row = flight_schedule(flights, airport_timezones(AIRPORTS)).row(0, named=True)
     assert row["scheduled_arrival"] == datetime(2013, 1, 1, 16, 30, tzinfo=UTC)  # Puerto Rico is UTC-4
 
 
 def test_outcome_is_known_at_actual_arrival_and_unlabelled_flights_are_kept_without_label() -> None:
-    flights = _flights([
-        {"flight_date": date(2013, 1, 1), "sched_dep_time": 900, "sched_arr_time": 1215, "arr_delay": 16},
-        {"flight_date": date(2013, 1, 1), "sched_dep_time": 900, "sched_arr_time": 1215, "dep_time": None, "dep_delay": None, "arr_delay": None},
-        {"flight_date": date(2013, 1, 1), "sched_dep_time": 900, "sched_arr_time": 1215, "arr_delay": None},
-    ])  # fmt: skip
+    flights = _flights(
+        [
+            {"flight_date": date(2013, 1, 1), "sched_dep_time": 900, "sched_arr_time": 1215, "arr_delay": 16},
+            {
+                "flight_date": date(2013, 1, 1),
+                "sched_dep_time": 900,
+                "sched_arr_time": 1215,
+                "dep_time": None,
+                "dep_delay": None,
+                "arr_delay": None,
+            },
+            {
+                "flight_date": date(2013, 1, 1),
+                "sched_dep_time": 900,
+                "sched_arr_time": 1215,
+                "arr_delay": None,
+            },
+        ]
+    )
     schedule = flight_schedule(flights, airport_timezones(AIRPORTS))
     rows = flight_outcomes(flights, schedule).sort("flight_id").rows(named=True)
     assert [r["status"] for r in rows] == ["arrived", "cancelled", "diverted"]
@@ -63,8 +97,8 @@ def test_outcome_is_known_at_actual_arrival_and_unlabelled_flights_are_kept_with
 
 
 def test_every_real_flight_gets_instants_and_outcomes_arrive_after_departure() -> None:
-    from fti_assets.features.contracts.raw import RAW_SCHEMAS
-    from fti_assets.features.contracts.validation import validate_rows
+    from fti_assets.contracts.raw_schemas import RAW_SCHEMAS
+    from fti_assets.contracts.validation import validate_rows
     from fti_assets.resources.source import PACKAGED, read_raw_table
 
     flights = validate_rows(read_raw_table(PACKAGED, "flights"), RAW_SCHEMAS["flights"]).valid
@@ -72,7 +106,12 @@ def test_every_real_flight_gets_instants_and_outcomes_arrive_after_departure() -
     airports = validate_rows(read_raw_table(PACKAGED, "airports"), RAW_SCHEMAS["airports"]).valid
     schedule = flight_schedule(flights, airport_timezones(airports))
     assert schedule.height == flights.height == schedule["flight_id"].n_unique()
-    assert schedule.select(pl.col("scheduled_departure", "scheduled_arrival").null_count()).sum_horizontal().item() == 0
+    assert (
+        schedule.select(pl.col("scheduled_departure", "scheduled_arrival").null_count())
+        .sum_horizontal()
+        .item()
+        == 0
+    )
     outcomes = flight_outcomes(flights, schedule).join(schedule, on="flight_id")
     arrived = outcomes.filter(pl.col("status") == "arrived")
     assert arrived.height == 327_346
@@ -82,14 +121,25 @@ def test_every_real_flight_gets_instants_and_outcomes_arrive_after_departure() -
 
 
 def test_request_features_read_the_local_clock_at_the_origin() -> None:
-    from fti_assets.domain.features import request_features
+    from fti_assets.domain.transforms import request_features
 
-    flights = pl.DataFrame({
-        "carrier": ["UA", "B6"], "origin": ["EWR", "JFK"], "dest": ["IAH", "LAX"], "distance": [1400, 2475],
-        "scheduled_departure": [datetime(2013, 1, 11, 10, 15, tzinfo=UTC), datetime(2013, 7, 1, 3, 59, tzinfo=UTC)],
-        "scheduled_arrival": [datetime(2013, 1, 11, 14, 19, tzinfo=UTC), datetime(2013, 7, 1, 10, 0, tzinfo=UTC)],
-        "origin_tz": ["America/New_York", "America/New_York"],
-    })  # fmt: skip
+    flights = pl.DataFrame(
+        {
+            "carrier": ["UA", "B6"],
+            "origin": ["EWR", "JFK"],
+            "dest": ["IAH", "LAX"],
+            "distance": [1400, 2475],
+            "scheduled_departure": [
+                datetime(2013, 1, 11, 10, 15, tzinfo=UTC),
+                datetime(2013, 7, 1, 3, 59, tzinfo=UTC),
+            ],
+            "scheduled_arrival": [
+                datetime(2013, 1, 11, 14, 19, tzinfo=UTC),
+                datetime(2013, 7, 1, 10, 0, tzinfo=UTC),
+            ],
+            "origin_tz": ["America/New_York", "America/New_York"],
+        }
+    )
     rows = request_features(flights).rows(named=True)
     assert [r["dep_hour"] for r in rows] == [5, 23]  # 05:15 EST; 23:59 EDT the day before
     assert [r["dep_minute_of_day"] for r in rows] == [315, 23 * 60 + 59]

@@ -41,10 +41,14 @@ def _text(table: str, change: Callable[[str], str]) -> Edit:
     return edit
 
 
-def _rows(column: str, value: str | Callable[[pl.Expr], pl.Expr], rows: list[int]) -> Callable[[pl.DataFrame], pl.DataFrame]:
+def _rows(
+    column: str, value: str | Callable[[pl.Expr], pl.Expr], rows: list[int]
+) -> Callable[[pl.DataFrame], pl.DataFrame]:
     def change(frame: pl.DataFrame) -> pl.DataFrame:
         new = value(pl.col(column)) if callable(value) else pl.lit(value, pl.String)
-        return frame.with_columns(pl.when(pl.int_range(pl.len()).is_in(rows)).then(new).otherwise(pl.col(column)).alias(column))
+        return frame.with_columns(
+            pl.when(pl.int_range(pl.len()).is_in(rows)).then(new).otherwise(pl.col(column)).alias(column)
+        )
 
     return change
 
@@ -54,7 +58,9 @@ def _day(d: int) -> pl.Expr:
 
 
 def _next_day(time_hour: pl.Expr) -> pl.Expr:
-    return (time_hour.str.to_datetime(time_zone="UTC") + pl.duration(days=1)).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (time_hour.str.to_datetime(time_zone="UTC") + pl.duration(days=1)).dt.strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
 
 
 def _truncate_in_day_3(frame: pl.DataFrame) -> pl.DataFrame:
@@ -64,7 +70,9 @@ def _truncate_in_day_3(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _pandas_floats(frame: pl.DataFrame) -> pl.DataFrame:
     """What pandas writes for integer columns holding nulls: floats, 517.0."""
-    nullable = [c for c in ("dep_time", "dep_delay", "arr_time", "arr_delay", "air_time") if c in frame.columns]
+    nullable = [
+        c for c in ("dep_time", "dep_delay", "arr_time", "arr_delay", "air_time") if c in frame.columns
+    ]
     return frame.with_columns(pl.col(c).cast(pl.Float64).cast(pl.String) for c in nullable)
 
 
@@ -80,7 +88,11 @@ def _parquet_times(unit: str, zone: str | None) -> Edit:
     def edit(source: Path) -> None:
         frame = pl.read_csv(source / "flights.csv", infer_schema=False, null_values=["NA"])
         utc = pl.col("time_hour").str.to_datetime(time_unit=unit, time_zone="UTC")
-        stamp = utc.dt.convert_time_zone(zone) if zone else utc.dt.convert_time_zone("America/New_York").dt.replace_time_zone(None)
+        stamp = (
+            utc.dt.convert_time_zone(zone)
+            if zone
+            else utc.dt.convert_time_zone("America/New_York").dt.replace_time_zone(None)
+        )
         frame.with_columns(time_hour=stamp).write_parquet(source / "flights.parquet")
         (source / "flights.csv").unlink()
 
@@ -100,37 +112,127 @@ class Case:
 
 
 CORPUS = [
-    Case("file truncated inside a day", "flights", _csv("flights", _truncate_in_day_3), "refused",
-         "2013-01-03: 300 rows, under 50% of the recent median"),
-    Case("empty day inside the source's range", "flights", _csv("flights", lambda f: f.filter(~_day(2))), "refused",
-         "2013-01-02: no rows, inside the source's range 2013-01-01..2013-01-03"),
-    Case("truncated file, accepted on purpose", "flights", _csv("flights", _truncate_in_day_3), "accepted",
-         "accepted", rows=-614, config={"accept_smaller": True}),
-    Case("unbalanced quote", "flights", _text("flights", lambda t: t.replace(",UA,", ',"UA,', 1)), "refused",
-         "flights.csv: line "),
-    Case("ragged line", "weather", _text("weather", lambda t: t.replace("\n", ",1,2\n", 6).replace(",1,2\n", "\n", 5)),
-         "refused", "line 6: 17 fields, the header has 15"),
+    Case(
+        "file truncated inside a day",
+        "flights",
+        _csv("flights", _truncate_in_day_3),
+        "refused",
+        "2013-01-03: 300 rows, under 50% of the recent median",
+    ),
+    Case(
+        "empty day inside the source's range",
+        "flights",
+        _csv("flights", lambda f: f.filter(~_day(2))),
+        "refused",
+        "2013-01-02: no rows, inside the source's range 2013-01-01..2013-01-03",
+    ),
+    Case(
+        "truncated file, accepted on purpose",
+        "flights",
+        _csv("flights", _truncate_in_day_3),
+        "accepted",
+        "accepted",
+        rows=-614,
+        config={"accept_smaller": True},
+    ),
+    Case(
+        "unbalanced quote",
+        "flights",
+        _text("flights", lambda t: t.replace(",UA,", ',"UA,', 1)),
+        "refused",
+        "flights.csv: line ",
+    ),
+    Case(
+        "ragged line",
+        "weather",
+        _text("weather", lambda t: t.replace("\n", ",1,2\n", 6).replace(",1,2\n", "\n", 5)),
+        "refused",
+        "line 6: 17 fields, the header has 15",
+    ),
     Case("time_hour without a zone", "weather", _csv("weather", _naive_local), "accepted", "rows_rejected=0"),
-    Case("time_hour without a zone, refused", "weather", _csv("weather", lambda f: pl.concat([_naive_local(f.head(3)), f.slice(3)])),
-         "quarantined", "time_hour: type", rows=3, config={"naive_times": False}),
-    Case("time_hour shifted by a day", "flights", _csv("flights", _rows("time_hour", _next_day, [4, 9])),
-         "quarantined", "time_hour_matches_year_month_day_hour_in_America/New_York", rows=2),
-    Case("integers written as floats", "flights", _csv("flights", _pandas_floats), "accepted", "rows_rejected=0"),
-    Case("a fraction in an integer column", "flights", _csv("flights", _rows("arr_delay", "-12.3", [8])), "quarantined",
-         "arr_delay: type(Int64)", rows=1),
-    Case("UTF-8 BOM and CRLF line endings", "flights", _text("flights", lambda t: "\ufeff" + t.replace("\n", "\r\n")),
-         "accepted", "rows_rejected=0"),
-    Case("ns timestamps without a zone", "flights", _parquet_times("ns", None), "accepted", "rows_rejected=0"),
-    Case("ms timestamps with a zone", "flights", _parquet_times("ms", "America/Chicago"), "accepted", "rows_rejected=0"),
-    Case("exact duplicate rows", "flights", _csv("flights", lambda f: pl.concat([f, f.slice(10, 2)])), "accepted",
-         "duplicate_rows_dropped=2"),
-    Case("same flight twice with different values", "flights",
-         _csv("flights", lambda f: pl.concat([f, f.slice(10, 1).with_columns(dep_delay=pl.lit("99"))])),
-         "quarantined", "uniqueness", rows=2, added=1),
-    Case("rows of a year outside the partitions", "flights",
-         _csv("flights", lambda f: pl.concat([f, f.head(5).with_columns(year=pl.lit("2014"), time_hour=pl.col("time_hour").str.replace("2013", "2014"))])),
-         "accepted", "rows_outside_partitions=5"),
-]  # fmt: skip
+    Case(
+        "time_hour without a zone, refused",
+        "weather",
+        _csv("weather", lambda f: pl.concat([_naive_local(f.head(3)), f.slice(3)])),
+        "quarantined",
+        "time_hour: type",
+        rows=3,
+        config={"naive_times": False},
+    ),
+    Case(
+        "time_hour shifted by a day",
+        "flights",
+        _csv("flights", _rows("time_hour", _next_day, [4, 9])),
+        "quarantined",
+        "time_hour_matches_year_month_day_hour_in_America/New_York",
+        rows=2,
+    ),
+    Case(
+        "integers written as floats",
+        "flights",
+        _csv("flights", _pandas_floats),
+        "accepted",
+        "rows_rejected=0",
+    ),
+    Case(
+        "a fraction in an integer column",
+        "flights",
+        _csv("flights", _rows("arr_delay", "-12.3", [8])),
+        "quarantined",
+        "arr_delay: type(Int64)",
+        rows=1,
+    ),
+    Case(
+        "UTF-8 BOM and CRLF line endings",
+        "flights",
+        _text("flights", lambda t: "\ufeff" + t.replace("\n", "\r\n")),
+        "accepted",
+        "rows_rejected=0",
+    ),
+    Case(
+        "ns timestamps without a zone", "flights", _parquet_times("ns", None), "accepted", "rows_rejected=0"
+    ),
+    Case(
+        "ms timestamps with a zone",
+        "flights",
+        _parquet_times("ms", "America/Chicago"),
+        "accepted",
+        "rows_rejected=0",
+    ),
+    Case(
+        "exact duplicate rows",
+        "flights",
+        _csv("flights", lambda f: pl.concat([f, f.slice(10, 2)])),
+        "accepted",
+        "duplicate_rows_dropped=2",
+    ),
+    Case(
+        "same flight twice with different values",
+        "flights",
+        _csv("flights", lambda f: pl.concat([f, f.slice(10, 1).with_columns(dep_delay=pl.lit("99"))])),
+        "quarantined",
+        "uniqueness",
+        rows=2,
+        added=1,
+    ),
+    Case(
+        "rows of a year outside the partitions",
+        "flights",
+        _csv(
+            "flights",
+            lambda f: pl.concat(
+                [
+                    f,
+                    f.head(5).with_columns(
+                        year=pl.lit("2014"), time_hour=pl.col("time_hour").str.replace("2013", "2014")
+                    ),
+                ]
+            ),
+        ),
+        "accepted",
+        "rows_outside_partitions=5",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +251,10 @@ def _metadata(result, table: str) -> dict[str, object]:
         data = event.event_specific_data
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             entries.update(data.metadata)
-        elif event.event_type_value == "ASSET_MATERIALIZATION" and data.materialization.asset_key.path[-1] == table:
+        elif (
+            event.event_type_value == "ASSET_MATERIALIZATION"
+            and data.materialization.asset_key.path[-1] == table
+        ):
             entries.update(data.materialization.metadata)
     return {k: getattr(v, "value", v) for k, v in entries.items()}
 
@@ -163,7 +268,11 @@ def test_corrupt_source(case: Case, clean, tmp_path: Path) -> None:
     config = None
     if case.config:
         on_source = "naive_times" in case.config
-        config = {"resources": {"source": {"config": {"location": str(source), **case.config}}}} if on_source else {"ops": {case.table: {"config": case.config}}}
+        config = (
+            {"resources": {"source": {"config": {"location": str(source), **case.config}}}}
+            if on_source
+            else {"ops": {case.table: {"config": case.config}}}
+        )
     result = materialize(home, [case.table], FIRST, LAST, source=source, run_config=config)
     stored, held, good = _stored(home, case.table), _quarantine(home, case.table), clean_stored[case.table]
     if case.outcome == "refused":
@@ -183,7 +292,9 @@ def test_corrupt_source(case: Case, clean, tmp_path: Path) -> None:
         if case.rows:
             assert stored.height == good.height + case.rows
         else:
-            assert stored.sort(stored.columns).equals(good.sort(good.columns)), "the stored table differs from the clean one"
+            assert stored.sort(stored.columns).equals(good.sort(good.columns)), (
+                "the stored table differs from the clean one"
+            )
         assert _check(result, "volume")
 
 
@@ -196,12 +307,19 @@ def test_a_third_party_export_gives_the_same_training_rows(clean, tmp_path: Path
     export = Path(shutil.copytree(clean_source, tmp_path / "export"))
     _csv("flights", lambda f: _naive_local(_pandas_floats(f)))(export)
     _csv("weather", _naive_local)(export)
-    window = {"start": FIRST.isoformat(), "end": LAST.isoformat(), "train_end": "2013-01-02", "validation_end": "2013-01-03"}
+    window = {
+        "start": FIRST.isoformat(),
+        "end": LAST.isoformat(),
+        "train_end": "2013-01-02",
+        "validation_end": "2013-01-03",
+    }
     config = {"ops": {"training_dataset": {"config": window}}}
     datasets = []
     for name, source in (("clean", clean_source), ("export", export)):
         home = tmp_path / name
-        assert materialize(home, [*RAW, *FEATURES, "training_dataset"], FIRST, LAST, source=source, run_config=config).success
+        assert materialize(
+            home, [*RAW, *FEATURES, "training_dataset"], FIRST, LAST, source=source, run_config=config
+        ).success
         datasets.append(_stored(home, "training_dataset"))
     clean_rows, export_rows = datasets
     assert clean_rows.height > 2_000

@@ -35,14 +35,23 @@ def _edit(source: Path, table: str, change) -> pl.DataFrame:
 def _set(column: str, value: str | None, rows: list[int]):
     def change(frame: pl.DataFrame) -> pl.DataFrame:
         hit = pl.int_range(pl.len()).is_in(rows)
-        return frame.with_columns(pl.when(hit).then(pl.lit(value, pl.String)).otherwise(pl.col(column)).alias(column))
+        return frame.with_columns(
+            pl.when(hit).then(pl.lit(value, pl.String)).otherwise(pl.col(column)).alias(column)
+        )
 
     return change
 
 
 def _run(home: Path, source: Path, table: str, run_config: dict | None = None):
     partitioned = table in ("flights", "weather")
-    return materialize(home, [table], DAY1 if partitioned else None, DAY2 if partitioned else None, source=source, run_config=run_config)
+    return materialize(
+        home,
+        [table],
+        DAY1 if partitioned else None,
+        DAY2 if partitioned else None,
+        source=source,
+        run_config=run_config,
+    )
 
 
 def _stored(home: Path, table: str) -> pl.DataFrame | None:
@@ -59,11 +68,15 @@ def _failure_text(result) -> str:
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert failures, "the step should have failed"
     data = failures[0].step_failure_data
-    return (data.user_failure_data.description if data.user_failure_data else "") + (data.error.message if data.error else "")
+    return (data.user_failure_data.description if data.user_failure_data else "") + (
+        data.error.message if data.error else ""
+    )
 
 
 def _check(result, name: str) -> bool:
-    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    evaluations = [
+        e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
     return next(ev.passed for ev in evaluations if ev.check_name == name)
 
 
@@ -101,7 +114,9 @@ def test_missing_column_fails_with_a_clear_message(source: Path, tmp_path: Path)
         ("time_hour", "yesterday", "time_hour: type"),  # unparseable timestamp
     ],
 )
-def test_bad_values_under_the_threshold_are_quarantined_and_not_stored(source, tmp_path, column, value, reason) -> None:
+def test_bad_values_under_the_threshold_are_quarantined_and_not_stored(
+    source, tmp_path, column, value, reason
+) -> None:
     rows_in = _edit(source, "flights", _set(column, value, [3, 50, 700])).height
     home = tmp_path / "home"
     result = _run(home, source, "flights")
@@ -124,7 +139,9 @@ def test_weather_out_of_physical_range_is_quarantined(source: Path, tmp_path: Pa
     _assert_quarantined(home, "weather", rows_in, "humid: in_range", 1)
 
 
-def test_over_the_threshold_the_partition_fails_nothing_is_stored_and_rows_are_kept(source: Path, tmp_path: Path) -> None:
+def test_over_the_threshold_the_partition_fails_nothing_is_stored_and_rows_are_kept(
+    source: Path, tmp_path: Path
+) -> None:
     rows_in = _edit(source, "flights", _set("dep_delay", "late", list(range(0, 2000, 10)))).height
     home = tmp_path / "home"
     result = _run(home, source, "flights")
@@ -149,7 +166,9 @@ def test_the_threshold_is_configurable(source: Path, tmp_path: Path) -> None:
         ("airlines", "name", "4111 1111 1111 1111", "card"),
     ],
 )
-def test_personal_data_blocks_the_partition_and_is_masked_in_quarantine(source, tmp_path, table, column, value, kind) -> None:
+def test_personal_data_blocks_the_partition_and_is_masked_in_quarantine(
+    source, tmp_path, table, column, value, kind
+) -> None:
     _edit(source, table, _set(column, value, [2]))
     home = tmp_path / "home"
     result = _run(home, source, table)
@@ -171,7 +190,11 @@ def test_a_day_without_rows_is_stored_empty_and_reported(source: Path, tmp_path:
     home = tmp_path / "home"
     result = _run(home, source, "weather")
     assert result.success
-    [contract] = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "contract"]
+    [contract] = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "contract"
+    ]
     assert contract.metadata["days_without_rows"].value == ["2013-01-02"]
     assert pl.read_parquet(home / "store" / "weather" / "2013-01-02.parquet").height == 0
 
@@ -185,7 +208,9 @@ def test_a_failed_run_leaves_the_last_good_materialization_in_place(source: Path
     assert _stored(home, "flights").equals(good)
 
 
-def test_a_smaller_source_fails_and_the_stored_version_stays_unless_accepted(source: Path, tmp_path: Path) -> None:
+def test_a_smaller_source_fails_and_the_stored_version_stays_unless_accepted(
+    source: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     assert _run(home, source, "flights").success
     good = _stored(home, "flights")

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from fti_assets.inference.serving.process import ServiceProcess
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets_tests.conftest import materialize
+from fti_assets_tests.service_process import ServiceProcess
 
 AS_OF = datetime(2013, 1, 12, 6, 0, tzinfo=UTC)
 LOW_FLOORS = {"model_evaluation": {"config": {"floor_auc": 0.5, "floor_max_brier": 0.25}}}
@@ -26,7 +26,9 @@ def home(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = Path(shutil.copytree(feature_home, tmp_path_factory.mktemp("served") / "home"))
     online = {"online_features": {"config": {"as_of": AS_OF.isoformat()}}}
     weak = {"trained_model": {"config": {"num_leaves": 2, "max_rounds": 2}}}
-    assert materialize(target, TRAIN, None, None, run_config={"ops": {**LOW_FLOORS, **online, **weak}}).success
+    assert materialize(
+        target, TRAIN, None, None, run_config={"ops": {**LOW_FLOORS, **online, **weak}}
+    ).success
     assert materialize(target, TRAIN, None, None, run_config={"ops": {**LOW_FLOORS, **online}}).success
     return target
 
@@ -47,19 +49,36 @@ def service(home: Path):
 
 def flight_request(**overrides) -> dict:
     """One flight as a client sends it (a real UA1545 of 2013-01-13), with ``overrides``."""
-    flight = {"carrier": "UA", "flight": 1545, "tailnum": "N14228", "origin": "EWR", "dest": "IAH", "distance": 1400,
-              "scheduled_departure": "2013-01-13T05:15:00-05:00", "scheduled_arrival": "2013-01-13T08:19:00-06:00"}  # fmt: skip
+    flight = {
+        "carrier": "UA",
+        "flight": 1545,
+        "tailnum": "N14228",
+        "origin": "EWR",
+        "dest": "IAH",
+        "distance": 1400,
+        "scheduled_departure": "2013-01-13T05:15:00-05:00",
+        "scheduled_arrival": "2013-01-13T08:19:00-06:00",
+    }
     return {**flight, **overrides}
 
 
 def schedule_requests(home: Path, n: int) -> tuple[pl.DataFrame, list[dict]]:
     """Real flights scheduled after the refresh, as the service receives them."""
-    schedule = OfflineStore(home=str(home)).read("flight_schedule").filter(pl.col("scheduled_departure") > AS_OF)
+    schedule = (
+        OfflineStore(home=str(home)).read("flight_schedule").filter(pl.col("scheduled_departure") > AS_OF)
+    )
     rows = schedule.sample(n, seed=7).sort("flight_id")
     requests = [
-        {"carrier": r["carrier"], "flight": r["flight"], "tailnum": r["tailnum"], "origin": r["origin"], "dest": r["dest"],
-         "distance": r["distance"], "scheduled_departure": r["scheduled_departure"].astimezone(ZoneInfo(r["origin_tz"])).isoformat(),
-         "scheduled_arrival": r["scheduled_arrival"].isoformat()}
+        {
+            "carrier": r["carrier"],
+            "flight": r["flight"],
+            "tailnum": r["tailnum"],
+            "origin": r["origin"],
+            "dest": r["dest"],
+            "distance": r["distance"],
+            "scheduled_departure": r["scheduled_departure"].astimezone(ZoneInfo(r["origin_tz"])).isoformat(),
+            "scheduled_arrival": r["scheduled_arrival"].isoformat(),
+        }
         for r in rows.iter_rows(named=True)
-    ]  # fmt: skip
+    ]
     return rows, requests

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from fti_assets.inference.serving.batching import AdaptiveBatcher
+from fti_assets.serving.batching import AdaptiveBatcher
 
 
 def test_requests_waiting_during_a_batch_are_scored_together_each_getting_its_own_result() -> None:

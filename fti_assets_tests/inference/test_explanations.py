@@ -6,12 +6,12 @@ import httpx
 import numpy as np
 import pytest
 
-from fti_assets.inference.serving.process import ServiceProcess
 from fti_assets_tests.inference.served import flight_request, home, service  # noqa: F401  (the served home and service, shared)
+from fti_assets_tests.service_process import ServiceProcess
 
 
 def test_contributions_sum_to_the_raw_score_of_the_served_vector(fitted) -> None:
-    from fti_assets.inference.serving.predictor import ServingModel, predict, top_contributions
+    from fti_assets.serving.predictor import ServingModel, predict, top_contributions
 
     trained, test = fitted
     model = ServingModel("v1", trained.booster, trained.spec)
@@ -27,7 +27,11 @@ def test_contributions_sum_to_the_raw_score_of_the_served_vector(fitted) -> None
     top = top_contributions(contributions[0], trained.spec.features)
     assert top["raw_score"] == pytest.approx(raw[0]) and top["base_value"] == contributions[0, -1]
     sizes = [abs(c["contribution"]) for c in top["top"]]
-    assert len(sizes) == 5 and sizes == sorted(sizes, reverse=True) and sizes[0] == np.abs(contributions[0, :-1]).max()
+    assert (
+        len(sizes) == 5
+        and sizes == sorted(sizes, reverse=True)
+        and sizes[0] == np.abs(contributions[0, :-1]).max()
+    )
 
 
 def test_batch_scoring_stores_explanations_only_on_request(fitted) -> None:
@@ -44,7 +48,9 @@ def test_batch_scoring_stores_explanations_only_on_request(fitted) -> None:
     assert len(first) == 5 and {c["feature"] for c in first} <= set(trained.spec.features)
 
 
-def test_explain_on_predict_returns_the_top_contributions_of_the_served_probability(service: ServiceProcess) -> None:  # noqa: F811
+def test_explain_on_predict_returns_the_top_contributions_of_the_served_probability(
+    service: ServiceProcess,
+) -> None:  # noqa: F811
     flights = [flight_request(), flight_request(tailnum="NOPLANE")]
     plain = httpx.post(f"{service.url}/predict", json={"flights": flights}, timeout=30)
     assert plain.status_code == 200 and all(f["explanation"] is None for f in plain.json())
@@ -53,7 +59,9 @@ def test_explain_on_predict_returns_the_top_contributions_of_the_served_probabil
     for flight, before in zip(answer.json(), plain.json(), strict=True):
         explanation = flight["explanation"]
         assert flight["delay_probability"] == before["delay_probability"]
-        assert 1 / (1 + np.exp(-explanation["raw_score"])) == pytest.approx(flight["delay_probability"], rel=1e-9)
+        assert 1 / (1 + np.exp(-explanation["raw_score"])) == pytest.approx(
+            flight["delay_probability"], rel=1e-9
+        )
         assert len(explanation["top"]) == 5
     refused = httpx.post(f"{service.url}/predict", json={"flights": flights, "explain": "yes"}, timeout=30)
     assert refused.status_code == 400 and "explain" in refused.text

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fti_assets.inference.serving.prediction_log import PredictionLog
-from fti_assets.inference.serving.process import ServiceProcess
-from fti_assets.inference.serving.schemas import ErrorBody
+from fti_assets.serving.prediction_log import PredictionLog
+from fti_assets.serving.schemas import ErrorBody
 from fti_assets_tests.inference.served import flight_request, home  # noqa: F401  (the served home, shared)
+from fti_assets_tests.service_process import ServiceProcess
 
 
 def _records(folder: Path) -> list[dict]:
@@ -45,9 +45,11 @@ def test_files_rotate_by_size_and_old_days_are_removed(tmp_path: Path) -> None:
     assert log.prune(date(2100, 1, 1)) == [datetime.now(UTC).date().isoformat()]
 
 
-def test_a_record_is_appended_while_the_file_is_being_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_record_is_appended_while_the_file_is_being_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A request's append never waits for the writer thread's fsync (milliseconds each)."""
-    import fti_assets.inference.serving.prediction_log as module
+    import fti_assets.serving.prediction_log as module
 
     syncing, release = threading.Event(), threading.Event()
     real_fsync = os.fsync
@@ -75,7 +77,9 @@ def test_a_record_is_appended_while_the_file_is_being_synced(tmp_path: Path, mon
 @pytest.fixture
 def own_home(home: Path, tmp_path: Path) -> Path:  # noqa: F811
     """A copy of the served home, so this test's prediction log is its own."""
-    copy = Path(shutil.copytree(home, tmp_path / "home", ignore=shutil.ignore_patterns("predictions", "serve-*.log")))
+    copy = Path(
+        shutil.copytree(home, tmp_path / "home", ignore=shutil.ignore_patterns("predictions", "serve-*.log"))
+    )
     return copy
 
 
@@ -91,12 +95,18 @@ def test_a_worker_killed_under_load_loses_no_answered_prediction(own_home: Path)
                 while not stop.is_set():
                     with lock:
                         n = next(counter)
-                    flight = flight_request(flight=n % 9999 + 1, carrier=f"Q{n // 9999}")  # a unique flight_id each
+                    flight = flight_request(
+                        flight=n % 9999 + 1, carrier=f"Q{n // 9999}"
+                    )  # a unique flight_id each
                     try:
                         # A new connection each time: kept-alive connections all opened at once can
                         # all land on one worker and stay there, and the other never logs (the wait
                         # below for two workers' files once took 140 s).
-                        r = client.post(f"{service.url}/predict", json={"flights": [flight]}, headers={"Connection": "close"})
+                        r = client.post(
+                            f"{service.url}/predict",
+                            json={"flights": [flight]},
+                            headers={"Connection": "close"},
+                        )
                     except httpx.HTTPError:
                         continue  # not answered: the connection died with the worker
                     if r.status_code == 200:
@@ -141,11 +151,16 @@ def test_a_failing_log_refuses_answers_degrades_readiness_and_says_so(own_home: 
             assert ErrorBody.model_validate_json(response.content).errors[0].field == "service"
         assert httpx.get(f"{service.url}/readyz").status_code == 503
         blocker.unlink()
-        assert httpx.post(f"{service.url}/predict", json={"flights": [flight_request()]}, timeout=30).status_code == 200
+        assert (
+            httpx.post(f"{service.url}/predict", json={"flights": [flight_request()]}, timeout=30).status_code
+            == 200
+        )
         assert httpx.get(f"{service.url}/readyz").status_code == 200
     log = service.log.read_text()
     assert "cannot append to the prediction log" in log
     errors = [line for line in log.splitlines() if "[ERROR]" in line]
-    assert len(errors) == 1 and "cannot append to the prediction log" in errors[0]  # when it starts failing, not per request
+    assert (
+        len(errors) == 1 and "cannot append to the prediction log" in errors[0]
+    )  # when it starts failing, not per request
     assert log.count("503 POST /predict: service: cannot append") == 3  # each refusal: one line
     assert "Traceback" not in log

@@ -11,12 +11,12 @@ import polars as pl
 import pytest
 import redis
 
-from fti_assets.domain.feature_groups import FEATURE_GROUPS
+from fti_assets.domain.catalog import FEATURE_GROUPS
 from fti_assets.domain.retrieval import latest_per_entity
 from fti_assets.domain.timezones import airport_timezones
-from fti_assets.inference.serving import online_store, redis_store
-from fti_assets.inference.serving.online_backend import OnlineStoreUnavailable
 from fti_assets.resources.offline_store import OfflineStore
+from fti_assets.serving import redis_store, sqlite_store
+from fti_assets.serving.reader import OnlineStoreUnavailable
 from fti_assets_tests.servers import REDIS_URL, redis_prefix  # noqa: F401 (fixture)
 
 EARLY, LATE = datetime(2013, 1, 9, 6, tzinfo=UTC), datetime(2013, 1, 13, 6, tzinfo=UTC)
@@ -34,16 +34,21 @@ def _requests(latest: dict[str, pl.DataFrame]) -> list[tuple]:
     """Every entity of every group, plus an unknown one per group."""
     out = []
     for g in FEATURE_GROUPS:
-        out += [(g, tuple(redis_store._json_value(v) for v in keys)) for keys in latest[g.name].select(g.keys).iter_rows()]
+        out += [
+            (g, tuple(redis_store._json_value(v) for v in keys))
+            for keys in latest[g.name].select(g.keys).iter_rows()
+        ]
         out.append((g, tuple("ZZZ" for _ in g.keys)))
     return out
 
 
-def test_redis_answers_every_lookup_as_sqlite_does(feature_home: Path, tmp_path: Path, redis_prefix: str) -> None:  # noqa: F811
+def test_redis_answers_every_lookup_as_sqlite_does(
+    feature_home: Path, tmp_path: Path, redis_prefix: str
+) -> None:  # noqa: F811
     latest, zones = _refresh(feature_home, LATE)
-    counts = online_store.write_snapshot(tmp_path / "online.sqlite", latest, zones, LATE)
+    counts = sqlite_store.write_snapshot(tmp_path / "online.sqlite", latest, zones, LATE)
     assert redis_store.write_snapshot(REDIS_URL, redis_prefix, latest, zones, LATE) == counts
-    sqlite = online_store.OnlineStoreReader(tmp_path / "online.sqlite").pinned()
+    sqlite = sqlite_store.OnlineStoreReader(tmp_path / "online.sqlite").pinned()
     view = redis_store.RedisStoreReader(REDIS_URL, redis_prefix).pinned()
     assert view.as_of() == sqlite.as_of() == LATE.isoformat()
     for airport in ["EWR", "JFK", "LAX", "SJU", "BQN", "XXX"]:
@@ -56,15 +61,21 @@ def test_redis_answers_every_lookup_as_sqlite_does(feature_home: Path, tmp_path:
     assert view.lookup(*requests[0]) == want[0]
 
 
-def test_a_pinned_reader_sees_one_whole_refresh_while_others_are_written(feature_home: Path, tmp_path: Path, redis_prefix: str) -> None:  # noqa: F811
+def test_a_pinned_reader_sees_one_whole_refresh_while_others_are_written(
+    feature_home: Path, tmp_path: Path, redis_prefix: str
+) -> None:  # noqa: F811
     refreshes = {as_of.isoformat(): _refresh(feature_home, as_of) for as_of in (EARLY, LATE)}
     early = refreshes[EARLY.isoformat()][0]
-    probe = [(g, tuple(redis_store._json_value(v) for v in k)) for g in FEATURE_GROUPS for k in early[g.name].select(g.keys).head(40).iter_rows()]
+    probe = [
+        (g, tuple(redis_store._json_value(v) for v in k))
+        for g in FEATURE_GROUPS
+        for k in early[g.name].select(g.keys).head(40).iter_rows()
+    ]
     answers = {}  # what each refresh answers, from SQLite
     for as_of, (latest, zones) in refreshes.items():
         path = tmp_path / f"{as_of[:10]}.sqlite"
-        online_store.write_snapshot(path, latest, zones, datetime.fromisoformat(as_of))
-        answers[as_of] = online_store.OnlineStoreReader(path).lookup_many(probe)
+        sqlite_store.write_snapshot(path, latest, zones, datetime.fromisoformat(as_of))
+        answers[as_of] = sqlite_store.OnlineStoreReader(path).lookup_many(probe)
     assert answers[EARLY.isoformat()] != answers[LATE.isoformat()]
     redis_store.write_snapshot(REDIS_URL, redis_prefix, *refreshes[EARLY.isoformat()], EARLY)
     reader = redis_store.RedisStoreReader(REDIS_URL, redis_prefix)
@@ -89,14 +100,18 @@ def test_a_pinned_reader_sees_one_whole_refresh_while_others_are_written(feature
     assert all(consistent for _, consistent in seen), [s for s in seen if not s[1]][:3]
 
 
-def test_replaced_snapshots_expire_and_a_vanished_one_is_an_error_not_defaults(feature_home: Path, redis_prefix: str) -> None:  # noqa: F811
+def test_replaced_snapshots_expire_and_a_vanished_one_is_an_error_not_defaults(
+    feature_home: Path, redis_prefix: str
+) -> None:  # noqa: F811
     latest, zones = _refresh(feature_home, LATE)
     client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     redis_store.write_snapshot(REDIS_URL, redis_prefix, latest, zones, EARLY, retain_seconds=1)
     reader = redis_store.RedisStoreReader(REDIS_URL, redis_prefix)
     old = reader.pinned()
     old_id = client.get(f"{redis_prefix}:current")
-    assert all(client.ttl(k) == -1 for k in client.scan_iter(f"{redis_prefix}:snap:{old_id}:*"))  # current: no expiry
+    assert all(
+        client.ttl(k) == -1 for k in client.scan_iter(f"{redis_prefix}:snap:{old_id}:*")
+    )  # current: no expiry
     redis_store.write_snapshot(REDIS_URL, redis_prefix, latest, zones, LATE, retain_seconds=1)
     assert list(client.hkeys(f"{redis_prefix}:snapshots")) == [client.get(f"{redis_prefix}:current")]
     group = FEATURE_GROUPS[0]
@@ -111,7 +126,9 @@ def test_replaced_snapshots_expire_and_a_vanished_one_is_an_error_not_defaults(f
     assert reader.pinned().as_of() == LATE.isoformat()
 
 
-def test_a_refresh_that_dies_before_the_switch_is_invisible_and_cleaned_up(feature_home: Path, redis_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_a_refresh_that_dies_before_the_switch_is_invisible_and_cleaned_up(
+    feature_home: Path, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: F811
     latest, zones = _refresh(feature_home, LATE)
     client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
     redis_store.write_snapshot(REDIS_URL, redis_prefix, latest, zones, EARLY)
@@ -143,22 +160,24 @@ def test_duplicate_entities_fail_before_anything_is_written(feature_home: Path, 
 
 
 def test_an_unreachable_server_is_reported_as_unavailable() -> None:
-    from fti_assets.inference.serving.process import free_port
+    from fti_assets_tests.service_process import free_port
 
     reader = redis_store.RedisStoreReader(f"redis://127.0.0.1:{free_port()}/0", "nowhere")
     with pytest.raises(OnlineStoreUnavailable, match="unreachable"):
         reader.pinned()
 
 
-def test_redis_holds_the_same_precomputed_vectors_as_sqlite(feature_home: Path, tmp_path: Path, redis_prefix: str) -> None:  # noqa: F811
-    from fti_assets.inference.serving.refresh import flight_vectors
+def test_redis_holds_the_same_precomputed_vectors_as_sqlite(
+    feature_home: Path, tmp_path: Path, redis_prefix: str
+) -> None:  # noqa: F811
+    from fti_assets.inference.refresh import flight_vectors
 
     latest, zones = _refresh(feature_home, LATE)
     vectors = flight_vectors(OfflineStore(home=str(feature_home)), latest, LATE)
     assert len(vectors) > 500
-    counts = online_store.write_snapshot(tmp_path / "online.sqlite", latest, zones, LATE, vectors)
+    counts = sqlite_store.write_snapshot(tmp_path / "online.sqlite", latest, zones, LATE, vectors)
     assert redis_store.write_snapshot(REDIS_URL, redis_prefix, latest, zones, LATE, vectors=vectors) == counts
     ids = [fid for fid, _ in vectors] + ["2013-01-13-ZZ1-EWR"]
-    want = online_store.OnlineStoreReader(tmp_path / "online.sqlite").vectors(ids)
+    want = sqlite_store.OnlineStoreReader(tmp_path / "online.sqlite").vectors(ids)
     assert redis_store.RedisStoreReader(REDIS_URL, redis_prefix).vectors(ids) == want
     assert want[-1] is None and all(w is not None for w in want[:-1])

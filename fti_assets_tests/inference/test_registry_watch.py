@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from fti_assets.inference.serving.model_store import MODE_TAG, REGISTERED_MODEL, SHARE_TAG, Roles
-from fti_assets.inference.serving.registry_watch import RegistryWatch
-from fti_assets.run_launcher import worker_alive as alive
+from fti_assets.platform.run_launcher import worker_alive as alive
+from fti_assets.serving.model_store import MODE_TAG, REGISTERED_MODEL, SHARE_TAG, Roles
+from fti_assets.serving.registry_watch import RegistryWatch
 
 
 def next_other(messages: queue.Queue, than: Roles | str | None, timeout: float = 30) -> Roles | str:
@@ -68,7 +68,7 @@ def test_an_unreadable_registry_is_reported_not_read_as_no_champion(tmp_path: Pa
 
 WORKER = """
 import sys, time
-from fti_assets.inference.serving.registry_watch import RegistryWatch
+from fti_assets.serving.registry_watch import RegistryWatch
 watch = RegistryWatch(sys.argv[1], 0.2, lambda message: print(watch.child.pid, flush=True)).start()
 time.sleep(600)
 """

@@ -15,12 +15,12 @@ import httpx
 import polars as pl
 import pytest
 
-from fti_assets.domain.feature_groups import FEATURE_GROUPS
-from fti_assets.inference.serving.process import ServiceProcess
+from fti_assets.domain.catalog import FEATURE_GROUPS
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets_tests.conftest import materialize
 from fti_assets_tests.inference import served as served_home
 from fti_assets_tests.inference.served import AS_OF, champion_bento, flight_request, schedule_requests
+from fti_assets_tests.service_process import ServiceProcess
 
 home, service = served_home.home, served_home.service  # this module's own served home and running service
 
@@ -95,12 +95,14 @@ def test_online_and_offline_give_equal_vectors_and_probabilities(home: Path, ser
     from fti_assets_tests.deployment.registry import registry_at
 
     rows, requests = schedule_requests(home, 60)
-    response = httpx.post(f"{service.url}/predict", json={"flights": requests, "include_features": True}, timeout=30)
+    response = httpx.post(
+        f"{service.url}/predict", json={"flights": requests, "include_features": True}, timeout=30
+    )
     assert response.status_code == 200
     served = response.json()
     registry = registry_at(home)
     model = registry.load(int(registry.version_by_alias(CHAMPION).version))
-    from fti_assets.training.encoding import FeatureSpec
+    from fti_assets.domain.encoding import FeatureSpec
 
     spec = FeatureSpec.from_dict(model.spec)
     store = OfflineStore(home=str(home))
@@ -109,7 +111,9 @@ def test_online_and_offline_give_equal_vectors_and_probabilities(home: Path, ser
     assert [s["flight_id"] for s in served] == offline["flight_id"].to_list()
     # Flights published by the refresh are served their precomputed vector, the rest are computed: both equal offline.
     assert {s["path"] for s in served} == {"precomputed", "computed"}
-    for s, o in zip(served, offline.select(*spec.features, "delay_probability").iter_rows(named=True), strict=True):
+    for s, o in zip(
+        served, offline.select(*spec.features, "delay_probability").iter_rows(named=True), strict=True
+    ):
         for feature in spec.features:
             a, b = s["features"][feature], o[feature]
             if isinstance(b, str) or a is None or b is None:
@@ -120,33 +124,50 @@ def test_online_and_offline_give_equal_vectors_and_probabilities(home: Path, ser
     assert len({round(s["delay_probability"], 6) for s in served}) > 20  # real, varied predictions
 
 
-def test_concurrent_one_flight_requests_get_the_answers_of_one_request(home: Path, service: ServiceProcess) -> None:
+def test_concurrent_one_flight_requests_get_the_answers_of_one_request(
+    home: Path, service: ServiceProcess
+) -> None:
     """Concurrent requests are scored in batches: each still gets its own flight's answer."""
     from concurrent.futures import ThreadPoolExecutor
 
     _, requests = schedule_requests(home, 40)
     together = httpx.post(f"{service.url}/predict", json={"flights": requests}, timeout=30).json()
     with httpx.Client(timeout=30) as client, ThreadPoolExecutor(8) as pool:
-        alone = list(pool.map(lambda f: client.post(f"{service.url}/predict", json={"flights": [f]}).json(), requests))
+        alone = list(
+            pool.map(lambda f: client.post(f"{service.url}/predict", json={"flights": [f]}).json(), requests)
+        )
     assert [[a["flight_id"], a["delay_probability"], a["path"]] for [a] in alone] == [
-        [t["flight_id"], t["delay_probability"], t["path"]] for t in together]  # fmt: skip
+        [t["flight_id"], t["delay_probability"], t["path"]] for t in together
+    ]
 
 
 def test_predictions_are_logged_for_monitoring(home: Path, service: ServiceProcess) -> None:
     httpx.post(f"{service.url}/predict", json={"flights": [flight_request(flight=77)]})
     deadline = datetime.now(UTC).timestamp() + 10
     records = []
-    while datetime.now(UTC).timestamp() < deadline and not any(r["flight_id"] == "2013-01-13-UA77-EWR" for r in records):
-        records = [json.loads(line) for f in (home / "predictions").glob("*/*.jsonl") for line in f.read_text().splitlines()]
+    while datetime.now(UTC).timestamp() < deadline and not any(
+        r["flight_id"] == "2013-01-13-UA77-EWR" for r in records
+    ):
+        records = [
+            json.loads(line)
+            for f in (home / "predictions").glob("*/*.jsonl")
+            for line in f.read_text().splitlines()
+        ]
         __import__("time").sleep(0.2)
     [record] = [r for r in records if r["flight_id"] == "2013-01-13-UA77-EWR"]
     assert record["request"]["tailnum"] == "N14228" and record["features"]["dep_hour"] == 5
     assert record["path"] == "computed"  # no such flight is published
-    assert record["model_version"] == "flight_delay_model:v2" and 0 < record["delay_probability"] < 1 and record["at"]
+    assert (
+        record["model_version"] == "flight_delay_model:v2"
+        and 0 < record["delay_probability"] < 1
+        and record["at"]
+    )
 
 
-def test_a_champion_change_is_hot_swapped_without_a_failed_request(home: Path, service: ServiceProcess) -> None:
-    from fti_assets.operations import rollback
+def test_a_champion_change_is_hot_swapped_without_a_failed_request(
+    home: Path, service: ServiceProcess
+) -> None:
+    from fti_assets.commands.operations import rollback
     from fti_assets_tests.conftest import settings_for
 
     seen: list[tuple[int, str]] = []
@@ -164,7 +185,9 @@ def test_a_champion_change_is_hot_swapped_without_a_failed_request(home: Path, s
     try:
         assert rollback("hot swap test", settings_for(home))
         deadline = datetime.now(UTC).timestamp() + 15
-        while datetime.now(UTC).timestamp() < deadline and (not seen or seen[-1][1] != "flight_delay_model:v1"):
+        while datetime.now(UTC).timestamp() < deadline and (
+            not seen or seen[-1][1] != "flight_delay_model:v1"
+        ):
             __import__("time").sleep(0.1)
     finally:
         stop.set()
@@ -177,13 +200,20 @@ def test_a_champion_change_is_hot_swapped_without_a_failed_request(home: Path, s
 
 
 def _bentoml(*args: str, store: Path) -> str:
-    done = subprocess.run([str(Path(sys.executable).parent / "bentoml"), *args], env={**os.environ, "BENTOML_HOME": str(store)},
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "bentoml"), *args],
+        env={**os.environ, "BENTOML_HOME": str(store)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
 
-def test_a_rollback_bento_exported_to_an_empty_store_serves_its_own_model(home: Path, service: ServiceProcess, tmp_path: Path) -> None:
+def test_a_rollback_bento_exported_to_an_empty_store_serves_its_own_model(
+    home: Path, service: ServiceProcess, tmp_path: Path
+) -> None:
     from fti_assets_tests.deployment.registry import bundled_models, registry_at
 
     registry = registry_at(home)
@@ -193,7 +223,9 @@ def test_a_rollback_bento_exported_to_an_empty_store_serves_its_own_model(home: 
     shutil.rmtree(home / "bentoml" / "bentos" / old[0] / old[1])
     assert materialize(home, ["flight_delay_bento"], None, None).success
     tag = champion_bento(home)
-    assert tag != ":".join(old) and bundled_models(home / "bentoml" / "bentos" / tag.replace(":", "/")) == ["flight_delay_model:v1"]
+    assert tag != ":".join(old) and bundled_models(home / "bentoml" / "bentos" / tag.replace(":", "/")) == [
+        "flight_delay_model:v1"
+    ]
     archive = tmp_path / "service.bento"
     _bentoml("export", tag, str(archive), store=home / "bentoml")
     empty = tmp_path / "fresh-store"
@@ -214,7 +246,9 @@ def test_readyz_answers_why_when_no_model_can_be_loaded(home: Path, tmp_path: Pa
     MlflowClient(tracking_uri=empty_registry).search_experiments()  # the tables exist; no model is registered
     process = ServiceProcess(champion_bento(home), home, env={"FTI_MLFLOW_TRACKING_URI": empty_registry})
     with open(tmp_path / "serve.log", "w") as out:
-        process.process = subprocess.Popen(process.command(), env=process.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process.process = subprocess.Popen(
+            process.command(), env=process.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         answer = None
         deadline = time.monotonic() + 120
@@ -230,12 +264,18 @@ def test_readyz_answers_why_when_no_model_can_be_loaded(home: Path, tmp_path: Pa
         process.stop()
 
 
-def test_the_openapi_document_describes_the_service_and_its_example_answers_200(service: ServiceProcess) -> None:
-    from fti_assets.inference.serving.schemas import EXAMPLE_FLIGHT, SERVICE_DESCRIPTION
+def test_the_openapi_document_describes_the_service_and_its_example_answers_200(
+    service: ServiceProcess,
+) -> None:
+    from fti_assets.serving.schemas import EXAMPLE_FLIGHT, SERVICE_DESCRIPTION
 
     spec = httpx.get(f"{service.url}/docs.json").json()
-    assert spec["info"]["title"] == "flight_delay_service" and spec["info"]["description"] == SERVICE_DESCRIPTION
-    example = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]["example"]
+    assert (
+        spec["info"]["title"] == "flight_delay_service" and spec["info"]["description"] == SERVICE_DESCRIPTION
+    )
+    example = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"][
+        "example"
+    ]
     assert example["flights"] == [EXAMPLE_FLIGHT]
     response = httpx.post(f"{service.url}/predict", json=example)  # what Swagger's "Try it out" sends
     assert response.status_code == 200 and response.json()[0]["flight_id"] == "2014-01-02-UA1545-EWR"

@@ -20,17 +20,28 @@ D0 = date(2013, 3, 1)
 
 
 def _performance(aucs: list[float], test_auc: float = 0.72, rows: int = 5000) -> pl.DataFrame:
-    return pl.DataFrame({
-        "day": [D0 + timedelta(days=i) for i in range(len(aucs))], "auc_window": aucs, "rows_window": [rows] * len(aucs),
-        "champion_test_auc": [test_auc] * len(aucs), "window_days": [14] * len(aucs),
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "day": [D0 + timedelta(days=i) for i in range(len(aucs))],
+            "auc_window": aucs,
+            "rows_window": [rows] * len(aucs),
+            "champion_test_auc": [test_auc] * len(aucs),
+            "window_days": [14] * len(aucs),
+        }
+    )
 
 
 def _drift(shares: list[float], start: date = D0, alarms: list[bool] | None = None) -> pl.DataFrame:
     """A feature_drift_report table: the drifted share of each day and the alarm the report stored."""
     alarms = [s > RetrainingRule().drift_share for s in shares] if alarms is None else alarms
-    return pl.DataFrame({"day": [start + timedelta(days=i) for i in range(len(shares))], "drifted_share": shares, "alarm": alarms},
-                        schema_overrides={"alarm": pl.Boolean})  # fmt: skip
+    return pl.DataFrame(
+        {
+            "day": [start + timedelta(days=i) for i in range(len(shares))],
+            "drifted_share": shares,
+            "alarm": alarms,
+        },
+        schema_overrides={"alarm": pl.Boolean},
+    )
 
 
 def test_performance_alarm_needs_a_real_gap_and_enough_rows() -> None:
@@ -64,7 +75,9 @@ def store(tmp_path: Path) -> OfflineStore:
 
 def _tick(store: OfflineStore, cursor: str | None, rule: RetrainingRule):
     store.write("flight_outcomes", pl.DataFrame({"flight_id": ["x"]}), "2013-01-01")
-    with dg.build_sensor_context(cursor=cursor, resources={"store": store, "retraining_rule": rule}) as context:
+    with dg.build_sensor_context(
+        cursor=cursor, resources={"store": store, "retraining_rule": rule}
+    ) as context:
         result = retraining_sensor(context)
         return result, context.cursor
 
@@ -74,9 +87,15 @@ def test_the_sensor_fires_once_per_alarm_and_respects_the_cool_down(store: Offli
     store.write("model_performance", _performance([0.71, 0.62]))
     fired, cursor = _tick(store, "{}", rule)
     assert isinstance(fired, dg.RunRequest)
-    assert fired.run_key == "retrain-2013-03-02" and "below the champion's test AUC" in fired.tags["fti/alarm"]
+    assert (
+        fired.run_key == "retrain-2013-03-02" and "below the champion's test AUC" in fired.tags["fti/alarm"]
+    )
     config = fired.run_config["ops"]["training_dataset"]["config"]
-    assert (config["start"], config["end"], config["validation_end"]) == ("2013-01-01", "2013-03-02", "2013-02-24")
+    assert (config["start"], config["end"], config["validation_end"]) == (
+        "2013-01-01",
+        "2013-03-02",
+        "2013-02-24",
+    )
     # The same data again: the cursor says it was handled.
     again, cursor = _tick(store, cursor, rule)
     assert isinstance(again, dg.SkipReason) and "nothing new" in again.skip_message
@@ -120,13 +139,17 @@ def test_loop_sensors_start_running_and_the_schedule_targets_yesterday() -> None
     for name in ("retraining_sensor", "canary_guard_sensor"):
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
     when = datetime(2013, 3, 2, 6, 0, tzinfo=UTC)
-    with dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def()) as context:
+    with dg.build_schedule_context(
+        scheduled_execution_time=when, repository_def=defs.get_repository_def()
+    ) as context:
         [request] = daily_schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2013-03-01"
 
 
 def _collapsing(aucs: list[float], recent: list[float | None], test_auc: float = 0.70) -> pl.DataFrame:
-    return _performance(aucs, test_auc).with_columns(auc_recent=pl.Series(recent, dtype=pl.Float64), rows_recent=pl.lit(2700))
+    return _performance(aucs, test_auc).with_columns(
+        auc_recent=pl.Series(recent, dtype=pl.Float64), rows_recent=pl.lit(2700)
+    )
 
 
 def test_a_collapse_acts_at_once_even_inside_the_cool_down() -> None:
@@ -135,8 +158,15 @@ def test_a_collapse_acts_at_once_even_inside_the_cool_down() -> None:
     assert retrain_decision(slide, _drift([]), rule, last_retrain=D0 - timedelta(days=3)) is None
     collapse = _collapsing([0.70, 0.66], [0.68, 0.40])
     alarm = retrain_decision(collapse, _drift([]), rule, last_retrain=D0 - timedelta(days=3))
-    assert alarm is not None and alarm.severe and alarm.day == D0 + timedelta(days=1) and "collapse" in alarm.reason
-    far_below_test = _collapsing([0.80], [0.66], test_auc=0.80)  # above chance, but 0.14 under the test figure
+    assert (
+        alarm is not None
+        and alarm.severe
+        and alarm.day == D0 + timedelta(days=1)
+        and "collapse" in alarm.reason
+    )
+    far_below_test = _collapsing(
+        [0.80], [0.66], test_auc=0.80
+    )  # above chance, but 0.14 under the test figure
     assert retrain_decision(far_below_test, _drift([]), rule, last_retrain=None).severe
 
 
@@ -153,9 +183,17 @@ def test_the_sensor_trains_a_collapse_retrain_on_the_present(store: OfflineStore
     rule = RetrainingRule(collapse_days=3, cooldown_days=14)
     store.write("model_performance", _collapsing([0.70, 0.69, 0.45, 0.40], [0.70, 0.70, 0.60, 0.42]))
     fired, cursor = _tick(store, json.dumps({"last_retrain": "2013-02-25"}), rule)
-    assert isinstance(fired, dg.RunRequest) and fired.run_key == "retrain-2013-03-04" and "collapse" in fired.tags["fti/alarm"]
+    assert (
+        isinstance(fired, dg.RunRequest)
+        and fired.run_key == "retrain-2013-03-04"
+        and "collapse" in fired.tags["fti/alarm"]
+    )
     dataset = fired.run_config["ops"]["training_dataset"]["config"]
-    assert (dataset["train_end"], dataset["validation_end"], dataset["end"]) == ("2013-03-03", "2013-03-04", "2013-03-04")
+    assert (dataset["train_end"], dataset["validation_end"], dataset["end"]) == (
+        "2013-03-03",
+        "2013-03-04",
+        "2013-03-04",
+    )
     assert fired.run_config["ops"]["trained_model"]["config"]["train_from"] == "2013-03-02"
     again, _ = _tick(store, cursor, rule)  # the cursor holds: one alarm, one retrain
     assert isinstance(again, dg.SkipReason)
@@ -167,11 +205,19 @@ def test_the_schedule_feed_runs_ahead_and_the_hourly_refresh_is_as_of_its_hour()
     from fti_assets.schedules import online_refresh_hourly, schedule_feed_schedule
 
     when, repository = datetime(2013, 3, 2, 5, 0, tzinfo=UTC), defs.get_repository_def()
-    for lead, day in ((1, "2013-03-02"), (2, "2013-03-03")):  # the day that just ended published these flights' schedule
-        with dg.build_schedule_context(scheduled_execution_time=when, repository_def=repository,
-                                       resources={"source": RawSource(schedule_lead_days=lead)}) as context:  # fmt: skip
+    for lead, day in (
+        (1, "2013-03-02"),
+        (2, "2013-03-03"),
+    ):  # the day that just ended published these flights' schedule
+        with dg.build_schedule_context(
+            scheduled_execution_time=when,
+            repository_def=repository,
+            resources={"source": RawSource(schedule_lead_days=lead)},
+        ) as context:
             [request] = schedule_feed_schedule.evaluate_tick(context).run_requests
         assert request.partition_key == day
-    with dg.build_schedule_context(scheduled_execution_time=datetime(2013, 3, 2, 14, 0, 7, tzinfo=UTC), repository_def=repository) as context:
+    with dg.build_schedule_context(
+        scheduled_execution_time=datetime(2013, 3, 2, 14, 0, 7, tzinfo=UTC), repository_def=repository
+    ) as context:
         [request] = online_refresh_hourly.evaluate_tick(context).run_requests
     assert request.run_config["ops"]["online_features"]["config"]["as_of"] == "2013-03-02T14:00:00+00:00"

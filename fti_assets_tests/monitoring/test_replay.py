@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from fti_assets.replay import run_replay, write_shifted_source
+from fti_assets.commands.replay import run_replay, write_shifted_source
 from fti_assets.resources.retraining_rule import RetrainingRule
 from fti_assets_tests.conftest import settings_for
 
@@ -23,10 +23,14 @@ def test_a_shift_ends_in_a_retrain_and_a_gated_promotion(tmp_path: Path) -> None
     source = write_shifted_source(tmp_path / "source", "nycflights13", SHIFT)
     rule = RetrainingRule(cooldown_days=3, holdout_days=3, min_window_rows=1500)
     events = run_replay(
-        date(2013, 1, 1), date(2013, 3, 3), date(2013, 2, 15), settings_for(home, source),
+        date(2013, 1, 1),
+        date(2013, 3, 3),
+        date(2013, 2, 15),
+        settings_for(home, source),
         run_config={"ops": {"model_evaluation": {"config": {"floor_auc": 0.6}}}},
-        resources={"retraining_rule": rule}, shift_from=SHIFT,
-    )  # fmt: skip
+        resources={"retraining_rule": rule},
+        shift_from=SHIFT,
+    )
     after = events.filter(pl.col("day") >= SHIFT)
     kinds = after["kind"].to_list()
     assert "alarm" in kinds and "retrain" in kinds and "failed" not in events["kind"].to_list()
@@ -46,9 +50,13 @@ def test_a_shift_ends_in_a_retrain_and_a_gated_promotion(tmp_path: Path) -> None
     assert report.metadata["promotions"].value >= 1 and "base64" in report.metadata["plot"].value
     # The collapse is answered at once, and what is served recovers within a week of the shift.
     collapses = after.filter(pl.col("kind") == "alarm", pl.col("detail").str.contains("collapse"))
-    assert collapses.height and (collapses["day"][0] - SHIFT).days <= 4, events  # a drift retrain on the shift day delays it a day
+    assert collapses.height and (collapses["day"][0] - SHIFT).days <= 4, (
+        events
+    )  # a drift retrain on the shift day delays it a day
     recovery = report.metadata["recovery"].value
-    assert recovery["shift"] == SHIFT.isoformat() and 0 <= report.metadata["days_to_recover"].value <= 7, recovery
+    assert recovery["shift"] == SHIFT.isoformat() and 0 <= report.metadata["days_to_recover"].value <= 7, (
+        recovery
+    )
     assert recovery["auc_after"] >= recovery["pre_shift_auc"] - 0.02
     # Every replayed day's flights were served in process, and the skew monitor compared them.
     skew = report.metadata["serving_skew"].value

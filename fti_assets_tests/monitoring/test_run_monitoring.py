@@ -41,19 +41,49 @@ def test_a_killed_run_is_marked_failed_by_run_monitoring(tmp_path: Path, source_
     # The project's instance settings, polled every 2 s instead of 30 s so the test is short.
     config = (ROOT / "dagster.yaml").read_text()
     assert "poll_interval_seconds: 30" in config
-    (dagster_home / "dagster.yaml").write_text(config.replace("poll_interval_seconds: 30", "poll_interval_seconds: 2"))
-    dg.DagsterInstance.from_config(str(dagster_home)).dispose()  # storage created once, before the daemon races for it
+    (dagster_home / "dagster.yaml").write_text(
+        config.replace("poll_interval_seconds: 30", "poll_interval_seconds: 2")
+    )
+    dg.DagsterInstance.from_config(
+        str(dagster_home)
+    ).dispose()  # storage created once, before the daemon races for it
     workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(f"load_from:\n  - python_module:\n      module_name: fti_assets.definitions\n      working_directory: {ROOT}\n")
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "FTI_HOME": str(tmp_path / "fti"), "FTI_SOURCE": str(source_slice)}
-    daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], cwd=ROOT, env=env,
-                              stdout=open(tmp_path / "daemon.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    workspace.write_text(
+        f"load_from:\n  - python_module:\n      module_name: fti_assets.definitions\n      working_directory: {ROOT}\n"
+    )
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "FTI_HOME": str(tmp_path / "fti"),
+        "FTI_SOURCE": str(source_slice),
+    }
+    daemon = subprocess.Popen(
+        [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
+        cwd=ROOT,
+        env=env,
+        stdout=open(tmp_path / "daemon.log", "w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         launched = subprocess.run(
-            [str(BIN / "dagster"), "job", "launch", "-w", str(workspace), "-j", "feature_pipeline",
-             "--tags", '{"dagster/partition": "2013-01-03"}'],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            [
+                str(BIN / "dagster"),
+                "job",
+                "launch",
+                "-w",
+                str(workspace),
+                "-j",
+                "feature_pipeline",
+                "--tags",
+                '{"dagster/partition": "2013-01-03"}',
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert launched.returncode == 0, launched.stdout + launched.stderr
         instance = dg.DagsterInstance.from_config(str(dagster_home))
         [run] = instance.get_runs()
@@ -65,7 +95,11 @@ def test_a_killed_run_is_marked_failed_by_run_monitoring(tmp_path: Path, source_
         server = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
         os.kill(server, signal.SIGKILL)
         os.kill(pid, signal.SIGKILL)
-        failed = _wait(lambda: instance.get_run_by_id(run.run_id).is_finished and instance.get_run_by_id(run.run_id), 120, "the run to end")
+        failed = _wait(
+            lambda: instance.get_run_by_id(run.run_id).is_finished and instance.get_run_by_id(run.run_id),
+            120,
+            "the run to end",
+        )
         assert failed.status == dg.DagsterRunStatus.FAILURE
         messages = [e.message for e in instance.all_logs(run.run_id)]
         assert any(f"run worker process {pid} is gone" in m for m in messages), messages[-5:]

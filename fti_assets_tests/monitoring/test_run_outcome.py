@@ -28,10 +28,18 @@ def home(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _outcome(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> str:
     run = instance.get_run_by_id(result.run_id)
     if result.success:
-        run_outcome_on_success(dg.build_run_status_sensor_context("run_outcome_on_success", result.get_run_success_event(), instance, run))
+        run_outcome_on_success(
+            dg.build_run_status_sensor_context(
+                "run_outcome_on_success", result.get_run_success_event(), instance, run
+            )
+        )
     else:
         event = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
-        run_outcome_on_failure(dg.build_run_status_sensor_context("run_outcome_on_failure", event, instance, run).for_run_failure())
+        run_outcome_on_failure(
+            dg.build_run_status_sensor_context(
+                "run_outcome_on_failure", event, instance, run
+            ).for_run_failure()
+        )
     line = instance.get_run_by_id(result.run_id).tags[OUTCOME_TAG]
     last = instance.all_logs(result.run_id)[-1]  # the end of the run's event log says it too
     assert last.message == line
@@ -39,17 +47,41 @@ def _outcome(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) ->
 
 
 def test_a_training_run_ends_with_its_model_auc_and_verdict(home: Path, instance: dg.DagsterInstance) -> None:
-    result = materialize(home, TRAIN, None, None, instance=instance, run_config={"ops": {"model_evaluation": {"config": LOW_FLOORS}}})
+    result = materialize(
+        home,
+        TRAIN,
+        None,
+        None,
+        instance=instance,
+        run_config={"ops": {"model_evaluation": {"config": LOW_FLOORS}}},
+    )
     assert result.success
     auc = result.asset_materializations_for_node("model_evaluation")[0].metadata["test_auc"].value
     line = _outcome(instance, result)
-    assert line.startswith("Succeeded: model v1 (validation AUC ") and f"test AUC {auc}; gates passed; champion v1 (promoted)" in line
+    assert (
+        line.startswith("Succeeded: model v1 (validation AUC ")
+        and f"test AUC {auc}; gates passed; champion v1 (promoted)" in line
+    )
 
 
-def test_a_refused_model_is_a_green_run_whose_line_names_the_verdict(home: Path, instance: dg.DagsterInstance) -> None:
-    constant = {"num_leaves": 2, "max_rounds": 1, "min_data_in_leaf": 10_000_000}  # AUC 0.5: worse than the champion
-    result = materialize(home, TRAIN, None, None, instance=instance,
-                         run_config={"ops": {"trained_model": {"config": constant}, "model_evaluation": {"config": LOW_FLOORS}}})  # fmt: skip
+def test_a_refused_model_is_a_green_run_whose_line_names_the_verdict(
+    home: Path, instance: dg.DagsterInstance
+) -> None:
+    constant = {
+        "num_leaves": 2,
+        "max_rounds": 1,
+        "min_data_in_leaf": 10_000_000,
+    }  # AUC 0.5: worse than the champion
+    result = materialize(
+        home,
+        TRAIN,
+        None,
+        None,
+        instance=instance,
+        run_config={
+            "ops": {"trained_model": {"config": constant}, "model_evaluation": {"config": LOW_FLOORS}}
+        },
+    )
     assert result.success  # a refusal is an outcome, not a crash
     line = _outcome(instance, result)
     assert line.startswith("Succeeded: ") and "gates refused" in line and "champion v1 (refused)" in line
@@ -58,10 +90,24 @@ def test_a_refused_model_is_a_green_run_whose_line_names_the_verdict(home: Path,
 
 
 def test_a_step_failure_names_the_step_and_what_to_do(home: Path, instance: dg.DagsterInstance) -> None:
-    empty = {"start": "2013-06-01", "end": "2013-06-30", "train_end": "2013-06-20", "validation_end": "2013-06-25"}
-    result = materialize(home, ["training_dataset"], None, None, instance=instance, run_config={"ops": {"training_dataset": {"config": empty}}})
+    empty = {
+        "start": "2013-06-01",
+        "end": "2013-06-30",
+        "train_end": "2013-06-20",
+        "validation_end": "2013-06-25",
+    }
+    result = materialize(
+        home,
+        ["training_dataset"],
+        None,
+        None,
+        instance=instance,
+        run_config={"ops": {"training_dataset": {"config": empty}}},
+    )
     line = _outcome(instance, result)
-    assert line.startswith("Failed at training_dataset: no flights with known outcomes between 2013-06-01 and 2013-06-30")
+    assert line.startswith(
+        "Failed at training_dataset: no flights with known outcomes between 2013-06-01 and 2013-06-30"
+    )
     assert line.endswith("then re-execute from failure.")
 
 

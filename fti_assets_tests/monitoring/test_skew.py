@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from fti_assets.domain.timezones import airport_timezones
-from fti_assets.inference.serving.prediction_log import PredictionLog
-from fti_assets.inference.serving.simulate import serve_schedule, serving_model
 from fti_assets.resources.environment import build_resources
 from fti_assets.resources.offline_store import OfflineStore
+from fti_assets.serving.prediction_log import PredictionLog
+from fti_assets.serving.simulate import serve_schedule, serving_model
 from fti_assets_tests.conftest import materialize, settings_for
 
 DAY = date(2013, 1, 13)
@@ -22,7 +22,13 @@ LOW_FLOORS = {"model_evaluation": {"config": {"floor_auc": 0.5, "floor_max_brier
 @pytest.fixture(scope="module")
 def trained(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = Path(shutil.copytree(feature_home, tmp_path_factory.mktemp("skew") / "home"))
-    assert materialize(home, ["trained_model", "model_evaluation", "champion_model"], None, None, run_config={"ops": LOW_FLOORS}).success
+    assert materialize(
+        home,
+        ["trained_model", "model_evaluation", "champion_model"],
+        None,
+        None,
+        run_config={"ops": LOW_FLOORS},
+    ).success
     return home
 
 
@@ -34,7 +40,15 @@ def _serve(source: Path, target: Path, cadence: str, flights: int = 40) -> dict:
     model = serving_model(registry.load(int(registry.version_by_alias("champion").version)))
     schedule = store.read("flight_schedule", [DAY.isoformat()]).sample(flights, seed=3)
     log = PredictionLog(home / "predictions")
-    counts = serve_schedule(schedule, store, airport_timezones(store.read("airports")), model, cadence, home / "scratch.sqlite", log)
+    counts = serve_schedule(
+        schedule,
+        store,
+        airport_timezones(store.read("airports")),
+        model,
+        cadence,
+        home / "scratch.sqlite",
+        log,
+    )
     log.close()
     assert counts["served"] == flights
     result = materialize(home, ["serving_skew"], DAY, DAY)
@@ -42,7 +56,9 @@ def _serve(source: Path, target: Path, cadence: str, flights: int = 40) -> dict:
     return store.read("serving_skew", [DAY.isoformat()]).row(0, named=True)
 
 
-def test_a_store_refreshed_at_each_prediction_time_serves_exactly_the_offline_vectors(trained: Path, tmp_path: Path) -> None:
+def test_a_store_refreshed_at_each_prediction_time_serves_exactly_the_offline_vectors(
+    trained: Path, tmp_path: Path
+) -> None:
     skew = _serve(trained, tmp_path / "exact", "exact")
     assert skew["compared_rows"] == 40 and skew["past_flights"] == 0
     assert skew["rows_with_any_mismatch"] == 0
@@ -61,20 +77,26 @@ def test_a_daily_refresh_serves_stale_values_and_the_monitor_says_so(trained: Pa
     assert 6 < skew["staleness_hours_p50"] < 30
 
 
-def test_a_flight_asked_for_after_its_prediction_time_is_flagged_and_left_out(trained: Path, tmp_path: Path) -> None:
-    from fti_assets.inference.serving.handling import answer
-    from fti_assets.inference.serving.online_store import OnlineStoreReader, write_snapshot
-    from fti_assets.inference.serving.predictor import ServingState
-    from fti_assets.inference.serving.refresh import snapshot_as_of
-    from fti_assets.inference.serving.simulate import requests
+def test_a_flight_asked_for_after_its_prediction_time_is_flagged_and_left_out(
+    trained: Path, tmp_path: Path
+) -> None:
+    from fti_assets.inference.refresh import snapshot_as_of
+    from fti_assets.serving.handling import answer
+    from fti_assets.serving.predictor import ServingState
+    from fti_assets.serving.simulate import requests
+    from fti_assets.serving.sqlite_store import OnlineStoreReader, write_snapshot
 
     home = Path(shutil.copytree(trained, tmp_path / "past"))
     store = OfflineStore(home=str(home))
     registry = build_resources(settings_for(home))["registry"]
     model = serving_model(registry.load(int(registry.version_by_alias("champion").version)))
     flight = store.read("flight_schedule", [DAY.isoformat()]).sort("prediction_time").head(1)
-    later = flight["prediction_time"][0] + timedelta(hours=5)  # a March flight scored with April features, in small
-    write_snapshot(home / "online.sqlite", snapshot_as_of(store, later), airport_timezones(store.read("airports")), later)
+    later = flight["prediction_time"][0] + timedelta(
+        hours=5
+    )  # a March flight scored with April features, in small
+    write_snapshot(
+        home / "online.sqlite", snapshot_as_of(store, later), airport_timezones(store.read("airports")), later
+    )
     reader = OnlineStoreReader(home / "online.sqlite")
     log = PredictionLog(home / "predictions")
     body = answer(ServingState(model), requests(flight), reader, reader.as_of(), False, log)

@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from fti_assets.instance import write_instance_file
+from fti_assets.platform.instance import write_instance_file
 from fti_assets.resources.offline_store import OfflineStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,9 @@ def test_a_killed_writer_leaves_no_visible_partial_file(tmp_path: Path) -> None:
 
 def test_writes_register_views_queryable_from_duckdb(tmp_path: Path) -> None:
     store = OfflineStore(home=str(tmp_path))
-    store.write_partitions("t", {"2013-01-01": pl.DataFrame({"a": [1, 2]}), "2013-01-02": pl.DataFrame({"a": [3]})})
+    store.write_partitions(
+        "t", {"2013-01-01": pl.DataFrame({"a": [1, 2]}), "2013-01-02": pl.DataFrame({"a": [3]})}
+    )
     store.write("u", pl.DataFrame({"b": ["x"]}))
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.sql("select sum(a) from t").fetchall() == [(6,)]
@@ -56,12 +58,19 @@ def test_an_interactive_duckdb_session_does_not_fail_the_pipeline_and_views_catc
     store = OfflineStore(home=str(tmp_path))
     store.write("t", pl.DataFrame({"a": [1]}))
     holder = subprocess.Popen(  # another process holds the database open, as a DuckDB shell would
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r}); print('open', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r}); print('open', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
-        store.write("t", pl.DataFrame({"a": [2], "c": ["new"]}), "2013-01-02")  # a new column: t's view must change
+        store.write(
+            "t", pl.DataFrame({"a": [2], "c": ["new"]}), "2013-01-02"
+        )  # a new column: t's view must change
         store.write("new_table", pl.DataFrame({"b": [3]}))  # its view cannot be created now
         assert store.pending_views() == ["new_table", "t"]
     finally:
@@ -74,11 +83,15 @@ def test_an_interactive_duckdb_session_does_not_fail_the_pipeline_and_views_catc
         assert conn.sql("select sum(a), count(c) from t").fetchall() == [(3, 1)]
 
 
-def test_a_write_its_view_already_shows_leaves_the_catalog_alone_and_any_other_rebuilds_it(tmp_path: Path) -> None:
+def test_a_write_its_view_already_shows_leaves_the_catalog_alone_and_any_other_rebuilds_it(
+    tmp_path: Path,
+) -> None:
     store, database = OfflineStore(home=str(tmp_path)), tmp_path / "warehouse.duckdb"
     store.write("t", pl.DataFrame({"a": [1]}), "2013-01-01")
     before = database.read_bytes()
-    store.write("t", pl.DataFrame({"a": [2]}), "2013-01-02")  # the one schema of t's files: already in its view
+    store.write(
+        "t", pl.DataFrame({"a": [2]}), "2013-01-02"
+    )  # the one schema of t's files: already in its view
     assert database.read_bytes() == before
 
     def query(sql: str) -> list[tuple]:
@@ -88,7 +101,9 @@ def test_a_write_its_view_already_shows_leaves_the_catalog_alone_and_any_other_r
     assert query("select sum(a) from t") == [(3,)]
     store.write("t", pl.DataFrame({"a": [4], "b": ["x"]}), "2013-01-03")  # a new column: the view is rebuilt
     assert database.read_bytes() != before and query("select sum(a), count(b) from t") == [(7, 1)]
-    store.write("t", pl.DataFrame({"a": [8], "b": ["y"]}), "2013-01-04")  # files of two schemas: rebuilt each time
+    store.write(
+        "t", pl.DataFrame({"a": [8], "b": ["y"]}), "2013-01-04"
+    )  # files of two schemas: rebuilt each time
     assert query("select sum(a), count(b) from t") == [(15, 2)]
     # A view dropped from a DuckDB shell comes back at the next write of its table.
     with duckdb.connect(str(database)) as conn:
@@ -102,19 +117,43 @@ def test_a_write_its_view_already_shows_leaves_the_catalog_alone_and_any_other_r
     assert query("select sum(a) from u") == [(5,)]
 
 
-def test_two_runs_on_different_partitions_at_the_same_time_both_succeed(tmp_path: Path, source_slice: Path) -> None:
+def test_two_runs_on_different_partitions_at_the_same_time_both_succeed(
+    tmp_path: Path, source_slice: Path
+) -> None:
     dagster_home = tmp_path / "dagster"
     write_instance_file(dagster_home, production=False)  # Dagster's SQLite files on kept connections
     dg.DagsterInstance.from_config(str(dagster_home)).dispose()  # an existing instance, as in real use
-    env = {**os.environ, "FTI_HOME": str(tmp_path / "fti"), "FTI_SOURCE": str(source_slice), "DAGSTER_HOME": str(dagster_home)}
-    select = "flights,schedules,weather,airports,flight_schedule,origin_weather"  # airports is not partitioned
+    env = {
+        **os.environ,
+        "FTI_HOME": str(tmp_path / "fti"),
+        "FTI_SOURCE": str(source_slice),
+        "DAGSTER_HOME": str(dagster_home),
+    }
+    select = (
+        "flights,schedules,weather,airports,flight_schedule,origin_weather"  # airports is not partitioned
+    )
     in_process = '{"execution": {"config": {"in_process": {}}}}'
     runs = [
         subprocess.Popen(
-            [str(BIN / "dagster"), "asset", "materialize", "-m", "fti_assets.definitions", "--select", select,
-             "--partition-range", span, "--config-json", in_process],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            [
+                str(BIN / "dagster"),
+                "asset",
+                "materialize",
+                "-m",
+                "fti_assets.definitions",
+                "--select",
+                select,
+                "--partition-range",
+                span,
+                "--config-json",
+                in_process,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for span in ("2013-01-01...2013-01-03", "2013-01-04...2013-01-06")
     ]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
@@ -133,7 +172,7 @@ def test_a_days_bounded_history_gives_the_features_of_the_whole_store(feature_ho
 
     from polars.testing import assert_frame_equal
 
-    from fti_assets.domain.feature_groups import FEATURE_GROUPS
+    from fti_assets.domain.catalog import FEATURE_GROUPS
     from fti_assets.domain.retrieval import latest_per_entity, point_in_time_join
 
     store = OfflineStore(home=str(feature_home))

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from fti_assets.domain.feature_groups import FEATURE_GROUPS
+from fti_assets.domain.catalog import FEATURE_GROUPS
 from fti_assets.domain.retrieval import content_hash, content_hash_of_pieces
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.pieced import pieces_hash
@@ -18,14 +18,25 @@ from fti_assets.training.dataset import build_training_dataset, label_spine, pie
 from fti_assets.training.pieces import pieces_of
 from fti_assets_tests.conftest import materialize
 
-WINDOW = {"start": "2013-01-01", "end": "2013-01-14", "train_end": "2013-01-10", "validation_end": "2013-01-12"}
+WINDOW = {
+    "start": "2013-01-01",
+    "end": "2013-01-14",
+    "train_end": "2013-01-10",
+    "validation_end": "2013-01-12",
+}
 
 
 def test_pieces_cover_the_window_once_cut_at_months_or_days() -> None:
     assert pieces_of(date(2013, 1, 20), date(2013, 3, 3)) == [
-        (date(2013, 1, 20), date(2013, 1, 31)), (date(2013, 2, 1), date(2013, 2, 28)), (date(2013, 3, 1), date(2013, 3, 3))]  # fmt: skip
+        (date(2013, 1, 20), date(2013, 1, 31)),
+        (date(2013, 2, 1), date(2013, 2, 28)),
+        (date(2013, 3, 1), date(2013, 3, 3)),
+    ]
     assert pieces_of(date(2013, 1, 1), date(2013, 1, 5), 2) == [
-        (date(2013, 1, 1), date(2013, 1, 2)), (date(2013, 1, 3), date(2013, 1, 4)), (date(2013, 1, 5), date(2013, 1, 5))]  # fmt: skip
+        (date(2013, 1, 1), date(2013, 1, 2)),
+        (date(2013, 1, 3), date(2013, 1, 4)),
+        (date(2013, 1, 5), date(2013, 1, 5)),
+    ]
     with pytest.raises(ValueError, match="piece_days"):
         pieces_of(date(2013, 1, 1), date(2013, 1, 5), -1)
 
@@ -33,8 +44,15 @@ def test_pieces_cover_the_window_once_cut_at_months_or_days() -> None:
 @pytest.mark.parametrize("piece_days", [0, 1, 3])
 def test_a_pieced_build_equals_the_whole_one(feature_home: Path, piece_days: int) -> None:
     store = OfflineStore(home=str(feature_home))
-    whole_spine = label_spine(store.read("flight_outcomes"), store.read("flight_schedule"), WINDOW["start"], WINDOW["end"])
-    whole = build_training_dataset(whole_spine, {g.name: store.read(g.name) for g in FEATURE_GROUPS}, WINDOW["train_end"], WINDOW["validation_end"])
+    whole_spine = label_spine(
+        store.read("flight_outcomes"), store.read("flight_schedule"), WINDOW["start"], WINDOW["end"]
+    )
+    whole = build_training_dataset(
+        whole_spine,
+        {g.name: store.read(g.name) for g in FEATURE_GROUPS},
+        WINDOW["train_end"],
+        WINDOW["validation_end"],
+    )
     pieced, unlabelled = pieced_dataset(store, WINDOW, piece_days)
     assert whole.height > 10_000 and unlabelled > 0
     assert pieced.equals(whole)
@@ -47,7 +65,10 @@ def test_a_pieced_build_equals_the_whole_one(feature_home: Path, piece_days: int
 
 def test_the_piecewise_hash_refuses_pieces_out_of_key_order(feature_home: Path) -> None:
     stored = OfflineStore(home=str(feature_home)).read("training_dataset")
-    early, late = stored.filter(pl.col("flight_date") < date(2013, 1, 7)), stored.filter(pl.col("flight_date") >= date(2013, 1, 7))
+    early, late = (
+        stored.filter(pl.col("flight_date") < date(2013, 1, 7)),
+        stored.filter(pl.col("flight_date") >= date(2013, 1, 7)),
+    )
     with pytest.raises(ValueError, match="pieces overlap"):
         content_hash_of_pieces([late, early], "flight_id")
 
@@ -65,15 +86,31 @@ def test_the_materialized_dataset_is_the_whole_build(feature_home: Path, tmp_pat
     assert store.table_dir("training_dataset").is_symlink()
     assert not list(store.root.glob(".versions/training_dataset/*.partial"))
     stored = store.read("training_dataset")
-    spine = label_spine(store.read("flight_outcomes"), store.read("flight_schedule"), WINDOW["start"], WINDOW["end"])
-    whole = build_training_dataset(spine, {g.name: store.read(g.name) for g in FEATURE_GROUPS}, WINDOW["train_end"], WINDOW["validation_end"])
+    spine = label_spine(
+        store.read("flight_outcomes"), store.read("flight_schedule"), WINDOW["start"], WINDOW["end"]
+    )
+    whole = build_training_dataset(
+        spine,
+        {g.name: store.read(g.name) for g in FEATURE_GROUPS},
+        WINDOW["train_end"],
+        WINDOW["validation_end"],
+    )
     assert stored.equals(whole.select(stored.columns))
     assert set(stored.columns) == set(whole.columns) and pl.DataFrame.equals(stored, whole)
     [event] = result.get_asset_materialization_events()
     meta = event.materialization.metadata
-    assert meta["content_hash"].value == content_hash(whole, "flight_id") == pieces_hash(store.table_dir("training_dataset"), "flight_id")
+    assert (
+        meta["content_hash"].value
+        == content_hash(whole, "flight_id")
+        == pieces_hash(store.table_dir("training_dataset"), "flight_id")
+    )
     assert meta["dagster/row_count"].value == whole.height and meta["pieces"].value == 4
-    assert store.scan("training_dataset").filter(pl.col("split") == "test").collect().equals(whole.filter(pl.col("split") == "test"))
+    assert (
+        store.scan("training_dataset")
+        .filter(pl.col("split") == "test")
+        .collect()
+        .equals(whole.filter(pl.col("split") == "test"))
+    )
 
 
 def test_a_refused_dataset_leaves_the_stored_one_in_place(feature_home: Path, tmp_path: Path) -> None:
@@ -81,7 +118,13 @@ def test_a_refused_dataset_leaves_the_stored_one_in_place(feature_home: Path, tm
     home = Path(shutil.copytree(feature_home, tmp_path / "home", symlinks=True))
     store = OfflineStore(home=str(home))
     before = store.read("training_dataset")
-    late = {"ops": {"training_dataset": {"config": {**WINDOW, "train_end": "2013-02-01", "validation_end": "2013-02-02"}}}}
+    late = {
+        "ops": {
+            "training_dataset": {
+                "config": {**WINDOW, "train_end": "2013-02-01", "validation_end": "2013-02-02"}
+            }
+        }
+    }
     result = materialize(home, ["training_dataset"], None, None, run_config=late)
     assert not result.success
     assert store.read("training_dataset").equals(before)

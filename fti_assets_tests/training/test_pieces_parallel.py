@@ -51,15 +51,21 @@ def _most_at_once(spans: list[tuple[float, float, int]]) -> int:
     return peak
 
 
-def test_pieces_run_side_by_side_within_the_limit(feature_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pieces_run_side_by_side_within_the_limit(
+    feature_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = Path(shutil.copytree(feature_home, tmp_path / "home", symlinks=True))
     monkeypatch.setenv("FTI_HOME", str(home))
     monkeypatch.setenv("FTI_DATASET_PIECES", str(LIMIT))
     window = TRAINING_CONFIG["ops"]["training_dataset"]["config"]
     config = {"ops": {"training_dataset": {"config": {**window, "piece_days": 3}}}}
     with dg.instance_for_test() as instance:
-        result = dg.execute_job(dg.reconstructable(training_job), instance, run_config=config,
-                                asset_selection=[dg.AssetKey("training_dataset")])  # fmt: skip
+        result = dg.execute_job(
+            dg.reconstructable(training_job),
+            instance,
+            run_config=config,
+            asset_selection=[dg.AssetKey("training_dataset")],
+        )
         assert result.success
         spans = _intervals(instance, result.run_id)
     assert len(spans) == 5  # 14 days in pieces of 3

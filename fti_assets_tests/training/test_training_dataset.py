@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from fti_assets.domain.feature_groups import FEATURE_GROUPS, feature_names
+from fti_assets.domain.catalog import FEATURE_GROUPS, feature_names
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets_tests.conftest import TRAINING_CONFIG, materialize
 
@@ -29,7 +29,9 @@ def test_columns_labels_and_time_split(feature_home: Path) -> None:
     outcomes = OfflineStore(home=str(feature_home)).read("flight_outcomes")
     assert dataset.height == outcomes.filter(pl.col("status") == "arrived").height  # no unlabelled flight
     assert dataset["is_delayed"].null_count() == 0
-    bounds = dataset.group_by("split").agg(pl.col("prediction_time").min().alias("lo"), pl.col("prediction_time").max().alias("hi"))
+    bounds = dataset.group_by("split").agg(
+        pl.col("prediction_time").min().alias("lo"), pl.col("prediction_time").max().alias("hi")
+    )
     spans = {s: (lo, hi) for s, lo, hi in bounds.iter_rows()}
     assert spans["train"][1] < spans["validation"][0] and spans["validation"][1] < spans["test"][0]
 
@@ -38,7 +40,9 @@ def test_every_joined_value_was_known_at_prediction_time(feature_home: Path) -> 
     dataset = _dataset(feature_home)
     for group in FEATURE_GROUPS:
         known = dataset[group.known_at_column]
-        assert (known.drop_nulls() <= dataset.filter(known.is_not_null())["prediction_time"]).all(), group.name
+        assert (known.drop_nulls() <= dataset.filter(known.is_not_null())["prediction_time"]).all(), (
+            group.name
+        )
 
 
 def test_same_inputs_same_hash_other_split_other_hash(feature_home: Path) -> None:
@@ -46,11 +50,21 @@ def test_same_inputs_same_hash_other_split_other_hash(feature_home: Path) -> Non
     again = materialize(feature_home, ["training_dataset"], None, None, run_config=TRAINING_CONFIG)
     assert first.success and again.success
     assert _hash(first) == _hash(again) and len(_hash(first)) == 64
-    moved = {"ops": {"training_dataset": {"config": {**TRAINING_CONFIG["ops"]["training_dataset"]["config"], "train_end": "2013-01-09"}}}}
-    assert _hash(materialize(feature_home, ["training_dataset"], None, None, run_config=moved)) != _hash(first)
+    moved = {
+        "ops": {
+            "training_dataset": {
+                "config": {**TRAINING_CONFIG["ops"]["training_dataset"]["config"], "train_end": "2013-01-09"}
+            }
+        }
+    }
+    assert _hash(materialize(feature_home, ["training_dataset"], None, None, run_config=moved)) != _hash(
+        first
+    )
 
 
-def test_a_folder_source_gives_the_same_tables_as_the_package(feature_home: Path, source_slice: Path, tmp_path: Path) -> None:
+def test_a_folder_source_gives_the_same_tables_as_the_package(
+    feature_home: Path, source_slice: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     tables = ["flights", "schedules", "weather", "airports", "flight_schedule", "origin_weather"]
     assert materialize(home, tables, source=source_slice).success
@@ -61,10 +75,14 @@ def test_a_folder_source_gives_the_same_tables_as_the_package(feature_home: Path
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:
-    return " ".join(e.event_specific_data.error.message for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    return " ".join(
+        e.event_specific_data.error.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+    )
 
 
-def test_training_pipeline_with_no_config_trains_on_the_materialized_days(feature_home: Path, tmp_path: Path) -> None:
+def test_training_pipeline_with_no_config_trains_on_the_materialized_days(
+    feature_home: Path, tmp_path: Path
+) -> None:
     """A short window (two weeks) and the job's defaults, as launched from the UI or GraphQL."""
     import shutil
 
@@ -74,14 +92,26 @@ def test_training_pipeline_with_no_config_trains_on_the_materialized_days(featur
     home = Path(shutil.copytree(feature_home, tmp_path / "home"))
     defs = build_definitions(settings_for(home))
     instance = dg.DagsterInstance.ephemeral()
-    result = defs.resolve_job_def("training_pipeline").execute_in_process(instance=instance, raise_on_error=False)
+    result = defs.resolve_job_def("training_pipeline").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
     assert result.success, _failure(result)
-    meta = instance.get_latest_materialization_event(dg.AssetKey("training_dataset")).asset_materialization.metadata
-    assert meta["window"].value == {"start": "2013-01-01", "end": "2013-01-14", "train_end": "2013-01-11", "validation_end": "2013-01-13"}
+    meta = instance.get_latest_materialization_event(
+        dg.AssetKey("training_dataset")
+    ).asset_materialization.metadata
+    assert meta["window"].value == {
+        "start": "2013-01-01",
+        "end": "2013-01-14",
+        "train_end": "2013-01-11",
+        "validation_end": "2013-01-13",
+    }
     assert "70%" in meta["split_rule"].value
     assert set(_dataset(home)["split"].unique()) == {"train", "validation", "test"}
     assert result.output_for_node("trained_model")["version"] == 1
-    assert result.output_for_node("champion_model")["outcome"] in ("promoted", "refused")  # either way, a green run
+    assert result.output_for_node("champion_model")["outcome"] in (
+        "promoted",
+        "refused",
+    )  # either way, a green run
 
 
 def test_an_empty_split_is_refused_with_the_dates_to_use(feature_home: Path, tmp_path: Path) -> None:
@@ -89,9 +119,14 @@ def test_an_empty_split_is_refused_with_the_dates_to_use(feature_home: Path, tmp
 
     home = Path(shutil.copytree(feature_home, tmp_path / "home"))
     before = _dataset(home)
-    late = {"ops": {"training_dataset": {"config": {"train_end": "2013-01-13", "validation_end": "2013-01-20"}}}}
+    late = {
+        "ops": {"training_dataset": {"config": {"train_end": "2013-01-13", "validation_end": "2013-01-20"}}}
+    }
     result = materialize(home, ["training_dataset"], None, None, run_config=late)
     assert not result.success
     message = _failure(result)
-    assert "the test split is empty" in message and "use train_end=2013-01-11, validation_end=2013-01-13" in message
+    assert (
+        "the test split is empty" in message
+        and "use train_end=2013-01-11, validation_end=2013-01-13" in message
+    )
     assert_frame_equal(_dataset(home), before)  # nothing stored

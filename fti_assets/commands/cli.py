@@ -1,0 +1,97 @@
+"""The ``fti`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fti", description="fti-assets: an FTI ML system as one Dagster asset graph."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run the whole loop on the embedded data, headless")
+    demo.add_argument("--start", type=_day, default=date(2013, 1, 1), help="first day (default 2013-01-01)")
+    demo.add_argument("--end", type=_day, default=date(2013, 12, 31), help="last day (default 2013-12-31)")
+    back = commands.add_parser("rollback", help="move the champion back to the previous version")
+    back.add_argument("--reason", default="manual rollback", help="why, recorded in the registry")
+    models = commands.add_parser("models", help="list model versions with metrics and aliases")
+    models.add_argument(
+        "--history", action="store_true", help="every promotion, rollback and refusal: who, what, when, why"
+    )
+    models.add_argument(
+        "--reports", action="store_true", help="with --history: each event's gate report or evidence"
+    )
+    commands.add_parser("bento", help="print the exact tag of the champion's Bento (what make serve runs)")
+    again = commands.add_parser(
+        "reproduce", help="rebuild a version's dataset, retrain it and compare its test predictions"
+    )
+    again.add_argument("version", type=int, help="the registered model version")
+    replay = commands.add_parser("replay", help="simulate a period day by day: drift, retraining, promotions")
+    replay.add_argument("--start", type=_day, default=date(2013, 1, 1))
+    replay.add_argument("--end", type=_day, default=date(2013, 12, 31))
+    replay.add_argument(
+        "--train-until", type=_day, default=date(2013, 3, 31), help="the first model's data ends here"
+    )
+    replay.add_argument(
+        "--shift-from", type=_day, default=None, help="inject a shift in the source from this day on"
+    )
+    replay.add_argument(
+        "--refresh",
+        choices=("daily", "hourly"),
+        default="daily",
+        help="online store refresh cadence for the served flights (default daily)",
+    )
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        from fti_assets.commands.demo import Window, run_demo
+
+        if args.end < args.start:
+            parser.error(f"--end {args.end} is before --start {args.start}")
+        return 0 if run_demo(Window(args.start, args.end)) else 1
+    if args.command == "rollback":
+        from fti_assets.commands.operations import rollback
+
+        return 0 if rollback(args.reason) else 1
+    if args.command == "replay":
+        from fti_assets.commands.replay import replay_command
+
+        if not args.start < args.train_until < args.end:
+            parser.error("need --start < --train-until < --end")
+        return replay_command(args.start, args.end, args.train_until, args.shift_from, args.refresh)
+    if args.command == "reproduce":
+        from fti_assets.training.reproduce import reproduce_command
+
+        return reproduce_command(args.version)
+    if args.command == "models":
+        from fti_assets.commands.operations import history_table, model_table
+
+        print(history_table(reports=args.reports) if args.history else model_table())
+        return 0
+    if args.command == "bento":
+        from fti_assets.commands.operations import champion_bento
+
+        tag = champion_bento()
+        if tag is None:
+            print(
+                "no champion Bento yet: run fti demo (or materialize champion_model and flight_delay_bento)",
+                file=sys.stderr,
+            )
+            return 1
+        print(tag)
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""A deliberate shift in the source, to watch the loop react (replays and tests only)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+
+def inverted_rush_hours(flights: pl.DataFrame, from_day: date, minutes: int = 60) -> pl.DataFrame:
+    """From ``from_day`` on, morning departures run late and evening ones early.
+
+    The champion learnt the opposite (evening flights collect delays), so its AUC falls, and
+    only a model trained on the new days can recover: a clean trigger for retraining.
+    """
+    day = pl.date(pl.col("year").cast(pl.Int32), pl.col("month").cast(pl.Int32), pl.col("day").cast(pl.Int32))
+    hour = pl.col("sched_dep_time").cast(pl.Int32) // 100
+    change = pl.when(hour < 12).then(minutes).when(hour >= 16).then(-minutes // 2).otherwise(0)
+    shifted = day >= from_day
+    return flights.with_columns(
+        *[
+            pl.when(shifted & pl.col(c).is_not_null())
+            .then(pl.col(c).cast(pl.Int64) + change)
+            .otherwise(pl.col(c).cast(pl.Int64))
+            .alias(c)
+            for c in ("arr_delay", "dep_delay")
+        ],
+    )
