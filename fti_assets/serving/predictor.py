@@ -21,7 +21,6 @@ from fti_assets.domain.encoding import FeatureSpec
 from fti_assets.domain.schedule import PREDICTION_LEAD, flight_id
 from fti_assets.domain.timezones import DEFAULT_TIMEZONE
 from fti_assets.domain.transforms import request_features
-from fti_assets.serving.one_row import OneRowPredictor
 from fti_assets.serving.reader import FeatureReader
 
 SPINE_SCHEMA = {
@@ -48,11 +47,6 @@ class ServingModel:
     @cached_property
     def codes(self) -> dict[str, dict[str, int]]:
         return self.spec.codes
-
-    @cached_property
-    def one_row(self) -> OneRowPredictor:
-        """The single-row path, for the one-flight batches of a lightly loaded service."""
-        return OneRowPredictor(self.booster)
 
 
 @lru_cache(maxsize=64)
@@ -111,16 +105,12 @@ def _sql_key(value: Any) -> Any:
 def predict(
     model: ServingModel, rows: list[dict[str, Any]], explain: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Probabilities on one thread (one row through LightGBM's single-row path, ``one_row``,
-    more through its numpy path) and, with ``explain``, each row's
-    TreeSHAP contributions (``pred_contrib``: one column per feature, then the bias) computed
-    on the very matrix that was scored."""
+    """Probabilities through ``Booster.predict`` on one thread (the encoded matrix is float64 and
+    C-ordered, so LightGBM scores it without a copy) and, with ``explain``, each row's TreeSHAP
+    contributions (``pred_contrib``: one column per feature, then the bias) computed on the very
+    matrix that was scored."""
     matrix = model.spec.encode_rows(rows, model.codes)
-    p = (
-        np.array([model.one_row.predict(matrix[0])])
-        if len(rows) == 1
-        else model.booster.predict(matrix, num_threads=1)
-    )
+    p = model.booster.predict(matrix, num_threads=1)
     return p, (model.booster.predict(matrix, pred_contrib=True, num_threads=1) if explain else None)
 
 
