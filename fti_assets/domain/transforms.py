@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import polars as pl
 
 from fti_assets.domain.timezones import utc_to_local
-
-if TYPE_CHECKING:  # numpy is imported where it runs: the code location loads this module
-    import numpy as np
 
 WEATHER_COLUMNS = [
     "temp",
@@ -30,9 +26,7 @@ WEATHER_KNOWN_AFTER = timedelta(minutes=51)
 STATIC_KNOWN_AT = datetime(1970, 1, 1, tzinfo=UTC)
 #: The longest trailing window of the delay statistics, in days.
 STATS_WINDOW_DAYS = 7
-_WINDOWS = {"1d": 24, "7d": 24 * STATS_WINDOW_DAYS}
-#: The sums a delay-stats snapshot is made of: a snapshot is emitted when one changes.
-_STATE = [("n", "1d"), ("delayed", "1d"), ("n", "7d"), ("delayed", "7d"), ("arr_delay", "7d")]
+_WINDOW_1D, _WINDOW_7D = timedelta(days=1), timedelta(days=STATS_WINDOW_DAYS)
 
 
 def request_features(flights: pl.DataFrame) -> pl.DataFrame:
@@ -79,79 +73,69 @@ def origin_weather(weather: pl.DataFrame) -> pl.DataFrame:
     ).sort("known_at", "origin")
 
 
-def _ceil_hour(col: str) -> pl.Expr:
-    floor = pl.col(col).dt.truncate("1h")
-    return pl.when(floor == pl.col(col)).then(floor).otherwise(floor + pl.duration(hours=1))
+def window_changes(outcomes: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """The trailing-window sums of each entity at every instant they change.
+
+    An arrived outcome known at ``k`` is in a window of length ``w`` at instants ``t`` with
+    ``k <= t < k + w``: it adds to the sums at ``k`` and leaves them at ``k + w``. Summing those
+    steps per entity in time order gives, at each change instant, the exact counts over
+    ``(t - w, t]``; between two change instants nothing changes. Sums are integers (minutes,
+    counts), so a value never depends on the order in which outcomes were added.
+    """
+    arrived = outcomes.filter(pl.col("status") == "arrived", pl.all_horizontal(pl.col(keys).is_not_null()))
+    one = pl.lit(1, dtype=pl.Int64)
+    delayed = pl.col("is_delayed").cast(pl.Int64)
+    delay = pl.col("arr_delay").cast(pl.Int64)
+    zero = pl.lit(0, dtype=pl.Int64)
+    steps = pl.concat(
+        [
+            arrived.select(*keys, at=pl.col("known_at"), n1=one, d1=delayed, n7=one, d7=delayed, a7=delay),
+            arrived.select(
+                *keys, at=pl.col("known_at") + _WINDOW_1D, n1=-one, d1=-delayed, n7=zero, d7=zero, a7=zero
+            ),
+            arrived.select(
+                *keys, at=pl.col("known_at") + _WINDOW_7D, n1=zero, d1=zero, n7=-one, d7=-delayed, a7=-delay
+            ),
+        ]
+    )
+    sums = ["n1", "d1", "n7", "d7", "a7"]
+    return (
+        steps.group_by(*keys, "at")
+        .agg(pl.col(sums).sum())
+        .sort(*keys, "at")
+        .with_columns(pl.col(sums).cum_sum().over(keys))
+    )
 
 
 def delay_stats(
-    outcomes: pl.DataFrame, keys: list[str], prefix: str, start: datetime, end: datetime
+    outcomes: pl.DataFrame, keys: list[str], prefix: str, start: datetime, end: datetime | None = None
 ) -> pl.DataFrame:
-    """Delayed share and volume over the trailing 1 and 7 days, as hourly snapshots.
+    """Delayed share and volume over the trailing 1 and 7 days, exact at every instant.
 
-    The snapshot at hour ``H`` counts the outcomes known in ``(H - window, H]``; it is known at
-    ``H``. Only hours in ``[start, end)`` where a value changes are emitted, so the latest
-    row at or before any instant is that instant's value. ``outcomes`` must cover the 7 days
-    before ``start``.
+    A row is emitted at each instant in ``[start, end)`` where an entity's window sums change
+    (``window_changes``) and is known at that instant, so the latest row at or before any
+    instant is the value over the windows ending exactly there. ``outcomes`` must hold every
+    outcome known in the 7 days before ``start``. Training, batch scoring and the stream
+    consumer all call this function.
     """
-    import numpy as np
-
-    arrived = outcomes.filter(pl.col("status") == "arrived", pl.all_horizontal(pl.col(keys).is_not_null()))
-    grid_start = start - timedelta(hours=_WINDOWS["7d"])
-    n_hours = int((end - grid_start) / timedelta(hours=1))
-    hourly = (
-        arrived.with_columns(bucket=_ceil_hour("known_at"))
-        .filter(pl.col("bucket") >= grid_start, pl.col("bucket") < end)
-        .group_by(*keys, hour=((pl.col("bucket") - grid_start).dt.total_hours()))
-        .agg(n=pl.len(), delayed=pl.col("is_delayed").sum(), arr_delay=pl.col("arr_delay").sum())
-    )
-    entities = hourly.select(keys).unique().sort(keys).with_row_index("entity")
-    cells = hourly.join(entities, on=keys)
-    entity, hour = cells["entity"].to_numpy(), cells["hour"].to_numpy()
-    # A dense entity x hour grid turns each trailing window into a difference of cumulative
-    # sums along the hour axis.
-    sums: dict[str, dict[str, np.ndarray]] = {}
-    for column in ("n", "delayed", "arr_delay"):
-        grid = np.zeros((entities.height, n_hours), dtype=np.float64)
-        grid[entity, hour] = cells[column].to_numpy()
-        total = np.cumsum(grid, axis=1)
-        sums[column] = {}
-        for window, size in _WINDOWS.items():
-            windowed = total.copy()
-            windowed[:, size:] -= total[:, :-size]
-            sums[column][window] = windowed
-    state = np.stack([sums[c][w] for c, w in _STATE])
-    changed = np.zeros((entities.height, n_hours), dtype=bool)
-    changed[:, 1:] = (state[:, :, 1:] != state[:, :, :-1]).any(axis=0)
-    changed[:, : _WINDOWS["7d"]] = False  # hours before ``start`` belong to earlier partitions
-    rows, cols = np.nonzero(changed)
-
-    def at(column: str, window: str) -> np.ndarray:
-        return sums[column][window][rows, cols]
-
-    out = {
-        f"{prefix}_flights_1d": at("n", "1d").astype(np.int64),
-        f"{prefix}_delay_share_1d": _ratio(at("delayed", "1d"), at("n", "1d")),
-        f"{prefix}_flights_7d": at("n", "7d").astype(np.int64),
-        f"{prefix}_delay_share_7d": _ratio(at("delayed", "7d"), at("n", "7d")),
-        f"{prefix}_mean_arr_delay_7d": _ratio(at("arr_delay", "7d"), at("n", "7d")),
-    }
-    hours = pl.Series("hour", cols, dtype=pl.Int64)
-    return (
-        entities[rows.tolist()]
-        .drop("entity")
-        .with_columns(known_at=pl.lit(grid_start) + pl.duration(hours=hours))
-        .with_columns(**{k: pl.Series(v).fill_nan(None) for k, v in out.items()})
-        .with_columns(snapshot_date=pl.col("known_at").dt.date())
-        .sort("known_at", *keys)  # feature tables are stored in known_at order: retrieval joins on it
-    )
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+    changes = window_changes(outcomes, keys).filter(pl.col("at") >= start)
+    if end is not None:
+        changes = changes.filter(pl.col("at") < end)
+    share_1d = pl.when(pl.col("n1") > 0).then(pl.col("d1") / pl.col("n1"))
+    share_7d = pl.when(pl.col("n7") > 0).then(pl.col("d7") / pl.col("n7"))
+    mean_7d = pl.when(pl.col("n7") > 0).then(pl.col("a7") / pl.col("n7"))
+    return changes.select(
+        *keys,
+        known_at=pl.col("at"),
+        **{
+            f"{prefix}_flights_1d": pl.col("n1"),
+            f"{prefix}_delay_share_1d": share_1d,
+            f"{prefix}_flights_7d": pl.col("n7"),
+            f"{prefix}_delay_share_7d": share_7d,
+            f"{prefix}_mean_arr_delay_7d": mean_7d,
+        },
+        snapshot_date=pl.col("at").dt.date(),
+    ).sort("known_at", *keys)  # feature tables are stored in known_at order: retrieval joins on it
 
 
 def plane_last_arrival(outcomes: pl.DataFrame) -> pl.DataFrame:
