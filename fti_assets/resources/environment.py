@@ -6,6 +6,7 @@ from typing import Any
 
 import dagster as dg
 
+from fti_assets.resources.duckdb_engine import duckdb_engine
 from fti_assets.resources.io_manager import ParquetIOManager
 from fti_assets.resources.locks import ChangeLock
 from fti_assets.resources.offline_store import OfflineStore
@@ -30,7 +31,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     the online store in Redis (``FTI_REDIS_URL``, keys under ``FTI_REDIS_PREFIX``); the asset
     code is the same in both.
     """
-    store = OfflineStore(home=str(settings.home))
+    # DuckDB as every step opens it: the known-at checks and the warehouse catalog.
+    engine = duckdb_engine()
+    store = OfflineStore(home=str(settings.home), duckdb=engine)
     online = OnlineStore(
         path=str(settings.online_store_path),
         backend=settings.online_backend,
@@ -38,6 +41,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         prefix=settings.redis_prefix,
     )
     return {
+        "duckdb": engine,
         "store": store,
         "source": RawSource(location=settings.source, schedule_lead_days=settings.schedule_lead_days),
         "io_manager": ParquetIOManager(store=store),

@@ -13,12 +13,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import polars as pl
+from dagster_duckdb import DuckDBResource
 
 from fti_assets.resources.atomic import atomic_write_parquet, atomic_write_text
+from fti_assets.resources.duckdb_engine import duckdb_engine
 
 if TYPE_CHECKING:
     from fti_assets.domain.catalog import FeatureGroup
@@ -37,6 +39,8 @@ class OfflineStore(dg.ConfigurableResource):
     """Parquet tables under ``<home>/store`` and their DuckDB catalog ``<home>/warehouse.duckdb``."""
 
     home: str
+    duckdb: DuckDBResource | None = None
+    """The DuckDB engine the catalog is attached to (``duckdb_engine()`` when not given)."""
 
     @property
     def root(self) -> Path:
@@ -172,26 +176,15 @@ class OfflineStore(dg.ConfigurableResource):
         are kept in ``warehouse.pending.json`` and run at the next chance, rather than failing
         the pipeline.
         """
-        from fti_assets.resources import warehouse_views
-
         home = Path(self.home)
         with warehouse_lock(home):
             path = home / PENDING
             pending = json.loads(path.read_text()) if path.exists() else {}
-            if (
-                name is not None
-                and sql is not None
-                and not pending
-                and warehouse_views.holds(home, name, sql, written)
-            ):
-                return []
             if name is not None:
                 pending[name] = sql
-            if _execute_with_retry(home / "warehouse.duckdb", list(pending.values())):
+            view = (name, sql, pattern, written) if name and sql else None
+            if _apply_with_retry(self.duckdb or duckdb_engine(), home, pending, view):
                 path.unlink(missing_ok=True)
-                warehouse_views.remember(
-                    home, list(pending), {name: (sql, pattern)} if name and sql and pattern else {}
-                )
                 return []
             atomic_write_text(path, json.dumps(pending))
             return sorted(pending)
@@ -208,18 +201,49 @@ def warehouse_lock(home: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _execute_with_retry(database: Path, statements: list[str], attempts: int = 8) -> bool:
+#: The catalog's name in the connection it is attached to.
+CATALOG = "warehouse"
+
+
+def _apply(conn: Any, home: Path, statements: dict[str, str], view: tuple | None) -> None:
+    """Run ``statements`` (view name: statement) in the attached catalog, but not ``view``'s
+    (name, statement, file pattern, files just written) if the catalog already shows its files."""
+    from fti_assets.resources import warehouse_views
+
+    ran = dict(statements)
+    if view is not None:
+        name, sql, _, written = view
+        if warehouse_views.holds(home, warehouse_views.catalog_views(conn, CATALOG), name, sql, written):
+            ran.pop(name, None)
+    for sql in ran.values():
+        conn.execute(sql)
+    if ran:
+        remembered = {view[0]: (view[1], view[2])} if view is not None and view[2] and view[0] in ran else {}
+        warehouse_views.remember(home, warehouse_views.catalog_views(conn, CATALOG), list(ran), remembered)
+
+
+def _apply_with_retry(
+    engine: DuckDBResource, home: Path, statements: dict[str, str], view: tuple | None, attempts: int = 8
+) -> bool:
+    """``_apply`` on ``warehouse.duckdb`` attached to a connection of ``engine``; False if
+    another process held the file through every attempt."""
     import duckdb
 
+    database = str(home / "warehouse.duckdb").replace("'", "''")
     for attempt in range(attempts):
-        try:
-            # Files stay readable by the DuckDB CLI release on PyPI (duckdb-cli), which lags the library.
-            with duckdb.connect(str(database), config={"storage_compatibility_version": "v1.4.0"}) as conn:
-                for sql in statements:
-                    conn.execute(sql)
+        with engine.get_connection() as conn:
+            try:
+                conn.execute(f"ATTACH '{database}' AS {CATALOG}")
+            except (duckdb.IOException, duckdb.ConnectionException):
+                conn.close()
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            try:
+                conn.execute(f"USE {CATALOG}")
+                _apply(conn, home, statements, view)
+            finally:
+                conn.close()  # also when a statement fails: the attached file's lock goes with it
             return True
-        except (duckdb.IOException, duckdb.ConnectionException):
-            time.sleep(0.05 * (attempt + 1))
     dg.get_dagster_logger().warning(
         f"{database} is held by another process; views refreshed at the next write"
     )

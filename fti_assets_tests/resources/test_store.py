@@ -52,6 +52,21 @@ def test_writes_register_views_queryable_from_duckdb(tmp_path: Path) -> None:
     # Rewriting a partition replaces it; the view follows.
     store.write("t", pl.DataFrame({"a": [10]}), "2013-01-02")
     assert store.read("t").get_column("a").sum() == 13
+    # The DuckDB CLI on PyPI, which lags the library, reads the catalog the engine's configuration wrote.
+    shell = subprocess.run(
+        [
+            str(BIN / "duckdb"),
+            "-readonly",
+            str(tmp_path / "warehouse.duckdb"),
+            "-csv",
+            "-c",
+            "select sum(a) from t",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shell.stdout.split() == ["sum(a)", "13"]
 
 
 def test_an_interactive_duckdb_session_does_not_fail_the_pipeline_and_views_catch_up(tmp_path: Path) -> None:
