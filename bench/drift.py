@@ -2,11 +2,11 @@
 
 ``python -m bench.drift HOME DAY REPEATS``: HOME holds a materialized training dataset and
 batch predictions (a demo run). ``report`` times the scores the ``feature_drift_report`` asset
-computes for every day (Evidently's tests: a Wasserstein distance per numeric feature,
-Jensen-Shannon per categorical one), ``snapshot`` Evidently's report with its plots and
+computes for every day (SciPy's distances as Evidently defines them: a Wasserstein distance per
+numeric feature, Jensen-Shannon per categorical one), ``snapshot`` Evidently's report with its plots and
 ``html`` its HTML file, which the asset builds only for the run's last day and alarming days,
-and ``scipy`` the same distances computed with SciPy alone (the floor).
-Prints one JSON line, with the largest gap between Evidently's and SciPy's scores.
+and ``scipy`` the same distances in a bare loop over one pivot of counts (the floor).
+Prints one JSON line, with the largest gap between the asset's scores and the floor's.
 """
 
 from __future__ import annotations
