@@ -8,8 +8,20 @@ from importlib.metadata import version
 from pathlib import Path
 
 SERVICE = "fti_assets.serving.service:FlightDelayService"
-# mlflow: the service follows the registry aliases.
-RUNTIME_PACKAGES = ("polars", "numpy", "lightgbm", "pydantic", "mlflow")
+RUNTIME_PACKAGES = (
+    "polars",
+    "numpy",
+    "lightgbm",
+    "pydantic",
+    "pydantic-core",
+    "PyYAML",
+    "starlette",
+    "mlflow",  # the service follows the registry aliases
+    "redis",  # the production profile's online store
+    "psycopg2-binary",  # the driver of the production registry's PostgreSQL URI, which MLflow loads
+)
+"""The distributions the Bento installs beside BentoML, at this environment's versions: every one the
+service's modules import (``test_bento_environment`` walks their imports) and the PostgreSQL driver."""
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # fti_assets/
 
 
