@@ -27,6 +27,7 @@ LONGEST_MODULES = (
     "test_production_dagster.py",
     "test_production.py",
     "test_browser.py",
+    "deployment/test_bento_environment.py",
 )
 
 
