@@ -326,10 +326,11 @@ def drift(r: dict) -> Rendered:
         "",
         f"Feature drift of the trailing week ending {r['day']} ({r['current_rows']:,} rows, {r['columns']} "
         "columns) against the",
-        f"training reference ({r['reference_rows']:,} rows) with SciPy's distances (Evidently's definitions): {spread(r['report'])} "
-        "s. Days with an HTML",
+        f"training reference ({r['reference_rows']:,} rows) with SciPy's distances (Evidently's definitions): "
+        f"{spread(r['report'])} s. Days with an HTML",
         f"file add Evidently's report with its plots, {spread(r['snapshot'])} s, and the file, {spread(r['html'])} s.",
-        f"The same distances in a bare SciPy loop: {spread(r['scipy'])} s (largest score difference {r['max_score_gap']}).",
+        f"The same distances in a bare SciPy loop: {spread(r['scipy'])} s "
+        f"(largest score difference {r['max_score_gap']}).",
         "Command: `python -m bench.drift HOME DAY REPEATS`.",
         "",
     ]
