@@ -9,6 +9,7 @@ in ``domain.events``, so SQLite and Redis hold the same values.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -71,13 +72,12 @@ class OnlineWriter:
     def write_windows(self, group: FeatureGroup, arrays: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
-    def row_at_or_before(self, group: FeatureGroup, entity: str, at: int) -> tuple[int, list] | None:
+    def load_rows(self, group: FeatureGroup, entities: list[str]) -> dict[str, list[list]]:
+        """Each entity's rows ``[known_at, values]`` in ``known_at`` order."""
         raise NotImplementedError
 
-    def rows_after(self, group: FeatureGroup, entity: str, at: int) -> list[tuple[int, list]]:
-        raise NotImplementedError
-
-    def write_row(self, group: FeatureGroup, entity: str, known_at: int, values: list | None) -> None:
+    def save_rows(self, group: FeatureGroup, rows: dict[str, list[list]]) -> None:
+        """Replace each entity's rows."""
         raise NotImplementedError
 
     def meta(self) -> dict[str, str]:
@@ -95,6 +95,8 @@ class OnlineWriter:
             by_feed[event["feed"]].append(event)
         applied = ignored = 0
         newest: int | None = None
+        self._cache: dict[tuple[str, str], list[list]] = {}
+        self._groups: dict[str, FeatureGroup] = {}
         with self.transaction():
             for feed, batch in by_feed.items():
                 winners, replaced = self._winners(feed, batch)
@@ -107,6 +109,11 @@ class OnlineWriter:
                 self._write_changes(ev.changes(feed, new, old))
                 latest = max(ev.micros(ev.known_at(feed, e["row"])) for e in winners)
                 newest = latest if newest is None else max(newest, latest)
+            dirty: dict[str, dict[str, list[list]]] = defaultdict(dict)
+            for (name, entity), rows in self._cache.items():
+                dirty[name][entity] = rows
+            for name, rows in dirty.items():
+                self.save_rows(self._groups[name], rows)
             if newest is not None:
                 current = self.meta().get("newest_event_at")
                 if current is None or int(current) < newest:
@@ -149,29 +156,39 @@ class OnlineWriter:
                 out[entity] = _changed_arrays(stored.get(entity, empty_arrays()), entity_changes)
             self.write_windows(group, out)
 
+    def _entity_rows(self, group: FeatureGroup, entity: str) -> list[list]:
+        key = (group.name, entity)
+        if key not in self._cache:
+            self._cache[key] = self.load_rows(group, [entity]).get(entity, [])
+            self._groups[group.name] = group
+        return self._cache[key]
+
     def _put_row(self, change: ev.RowChange) -> None:
-        if change.values is not None and change.keep_smaller is not None:
-            found = self.row_at_or_before(change.group, change.entity, change.known_at)
-            # Two legs of one plane landing at the same minute: the offline transform keeps
-            # the one with the smaller arrival delay, and so does the store.
-            if (
-                found is not None
-                and found[0] == change.known_at
-                and _smaller(found[1][0], change.keep_smaller)
-            ):
-                return
-        self.write_row(change.group, change.entity, change.known_at, change.values)
+        rows = self._entity_rows(change.group, change.entity)
+        at = bisect.bisect_left(rows, change.known_at, key=lambda r: r[0])
+        there = at < len(rows) and rows[at][0] == change.known_at
+        if change.values is None:
+            if there:
+                del rows[at]
+            return
+        # Two legs of one plane landing at the same minute: the offline transform keeps the one
+        # with the smaller arrival delay, and so does the store.
+        if there and change.keep_smaller is not None and _smaller(rows[at][1][0], change.keep_smaller):
+            return
+        if there:
+            rows[at] = [change.known_at, change.values]
+        else:
+            rows.insert(at, [change.known_at, change.values])
 
     def _add_count(self, change: ev.RowChange) -> None:
+        rows = self._entity_rows(change.group, change.entity)
         delta = change.values[0]
-        found = self.row_at_or_before(change.group, change.entity, change.known_at)
-        base = found[1][0] if found is not None else 0
-        if found is None or found[0] != change.known_at:
-            self.write_row(change.group, change.entity, change.known_at, [base + delta])
-        else:
-            self.write_row(change.group, change.entity, change.known_at, [found[1][0] + delta])
-        for at, values in self.rows_after(change.group, change.entity, change.known_at):
-            self.write_row(change.group, change.entity, at, [values[0] + delta])
+        at = bisect.bisect_left(rows, change.known_at, key=lambda r: r[0])
+        if not (at < len(rows) and rows[at][0] == change.known_at):
+            base = rows[at - 1][1][0] if at > 0 else 0
+            rows.insert(at, [change.known_at, [base]])
+        for row in rows[at:]:  # a count changes from its instant on
+            row[1] = [row[1][0] + delta]
 
 
 def _smaller(existing: Any, new: Any) -> bool:

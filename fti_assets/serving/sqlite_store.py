@@ -125,31 +125,20 @@ class SqliteWriter(OnlineWriter):
             [(k, a.tobytes()) for k, a in arrays.items()],
         )
 
-    def row_at_or_before(self, group: FeatureGroup, entity: str, at: int) -> tuple[int, list] | None:
-        row = self.conn.execute(
-            f'SELECT known_at, "values" FROM "{_rows(group)}" WHERE entity = ? AND known_at <= ? '
-            "ORDER BY known_at DESC LIMIT 1",
-            (entity, at),
-        ).fetchone()
-        return (row[0], json.loads(row[1])) if row else None
+    def load_rows(self, group: FeatureGroup, entities: list[str]) -> dict[str, list[list]]:
+        out: dict[str, list[list]] = {}
+        sql = f'SELECT entity, known_at, "values" FROM "{_rows(group)}" WHERE entity IN ({",".join("?" * len(entities))})'
+        for entity, known_at, values in self.conn.execute(sql + " ORDER BY entity, known_at", entities):
+            out.setdefault(entity, []).append([known_at, json.loads(values)])
+        return out
 
-    def rows_after(self, group: FeatureGroup, entity: str, at: int) -> list[tuple[int, list]]:
-        found = self.conn.execute(
-            f'SELECT known_at, "values" FROM "{_rows(group)}" WHERE entity = ? AND known_at > ? ORDER BY known_at',
-            (entity, at),
+    def save_rows(self, group: FeatureGroup, rows: dict[str, list[list]]) -> None:
+        table = _rows(group)
+        self.conn.executemany(f'DELETE FROM "{table}" WHERE entity = ?', [(e,) for e in rows])
+        self.conn.executemany(
+            f'INSERT INTO "{table}" VALUES (?, ?, ?)',
+            [(e, k, json.dumps(v)) for e, entity_rows in rows.items() for k, v in entity_rows],
         )
-        return [(k, json.loads(v)) for k, v in found]
-
-    def write_row(self, group: FeatureGroup, entity: str, known_at: int, values: list | None) -> None:
-        if values is None:
-            self.conn.execute(
-                f'DELETE FROM "{_rows(group)}" WHERE entity = ? AND known_at = ?', (entity, known_at)
-            )
-        else:
-            self.conn.execute(
-                f'INSERT OR REPLACE INTO "{_rows(group)}" VALUES (?, ?, ?)',
-                (entity, known_at, json.dumps(values)),
-            )
 
     def meta(self) -> dict[str, str]:
         return dict(self.conn.execute(f"SELECT key, value FROM {META}"))

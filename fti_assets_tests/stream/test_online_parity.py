@@ -44,3 +44,26 @@ def test_property_any_order_and_redelivery_gives_the_offline_values(
         assert_same(
             offline_value(tables, group, keys, at), online_value(found, group), (group.name, keys, at)
         )
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 10_000), batch=st.integers(1, 50))
+def test_property_redis_holds_what_sqlite_holds(tmp_path_factory, seed: int, batch: int) -> None:
+    from fti_assets.serving.redis_store import RedisStoreReader, RedisWriter
+    from fti_assets_tests.servers import REDIS_URL, new_redis_prefix
+
+    feed = feeds(seed)
+    events = all_events(feed)
+    random.Random(seed).shuffle(events)
+    path = Path(tmp_path_factory.mktemp("online")) / "online.sqlite"
+    with new_redis_prefix() as prefix:
+        writers = [SqliteWriter(path), RedisWriter(REDIS_URL, prefix)]
+        for writer in writers:
+            for start in range(0, len(events), batch):
+                writer.apply(events[start : start + batch])
+            writer.close()
+        lookups = random_probes(feed, seed, count=80)
+        sqlite = OnlineStoreReader(path).lookup_many(lookups)
+        redis_found = RedisStoreReader(REDIS_URL, prefix).lookup_many(lookups)
+    assert sqlite == redis_found
+    assert any(found is not None for found in sqlite)
