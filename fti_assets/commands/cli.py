@@ -45,12 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument(
         "--shift-from", type=_day, default=None, help="inject a shift in the source from this day on"
     )
-    replay.add_argument(
-        "--refresh",
-        choices=("daily", "hourly"),
-        default="daily",
-        help="online store refresh cadence for the served flights (default daily)",
-    )
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -68,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.start < args.train_until < args.end:
             parser.error("need --start < --train-until < --end")
-        return replay_command(args.start, args.end, args.train_until, args.shift_from, args.refresh)
+        return replay_command(args.start, args.end, args.train_until, args.shift_from)
     if args.command == "reproduce":
         from fti_assets.training.reproduce import reproduce_command
 
