@@ -43,6 +43,11 @@ class Settings:
     """``FTI_REDIS_URL``: the production online store."""
     redis_prefix: str = "fti"
     """``FTI_REDIS_PREFIX``: the online store's keys start with it."""
+    stream_url: str = "redis://127.0.0.1:6379/0"
+    """``FTI_STREAM_URL``: the Redis server whose stream ``<FTI_REDIS_PREFIX>:events`` carries the
+    feature events (defaults to ``FTI_REDIS_URL``)."""
+    stream_stall_seconds: float = 300.0
+    """``FTI_STREAM_STALL_SECONDS``: the stream check fails when events wait unapplied this long."""
     mlflow_artifacts: str = ""
     """``FTI_MLFLOW_ARTIFACTS``: where MLflow writes model files; empty, a folder under FTI_HOME."""
     reports_url: str = "http://127.0.0.1:3002"
@@ -94,6 +99,8 @@ class Settings:
             prediction_log_retention_days=int(os.environ.get("FTI_PREDICTION_LOG_RETENTION_DAYS", 90)),
             redis_url=os.environ.get("FTI_REDIS_URL", cls.redis_url),
             redis_prefix=os.environ.get("FTI_REDIS_PREFIX", cls.redis_prefix),
+            stream_url=os.environ.get("FTI_STREAM_URL") or os.environ.get("FTI_REDIS_URL", cls.stream_url),
+            stream_stall_seconds=float(os.environ.get("FTI_STREAM_STALL_SECONDS", cls.stream_stall_seconds)),
             mlflow_artifacts=os.environ.get("FTI_MLFLOW_ARTIFACTS", ""),
             reports_url=os.environ.get("FTI_REPORTS_URL", cls.reports_url).rstrip("/"),
             mlflow_ui_url=os.environ.get("FTI_MLFLOW_UI_URL", cls.mlflow_ui_url).rstrip("/"),
