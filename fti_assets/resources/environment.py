@@ -6,6 +6,7 @@ from typing import Any
 
 import dagster as dg
 
+from fti_assets.resources.feature_stream import FeatureStream
 from fti_assets.resources.io_manager import ParquetIOManager
 from fti_assets.resources.locks import ChangeLock
 from fti_assets.resources.offline_store import OfflineStore
@@ -54,6 +55,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         ),
         "lock": ChangeLock(folder=str(settings.lock_dir), database_url=settings.lock_database_url),
         "online": online,
+        "stream": FeatureStream(
+            url=settings.stream_url, prefix=settings.redis_prefix, stall_seconds=settings.stream_stall_seconds
+        ),
         "serving": ServingResource(home=str(settings.home), bentoml_home=str(settings.bentoml_home)),
         "retraining_rule": RetrainingRule(),
         "reports": ReportStore(folder=str(settings.reports_dir), base_url=settings.reports_url),

@@ -118,3 +118,29 @@ def run(url: str, prefix: str, name: str, writer, stop: threading.Event, batch: 
             stream = None
             time.sleep(1)
     return dict(consumer.counts) if consumer else {}
+
+
+def health(r: redis.Redis, prefix: str) -> dict[str, float | int]:
+    """How far the group is behind: events never delivered (``lag``), delivered but not yet
+    acknowledged (``pending``), and how long the oldest of them has waited (seconds)."""
+    key = stream_key(prefix)
+    if not r.exists(key):
+        return {"lag": 0, "pending": 0, "oldest_waiting_seconds": 0.0}
+    groups = {g["name"]: g for g in r.xinfo_groups(key)}
+    group = groups.get(GROUP)
+    waiting: list[int] = []
+    if group is None:  # no consumer ever joined: every event waits
+        first = r.xrange(key, count=1)
+        lag, pending = int(r.xlen(key)), 0
+        waiting += [int(first[0][0].split("-")[0])] if first else []
+    else:
+        lag, pending = int(group.get("lag") or 0), int(group.get("pending") or 0)
+        if lag:
+            after = r.xrange(key, min=f"({group['last-delivered-id']}", count=1)
+            waiting += [int(after[0][0].split("-")[0])] if after else []
+        if pending:
+            summary = r.xpending(key, GROUP)
+            waiting += [int(summary["min"].split("-")[0])] if summary.get("min") else []
+    now_ms = time.time() * 1000
+    oldest = max((now_ms - t) / 1000 for t in waiting) if waiting else 0.0
+    return {"lag": lag, "pending": pending, "oldest_waiting_seconds": round(max(oldest, 0.0), 3)}
