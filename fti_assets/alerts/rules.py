@@ -180,14 +180,17 @@ def champion_alerts(run: RunEvents, ui_url: str) -> list[Alert]:
     return []
 
 
-def _days(run: RunEvents, asset: str) -> list[date]:
-    return sorted({date.fromisoformat(p) for p in run.partitions.get(asset, []) if p})
+def _last_day(run: RunEvents, asset: str) -> date | None:
+    """The latest day of ``asset`` the run wrote: a backfill alerts on where it ended (an alarm
+    standing over twelve of its days is one alarm), as the retraining sensor reads it."""
+    days = [date.fromisoformat(p) for p in run.partitions.get(asset, []) if p]
+    return max(days) if days else None
 
 
 def monitoring_alerts(
     run: RunEvents, read: Callable[[str], pl.DataFrame], rule, max_skew_p99: float, ui_url: str
 ) -> list[Alert]:
-    """The retraining rule's alarms and the skew threshold, on each day the run wrote.
+    """The retraining rule's alarms and the skew threshold, on the last day the run wrote.
 
     ``read(table)`` gives a monitoring table from the offline store; ``rule`` is the
     ``RetrainingRule`` the retraining sensor acts on, so an alert and a retrain agree."""
@@ -195,61 +198,59 @@ def monitoring_alerts(
 
     link = run_link(ui_url, run.run_id)
     alerts = []
-    if days := _days(run, "model_performance"):
-        table = read("model_performance")
-        for day in days:
-            upto = table.filter(pl.col("day") <= day)
-            row = upto.filter(pl.col("day") == day)
-            if row.height == 0:
-                continue
-            last = row.row(0, named=True)
-            collapse = collapse_alarm(upto, rule, None)
-            slide = performance_alarm(upto, rule)
-            if collapse:
-                figure = f"AUC over {rule.collapse_days} days {last['auc_recent']:.4f}"
-                threshold, key, title = None, f"auc_collapse.{day}", "Served AUC collapsed"
-            elif slide:
-                figure = f"AUC over {last.get('window_days', 14)} days {last['auc_window']:.4f}"
-                threshold = f"champion test AUC {last['champion_test_auc']:.4f} - {rule.auc_margin}"
-                key, title = f"auc_slide.{day}", "Served AUC slid below the champion's test AUC"
-            else:
-                continue
+    if day := _last_day(run, "model_performance"):
+        upto = read("model_performance").filter(pl.col("day") <= day)
+        row = upto.filter(pl.col("day") == day)
+        last = row.row(0, named=True) if row.height else None
+        collapse = collapse_alarm(upto, rule, None) if last else None
+        slide = performance_alarm(upto, rule) if last and not collapse else None
+        if collapse:
             alerts.append(
                 Alert(
-                    key,
-                    f"{title} on {day}",
+                    f"auc_collapse.{day}",
+                    f"Served AUC collapsed on {day}",
                     "model_performance",
                     day.isoformat(),
-                    figure,
-                    threshold,
+                    f"AUC over {rule.collapse_days} days {last['auc_recent']:.4f}",
+                    f"{rule.collapse_auc}, or champion test AUC - {rule.collapse_drop}",
                     link,
-                    (collapse or slide).reason,
+                    collapse.reason,
                 )
             )
-    if days := _days(run, "feature_drift_report"):
-        table = read("feature_drift_report")
-        for day in days:
-            alarm = drift_alarm(table.filter(pl.col("day") <= day), rule)
-            if alarm and alarm.day == day:
-                share = table.filter(pl.col("day") == day)["drifted_share"][0]
-                alerts.append(
-                    Alert(
-                        f"drift.{day}",
-                        f"Feature drift for {rule.drift_days} days on {day}",
-                        "feature_drift_report",
-                        day.isoformat(),
-                        f"drifted share {share:.2f}",
-                        f"{rule.drift_share} on {rule.drift_days} days",
-                        link,
-                        alarm.reason,
-                    )
+        elif slide:
+            alerts.append(
+                Alert(
+                    f"auc_slide.{day}",
+                    f"Served AUC slid below the champion's test AUC on {day}",
+                    "model_performance",
+                    day.isoformat(),
+                    f"AUC over {last['window_days']} days {last['auc_window']:.4f}",
+                    f"champion test AUC {last['champion_test_auc']:.4f} - {rule.auc_margin}",
+                    link,
+                    slide.reason,
                 )
-    if days := _days(run, "serving_skew"):
-        table = read("serving_skew")
-        for row in table.filter(pl.col("day").is_in(days)).iter_rows(named=True):
+            )
+    if day := _last_day(run, "feature_drift_report"):
+        table = read("feature_drift_report").filter(pl.col("day") <= day)
+        alarm = drift_alarm(table, rule)
+        if alarm and alarm.day == day:
+            share = table.filter(pl.col("day") == day)["drifted_share"][0]
+            alerts.append(
+                Alert(
+                    f"drift.{day}",
+                    f"Feature drift on {rule.drift_days} days in a row, up to {day}",
+                    "feature_drift_report",
+                    day.isoformat(),
+                    f"drifted share {share:.2f}",
+                    f"{rule.drift_share} on {rule.drift_days} consecutive days",
+                    link,
+                    alarm.reason,
+                )
+            )
+    if day := _last_day(run, "serving_skew"):
+        for row in read("serving_skew").filter(pl.col("day") == day).iter_rows(named=True):
             p99 = row.get("probability_delta_p99")
             if p99 is not None and p99 > max_skew_p99:
-                day = row["day"]
                 alerts.append(
                     Alert(
                         f"skew.{day}",
