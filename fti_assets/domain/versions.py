@@ -11,7 +11,7 @@ it at any instant (``visible``) can always be rebuilt. Pure polars functions, no
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -137,3 +137,23 @@ def restated(merged: pl.DataFrame, keys: tuple[str, ...], at: datetime | None) -
 def available_at(known_at: str = "known_at") -> pl.Expr:
     """When a version could first be used: its event-derived ``known_at``, or its ingestion if later."""
     return pl.max_horizontal(pl.col(known_at), pl.col(INGESTED_AT))
+
+
+#: A knowledge cutoff before any ingestion instant: only the first load is visible.
+FIRST_LOAD = datetime(1, 1, 1, tzinfo=UTC)
+FIRST_LOAD_TEXT = "first load"
+
+
+def cutoff_text(cutoff: datetime | None) -> str:
+    """How a knowledge cutoff is recorded (a training window's ``known_by``)."""
+    return FIRST_LOAD_TEXT if cutoff is None or cutoff == FIRST_LOAD else cutoff.astimezone(UTC).isoformat()
+
+
+def parse_cutoff(text: str | None) -> datetime | None:
+    """The instant a recorded ``known_by`` names (None: not recorded, no cap: everything)."""
+    if not text:
+        return None
+    if text == FIRST_LOAD_TEXT:
+        return FIRST_LOAD
+    parsed = datetime.fromisoformat(text)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
