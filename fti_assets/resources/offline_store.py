@@ -68,11 +68,14 @@ class OfflineStore(dg.ConfigurableResource):
 
     def write_partitions(self, table: str, frames: dict[str | None, pl.DataFrame]) -> list[Path]:
         """Write several partitions atomically, each on its own, then register the view once."""
+        from fti_assets.domain.versions import SUPERSEDED_AT
+
         paths = []
         for partition, frame in frames.items():
             paths.append(self.path(table, partition))
             atomic_write_parquet(frame, paths[-1])
-        self.register_view(table, self.table_dir(table), written=paths)
+        versioned = any(SUPERSEDED_AT in frame.columns for frame in frames.values())
+        self.register_view(table, self.table_dir(table), written=paths, versioned=versioned)
         return paths
 
     def write_days(self, table: str, frame: pl.DataFrame, column: str, keys: Sequence[str]) -> list[Path]:
@@ -173,13 +176,28 @@ class OfflineStore(dg.ConfigurableResource):
         columns = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in QUARANTINE_COLUMNS)
         self._refresh("quarantine", f'CREATE OR REPLACE VIEW "quarantine" AS SELECT {columns} WHERE false')
 
-    def register_view(self, name: str, folder: Path, written: Sequence[Path] = ()) -> None:
+    def register_view(
+        self, name: str, folder: Path, written: Sequence[Path] = (), versioned: bool = False
+    ) -> None:
         """``CREATE OR REPLACE VIEW name`` over the folder's Parquet files, unless the view
-        already shows the files just ``written`` (see ``warehouse_views``)."""
+        already shows the files just ``written`` (see ``warehouse_views``). A ``versioned`` table's
+        view shows its current rows, and ``<name>_versions`` every version (``domain.versions``)."""
+        from fti_assets.domain.versions import INGESTED_AT, SUPERSEDED_AT
+
         pattern = str(folder / "*.parquet")
         quoted = pattern.replace("'", "''")
-        sql = f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{quoted}', union_by_name = true)"
-        self._refresh(name, sql, pattern, written)
+        source = f"read_parquet('{quoted}', union_by_name = true)"
+        if not versioned:
+            self._refresh(
+                name, f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {source}', pattern, written
+            )
+            return
+        current = (
+            f"SELECT * EXCLUDE ({INGESTED_AT}, {SUPERSEDED_AT}) FROM {source} WHERE {SUPERSEDED_AT} IS NULL"
+        )
+        self._refresh(name, f'CREATE OR REPLACE VIEW "{name}" AS {current}', pattern, written)
+        every = f'CREATE OR REPLACE VIEW "{name}_versions" AS SELECT * FROM {source}'
+        self._refresh(f"{name}_versions", every, pattern, written)
 
     def pending_views(self) -> list[str]:
         """Views written to the store but not yet to the catalog (the database was held)."""
