@@ -3,7 +3,7 @@
 ``python -m bench.restatements SCALE SHARE REPEATS``. Takes the scale's feature tables
 (``bench.prepare``) and restates ``SHARE`` of each table's rows: each chosen row is corrected
 (its first feature moved by one) and learnt at the first midnight of the month after it became
-known, so the year has up to twelve ingestion instants, as a monthly correction feed would. The
+known, so the year has an ingestion instant a month, as a monthly correction feed would. The
 versioned tables hold both versions (``domain.versions``: ``ingested_at`` on the new one,
 ``superseded_at`` on the old one), exactly what ``merge_ingest`` stores. Measures the rows and
 zstd Parquet bytes of the tables with and without versions, and ``point_in_time_join`` over
