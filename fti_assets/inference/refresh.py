@@ -43,15 +43,18 @@ FEED_TABLES = {"outcomes": "flight_outcomes", "weather": "origin_weather", "sche
 
 
 def offline_events(store, as_of: datetime) -> list[dict]:
-    """Every event the offline store (an ``OfflineStore``) holds that was known by ``as_of``,
-    in ``known_at`` order."""
+    """Every event the offline store (an ``OfflineStore``) holds that was known by ``as_of``, in
+    ``known_at`` order: the current version of each fact, stamped with the instant it was learnt."""
     out = []
     for feed, table in FEED_TABLES.items():
         wanted = set(feed_days(feed, as_of))
         days = [d for d in store.partitions(table) if d in wanted]
         if not days:
             continue
-        frame = store.read(table, days)
+        # With versions: a corrected row is an event ingested when the correction was learnt.
+        frame = store.read(table, days, versions=True)
+        if "superseded_at" in frame.columns:
+            frame = frame.filter(pl.col("superseded_at").is_null())
         out += [e for e in ev.events_from_table(feed, frame) if ev.known_at(feed, e["row"]) <= as_of]
     return sorted(out, key=lambda e: (ev.known_at(e["feed"], e["row"]), e["id"]))
 
