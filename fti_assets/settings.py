@@ -156,6 +156,10 @@ class Settings:
             "FTI_SCHEDULE_LEAD_DAYS": str(self.schedule_lead_days),
             **({"FTI_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {}),
             "FTI_DATASET_PIECES": str(self.dataset_pieces),
+            "FTI_REDIS_URL": self.redis_url,
+            "FTI_REDIS_PREFIX": self.redis_prefix,
+            "FTI_STREAM_URL": self.stream_url,
+            "FTI_STREAM_STALL_SECONDS": str(self.stream_stall_seconds),
             **({"FTI_POLICY": self.policy_path} if self.policy_path else {}),
         }
 
