@@ -483,9 +483,11 @@ def restatements(r: dict) -> Rendered:
         "static plane table's on 2013-01-01 and December's on 2014-01-01).",
         "Both versions are stored, as `domain.versions.merge_ingest` stores them. `point_in_time_join` over the",
         "year's spine on today's tables (no version columns) and on the versioned ones, alternating; rows predicted",
-        "before the first instant must come out identical. Command: `python -m bench.restatements SCALE SHARE REPEATS`.",
+        "before the first instant must come out identical. Command: `python -m bench.restatements SCALE "
+        "SHARE REPEATS`.",
         "",
-        "| scale | restated | instants | rows today / versioned | zstd bytes today / versioned | PIT today s (min / median / max) | PIT versioned s | ratio | identical before the first instant |",
+        "| scale | restated | instants | rows today / versioned | zstd bytes today / versioned | PIT today "
+        "s (min / median / max) | PIT versioned s | ratio | identical before the first instant |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     rows = []
@@ -494,7 +496,8 @@ def restatements(r: dict) -> Rendered:
         ratio = med(versioned) / med(today)
         growth = m["bytes"]["versioned"] / m["bytes"]["plain"]
         text.append(
-            f"| {m['scale']}x | {m['share']:.0%} | {m['instants']} | {m['rows']['plain']:,} / {m['rows']['versioned']:,} "
+            f"| {m['scale']}x | {m['share']:.0%} | {m['instants']} | {m['rows']['plain']:,} / "
+            f"{m['rows']['versioned']:,} "
             f"| {m['bytes']['plain'] / 1e6:,.1f} MB / {m['bytes']['versioned'] / 1e6:,.1f} MB (x{growth:.2f}) "
             f"| {spread(today)} | {spread(versioned)} | {ratio:.2f}x | {met(m['equal_before_first_instant'])} |"
         )
