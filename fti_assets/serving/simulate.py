@@ -50,26 +50,31 @@ def requests(schedule: pl.DataFrame) -> list:
 def serve_schedule(
     schedule: pl.DataFrame, events: list[dict], writer, reader, model: ServingModel, log
 ) -> dict:
-    """Serve every flight of ``schedule`` at its prediction time after applying, through
-    ``writer``, the ``events`` (in ``known_at`` order) known by then; records go to ``log``."""
+    """Serve every flight of ``schedule`` at its prediction time after the stream consumer's
+    code (``Consumer`` over an in-process ``EmbeddedStream``) has applied, through ``writer``,
+    the ``events`` (in ``known_at`` order) known by then; records go to ``log``."""
     from fti_assets.domain.events import known_at
     from fti_assets.serving.handling import answer
     from fti_assets.serving.predictor import ServingState
+    from fti_assets.stream.consumer import Consumer, EmbeddedStream
 
     state = ServingState(model)
+    stream = EmbeddedStream()
+    consumer = Consumer(stream, writer)
     hours = schedule.with_columns(hour=pl.col("prediction_time").dt.truncate("1h")).sort("prediction_time")
-    served = applied = 0
-    pending = 0
+    served = pending = 0
     for (hour,), part in hours.group_by("hour", maintain_order=True):
         end = hour + timedelta(hours=1)
         start = pending
         while pending < len(events) and known_at(events[pending]["feed"], events[pending]["row"]) < end:
             pending += 1
-        if pending > start:
-            applied += writer.apply(events[start:pending])["applied"]
+        stream.publish(events[start:pending])
+        consumer.drain()
         answer(state, requests(part), reader, False, log, now=end)
         served += part.height
-    return {"served": served, "events": applied}
+    if stream.dead_letters:
+        raise ValueError(f"{len(stream.dead_letters)} offline events were refused: {stream.dead_letters[0]}")
+    return {"served": served, "events": consumer.counts["applied"]}
 
 
 def serve_days(home: Path, store, registry, days: list, online) -> dict[str, int]:
