@@ -74,19 +74,22 @@ def serve_schedule(
         served += part.height
     if stream.dead_letters:
         raise ValueError(f"{len(stream.dead_letters)} offline events were refused: {stream.dead_letters[0]}")
-    return {"served": served, "events": consumer.counts["applied"]}
+    return {"served": served, "events": consumer.counts["applied"] + consumer.counts["ignored"]}
 
 
-def serve_days(home: Path, store, registry, days: list, online) -> dict[str, int]:
+def serve_days(home: Path, store, registry, days: list) -> dict[str, int]:
     """Serve every scheduled flight of ``days`` with the current champion, as the service
-    would have at each prediction time, with ``online`` (an ``OnlineStore``) fed by the stream's
-    writer: its backstop as of the first day, then each event as it became known. Nothing is
-    served without a champion."""
+    would have at each prediction time, from a stream-fed online store of its own
+    (``serving/stream.sqlite``, kept from one call to the next): the backstop as of the first
+    day, then each event as it became known. The live online store is left alone: the
+    pipeline's own backstop may already hold later events and have pruned the days served.
+    Nothing is served without a champion."""
     from datetime import UTC, datetime, time
 
     from fti_assets.inference.refresh import offline_events, write_backstop
     from fti_assets.resources.registry import CHAMPION
     from fti_assets.serving.prediction_log import PredictionLog
+    from fti_assets.serving.sqlite_store import OnlineStoreReader, SqliteWriter
 
     champion = registry.version_by_alias(CHAMPION)
     if champion is None or not days:
@@ -95,11 +98,12 @@ def serve_days(home: Path, store, registry, days: list, online) -> dict[str, int
     schedule = store.read("flight_schedule", [d.isoformat() for d in days])
     first = datetime.combine(min(days), time(), tzinfo=UTC) - timedelta(hours=6)
     last = datetime.combine(max(days) + timedelta(days=1), time(), tzinfo=UTC)
-    writer, log = online.writer(), PredictionLog(home / "predictions")
+    path = home / "serving" / "stream.sqlite"
+    writer, log = SqliteWriter(path), PredictionLog(home / "predictions")
     try:
         write_backstop(writer, store, store.read("airports"), first)
         events = [e for e in offline_events(store, last) if _after(e, first)]
-        return serve_schedule(schedule, events, writer, online.reader(), model, log)
+        return serve_schedule(schedule, events, writer, OnlineStoreReader(path), model, log)
     finally:
         writer.close()
         log.close()  # flushed before the skew monitor reads it
