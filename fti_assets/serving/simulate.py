@@ -97,7 +97,7 @@ def serve_days(home: Path, store, registry, days: list) -> dict[str, int]:
     model = serving_model(registry.load(int(champion.version)))
     schedule = store.read("flight_schedule", [d.isoformat() for d in days])
     first = datetime.combine(min(days), time(), tzinfo=UTC) - timedelta(hours=6)
-    last = datetime.combine(max(days) + timedelta(days=1), time(), tzinfo=UTC)
+    last = schedule["prediction_time"].max()  # every event known by the last flight's prediction time
     path = home / "serving" / "stream.sqlite"
     writer, log = SqliteWriter(path), PredictionLog(home / "predictions")
     try:
