@@ -155,8 +155,8 @@ class Replay:
                 "prediction_drift_report": {"config": {"html": "alarms"}},
             }
         }
-        # The features of the day exist before its flights are served only here, in a replay: an
-        # online refresh reads just what was known at its instant, as an hourly pipeline would give.
+        # The day's features exist before its flights are served only here, in a replay: the served
+        # days take from them only the events known by each flight's prediction time, as the stream.
         result = self.run_job(
             "daily_pipeline", config, {"fti/trigger": "replay"}, partition=day.isoformat(), assets=features
         )
