@@ -298,6 +298,57 @@ def orchestration(r: dict) -> Rendered:
     return rows, text
 
 
+def storage(r: dict) -> Rendered:
+    fast, stock = r["accelerated"], r["stock"]
+    walls = {k: [d["wall"] for d in v["demo"]] for k, v in r.items()}
+    demo_ratio, day_ratio = (
+        med(walls["stock"]) / med(walls["accelerated"]),
+        med(stock["day"]) / med(fast["day"]),
+    )
+    rows = [
+        [
+            "full-year `fti demo`, accelerated storage",
+            f"{med(walls['accelerated']):.0f} s",
+            f"stock storage {med(walls['stock']):.0f} s",
+            f"{demo_ratio:.2f}x faster",
+            "",
+            "",
+        ],
+        [
+            "one new day (365), accelerated storage",
+            f"{med(fast['day']):.1f} s",
+            f"stock storage {med(stock['day']):.1f} s",
+            f"{day_ratio:.2f}x faster",
+            "",
+            "",
+        ],
+    ]
+    text = [
+        "## Instance storage",
+        "",
+        "The local Dagster instance on Dagster's stock SQLite storage (`FTI_STORAGE_ACCELERATOR=0`) and on the",
+        "project's storage accelerator (`fti_assets/platform/storage_accelerator.py`, the default), the same code",
+        f"otherwise. The full-year `fti demo` on each, alternating ({len(walls['stock'])} runs each), then one new day",
+        f"(2013-12-31) on each demo's home, alternating ({len(stock['day'])} runs each, after a warm-up run in the",
+        "same process).",
+        "",
+        "| storage | demo wall s | inside steps s | one new day s |",
+        "|---|---|---|---|",
+    ]
+    for name, label in (("stock", "Dagster's stock SQLite"), ("accelerated", "accelerator")):
+        steps = [d["steps_total"] for d in r[name]["demo"]]
+        text.append(
+            f"| {label} | {spread(walls[name], '.0f')} | {spread(steps, '.0f')} | {spread(r[name]['day'])} |"
+        )
+    text += [
+        "",
+        f"Ratios (medians): the demo {demo_ratio:.2f}x, one new day {day_ratio:.2f}x, stock against accelerated.",
+        "Command: `python -m bench.run storage`.",
+        "",
+    ]
+    return rows, text
+
+
 def drift(r: dict) -> Rendered:
     ratio = med(r["report"]) / med(r["scipy"])
     rows = [
@@ -460,6 +511,7 @@ SECTIONS: dict[str, Callable[[dict], Rendered]] = {
     "batch": batch,
     "serving": serving,
     "orchestration": orchestration,
+    "storage": storage,
     "drift": drift,
     "production": production,
     "pieces": pieces,

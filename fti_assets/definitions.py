@@ -16,7 +16,7 @@ from fti_assets.inference import definitions as inference
 from fti_assets.jobs import build_jobs
 from fti_assets.monitoring import definitions as monitoring
 from fti_assets.partitions import bind_partitions
-from fti_assets.platform.progress import progress_logger
+from fti_assets.platform.progress import quiet_logger
 from fti_assets.resources.environment import build_resources
 from fti_assets.schedules import SCHEDULES
 from fti_assets.settings import Settings
@@ -39,7 +39,7 @@ def build_definitions(settings: Settings, overrides: dict | None = None) -> dg.D
         sensors=SENSORS,
         schedules=SCHEDULES,
         resources={**build_resources(settings), **(overrides or {})},
-        loggers={"progress_logger": progress_logger},
+        loggers={"quiet_logger": quiet_logger},
     )
 
 
