@@ -73,7 +73,8 @@ def instance_yaml(home: Path, template: str, production: bool, accelerated: bool
         postgres = yaml.safe_load(template)["storage"]["postgres"]
         storage = accelerator.postgres_storage(postgres)
         note = "# dagster-postgres's storages on pooled connections (fti_assets/platform/storage_accelerator.py)."
-        return f"{WRITTEN}{_without_key(template, 'storage').rstrip()}\n{note}\n{yaml.safe_dump(storage, sort_keys=False)}"
+        template = _without_key(template, "storage")
+        return f"{WRITTEN}{template.rstrip()}\n{note}\n{yaml.safe_dump(storage, sort_keys=False)}"
     base = str(home.resolve())
     if accelerator is None:
         storage, note = (
@@ -82,7 +83,7 @@ def instance_yaml(home: Path, template: str, production: bool, accelerated: bool
         )
     else:
         storage = accelerator.local_storage(base)
-        note = "# Dagster's SQLite files under this folder, on kept connections (fti_assets/platform/storage_accelerator.py)."
+        note = "# Dagster's SQLite files under this folder, on kept connections (platform/storage_accelerator.py)."
     return f"{WRITTEN}{template.rstrip()}\n{note}\n{yaml.safe_dump(storage, sort_keys=False)}"
 
 
