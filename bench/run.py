@@ -204,30 +204,35 @@ STORAGE_DAYS = 3
 
 def storage() -> dict:
     """The local instance on Dagster's stock SQLite storage against the storage accelerator
-    (``FTI_STORAGE_ACCELERATOR``): the full-year demo, then one new day on each demo's home."""
+    (``FTI_STORAGE_ACCELERATOR``): the full-year demo, then one new day on each demo's home. Each
+    finished measurement is kept in ``storage-partial.json``, so a rerun after a failure resumes."""
     variants = {"accelerated": "1", "stock": "0"}
     homes = {name: WORK / f"storage-{name}-home" for name in variants}
-    out: dict = {name: {"demo": [], "day": []} for name in variants}
+    partial = WORK / "storage-partial.json"
+    out = (
+        json.loads(partial.read_text())
+        if partial.exists()
+        else {n: {"demo": [], "day": []} for n in variants}
+    )
     for i in range(STORAGE_REPEATS):
         for name, flag in variants.items():
+            if len(out[name]["demo"]) > i:
+                continue
             say(f"full-year fti demo on the {name} storage ({i + 1} of {STORAGE_REPEATS})")
-            demo = run_json(
-                "-m", "bench.orchestration", "demo", fresh(homes[name]), env={"FTI_STORAGE_ACCELERATOR": flag}
-            )
+            env = {"FTI_STORAGE_ACCELERATOR": flag}
+            demo = run_json("-m", "bench.orchestration", "demo", fresh(homes[name]), env=env)
             out[name]["demo"].append({"wall": demo["wall"], "steps_total": demo["steps_total"]})
-    for _ in range(STORAGE_DAYS):
+            partial.write_text(json.dumps(out))
+    for i in range(STORAGE_DAYS):
         for name, flag in variants.items():
-            say(f"one new day on the {name} storage")
-            day = run_json(
-                "-m",
-                "bench.orchestration",
-                "day",
-                homes[name],
-                "2013-12-31",
-                2,
-                env={"FTI_STORAGE_ACCELERATOR": flag},
-            )
+            if len(out[name]["day"]) > i:
+                continue
+            say(f"one new day on the {name} storage ({i + 1} of {STORAGE_DAYS})")
+            env = {"FTI_STORAGE_ACCELERATOR": flag}
+            day = run_json("-m", "bench.orchestration", "day", homes[name], "2013-12-31", 2, env=env)
             out[name]["day"].append(day["seconds"][1])  # after a warm-up run in the same process
+            partial.write_text(json.dumps(out))
+    partial.unlink()
     return out
 
 
