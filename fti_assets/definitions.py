@@ -17,6 +17,7 @@ from fti_assets.jobs import build_jobs
 from fti_assets.monitoring import definitions as monitoring
 from fti_assets.partitions import bind_partitions
 from fti_assets.platform.progress import quiet_logger
+from fti_assets.platform.run_workers import dead_run_worker_sensor
 from fti_assets.resources.environment import build_resources
 from fti_assets.schedules import SCHEDULES
 from fti_assets.settings import Settings
@@ -36,7 +37,8 @@ def build_definitions(settings: Settings, overrides: dict | None = None) -> dg.D
     return dg.Definitions(
         assets=dg.with_source_code_references(bind_partitions(ASSETS, settings)),
         jobs=build_jobs(settings),
-        sensors=SENSORS,
+        # The local profile's runs are processes of this machine, which the sensor can look at.
+        sensors=SENSORS + ([] if settings.production else [dead_run_worker_sensor]),
         schedules=SCHEDULES,
         resources={**build_resources(settings), **(overrides or {})},
         loggers={"quiet_logger": quiet_logger},
