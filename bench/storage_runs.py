@@ -1,9 +1,12 @@
-"""The production profile's instance storage: dagster-postgres's stock storage against the
-storage accelerator's pooled one, on a real PostgreSQL (127.0.0.1:5432).
+"""The instance's storage under one partitioned run: Dagster's stock storage against the storage
+accelerator, on the local profile's SQLite files or the production profile's PostgreSQL
+(127.0.0.1:5432).
 
-``python -m bench.storage_pg START END ROUNDS``: the raw and feature assets of the test's
-selection over START..END in one in-process run, on a new database each time, the two storages
-alternating ROUNDS times: wall seconds and the connections the run opened. Prints one JSON line.
+``python -m bench.storage_runs sqlite|postgres START END ROUNDS``: raw and feature assets
+(flights, schedules, weather and the feature groups built from them) over START..END in one
+in-process run, on a new instance each time (a new database on PostgreSQL), the two storages
+alternating ROUNDS times: wall seconds and, on PostgreSQL, the connections the run opened.
+Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -23,10 +26,19 @@ BIN = Path(sys.executable).parent
 SELECT = "flights,schedules,weather,airports,flight_schedule,origin_weather"
 
 
-def one_run(start: str, end: str, accelerated: bool) -> dict:
+def one_run(profile: str, start: str, end: str, accelerated: bool) -> dict:
     with tempfile.TemporaryDirectory() as tmp, new_database() as dagster_db, new_database() as mlflow_db:
         with new_redis_prefix() as prefix:
-            env = {**os.environ, **production_env(Path(tmp) / "fti", dagster_db, mlflow_db, prefix)}
+            home = Path(tmp) / "fti"
+            if profile == "postgres":
+                env = {**os.environ, **production_env(home, dagster_db, mlflow_db, prefix)}
+            else:
+                env = {
+                    **os.environ,
+                    "FTI_ENV": "local",
+                    "FTI_HOME": str(home),
+                    "DAGSTER_HOME": str(home / "dagster"),
+                }
             env["FTI_STORAGE_ACCELERATOR"] = "1" if accelerated else "0"
             env.pop("DAGSTER_EVENT_BATCH_SIZE", None)  # as the instance file's writer leaves it
             # The instance file as `fti` writes it, and the variables it sets (batched writes).
@@ -62,16 +74,18 @@ def one_run(start: str, end: str, accelerated: bool) -> dict:
             wall = time.perf_counter() - began
             if done.returncode != 0:
                 raise RuntimeError(done.stdout[-3000:] + done.stderr[-3000:])
-            return {"wall": round(wall, 2), "connections": sessions_opened(dagster_db)}
+            if profile == "postgres":
+                return {"wall": round(wall, 2), "connections": sessions_opened(dagster_db)}
+            return {"wall": round(wall, 2)}
 
 
 def main() -> None:
-    start, end, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    profile, start, end, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     out: dict[str, list[dict]] = {"accelerated": [], "stock": []}
     for _ in range(rounds):
         for name in out:
-            out[name].append(one_run(start, end, accelerated=name == "accelerated"))
-    print(json.dumps({"window": [start, end], **out}))
+            out[name].append(one_run(profile, start, end, accelerated=name == "accelerated"))
+    print(json.dumps({"profile": profile, "window": [start, end], **out}))
 
 
 if __name__ == "__main__":
