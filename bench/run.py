@@ -233,6 +233,13 @@ def storage() -> dict:
             day = run_json("-m", "bench.orchestration", "day", homes["stock"], "2013-12-31", 2, env=env)
             out[name]["day"].append(day["seconds"][1])  # after a warm-up run in the same process
             partial.write_text(json.dumps(out))
+    say(
+        "one partitioned run of raw and feature assets on each storage, SQLite (a year) and PostgreSQL (a month)"
+    )
+    out["runs"] = [
+        run_json("-m", "bench.storage_runs", "sqlite", "2013-01-01", "2013-12-31", 1),
+        run_json("-m", "bench.storage_runs", "postgres", "2013-01-01", "2013-01-31", 1),
+    ]
     partial.unlink()
     return out
 

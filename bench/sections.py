@@ -311,7 +311,7 @@ def orchestration(r: dict) -> Rendered:
 
 def storage(r: dict) -> Rendered:
     fast, stock = r["accelerated"], r["stock"]
-    walls = {k: [d["wall"] for d in v["demo"]] for k, v in r.items()}
+    walls = {k: [d["wall"] for d in r[k]["demo"]] for k in ("accelerated", "stock")}
     demo_ratio, day_ratio = (
         med(walls["stock"]) / med(walls["accelerated"]),
         med(stock["day"]) / med(fast["day"]),
@@ -354,7 +354,26 @@ def storage(r: dict) -> Rendered:
     text += [
         "",
         f"Ratios (medians): the demo {demo_ratio:.2f}x, one new day {day_ratio:.2f}x, stock against accelerated.",
-        "Command: `python -m bench.run storage`.",
+        "",
+        "One run of raw and feature assets (flights, schedules, weather, airports, flight_schedule, origin_weather)",
+        "over the window, in process, on a new instance each (a new database on PostgreSQL):",
+        "",
+        "| instance | window | stock s | accelerated s | ratio | connections stock / accelerated |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in r.get("runs", []):
+        a, s = med([x["wall"] for x in run["accelerated"]]), med([x["wall"] for x in run["stock"]])
+        links = (
+            f"{run['stock'][0]['connections']:,} / {run['accelerated'][0]['connections']:,}"
+            if "connections" in run["stock"][0]
+            else ""
+        )
+        text.append(
+            f"| {run['profile']} | {' to '.join(run['window'])} | {s:.0f} | {a:.0f} | {s / a:.2f}x | {links} |"
+        )
+    text += [
+        "",
+        "Command: `python -m bench.run storage`; `python -m bench.storage_runs sqlite|postgres START END ROUNDS`.",
         "",
     ]
     return rows, text
