@@ -258,6 +258,12 @@ def storage() -> dict:
     return out
 
 
+def stream() -> dict:
+    needs_demo_home()
+    say("the feature stream: consumer throughput, event-to-online freshness at 600x")
+    return run_json("-m", "bench.stream", DEMO_HOME, "2013-12-30", 600)
+
+
 PG_HOME, SQLITE_HOME = WORK / "postgres-home", WORK / "sqlite-home"
 
 
@@ -316,6 +322,7 @@ SECTIONS: dict[str, Callable[[], dict]] = {
     "storage": storage,
     "drift": drift,
     "serving": serving,
+    "stream": stream,
     "batch": batch,
     "pit": pit,
     "production": production,
