@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from fti_assets.platform.instance import EVENT_BATCH_SIZE_VARIABLE, prepare_dagster_home, write_instance_file
 from fti_assets.platform.storage_accelerator import PLANNED, KeptSqliteEventLogStorage, KeptSqliteRunStorage
@@ -246,7 +247,10 @@ def test_the_demos_instance_with_the_accelerator_off_is_dagsters_stock_storage(
     home = prepare_dagster_home(Settings.from_env())
     instance = dg.DagsterInstance.from_config(str(home))
     assert (type(instance.run_storage), type(instance.event_log_storage)) == _stock_storage_classes(tmp_path)
-    assert "storage_accelerator" not in (home / "dagster.yaml").read_text()
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
+    assert "event_log_storage" not in config and config["storage"] == {
+        "sqlite": {"base_dir": str(home.resolve())}
+    }
     run_id = dg.materialize([numbers], instance=instance).run_id
     assert (home / "history" / "runs" / f"{run_id}.db").exists()  # the accelerator's files, and Dagster's
     assert instance.get_latest_materialization_event(dg.AssetKey("numbers")).run_id == run_id
