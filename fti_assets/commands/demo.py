@@ -96,11 +96,10 @@ def serve_last_days(
 
     served = Window(max(window.start, window.end - timedelta(days=SERVED_DAYS - 1)), window.end)
     days = [served.start + timedelta(days=d) for d in range((served.end - served.start).days + 1)]
-    resources = defs.resources
-    counts = serve_days(settings.home, resources["store"], resources["registry"], days, resources["online"])
+    counts = serve_days(settings.home, defs.resources["store"], defs.resources["registry"], days)
     print(
         f"served {counts['served']:,} flights of {served.start}..{served.end} in process "
-        f"({counts['events']:,} feature events through the stream's writer)",
+        f"({counts['events']:,} feature events through the stream consumer)",
         file=sys.stderr,
     )
     # The monitoring pipeline's own run covers its days' skew; this run covers the served days before them.

@@ -163,8 +163,7 @@ class Replay:
             "daily_pipeline", config, {"fti/trigger": "replay"}, partition=day.isoformat(), assets=features
         )
         if result.success:
-            resources = self.defs.resources
-            serve_days(self.settings.home, self.store, resources["registry"], [day], resources["online"])
+            serve_days(self.settings.home, self.store, self.defs.resources["registry"], [day])
             result = self.run_job(
                 "daily_pipeline",
                 config,
