@@ -309,6 +309,76 @@ def orchestration(r: dict) -> Rendered:
     return rows, text
 
 
+def storage(r: dict) -> Rendered:
+    fast, stock = r["accelerated"], r["stock"]
+    walls = {k: [d["wall"] for d in r[k]["demo"]] for k in ("accelerated", "stock")}
+    demo_ratio, day_ratio = (
+        med(walls["stock"]) / med(walls["accelerated"]),
+        med(stock["day"]) / med(fast["day"]),
+    )
+    rows = [
+        [
+            "full-year `fti demo`, accelerated storage",
+            f"{med(walls['accelerated']):.0f} s",
+            f"stock storage {med(walls['stock']):.0f} s",
+            f"{demo_ratio:.2f}x faster",
+            "",
+            "",
+        ],
+        [
+            "one new day (365), accelerated storage",
+            f"{med(fast['day']):.1f} s",
+            f"stock storage {med(stock['day']):.1f} s",
+            f"{day_ratio:.2f}x faster",
+            "",
+            "",
+        ],
+    ]
+    text = [
+        "## Instance storage",
+        "",
+        "The local Dagster instance on Dagster's stock SQLite storage (`FTI_STORAGE_ACCELERATOR=0`) and on the",
+        "project's storage accelerator (`fti_assets/platform/storage_accelerator.py`, the default), the same code",
+        f"otherwise. The full-year `fti demo` on each, alternating ({len(walls['stock'])} runs each), then one",
+        "new day (2013-12-31) with each on the same home (the stock demo's), alternating",
+        f"({len(stock['day'])} runs each, after a warm-up run in the same process).",
+        "",
+        "| storage | demo wall s | inside steps s | one new day s |",
+        "|---|---|---|---|",
+    ]
+    for name, label in (("stock", "Dagster's stock SQLite"), ("accelerated", "accelerator")):
+        steps = [d["steps_total"] for d in r[name]["demo"]]
+        text.append(
+            f"| {label} | {spread(walls[name], '.0f')} | {spread(steps, '.0f')} | {spread(r[name]['day'])} |"
+        )
+    text += [
+        "",
+        f"Ratios (medians): the demo {demo_ratio:.2f}x, one new day {day_ratio:.2f}x, stock against accelerated.",
+        "",
+        "One run of raw and feature assets (flights, schedules, weather, airports, flight_schedule, origin_weather)",
+        "over the window, in process, on a new instance each (a new database on PostgreSQL):",
+        "",
+        "| instance | window | stock s | accelerated s | ratio | connections stock / accelerated |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in r.get("runs", []):
+        a, s = med([x["wall"] for x in run["accelerated"]]), med([x["wall"] for x in run["stock"]])
+        links = (
+            f"{run['stock'][0]['connections']:,} / {run['accelerated'][0]['connections']:,}"
+            if "connections" in run["stock"][0]
+            else ""
+        )
+        text.append(
+            f"| {run['profile']} | {' to '.join(run['window'])} | {s:.0f} | {a:.0f} | {s / a:.2f}x | {links} |"
+        )
+    text += [
+        "",
+        "Command: `python -m bench.run storage`; `python -m bench.storage_runs sqlite|postgres START END ROUNDS`.",
+        "",
+    ]
+    return rows, text
+
+
 def drift(r: dict) -> Rendered:
     ratio = med(r["report"]) / med(r["scipy"])
     rows = [
@@ -475,12 +545,98 @@ def pieces(r: dict) -> Rendered:
     return rows, [*text, ""]
 
 
+def restatements(r: dict) -> Rendered:
+    text = [
+        "## Versions: store growth and the point-in-time build under restatements",
+        "",
+        "The scale's six feature tables with a share of each table's rows restated (the first feature moved by one),",
+        "each learnt at the first midnight of the month after it was known (14 ingestion instants: one a month, the",
+        "static plane table's on 2013-01-01 and December's on 2014-01-01).",
+        "Both versions are stored, as `domain.versions.merge_ingest` stores them. `point_in_time_join` over the",
+        "year's spine on today's tables (no version columns) and on the versioned ones, alternating; rows predicted",
+        "before the first instant must come out identical. Command: `python -m bench.restatements SCALE "
+        "SHARE REPEATS`.",
+        "",
+        "| scale | restated | instants | rows today / versioned | zstd bytes today / versioned | PIT today "
+        "s (min / median / max) | PIT versioned s | ratio | identical before the first instant |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = []
+    for m in r.values():
+        today, versioned = m["seconds"]["today"], m["seconds"]["versioned"]
+        ratio = med(versioned) / med(today)
+        growth = m["bytes"]["versioned"] / m["bytes"]["plain"]
+        text.append(
+            f"| {m['scale']}x | {m['share']:.0%} | {m['instants']} | {m['rows']['plain']:,} / "
+            f"{m['rows']['versioned']:,} "
+            f"| {m['bytes']['plain'] / 1e6:,.1f} MB / {m['bytes']['versioned'] / 1e6:,.1f} MB (x{growth:.2f}) "
+            f"| {spread(today)} | {spread(versioned)} | {ratio:.2f}x | {met(m['equal_before_first_instant'])} |"
+        )
+        rows.append(
+            [
+                f"PIT build with versions, {m['share']:.0%} restated, {m['scale']}x",
+                f"{med(versioned):.3g} s",
+                f"today's build {med(today):.3g} s",
+                f"{ratio:.2f}x",
+                "",
+                "",
+            ]
+        )
+    return rows, [*text, ""]
+
+
+def stream(r: dict) -> Rendered:
+    t, f = r["throughput"], r["freshness"]
+    ratio = t["applied"]["events_per_second"] / t["read_and_acked"]["events_per_second"]
+    text = [
+        "## The feature stream: consumer throughput and event-to-online freshness",
+        "",
+        f"The {r['events']:,} events of {r['day']} from the demo's offline store (outcomes, weather reports,",
+        "published schedules). Throughput: appended to a fresh Redis stream, then consumed by one `Consumer`",
+        "into a fresh SQLite online store; its peer reads and acknowledges the same messages with nothing",
+        f"applied. Freshness: `fti stream consume` running while the day is replayed at {f['speed']:g} times real",
+        "time; per event, the seconds from its append to the first read of the online store that sees it",
+        f"(the service reads that store). Load average at the start: {r['loadavg_1m']:.1f}.",
+        "Command: `python -m bench.stream HOME DAY SPEED`.",
+        "",
+        "| measure | ours | peer | ratio |",
+        "|---|---|---|---|",
+        f"| consumer throughput | {t['applied']['events_per_second']:,.0f} events/s (applied) "
+        f"| {t['read_and_acked']['events_per_second']:,.0f} events/s (read and acked only) | {ratio:.2f}x |",
+        f"| freshness p50 / p99 / max | {f['p50_seconds']:.3f} / {f['p99_seconds']:.3f} / {f['max_seconds']:.3f} s "
+        f"| goal p99 <= 1 s | {met(f['p99_seconds'] <= 1.0)} |",
+        "",
+    ]
+    rows = [
+        [
+            "Event to online store, p99",
+            f"{f['p99_seconds']:.3f} s",
+            "goal 1 s",
+            met(f["p99_seconds"] <= 1.0),
+            "",
+            "",
+        ],
+        [
+            "Stream consumer throughput",
+            f"{t['applied']['events_per_second']:,.0f} events/s",
+            f"Redis read+ack {t['read_and_acked']['events_per_second']:,.0f}/s",
+            f"{ratio:.2f}x",
+            "",
+            "",
+        ],
+    ]
+    return rows, text
+
+
 SECTIONS: dict[str, Callable[[dict], Rendered]] = {
     "pit": pit,
     "batch": batch,
     "serving": serving,
+    "stream": stream,
     "orchestration": orchestration,
+    "storage": storage,
     "drift": drift,
     "production": production,
     "pieces": pieces,
+    "restatements": restatements,
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make prod-dev`: the production profile's Dagster as a cluster runs it, three processes on
 # one machine: the code location as a gRPC server, the webserver and the daemon, which load
-# the definitions from that server. The instance (deploy/dagster.production.yaml) keeps runs,
-# event logs, schedules and sensor ticks in PostgreSQL. Ctrl-C stops all three.
+# the definitions from that server, and the feature stream's consumer. The instance (deploy/dagster.production.yaml) keeps runs,
+# event logs, schedules and sensor ticks in PostgreSQL. Ctrl-C stops them all.
 set -euo pipefail
 # Each process in its own process group: a Dagster process started with a plain `&` ignores
 # SIGTERM; signalled as a group, it stops.
@@ -14,7 +14,9 @@ export FTI_ENV=production
 bin=${VENV_BIN:-.venv/bin}
 code_port=${FTI_CODE_SERVER_PORT:-4266}
 mkdir -p "$DAGSTER_HOME"
-cp deploy/dagster.production.yaml "$DAGSTER_HOME/dagster.yaml"
+# The instance file from deploy/dagster.production.yaml (fti_assets/platform/instance.py), and the
+# variables its storage wants (Dagster's batched event writes with the storage accelerator).
+for assignment in $("$bin/python" -m fti_assets.platform.instance "$DAGSTER_HOME"); do export "$assignment"; done
 sed "s/port: 4266/port: $code_port/" deploy/workspace.production.yaml > "$DAGSTER_HOME/workspace.yaml"
 
 pids=()
@@ -35,5 +37,8 @@ done
 pids+=($!)
 "$bin/dagster-daemon" run -w "$DAGSTER_HOME/workspace.yaml" &
 pids+=($!)
-echo "code server :$code_port, webserver http://127.0.0.1:${PORT:-3000}, daemon; storage $FTI_DAGSTER_POSTGRES_URL"
+# The feature stream's consumer: events from FTI_STREAM_URL into the Redis online store.
+"$bin/fti" stream consume --name "prod-dev-$(hostname)" &
+pids+=($!)
+echo "code server :$code_port, webserver http://127.0.0.1:${PORT:-3000}, daemon, stream consumer; storage $FTI_DAGSTER_POSTGRES_URL"
 wait -n  # one of them ended: stop the others

@@ -17,6 +17,7 @@ import polars as pl
 from fti_assets.commands.demo import Window
 from fti_assets.monitoring.sensors import training_run_config
 from fti_assets.platform.instance import prepare_dagster_home
+from fti_assets.platform.progress import QUIET, step_progress
 from fti_assets.resources.records import read_record
 from fti_assets.settings import Settings
 
@@ -33,7 +34,6 @@ class Replay:
         settings: Settings,
         run_config: dict | None = None,
         resources: dict | None = None,
-        cadence: str = "daily",
     ) -> None:
         from fti_assets.definitions import build_definitions
 
@@ -45,7 +45,6 @@ class Replay:
         # "{}": the replay's sensors watch from its first day (a daemon's first tick takes a baseline).
         self.cursors: dict[str, str | None] = {name: "{}" for name in SENSORS}
         self.events: list[dict] = []
-        self.cadence = cadence
 
     def run_job(
         self,
@@ -60,15 +59,16 @@ class Replay:
         definition = self.defs.resolve_job_def(job)
         selected = assets if assets is not None else definition.asset_layer.executable_asset_keys
         ops = {k: v for k, v in ops.items() if dg.AssetKey(k) in selected}
-        quiet = {"loggers": {"progress_logger": {"config": {"failures_only": True}}}}
-        return definition.execute_in_process(
-            instance=self.instance,
-            partition_key=partition,
-            raise_on_error=False,
-            run_config={"ops": ops, **quiet},
-            tags=tags,
-            asset_selection=list(assets) if assets is not None else None,
-        )
+        with step_progress(self.instance, failures_only=True) as run_id:
+            return definition.execute_in_process(
+                instance=self.instance,
+                partition_key=partition,
+                raise_on_error=False,
+                run_config={"ops": ops, **QUIET},
+                tags=tags,
+                asset_selection=list(assets) if assets is not None else None,
+                run_id=run_id,
+            )
 
     def event(self, day: date, kind: str, detail: str, version: int | None = None) -> None:
         self.events.append({"day": day, "kind": kind, "detail": detail, "version": version})
@@ -157,13 +157,13 @@ class Replay:
                 "prediction_drift_report": {"config": {"html": "alarms"}},
             }
         }
-        # The features of the day exist before its flights are served only here, in a replay: an
-        # online refresh reads just what was known at its instant, as an hourly pipeline would give.
+        # The day's features exist before its flights are served only here, in a replay: the served
+        # days take from them only the events known by each flight's prediction time, as the stream.
         result = self.run_job(
             "daily_pipeline", config, {"fti/trigger": "replay"}, partition=day.isoformat(), assets=features
         )
         if result.success:
-            serve_days(self.settings.home, self.store, self.defs.resources["registry"], [day], self.cadence)
+            serve_days(self.settings.home, self.store, self.defs.resources["registry"], [day])
             result = self.run_job(
                 "daily_pipeline",
                 config,
@@ -220,13 +220,12 @@ def run_replay(
     settings: Settings | None = None,
     run_config: dict | None = None,
     resources: dict | None = None,
-    cadence: str = "daily",
     shift_from: date | None = None,
 ) -> pl.DataFrame:
     """Bootstrap on ``start..train_until``, then replay every later day to ``end``, serving each
-    day's flights through an online store refreshed at ``cadence``."""
+    day's flights through the online store as the stream keeps it."""
     settings = settings or Settings.from_env()
-    replay = Replay(settings, run_config, resources, cadence)
+    replay = Replay(settings, run_config, resources)
     _say(f"replay {start}..{end}, first model trained until {train_until}, FTI_HOME={settings.home}")
     replay.bootstrap(start, train_until)
     day = train_until + timedelta(days=1)
@@ -264,9 +263,7 @@ def write_shifted_source(target: Path, source: str, from_day: date) -> Path:
     return target
 
 
-def replay_command(
-    start: date, end: date, train_until: date, shift_from: date | None, cadence: str = "daily"
-) -> int:
+def replay_command(start: date, end: date, train_until: date, shift_from: date | None) -> int:
     """The CLI entry: optionally replays a shifted copy of the source."""
     import dataclasses
 
@@ -275,5 +272,5 @@ def replay_command(
         folder = write_shifted_source(settings.home / "shifted_source", settings.source, shift_from)
         settings = dataclasses.replace(settings, source=str(folder))
         _say(f"source shifted from {shift_from}: morning departures late, evening ones early ({folder})")
-    events = run_replay(start, end, train_until, settings, cadence=cadence, shift_from=shift_from)
+    events = run_replay(start, end, train_until, settings, shift_from=shift_from)
     return 0 if events.filter(pl.col("kind") == "failed").height == 0 else 1

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from fti_assets.domain.timezones import utc_to_local
+
+if TYPE_CHECKING:  # numpy is imported where it runs: the code location loads this module
+    import numpy as np
 
 WEATHER_COLUMNS = [
     "temp",
@@ -26,7 +30,6 @@ WEATHER_KNOWN_AFTER = timedelta(minutes=51)
 STATIC_KNOWN_AT = datetime(1970, 1, 1, tzinfo=UTC)
 #: The longest trailing window of the delay statistics, in days.
 STATS_WINDOW_DAYS = 7
-_WINDOW_1D, _WINDOW_7D = timedelta(days=1), timedelta(days=STATS_WINDOW_DAYS)
 
 
 def request_features(flights: pl.DataFrame) -> pl.DataFrame:
@@ -73,37 +76,58 @@ def origin_weather(weather: pl.DataFrame) -> pl.DataFrame:
     ).sort("known_at", "origin")
 
 
-def window_changes(outcomes: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """The trailing-window sums of each entity at every instant they change.
+MICROS_1D = 24 * 3600 * 1_000_000
+MICROS_7D = STATS_WINDOW_DAYS * MICROS_1D
 
-    An arrived outcome known at ``k`` is in a window of length ``w`` at instants ``t`` with
-    ``k <= t < k + w``: it adds to the sums at ``k`` and leaves them at ``k + w``. Summing those
-    steps per entity in time order gives, at each change instant, the exact counts over
-    ``(t - w, t]``; between two change instants nothing changes. Sums are integers (minutes,
-    counts), so a value never depends on the order in which outcomes were added.
+
+def window_sums(times: np.ndarray, delayed: np.ndarray, delay: np.ndarray, at: np.ndarray) -> dict:
+    """One entity's trailing-window sums at each instant of ``at`` (epoch microseconds).
+
+    ``times`` are the entity's arrived outcomes' ``known_at`` (microseconds, ascending) with
+    their ``delayed`` flags and arrival ``delay`` minutes (integers). An outcome known at ``k``
+    counts at instants ``t`` with ``t - window < k <= t``. This is the one definition of the
+    delay statistics: ``delay_stats`` evaluates it offline at every instant a sum changes, the
+    online store at the request's instant.
     """
-    arrived = outcomes.filter(pl.col("status") == "arrived", pl.all_horizontal(pl.col(keys).is_not_null()))
-    one = pl.lit(1, dtype=pl.Int64)
-    delayed = pl.col("is_delayed").cast(pl.Int64)
-    delay = pl.col("arr_delay").cast(pl.Int64)
-    zero = pl.lit(0, dtype=pl.Int64)
-    steps = pl.concat(
-        [
-            arrived.select(*keys, at=pl.col("known_at"), n1=one, d1=delayed, n7=one, d7=delayed, a7=delay),
-            arrived.select(
-                *keys, at=pl.col("known_at") + _WINDOW_1D, n1=-one, d1=-delayed, n7=zero, d7=zero, a7=zero
-            ),
-            arrived.select(
-                *keys, at=pl.col("known_at") + _WINDOW_7D, n1=zero, d1=zero, n7=-one, d7=-delayed, a7=-delay
-            ),
-        ]
-    )
-    sums = ["n1", "d1", "n7", "d7", "a7"]
+    import numpy as np
+
+    cum_delayed = np.concatenate(([0], np.cumsum(delayed)))
+    cum_delay = np.concatenate(([0], np.cumsum(delay)))
+    upto = np.searchsorted(times, at, side="right")
+    day = np.searchsorted(times, at - MICROS_1D, side="right")
+    week = np.searchsorted(times, at - MICROS_7D, side="right")
+    return {
+        "n1": upto - day,
+        "d1": cum_delayed[upto] - cum_delayed[day],
+        "n7": upto - week,
+        "d7": cum_delayed[upto] - cum_delayed[week],
+        "a7": cum_delay[upto] - cum_delay[week],
+    }
+
+
+def stats_features(sums: dict, prefix: str) -> dict[str, list]:
+    """The delay-stats features of ``window_sums`` output: counts, delayed shares, mean delay
+    (None over an empty window)."""
+
+    def ratio(num, den) -> list:
+        return [float(a) / float(b) if b > 0 else None for a, b in zip(num, den, strict=True)]
+
+    return {
+        f"{prefix}_flights_1d": [int(v) for v in sums["n1"]],
+        f"{prefix}_delay_share_1d": ratio(sums["d1"], sums["n1"]),
+        f"{prefix}_flights_7d": [int(v) for v in sums["n7"]],
+        f"{prefix}_delay_share_7d": ratio(sums["d7"], sums["n7"]),
+        f"{prefix}_mean_arr_delay_7d": ratio(sums["a7"], sums["n7"]),
+    }
+
+
+def window_arrays(outcomes: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``window_sums`` inputs of one entity's arrived outcomes, in ``known_at`` order."""
+    ordered = outcomes.sort("known_at")
     return (
-        steps.group_by(*keys, "at")
-        .agg(pl.col(sums).sum())
-        .sort(*keys, "at")
-        .with_columns(pl.col(sums).cum_sum().over(keys))
+        ordered["known_at"].dt.epoch("us").to_numpy(),
+        ordered["is_delayed"].cast(pl.Int64).to_numpy(),
+        ordered["arr_delay"].cast(pl.Int64).to_numpy(),
     )
 
 
@@ -112,30 +136,47 @@ def delay_stats(
 ) -> pl.DataFrame:
     """Delayed share and volume over the trailing 1 and 7 days, exact at every instant.
 
-    A row is emitted at each instant in ``[start, end)`` where an entity's window sums change
-    (``window_changes``) and is known at that instant, so the latest row at or before any
-    instant is the value over the windows ending exactly there. ``outcomes`` must hold every
-    outcome known in the 7 days before ``start``. Training, batch scoring and the stream
-    consumer all call this function.
+    A row is emitted at each instant in ``[start, end)`` where an entity's window sums can
+    change (an outcome enters at its ``known_at`` and leaves a window length later), known at
+    that instant, so the latest row at or before any instant holds ``window_sums`` there.
+    ``outcomes`` must hold every outcome known in the 7 days before ``start``.
     """
-    changes = window_changes(outcomes, keys).filter(pl.col("at") >= start)
-    if end is not None:
-        changes = changes.filter(pl.col("at") < end)
-    share_1d = pl.when(pl.col("n1") > 0).then(pl.col("d1") / pl.col("n1"))
-    share_7d = pl.when(pl.col("n7") > 0).then(pl.col("d7") / pl.col("n7"))
-    mean_7d = pl.when(pl.col("n7") > 0).then(pl.col("a7") / pl.col("n7"))
-    return changes.select(
-        *keys,
-        known_at=pl.col("at"),
-        **{
-            f"{prefix}_flights_1d": pl.col("n1"),
-            f"{prefix}_delay_share_1d": share_1d,
-            f"{prefix}_flights_7d": pl.col("n7"),
-            f"{prefix}_delay_share_7d": share_7d,
-            f"{prefix}_mean_arr_delay_7d": mean_7d,
-        },
-        snapshot_date=pl.col("at").dt.date(),
-    ).sort("known_at", *keys)  # feature tables are stored in known_at order: retrieval joins on it
+    import numpy as np
+
+    arrived = outcomes.filter(pl.col("status") == "arrived", pl.all_horizontal(pl.col(keys).is_not_null()))
+    lo = int(start.timestamp() * 1_000_000)
+    hi = int(end.timestamp() * 1_000_000) if end is not None else None
+    parts = []
+    for entity, rows in arrived.partition_by(keys, as_dict=True).items():
+        times, delayed, delay = window_arrays(rows)
+        instants = np.unique(np.concatenate((times, times + MICROS_1D, times + MICROS_7D)))
+        instants = instants[(instants >= lo) & ((instants < hi) if hi is not None else True)]
+        if not instants.size:
+            continue
+        values = stats_features(window_sums(times, delayed, delay, instants), prefix)
+        parts.append(
+            pl.DataFrame(
+                {
+                    **{k: [v] * instants.size for k, v in zip(keys, entity, strict=True)},
+                    "known_at": pl.Series(instants).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+                    **values,
+                },
+                schema_overrides={f"{prefix}_flights_1d": pl.Int64, f"{prefix}_flights_7d": pl.Int64},
+            )
+        )
+    schema = {
+        **{k: arrived.schema[k] for k in keys},
+        "known_at": pl.Datetime("us", "UTC"),
+        f"{prefix}_flights_1d": pl.Int64,
+        f"{prefix}_delay_share_1d": pl.Float64,
+        f"{prefix}_flights_7d": pl.Int64,
+        f"{prefix}_delay_share_7d": pl.Float64,
+        f"{prefix}_mean_arr_delay_7d": pl.Float64,
+    }
+    frame = pl.concat(parts).cast(schema) if parts else pl.DataFrame(schema=schema)
+    return frame.with_columns(snapshot_date=pl.col("known_at").dt.date()).sort(
+        "known_at", *keys
+    )  # feature tables are stored in known_at order: retrieval joins on it
 
 
 def plane_last_arrival(outcomes: pl.DataFrame) -> pl.DataFrame:
