@@ -109,10 +109,7 @@ PRIVATE = ("dagster._", "_LIB", "_safe_call", "evidently.legacy", "dagster_meta"
 ACCELERATOR = "fti_assets/platform/storage_accelerator.py"
 #: Uses being removed by work in progress: file -> the markers it may still hold. Each entry is a
 #: debt, not a rule; the test fails once the use is gone, so the entry goes too.
-ALLOWED_FOR_NOW: dict[str, tuple[str, ...]] = {
-    "fti_assets/serving/one_row.py": ("_LIB", "_safe_call"),
-    "fti_assets/monitoring/drift.py": ("evidently.legacy",),
-}
+ALLOWED_FOR_NOW: dict[str, tuple[str, ...]] = {}
 
 
 def test_no_private_internals_outside_the_storage_accelerator() -> None:
