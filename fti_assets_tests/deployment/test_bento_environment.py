@@ -18,7 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -169,7 +169,8 @@ def _assert_serves_a_real_prediction(service: CleanService) -> None:
     [prediction] = response.json()
     assert prediction["flight_id"] == "2013-01-13-UA1545-EWR" and 0 < prediction["delay_probability"] < 1
     assert prediction["model_version"] == "flight_delay_model:v1"
-    assert datetime.fromisoformat(prediction["features_as_of"]) == AS_OF
+    # Read as of its prediction time, two hours before its departure (10:15 UTC).
+    assert datetime.fromisoformat(prediction["features_as_of"]) == datetime(2013, 1, 13, 8, 15, tzinfo=UTC)
     assert prediction["unknown"] == []  # every feature group answered from the profile's online store
 
 
