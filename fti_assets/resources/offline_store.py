@@ -178,7 +178,9 @@ class OfflineStore(dg.ConfigurableResource):
             self.register_view("quarantine", folder / "*")
             return
         columns = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in QUARANTINE_COLUMNS)
-        self._refresh("quarantine", f'CREATE OR REPLACE VIEW "quarantine" AS SELECT {columns} WHERE false')
+        self._refresh(
+            [("quarantine", f'CREATE OR REPLACE VIEW "quarantine" AS SELECT {columns} WHERE false', None)]
+        )
 
     def register_view(
         self, name: str, folder: Path, written: Sequence[Path] = (), versioned: bool = False
@@ -193,15 +195,18 @@ class OfflineStore(dg.ConfigurableResource):
         source = f"read_parquet('{quoted}', union_by_name = true)"
         if not versioned:
             self._refresh(
-                name, f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {source}', pattern, written
+                [(name, f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {source}', pattern)], written
             )
             return
         current = (
             f"SELECT * EXCLUDE ({INGESTED_AT}, {SUPERSEDED_AT}) FROM {source} WHERE {SUPERSEDED_AT} IS NULL"
         )
-        self._refresh(name, f'CREATE OR REPLACE VIEW "{name}" AS {current}', pattern, written)
         every = f'CREATE OR REPLACE VIEW "{name}_versions" AS SELECT * FROM {source}'
-        self._refresh(f"{name}_versions", every, pattern, written)
+        views = [
+            (name, f'CREATE OR REPLACE VIEW "{name}" AS {current}', pattern),
+            (f"{name}_versions", every, pattern),
+        ]
+        self._refresh(views, written)  # one catalog connection for both
 
     def pending_views(self) -> list[str]:
         """Views written to the store but not yet to the catalog (the database was held)."""
@@ -210,12 +215,13 @@ class OfflineStore(dg.ConfigurableResource):
 
     def refresh_pending(self) -> list[str]:
         """Try the pending views again; returns those still pending."""
-        return self._refresh(None, None) if self.pending_views() else []
+        return self._refresh([]) if self.pending_views() else []
 
     def _refresh(
-        self, name: str | None, sql: str | None, pattern: str | None = None, written: Sequence[Path] = ()
+        self, views: Sequence[tuple[str, str, str | None]], written: Sequence[Path] = ()
     ) -> list[str]:
-        """Run ``sql`` and every statement still pending in the catalog; returns what is left.
+        """Run the statements of ``views`` (name, statement, file pattern or None) and every
+        statement still pending in the catalog; returns what is left.
 
         DuckDB admits one writer per file, so writers on this machine take turns through a
         lock file; if someone else (an interactive shell) holds the database, the statements
@@ -226,10 +232,8 @@ class OfflineStore(dg.ConfigurableResource):
         with warehouse_lock(home):
             path = home / PENDING
             pending = json.loads(path.read_text()) if path.exists() else {}
-            if name is not None:
-                pending[name] = sql
-            view = (name, sql, pattern, written) if name and sql else None
-            if _apply_with_retry(self.duckdb or duckdb_engine(), home, pending, view):
+            pending.update({name: sql for name, sql, _ in views})
+            if _apply_with_retry(self.duckdb or duckdb_engine(), home, pending, views, written):
                 path.unlink(missing_ok=True)
                 return []
             atomic_write_text(path, json.dumps(pending))
@@ -261,25 +265,31 @@ def warehouse_lock(home: Path) -> Iterator[None]:
 CATALOG = "warehouse"
 
 
-def _apply(conn: Any, home: Path, statements: dict[str, str], view: tuple | None) -> None:
-    """Run ``statements`` (view name: statement) in the attached catalog, but not ``view``'s
-    (name, statement, file pattern, files just written) if the catalog already shows its files."""
+def _apply(
+    conn: Any, home: Path, statements: dict[str, str], views: Sequence[tuple], written: Sequence[Path]
+) -> None:
+    """Run ``statements`` (view name: statement) in the attached catalog, but not those of
+    ``views`` (name, statement, file pattern) that the catalog already shows the files ``written`` in."""
     from fti_assets.resources import warehouse_views
 
-    ran = dict(statements)
-    if view is not None:
-        name, sql, _, written = view
-        if warehouse_views.holds(home, warehouse_views.catalog_views(conn, CATALOG), name, sql, written):
+    ran, catalog = dict(statements), warehouse_views.catalog_views(conn, CATALOG)
+    for name, sql, _ in views:
+        if warehouse_views.holds(home, catalog, name, sql, written):
             ran.pop(name, None)
     for sql in ran.values():
         conn.execute(sql)
     if ran:
-        remembered = {view[0]: (view[1], view[2])} if view is not None and view[2] and view[0] in ran else {}
+        remembered = {name: (sql, pattern) for name, sql, pattern in views if pattern and name in ran}
         warehouse_views.remember(home, warehouse_views.catalog_views(conn, CATALOG), list(ran), remembered)
 
 
 def _apply_with_retry(
-    engine: DuckDBResource, home: Path, statements: dict[str, str], view: tuple | None, attempts: int = 8
+    engine: DuckDBResource,
+    home: Path,
+    statements: dict[str, str],
+    views: Sequence[tuple],
+    written: Sequence[Path],
+    attempts: int = 8,
 ) -> bool:
     """``_apply`` on ``warehouse.duckdb`` attached to a connection of ``engine``; False if
     another process held the file through every attempt."""
@@ -296,7 +306,7 @@ def _apply_with_retry(
                 continue
             try:
                 conn.execute(f"USE {CATALOG}")
-                _apply(conn, home, statements, view)
+                _apply(conn, home, statements, views, written)
             finally:
                 conn.close()  # also when a statement fails: the attached file's lock goes with it
             return True
