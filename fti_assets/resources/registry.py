@@ -167,6 +167,15 @@ class ModelRegistry(dg.ConfigurableResource):
             mv.aliases = aliases.get(str(mv.version), [])
         return found
 
+    def version_with_tag(self, key: str, value: str) -> int | None:
+        """The newest version tagged ``key`` = ``value`` (None if none is)."""
+        if "'" in value or "'" in key:
+            raise ValueError(f"a tag filter cannot hold a quote: {key}={value}")
+        found = self.client().search_model_versions(
+            f"name='{self.model_name}' and tags.{key} = '{value}'", order_by=["version_number DESC"]
+        )
+        return int(found[0].version) if found else None
+
     def describe(self, version: int, model_text: str, version_text: str) -> None:
         """Set the registered model's and one version's descriptions (shown in MLflow's UI)."""
         client = self.client()

@@ -223,7 +223,7 @@ def test_a_worse_canary_is_found_out_and_retired(home: Path) -> None:
     )
     assert gated.success and int(registry.version_by_alias("champion").version) == 1
     assert (
-        "refused v2 because in shadow/canary the challenger's AUC"
+        "refused v2: in shadow/canary the challenger's AUC"
         in gated.output_for_node("champion_model")["verdict"]
     )
 
