@@ -106,7 +106,9 @@ def version_role(registry: ModelRegistry, version: int) -> tuple[str, str]:
         return "rolled back", f"rolled back at {tags['rolled_back_at']}: {tags.get('rollback_reason', '')}"
     kept = f"champion v{champion.version} kept" if champion is not None else "no champion"
     if tags.get("candidate") == "no":
-        return "refused", f"{kept}; {tags.get('refused_reason', '')}"
+        reason = tags.get("refused_reason", "")
+        # A refusal by the gates is spelt out by the verdict just below; any other reason here.
+        return "refused", kept if reason.startswith("the gates refused it") else f"{kept}; {reason}"
     challenger = registry.version_by_alias(CHALLENGER)
     if challenger is not None and int(challenger.version) == version:
         return "challenger", f"served beside the champion ({kept})"
