@@ -242,7 +242,7 @@ def _launch(page, stack: Stack) -> str:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     # The asset launchpad's button says "Materialize"; the run opens from the toast's "View".
-    page.get_by_role("button", name=re.compile(r"^(Materialize|Launch Run)$")).last.click()
+    page.get_by_role("button", name=re.compile(r"(^|\s)Materialize$|Launch Run$")).last.click()
     try:
         page.wait_for_url("**/runs/**", timeout=20_000)
     except PlaywrightTimeout:
