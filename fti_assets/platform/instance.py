@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fti_assets.settings import Settings
 
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]  # the project: fti_assets/platform/instance.py
 _TEMPLATES = {"local": _ROOT / "dagster.yaml", "production": _ROOT / "deploy" / "dagster.production.yaml"}
 _FALLBACK = "telemetry:\n  enabled: false\n"
 #: The first line of an instance file written here: such a file is rewritten when the
@@ -36,7 +36,10 @@ def local_instance_yaml(home: Path, template: str) -> str:
             "config": {"base_dir": str(history / "runs")},
         },
     }
-    return f"{WRITTEN}{template.rstrip()}\n# Dagster's SQLite files under this folder, on kept connections.\n{yaml.safe_dump(storage, sort_keys=False)}"
+    return (
+        f"{WRITTEN}{template.rstrip()}\n# Dagster's SQLite files under this folder, on kept "
+        f"connections.\n{yaml.safe_dump(storage, sort_keys=False)}"
+    )
 
 
 def write_instance_file(home: Path, production: bool) -> Path:
