@@ -30,8 +30,9 @@ def model_card(
     the version's role in the registry (champion, challenger, refused), the gates' verdict, its
     test AUC and Brier beside the champion's and the thresholds, and the slices; then intended
     use and prediction time, training window and dataset hash, features with their known-at
-    rules, calibration, each gate with the policy hash, and known limitations. Logged to the model's MLflow run (`model_card/`), published on the reports
-    server (`card`), and packaged in the model's Bento."""
+    rules, calibration, each gate with the policy hash, and known limitations. Logged to the
+    model's MLflow run (`model_card/`), published on the reports server (`card`), and packaged
+    in the model's Bento."""
     import mlflow
 
     from fti_assets.training.card_documents import card_blocks, to_html, to_markdown

@@ -151,7 +151,8 @@ def evaluation_page(
         for name, alt in PLOTS.items()
     )
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Evaluation of model version {version}: gates {'passed' if passed else 'refused'}</title>"
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>Evaluation of model version {version}: gates {'passed' if passed else 'refused'}</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:2px 8px}"
         "figure{display:inline-block;vertical-align:top;margin:0 1em 1em 0}</style></head><body>"
         f"<h1>Evaluation of model version {version}: gates {'passed' if passed else 'refused'}</h1>"
