@@ -5,7 +5,6 @@ from __future__ import annotations
 import dagster as dg
 
 from fti_assets.definitions import defs
-from fti_assets.training.model_evaluation import GATES
 
 
 def _checks() -> dict[dg.AssetCheckKey, dg.AssetCheckSpec]:
@@ -16,7 +15,8 @@ def _checks() -> dict[dg.AssetCheckKey, dg.AssetCheckSpec]:
 def test_every_asset_check_has_a_description() -> None:
     checks = _checks()
     assert not [key.to_user_string() for key, spec in checks.items() if not spec.description]
-    assert {dg.AssetCheckKey(dg.AssetKey("model_evaluation"), name) for name in GATES} <= set(checks)
+    # The promotion gates are model_evaluation's verdict, not checks: a refusal is no failure.
+    assert not [key for key in checks if key.asset_key == dg.AssetKey("model_evaluation")]
 
 
 def test_the_null_share_check_names_its_exemption() -> None:

@@ -25,9 +25,16 @@ TRAINING_WINDOW = {
 SCORED_DAYS = (date(2013, 1, 12), date(2013, 1, 14))
 
 
+#: The second model: trained on the train split's last two days only, judged under the policy
+#: file as it stands (no override), so its evaluation shows the configured thresholds.
+WEAK_CHALLENGER = {"train_from": "2013-01-09"}
+
+
 def prepare(feature_home: Path, home: Path):
     """Copy the two-week feature store, then train, promote, package and monitor its last days
-    through a persistent Dagster instance under ``home``, so the UI shows these runs."""
+    through a persistent Dagster instance under ``home``, so the UI shows these runs: v1 is
+    promoted (lenient floors: two weeks cannot meet the policy's), v2 refused under the policy
+    file itself."""
     shutil.copytree(feature_home, home)
     settings = replace(
         settings_for(home),
@@ -38,24 +45,29 @@ def prepare(feature_home: Path, home: Path):
     )
     write_instance_file(settings.dagster_home, production=False)
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
-    ops = {
-        "model_evaluation": {"config": LENIENT},
-        "online_features": {"config": {"as_of": "2013-01-13T00:00:00+00:00"}},
-    }
+    train = ["trained_model", "model_evaluation", "model_card", "champion_model", "flight_delay_bento"]
     steps = [
+        # The dataset a launch from the UI with TRAINING_WINDOW rebuilds, byte for byte.
+        (["training_dataset"], None, None, {"training_dataset": {"config": TRAINING_WINDOW}}),
         (
-            ["trained_model", "model_evaluation", "champion_model", "flight_delay_bento", "online_features"],
+            [*train, "online_features"],
             None,
             None,
+            {
+                "model_evaluation": {"config": LENIENT},
+                "online_features": {"config": {"as_of": "2013-01-13T00:00:00+00:00"}},
+            },
         ),
-        (["batch_predictions", "feature_drift_report", "prediction_drift_report"], *SCORED_DAYS),
+        (["batch_predictions", "feature_drift_report", "prediction_drift_report"], *SCORED_DAYS, {}),
+        (train, None, None, {"trained_model": {"config": WEAK_CHALLENGER}}),
     ]
-    for assets, start, end in steps:
-        config = {"ops": {k: v for k, v in ops.items() if k in assets}}
+    for assets, start, end, ops in steps:
         result = materialize(
-            home, assets, start, end, instance=instance, run_config=config, settings=settings
+            home, assets, start, end, instance=instance, run_config={"ops": ops}, settings=settings
         )
         assert result.success, [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    decision = result.output_for_node("champion_model")
+    assert decision["outcome"] == "refused", decision  # the browser tests look at a refusal
     instance.dispose()
     return settings
 
@@ -67,7 +79,8 @@ class Stack:
     def __init__(self, settings, log_dir: Path) -> None:
         self.settings = settings
         self.dagster_url = settings.dagster_url
-        self.servers: list[Server] = servers(settings)
+        # The repository's workspace, as `make dev` loads it: the location is named `fti_assets`.
+        self.servers: list[Server] = servers(settings, REPO / "workspace.yaml")
         self.service = ServiceProcess("flight_delay_service:latest", settings.home, log=log_dir / "serve.log")
 
     def __enter__(self) -> Stack:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -207,13 +208,13 @@ def outcome(settings: Settings, registry, window: Window, skipped: list[str]) ->
         return lines + [
             "\nWhat to try:",
             "  No model is serving yet: this window is too short for a model that meets the absolute floors.",
-            f"  Train on a longer window: fti demo --start {window.start} --end {longer}",
+            f"  Train on a longer window: .venv/bin/fti demo --start {window.start} --end {longer}",
         ]
     return lines + [
         f"  champion: v{champion.version}, packaged as {champion.tags.get('bento', '(no Bento yet)')}",
         "\nWhat to try:",
         "  make serve            the champion's exact Bento on 127.0.0.1 (it follows the registry's champion alias)",
-        "  fti models --history  every promotion, rollback and refusal, with who, when and why",
+        "  .venv/bin/fti models --history  every promotion, rollback and refusal, with who, when and why",
         "  make dev              the Dagster UI and daemon: the sensors start, but the retraining sensor takes the",
         "                        monitoring it finds as its baseline, so nothing retrains at start-up unless you",
         "                        launch training_pipeline yourself",
@@ -221,17 +222,36 @@ def outcome(settings: Settings, registry, window: Window, skipped: list[str]) ->
 
 
 def monitoring_summary(store) -> list[str]:
-    """The last monitored day: AUC on known outcomes and drift."""
+    """The last monitored day: AUC on known outcomes, feature drift, and any prediction-drift alarm."""
     try:
         performance = store.read("model_performance").sort("day").row(-1, named=True)
         drift = store.read("feature_drift_report").sort("day").row(-1, named=True)
     except FileNotFoundError:
         return []
     auc = performance["auc_window"]
-    return [
+    lines = [
         f"monitoring {performance['day']}: AUC over {performance['window_days']} days {auc:.4f} "
         f"(champion test AUC {performance['champion_test_auc']:.4f}), drifted feature share "
         f"{drift['drifted_share']:.2f}" + (f", report {drift['html']}" if drift["html"] else "")
+    ]
+    try:
+        predictions = store.read("prediction_drift_report").sort("day")
+    except FileNotFoundError:
+        return lines
+    return lines + prediction_alarm_lines(predictions)
+
+
+def prediction_alarm_lines(predictions: pl.DataFrame) -> list[str]:
+    """One line on the monitored days whose predicted probabilities drifted (none: no line)."""
+    alarms = predictions.filter(pl.col("alarm"))
+    if alarms.height == 0:
+        return []
+    last = alarms.row(-1, named=True)
+    days = ", ".join(str(d) for d in alarms["day"].to_list()[-5:])
+    return [
+        f"prediction drift ALARM on {alarms.height} day(s) ({days}): on {last['day']} the champion's probabilities "
+        f"drifted from the training reference (score {json.loads(last['scores'])['delay_probability'][0]:.3f})"
+        + (f", report {last['html']}" if last["html"] else "")
     ]
 
 

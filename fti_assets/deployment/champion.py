@@ -1,7 +1,7 @@
 """Promotion and rollback: the registry alias `champion`, moved one change at a time.
 
-A refusal is a normal outcome: the run stays green, and the verdict ("kept vN, refused vM
-because ...") is in the asset's metadata, in the run tag ``fti/verdict`` and in the history.
+A refusal is a normal outcome: the run stays green, and the verdict ("kept vN; refused vM:
+why") is in the asset's metadata, in the run tag ``fti/verdict`` and in the history.
 """
 
 from datetime import UTC, datetime
@@ -100,13 +100,17 @@ def stale_problem(
 def _verdict_output(context: dg.AssetExecutionContext, record: dict) -> dg.Output:
     context.instance.add_run_tags(context.run_id, {VERDICT_TAG: record["verdict"][:1000]})
     context.log.info(record["verdict"])
+    # The version it replaced only where the champion moved: after a refusal the champion
+    # before and after are one version, and "previous" beside it would read as a change.
+    moved = record["outcome"] in ("promoted", "rolled back")
     return dg.Output(
         record,
         metadata={
             "verdict": record["verdict"],
             "outcome": record["outcome"],
             "champion_version": record["version"],
-            "previous_version": record["previous"],
+            **({"candidate_version": record["candidate"]} if "candidate" in record else {}),
+            **({"previous_version": record["previous"]} if moved else {}),
             "reason": record["reason"],
         },
     )
@@ -220,7 +224,7 @@ def champion_model(
                     "outcome": "refused",
                     "version": champion,
                     "reason": problem,
-                    "verdict": f"{kept}, refused v{version} because {problem}",
+                    "verdict": f"{kept}; refused v{version}: {problem}",
                 },
             )
         auc = model_evaluation["metrics"]["challenger"]["auc"]

@@ -233,13 +233,14 @@ def heading_html(heading: ReportHeading, summary: dict) -> str:
     drifted = sorted(((c, v[0]) for c, v in summary["scores"].items() if v[1]), key=lambda cv: -cv[1])
     top = ", ".join(f"{html.escape(c)} ({v:.3f})" for c, v in drifted[:10]) or "none"
     verdict = "ALARM" if alarm else "no alarm"
+    count = summary["drifted_count"]
+    counted = f"{count} column{'' if count == 1 else 's'}"
     return (
         '<section id="fti-summary" style="font-family:sans-serif;padding:1em 2em;border-bottom:2px solid #888">'
         f"<h1>{html.escape(heading.title)}: {heading.day}</h1>"
         f"<p>Current window: {heading.current_window}. Reference: {html.escape(heading.reference_window)}.</p>"
         f'<p><b id="fti-verdict">{verdict}</b>: drifted share {summary["drifted_share"]:.2f} '
-        f"({summary['drifted_count']} columns counted towards it) against an alarm threshold of "
-        f"{heading.drift_share:.2f}.</p>"
+        f"({counted} counted towards it) against an alarm threshold of {heading.drift_share:.2f}.</p>"
         f"<p>Columns over their threshold: {top}.</p><p>Per-column sections follow.</p></section>"
     )
 

@@ -79,8 +79,18 @@ def no_html_reason(config: DriftReportConfig, last_key: str) -> str:
 
 
 def _report_rows(
-    context, config, drift_share: float, reports: ReportStore, name: str, title: str, reference: str, compute
+    context,
+    config,
+    drift_share: float,
+    reports: ReportStore,
+    name: str,
+    title: str,
+    reference: str,
+    compute,
+    compared: str,
 ) -> pl.DataFrame:
+    """One row per day; ``compared`` names what the current window holds (its features, or
+    the probabilities served)."""
     from fti_assets.monitoring.drift import ReportHeading, is_alarm, save_html
 
     rows, keys = [], list(context.partition_keys)
@@ -88,7 +98,7 @@ def _report_rows(
         alarm = is_alarm(summary, drift_share)
         html, note = None, no_html_reason(config, keys[-1])
         if config.html == "all" or alarm or (config.html == "last" and key == keys[-1]):
-            window = f"{week_start(day)} to {day} (inference features)"
+            window = f"{week_start(day)} to {day} ({compared})"
             html = str(
                 save_html(
                     snapshot(),
@@ -179,6 +189,7 @@ def feature_drift_report(
         "Feature drift",
         reference_window(training_dataset),
         compute,
+        "the features of the flights scored",
     )
     return dg.Output(table, metadata=_metadata(table))
 
@@ -224,5 +235,6 @@ def prediction_drift_report(
         "Prediction drift",
         reference_window(training_dataset),
         compute,
+        "the champion's predicted probabilities",
     )
     return dg.Output(table, metadata=_metadata(table))

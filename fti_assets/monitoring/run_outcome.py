@@ -29,6 +29,8 @@ class RunFacts:
     """(asset, check, why) of checks that did not pass."""
     failure: tuple[str, str, str] | None = None
     """(step, error class, message) of the first failed step."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Per asset, why it was skipped (an observation's ``skipped`` metadata)."""
 
 
 def facts(instance: dg.DagsterInstance, run_id: str) -> RunFacts:
@@ -38,6 +40,7 @@ def facts(instance: dg.DagsterInstance, run_id: str) -> RunFacts:
         dg.DagsterEventType.ASSET_MATERIALIZATION,
         dg.DagsterEventType.ASSET_CHECK_EVALUATION,
         dg.DagsterEventType.STEP_FAILURE,
+        dg.DagsterEventType.ASSET_OBSERVATION,
     }
     for kind in kinds:
         for record in instance.get_records_for_run(run_id, of_type=kind, limit=10_000).records:
@@ -49,6 +52,12 @@ def facts(instance: dg.DagsterInstance, run_id: str) -> RunFacts:
                 found.values[name] = values
                 if isinstance(values.get("dagster/row_count"), int):
                     found.rows[name] = values["dagster/row_count"]
+            elif kind == dg.DagsterEventType.ASSET_OBSERVATION:
+                observation = data.asset_observation
+                if "skipped" in observation.metadata:
+                    found.skipped[observation.asset_key.to_user_string()] = str(
+                        observation.metadata["skipped"].value
+                    )
             elif kind == dg.DagsterEventType.ASSET_CHECK_EVALUATION and not data.passed:
                 why = data.metadata.get("why")
                 found.failed_checks.append(
@@ -98,6 +107,7 @@ def success_line(f: RunFacts) -> str:
         parts.append(
             f"model v{trained.get('model_version')} (validation AUC {trained.get('validation_auc')})"
         )
+    parts += [f"{name} {why}" for name, why in sorted(f.skipped.items())]
     if evaluation := f.values.get("model_evaluation"):
         parts.append(
             f"test AUC {evaluation.get('test_auc')}"
@@ -109,7 +119,9 @@ def success_line(f: RunFacts) -> str:
         )
         parts.append("gates passed" if evaluation.get("gates_passed") else "gates refused")
     if champion := f.values.get("champion_model"):
-        parts.append(f"champion v{champion.get('champion_version')} ({champion.get('outcome')})")
+        # The decision in words ("kept v1; refused v2: ..."): a bare "champion v1 (refused)"
+        # reads as if the champion had been refused.
+        parts.append(str(champion.get("verdict") or f"champion v{champion.get('champion_version')}"))
     if f.failed_checks:
         parts.append("warnings: " + ", ".join(f"{a}.{c}" for a, c, _ in f.failed_checks))
     return ("Succeeded: " + "; ".join(parts) if parts else "Succeeded: nothing was materialized")[:MAX_CHARS]
@@ -117,15 +129,8 @@ def success_line(f: RunFacts) -> str:
 
 def failure_line(f: RunFacts) -> str:
     """One plain line: what failed and what to do."""
-    gates = [(c, why) for a, c, why in f.failed_checks if a == "model_evaluation"]
     contracts = [(a, c) for a, c, _ in f.failed_checks if c in ("contract", "no_pii", "point_in_time")]
-    if gates:
-        refused = "; ".join(f"{c}: {why}" if why else c for c, why in gates)
-        line = (
-            f"Failed: the promotion gates refused the new model ({refused}). The champion stays. "
-            "What to do: nothing if this model is worse; otherwise retrain on more data or other parameters."
-        )
-    elif contracts:
+    if contracts:
         line = (
             f"Failed: data broke its contract ({', '.join(f'{a}.{c}' for a, c in contracts)}); nothing was "
             "stored and the "

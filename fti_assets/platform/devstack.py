@@ -4,7 +4,8 @@ stream's consumer, side by side.
 Each process runs in its own process group and is stopped through it: a ``dagster dev``
 started in the background of a shell ignores SIGINT and SIGTERM, its group does not.
 The reports server publishes ``$FTI_HOME/reports`` (evaluation plots, Evidently drift
-reports) over HTTP, because the browser refuses the ``file://`` links a UI could show.
+reports) over HTTP, because the browser refuses the ``file://`` links a UI could show; its
+root page is an index of the reports by title (``reports_server``).
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def servers(settings: Settings, workspace: Path | None = None) -> list[Server]:
             [
                 sys.executable,
                 "-m",
-                "http.server",
+                "fti_assets.platform.reports_server",
                 "--bind",
                 "127.0.0.1",
                 "--directory",

@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from fti_assets.domain.encoding import FeatureSpec
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
+#: MLflow's UI opens in its GenAI view unless told otherwise: the experiment is marked as model
+#: training (no "what kind of experiment" prompt), and every link the project writes asks for
+#: the model-training view (the sidebar switch, which the browser then remembers).
+EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_TAGS = {EXPERIMENT_KIND: "custom_model_development"}
+TRAINING_VIEW = "workflowType=machine_learning"
 _QUIET = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "MLFLOW_LOGGING_LEVEL": "WARNING",
@@ -61,16 +67,20 @@ class ModelRegistry(dg.ConfigurableResource):
     ui_url: str = ""
     """MLflow's UI, for links from Dagster metadata (empty: no links)."""
 
-    def run_url(self, run_id: str) -> str | None:
-        """The MLflow UI page of a run (its artifacts tab shows the evaluation plots)."""
+    def run_url(self, run_id: str, tab: str = "") -> str | None:
+        """The MLflow UI page of a run (``tab`` ``artifacts/evaluation`` opens the evaluation
+        plots), in the UI's model-training view."""
         if not self.ui_url:
             return None
         experiment_id = self.client().get_run(run_id).info.experiment_id
-        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+        page = f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}" + (f"/{tab}" if tab else "")
+        return f"{page}?{TRAINING_VIEW}"
 
     def version_url(self, version: int) -> str | None:
-        """The MLflow UI page of a registered model version."""
-        return f"{self.ui_url}/#/models/{self.model_name}/versions/{version}" if self.ui_url else None
+        """The MLflow UI page of a registered model version, in the UI's model-training view."""
+        if not self.ui_url:
+            return None
+        return f"{self.ui_url}/#/models/{self.model_name}/versions/{version}?{TRAINING_VIEW}"
 
     def _mlflow(self):
         for key, value in _QUIET.items():
@@ -103,9 +113,15 @@ class ModelRegistry(dg.ConfigurableResource):
 
     def _ensure_experiment(self, mlflow, client) -> str:
         found = client.get_experiment_by_name(self.experiment)
-        if found is not None:
-            return found.experiment_id
-        return client.create_experiment(self.experiment, artifact_location=self.artifact_root)
+        if found is None:
+            return client.create_experiment(
+                self.experiment, artifact_location=self.artifact_root, tags=EXPERIMENT_TAGS
+            )
+        if (
+            found.tags.get(EXPERIMENT_KIND) != EXPERIMENT_TAGS[EXPERIMENT_KIND]
+        ):  # created before the tag existed
+            client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND, EXPERIMENT_TAGS[EXPERIMENT_KIND])
+        return found.experiment_id
 
     @contextmanager
     def run(
@@ -166,6 +182,15 @@ class ModelRegistry(dg.ConfigurableResource):
         for mv in found:
             mv.aliases = aliases.get(str(mv.version), [])
         return found
+
+    def version_with_tag(self, key: str, value: str) -> int | None:
+        """The newest version tagged ``key`` = ``value`` (None if none is)."""
+        if "'" in value or "'" in key:
+            raise ValueError(f"a tag filter cannot hold a quote: {key}={value}")
+        found = self.client().search_model_versions(
+            f"name='{self.model_name}' and tags.{key} = '{value}'", order_by=["version_number DESC"]
+        )
+        return int(found[0].version) if found else None
 
     def describe(self, version: int, model_text: str, version_text: str) -> None:
         """Set the registered model's and one version's descriptions (shown in MLflow's UI)."""

@@ -25,6 +25,7 @@ from bentoml.exceptions import InvalidArgument
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from fti_assets.serving.docs_page import DocsPage
 from fti_assets.serving.model_store import Roles, load_version
 from fti_assets.serving.packaged import PACKAGED_MODEL
 from fti_assets.serving.registry_watch import RegistryWatch
@@ -228,3 +229,5 @@ def _guard() -> None:
 
 
 _guard()
+# Swagger UI at /docs and /, calling no host but this service (serving.docs_page).
+FlightDelayService.add_asgi_middleware(DocsPage)

@@ -102,14 +102,8 @@ def serve_days(home: Path, store, registry, days: list) -> dict[str, int]:
     writer, log = SqliteWriter(path), PredictionLog(home / "predictions")
     try:
         write_backstop(writer, store, store.read("airports"), first)
-        events = [e for e in offline_events(store, last) if _after(e, first)]
+        events = offline_events(store, last, since=first)
         return serve_schedule(schedule, events, writer, OnlineStoreReader(path), model, log)
     finally:
         writer.close()
         log.close()  # flushed before the skew monitor reads it
-
-
-def _after(event: dict, instant) -> bool:
-    from fti_assets.domain.events import known_at
-
-    return known_at(event["feed"], event["row"]) > instant

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 from typing import Any
 
 from fti_assets.domain.catalog import FEATURE_GROUPS, REQUEST_FEATURES
@@ -43,11 +44,75 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def card_blocks(
-    trained: dict, evaluation: dict, windows: dict[str, tuple[str, str, int]], model_name: str
-) -> list[Block]:
-    """The card's content: headings, paragraphs, lists and tables, all from the records."""
+def duration_text(delta: timedelta) -> str:
+    """``2 days``, ``6 hours``, ``1 day 12 hours``: a TTL as a person says it."""
+    parts, seconds = [], int(delta.total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
+    return " ".join(parts) or "0 seconds"
+
+
+def outcome_blocks(evaluation: dict, role: tuple[str, str]) -> list[Block]:
+    """The card's first screen: role, verdict, test figures beside the champion's and the thresholds, slices."""
     ours, theirs = evaluation["metrics"]["challenger"], evaluation["metrics"]["champion"]
+    version, limits = evaluation["version"], evaluation.get("thresholds", {})
+    refused = [f"{name}: {g['message']}" for name, g in evaluation["gates"].items() if not g["passed"]]
+    verdict = "every gate passed" if evaluation["passed"] else "refused: " + "; ".join(refused)
+    champion = f"champion v{evaluation['champion_version']}" if theirs else None
+    auc_rule = (
+        f">= champion + {limits['min_improvement']}" if theirs and "min_improvement" in limits else None
+    ) or (f">= {limits['floor_auc']} (floor)" if "floor_auc" in limits else "")
+    brier_rule = f"<= {limits['floor_max_brier']} (floor, no champion)" if "floor_max_brier" in limits else ""
+    header = ["figure", f"v{version} ({role[0]})", *([champion] if champion else []), "threshold"]
+
+    def row(name: str, key: str, rule: str) -> list:
+        return [name, ours[key], *([theirs[key]] if theirs else []), rule]
+
+    return [
+        ("p", f"**Role: {role[0]}.** {role[1]}"),
+        ("p", f"**Verdict of the gates:** {verdict}."),
+        ("h2", "Outcome on the test split"),
+        (
+            "table",
+            (
+                header,
+                [
+                    row("ROC AUC", "auc", auc_rule),
+                    row("Brier", "brier", brier_rule),
+                    row("log loss", "log_loss", ""),
+                    row(
+                        "flights",
+                        "rows",
+                        f">= {limits['min_test_rows']}" if "min_test_rows" in limits else "",
+                    ),
+                    row("delayed share", "positive_rate", ""),
+                ],
+            ),
+        ),
+        ("h3", "By slice"),
+        (
+            "table",
+            (
+                ["slice by", "slice", "rows", "ROC AUC", "log loss", "Brier"],
+                [
+                    [r["slice_by"], r["slice"], r["rows"], r["auc"], r["log_loss"], r["brier"]]
+                    for r in evaluation["slices"]
+                ],
+            ),
+        ),
+    ]
+
+
+def card_blocks(
+    trained: dict,
+    evaluation: dict,
+    windows: dict[str, tuple[str, str, int]],
+    model_name: str,
+    role: tuple[str, str] = ("challenger", "evaluated, not yet promoted or refused"),
+) -> list[Block]:
+    """The card's content, outcome first: headings, paragraphs, lists and tables, all from the records."""
     version = evaluation["version"]
     features = trained["features"]
     groups = [("request", [f for f in REQUEST_FEATURES if f in features], "-", "none: part of the request")]
@@ -58,33 +123,11 @@ def card_blocks(
                 ", ".join(f"{k}={v}" for k, v in g.defaults.items())
                 or "missing (LightGBM's missing-value branch)"
             )
-            groups.append((g.name, used, str(g.ttl) if g.ttl else "none", defaults))
+            groups.append((g.name, used, duration_text(g.ttl) if g.ttl else "none", defaults))
     extra = [f for f in features if f not in {f for _, fs, _, _ in groups for f in fs}]
-    metric_rows = [
-        [
-            "challenger",
-            version,
-            ours["rows"],
-            ours["auc"],
-            ours["log_loss"],
-            ours["brier"],
-            ours["positive_rate"],
-        ]
-    ]
-    if theirs:
-        metric_rows.append(
-            [
-                "champion",
-                evaluation["champion_version"],
-                theirs["rows"],
-                theirs["auc"],
-                theirs["log_loss"],
-                theirs["brier"],
-                theirs["positive_rate"],
-            ]
-        )
     return [
         ("h1", f"Model card: {model_name} version {version}"),
+        *outcome_blocks(evaluation, role),
         ("h2", "Intended use"),
         (
             "p",
@@ -119,22 +162,6 @@ def card_blocks(
             ),
         ),
         *([("p", f"Experimental extra features: {', '.join(extra)}.")] if extra else []),
-        ("h2", "Metrics on the test split"),
-        (
-            "table",
-            (["model", "version", "rows", "ROC AUC", "log loss", "Brier", "delayed share"], metric_rows),
-        ),
-        ("h3", "By slice"),
-        (
-            "table",
-            (
-                ["slice by", "slice", "rows", "ROC AUC", "log loss", "Brier"],
-                [
-                    [r["slice_by"], r["slice"], r["rows"], r["auc"], r["log_loss"], r["brier"]]
-                    for r in evaluation["slices"]
-                ],
-            ),
-        ),
         ("h2", "Calibration"),
         (
             "table",

@@ -242,17 +242,19 @@ def dataset_summary(dataset: pl.LazyFrame, window: dict[str, str]) -> dict:
     preview = dataset.head(5).collect()
     nulls = dataset.null_count().collect().row(0, named=True)
     found = dataset.select(pl.col("origin_congestion_known_at").is_not_null().sum()).collect().item()
+    # The key figures first (the UI lists metadata in this order), the column table and the
+    # JSON blobs last.
     return {
-        "dagster/row_count": rows,
-        "dagster/column_schema": column_schema(preview),
-        "preview": dg.MetadataValue.md(markdown_table(preview)),
-        "null_shares": dg.MetadataValue.json({c: round(n / rows, 4) for c, n in nulls.items() if n}),
-        "features": dg.MetadataValue.json(feature_names()),
         "window": dg.MetadataValue.json(window),
         "split_rule": SPLIT_RULE,
         "splits": dg.MetadataValue.md(markdown_table(splits)),
+        "dagster/row_count": rows,
         # Every flight with a published schedule should find its origin's congestion.
         "congestion_coverage": dg.MetadataValue.json(
             {"rows": rows, "with_value": found, "share": round(found / rows, 6)}
         ),
+        "preview": dg.MetadataValue.md(markdown_table(preview)),
+        "features": dg.MetadataValue.json(feature_names()),
+        "null_shares": dg.MetadataValue.json({c: round(n / rows, 4) for c, n in nulls.items() if n}),
+        "dagster/column_schema": column_schema(preview),
     }

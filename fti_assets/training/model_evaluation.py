@@ -40,8 +40,9 @@ GATES = {
         "the policy's max_auc_drop AUC against the champion."
     ),
 }
-"""The promotion gates and what each checks. A failed gate refuses the challenger in
-``champion_model`` (a normal, green outcome), so the checks do not block the run."""
+"""The promotion gates and what each checks. A gate that does not pass refuses the challenger
+in ``champion_model``: a verdict, a normal and green outcome, so the gates are this asset's
+``verdict`` and ``gates`` metadata, not asset checks (a refused model is not a failed check)."""
 
 
 class EvaluationConfig(dg.Config):
@@ -82,7 +83,6 @@ class EvaluationConfig(dg.Config):
     group_name="training",
     io_manager_key="record_io_manager",
     backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=[dg.AssetCheckSpec(g, asset="model_evaluation", description=d) for g, d in GATES.items()],
 )
 def model_evaluation(
     context: dg.AssetExecutionContext,
@@ -96,20 +96,45 @@ def model_evaluation(
     """The challenger scored on the test split beside the current champion on the same rows:
     AUC, log loss, Brier, calibration, per-carrier and per-origin slices; ROC, importance,
     calibration and mean-absolute-contribution (TreeSHAP) plots on one page of the reports
-    server (`plots`). Its checks are the
-    promotion gates that champion_model reads, with thresholds from the policy file, whose
-    content hash is recorded with the verdicts."""
+    server (`plots`). Its `verdict` and `gates` are the promotion gates' decisions that
+    champion_model reads, with thresholds from the policy file (`thresholds`), whose content
+    hash is recorded with the verdicts."""
     evaluation, metadata = evaluate(
         context, config, trained_model, training_dataset, registry, reports, policy.load()
     )
-    yield dg.Output(evaluation, metadata=metadata)
-    for name in GATES:
-        gate = evaluation["gates"][name]
-        yield dg.AssetCheckResult(check_name=name, passed=gate["passed"], metadata={"why": gate["message"]})
+    return dg.Output(evaluation, metadata=metadata)
 
 
-def evaluation_page(version: int, comparison: pl.DataFrame, verdicts: dict, passed: bool) -> str:
-    """One HTML page: the comparison, the gates' verdicts and the three plots beside it."""
+def verdict_line(verdicts: dict) -> str:
+    """The gates' decision in one line: ``gates passed`` or ``refused: gate: why; ...``."""
+    refused = [f"{name}: {g.message}" for name, g in verdicts.items() if not g.passed]
+    return "refused: " + "; ".join(refused) if refused else "gates passed"
+
+
+def gates_table(verdicts: dict) -> pl.DataFrame:
+    """Each gate, its verdict, why, and what it checks."""
+    return pl.DataFrame(
+        [
+            {
+                "gate": name,
+                "verdict": "passed" if g.passed else "refused",
+                "why": g.message,
+                "checks": GATES[name],
+            }
+            for name, g in verdicts.items()
+        ]
+    )
+
+
+def thresholds(gate_config: GateConfig) -> dict[str, float | int]:
+    """The gates' thresholds in force (the policy file with the run's overrides)."""
+    return {k: v for k, v in asdict(gate_config).items() if k != "slices"}
+
+
+def evaluation_page(
+    version: int, comparison: pl.DataFrame, verdicts: dict, passed: bool, limits: dict[str, float | int]
+) -> str:
+    """One HTML page: the comparison, the gates' verdicts, the thresholds in force and the plots."""
     rows = "".join(
         "<tr>"
         + "".join(f"<td>{html.escape(str(round(v, 4) if isinstance(v, float) else v))}</td>" for v in r)
@@ -120,19 +145,22 @@ def evaluation_page(version: int, comparison: pl.DataFrame, verdicts: dict, pass
         f"<li><b>{name}</b>: {'passed' if g.passed else 'REFUSED'}: {html.escape(g.message)}</li>"
         for name, g in verdicts.items()
     )
+    limit_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in limits.items())
     plots = "".join(
         f'<figure><img src="{name}" alt="{alt}"><figcaption>{alt}</figcaption></figure>'
         for name, alt in PLOTS.items()
     )
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>model_evaluation v{version}</title>"
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>Evaluation of model version {version}: gates {'passed' if passed else 'refused'}</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:2px 8px}"
         "figure{display:inline-block;vertical-align:top;margin:0 1em 1em 0}</style></head><body>"
         f"<h1>Evaluation of model version {version}: gates {'passed' if passed else 'refused'}</h1>"
         "<h2>Test split</h2><table><tr>"
         + "".join(f"<th>{c}</th>" for c in comparison.columns)
         + f"</tr>{rows}</table>"
-        f"<h2>Gates</h2><ul>{gates}</ul><h2>Plots</h2>{plots}</body></html>"
+        f"<h2>Gates</h2><ul>{gates}</ul>"
+        f"<h2>Thresholds</h2><table id='thresholds'>{limit_rows}</table><h2>Plots</h2>{plots}</body></html>"
     )
 
 
@@ -286,6 +314,7 @@ def evaluate(
         "slices": slices.to_dicts(),
         "calibration": calibration.to_dicts(),
         "mean_abs_contribution": summary,
+        "thresholds": thresholds(gate_config),
     }
     comparison = pl.DataFrame(
         [
@@ -299,14 +328,18 @@ def evaluate(
         for name, png in zip(PLOTS, (roc, importance, calibration_plot, contributions_plot), strict=True)
     }
     page = reports.write(
-        f"{folder}/index.html", evaluation_page(challenger.version, comparison, verdicts, passed).encode()
+        f"{folder}/index.html",
+        evaluation_page(challenger.version, comparison, verdicts, passed, thresholds(gate_config)).encode(),
     )
     metadata = {
+        "verdict": verdict_line(verdicts),
         "test_auc": round(ours["auc"], 4),
         "test_log_loss": round(ours["log_loss"], 4),
         "test_brier": round(ours["brier"], 4),
         "champion_test_auc": round(theirs["auc"], 4) if theirs else None,
         "gates_passed": passed,
+        "gates": dg.MetadataValue.md(markdown_table(gates_table(verdicts))),
+        "thresholds": dg.MetadataValue.json(thresholds(gate_config)),
         "policy_hash": policy.hash,
         "comparison": dg.MetadataValue.md(markdown_table(comparison)),
         "calibration": dg.MetadataValue.md(markdown_table(calibration, 10)),

@@ -15,6 +15,26 @@ import polars as pl
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.registry import ModelRegistry
 
+SIGNATURE_TAG = "training_signature"
+"""Version tag: the hash of what a training depends on (dataset hash and parameters)."""
+
+
+def training_signature(dataset_hash: str, params: dict, config: Any) -> str:
+    """The hash of everything that decides the trained model besides the code: the dataset's
+    content hash, LightGBM's parameters (seed included) and the training config's other fields."""
+    import hashlib
+    import json
+
+    parts = {
+        "dataset_hash": dataset_hash,
+        "params": params,
+        "max_rounds": config.max_rounds,
+        "early_stopping_rounds": config.early_stopping_rounds,
+        "extra_features": sorted(config.extra_features),
+        "train_from": config.train_from,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
 
 def register_model(
     registry: ModelRegistry,
@@ -50,6 +70,17 @@ def register_model(
         "seed": str(config.seed),
         "dagster_run_id": run_label,
         "params_from": "hyperparameter_search" if config.use_search else "config",
+        SIGNATURE_TAG: training_signature(dataset_hash, params, config),
+    }
+    # MLflow shows this tag as the run's description.
+    description = {
+        "mlflow.note.content": (
+            f"LightGBM training of `{registry.model_name}` (run {run_label}) on `training_dataset` "
+            f"(content hash {dataset_hash[:12]}"
+            + (f", {window['start']} to {window['end']}" if window else "")
+            + "). Registered as a new version; the evaluation against the champion logs its test metrics, "
+            "plots (`evaluation/`) and model card (`model_card/`) to this run."
+        )
     }
     reproduction = {
         "dataset_window": window,
@@ -60,7 +91,7 @@ def register_model(
         "train_from": config.train_from,
     }
     sample = pd.DataFrame(fitted.spec.encode(validation.head(200)), columns=fitted.spec.features)
-    with registry.run(run_name=f"train-{dataset_hash[:8]}", tags=tags) as run:
+    with registry.run(run_name=f"train-{dataset_hash[:8]}", tags={**tags, **description}) as run:
         # The dataset input (MLflow's Datasets column): its schema, a digest and where it is stored.
         with warnings.catch_warnings():  # MLflow registers two identical sources for local paths and warns
             warnings.filterwarnings(

@@ -7,6 +7,7 @@ import polars as pl
 
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.registry import ModelRegistry
+from fti_assets.training.registration import SIGNATURE_TAG
 
 
 class TrainingConfig(dg.Config):
@@ -33,7 +34,10 @@ class TrainingConfig(dg.Config):
 
 
 @dg.asset(
-    group_name="training", io_manager_key="record_io_manager", backfill_policy=dg.BackfillPolicy.single_run()
+    group_name="training",
+    io_manager_key="record_io_manager",
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    output_required=False,
 )
 def trained_model(
     context: dg.AssetExecutionContext,
@@ -41,13 +45,15 @@ def trained_model(
     training_dataset: pl.LazyFrame,
     registry: ModelRegistry,
     store: OfflineStore,
-) -> dg.Output:
+):
     """A LightGBM binary classifier trained on the train split with early stopping on
     validation, tracked in MLflow (the training dataset as the run's dataset input, a
     CycloneDX SBOM of the environment under `sbom/`) and registered as a new version of the
-    registered model, with a description of its training window and features."""
+    registered model, with a description of its training window and features. Skipped, with
+    the reason as an observation of this asset, when a registered version was trained on the
+    same dataset with the same parameters: it would be the same model under a new number."""
     from fti_assets.resources.pieced import pieces_hash
-    from fti_assets.training.registration import register_model
+    from fti_assets.training.registration import register_model, training_signature
     from fti_assets.training.reproducibility import library_versions
     from fti_assets.training.trainer import lightgbm_params, train_booster
 
@@ -80,6 +86,15 @@ def trained_model(
         chosen = searched_params(store, dataset_hash)
         context.log.info(f"parameters of the search's best trial: {chosen}")
     params = lightgbm_params(chosen, config.seed)
+    signature = training_signature(dataset_hash, params, config)
+    if (same := registry.version_with_tag(SIGNATURE_TAG, signature)) is not None:
+        reason = (
+            f"skipped: v{same} was trained on the same dataset ({dataset_hash[:12]}) with the same parameters; "
+            "nothing registered (change the window or the parameters to train a new model)"
+        )
+        context.log.info(reason)
+        context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata={"skipped": reason}))
+        return
     context.log.info(f"training on {train.height:,} rows, validating on {validation.height:,}")
     fitted = train_booster(
         train,
@@ -108,7 +123,7 @@ def trained_model(
         versions,
     )
     version, run_id = record["version"], record["run_id"]
-    return dg.Output(
+    yield dg.Output(
         record,
         metadata={
             "model_version": version,

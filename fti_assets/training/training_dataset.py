@@ -109,16 +109,29 @@ def dataset_assembly(context: dg.OpExecutionContext, pieces: list[dict], store: 
     )
     return dg.Output(
         staged,
-        metadata={
-            **metadata,
-            "content_hash": digest,
-            "pieces": len(bounds),
-            "unlabelled_flights_left_out": sum(p["unlabelled"] for p in pieces),
-            # Labels are as known at the cutoff: a corrected arrival relabels its own flight.
-            "relabelled_rows": sum(p.get("relabelled", 0) for p in pieces),
-            "known_by": window["known_by"],
-        },
+        metadata=key_first(
+            metadata,
+            {
+                "content_hash": digest,
+                "pieces": len(bounds),
+                "unlabelled_flights_left_out": sum(p["unlabelled"] for p in pieces),
+                # Labels are as known at the cutoff: a corrected arrival relabels its own flight.
+                "relabelled_rows": sum(p.get("relabelled", 0) for p in pieces),
+                "known_by": window["known_by"],
+            },
+        ),
     )
+
+
+def key_first(summary: dict, identity: dict) -> dict:
+    """The metadata in the order a person reads it: window, splits, the content hash and the
+    counts, congestion coverage, then the preview, the column table and the JSON blobs."""
+    head = ("window", "split_rule", "splits")
+    return {
+        **{k: summary[k] for k in head if k in summary},
+        **identity,
+        **{k: v for k, v in summary.items() if k not in head},
+    }
 
 
 @dg.config_mapping

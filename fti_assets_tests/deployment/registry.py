@@ -36,20 +36,19 @@ def champion_at(home: Path) -> int | None:
     return int(found.version) if found else None
 
 
-def check_results(result) -> dict[str, bool]:
-    """Each asset check of a run: passed or not."""
+def gate_verdicts(result) -> dict[str, bool]:
+    """Each promotion gate of a run's ``model_evaluation``: passed or not."""
     return {
-        e.event_specific_data.check_name: e.event_specific_data.passed
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        name: gate["passed"] for name, gate in result.output_for_node("model_evaluation")["gates"].items()
     }
 
 
-def gate_check_specs() -> list[dg.AssetCheckSpec]:
-    """The checks ``model_evaluation`` declares: one per promotion gate."""
-    from fti_assets.definitions import defs
-
-    return list(defs.resolve_assets_def("model_evaluation").check_specs)
+def evaluation_metadata(result) -> dict:
+    """The plain values of the run's ``model_evaluation`` materialization."""
+    [event] = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("model_evaluation")
+    ]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
 def bento_folder(home: Path, version: int) -> Path:

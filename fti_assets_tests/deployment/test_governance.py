@@ -179,10 +179,21 @@ def test_the_model_card_holds_the_real_figures_and_goes_with_the_bento_and_its_s
     assert result.success
     card = read_record(home, "model_card")["markdown"]
     ours = evaluated["metrics"]["challenger"]
-    assert (
-        f"| challenger | {evaluated['version']} | {ours['rows']} | {ours['auc']:.4f} | "
-        f"{ours['log_loss']:.4f} | {ours['brier']:.4f} |" in card
+    # Outcome first: the role in the registry, the verdict and the test figures before the features.
+    champion = int(_registry(settings).version_by_alias("champion").version)
+    role = "champion" if champion == evaluated["version"] else "refused"
+    lines = card.splitlines()
+    assert lines[0].startswith("# Model card: flight_delay version") and lines[2].startswith(
+        f"**Role: {role}.**"
     )
+    assert lines[4].startswith(
+        "**Verdict of the gates:** " + ("every gate passed" if evaluated["passed"] else "refused: ")
+    )
+    auc_row = f"| ROC AUC | {ours['auc']:.4f} |"
+    assert auc_row in card and card.index(auc_row) < card.index("## Features and when they are known")
+    assert card.index("### By slice") < card.index("## Intended use")
+    assert f"| Brier | {ours['brier']:.4f} |" in card
+    assert "| 2 days |" in card and "0:00:00" not in card
     assert evaluated["dataset_hash"] in card and evaluated["policy_hash"] in card
     jfk = next(r for r in evaluated["slices"] if r["slice"] == "JFK")
     assert f"| origin | JFK | {jfk['rows']} | {jfk['auc']:.4f} |" in card
@@ -197,6 +208,9 @@ def test_the_model_card_holds_the_real_figures_and_goes_with_the_bento_and_its_s
     mv = registry.client().get_model_version("flight_delay", str(evaluated["version"]))
     logged = mlflow.artifacts.load_text(f"runs:/{mv.run_id}/model_card/model_card.md")
     assert logged == card
+    # The version's tag links to the card (the reports server's page), not to a bare artifact path.
+    assert mv.tags["model_card"] == read_record(home, "model_card")["html_url"]
+    assert mv.tags["model_card"].startswith(settings.reports_url) and mv.tags["model_card_artifact"]
     assert "<table>" in mlflow.artifacts.load_text(f"runs:/{mv.run_id}/model_card/model_card.html")
     registered_sbom = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{mv.tags['sbom']}")
     lightgbm = [c for c in registered_sbom["components"] if c["name"] == "lightgbm"]

@@ -25,8 +25,8 @@ from fti_assets_tests.deployment.registry import (
     bento_folder,
     bundled_models,
     champion_at,
-    check_results,
-    gate_check_specs,
+    evaluation_metadata,
+    gate_verdicts,
     registry_at,
     training_run,
     verdict_of,
@@ -106,18 +106,27 @@ def test_a_refusal_leaves_a_green_run_with_the_verdict(home: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
     result = materialize(home, TRAIN, None, None, run_config=training_run(NO_SPLITS), instance=instance)
     assert result.success  # refused is an outcome, not a crash
-    checks = check_results(result)
+    checks = gate_verdicts(result)
     assert checks["beats_champion"] is False and checks["leak_alarm"] is True
+    # A refusal is a verdict, not a failed check: no check is evaluated, the metadata says why.
+    assert not [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    shown = evaluation_metadata(result)
+    assert shown["verdict"].startswith("refused: ") and "beats_champion: " in shown["verdict"]
+    assert shown["gates_passed"] is False
+    assert "| beats_champion | refused |" in shown["gates"] and "| leak_alarm | passed |" in shown["gates"]
     assert champion_at(home) == 1
     verdict = verdict_of(result, instance)
     assert (
-        verdict.startswith("kept v1, refused v2 because the gates refused it:")
+        verdict.startswith("kept v1; refused v2: the gates refused it:")
         and "beats_champion: challenger AUC" in verdict
     )
     meta = instance.get_latest_materialization_event(
         dg.AssetKey("champion_model")
     ).asset_materialization.metadata
     assert meta["verdict"].value == verdict and meta["outcome"].value == "refused"
+    # The champion did not move: no "previous" version beside it, the refused one named as such.
+    assert (meta["champion_version"].value, meta["candidate_version"].value) == (1, 2)
+    assert "previous_version" not in meta
     tags = registry_at(home).client().get_model_version("flight_delay", "2").tags
     assert tags["gates"] == "refused" and "champion" in tags["gate_report"] and tags["candidate"] == "no"
     event = registry_at(home).history()[-1]
@@ -126,10 +135,12 @@ def test_a_refusal_leaves_a_green_run_with_the_verdict(home: Path) -> None:
         event["report"]["gates"]["beats_champion"]["passed"] is False
         and event["actor"] == f"dagster run {result.run_id}"
     )
-    specs = {s.name: s.description for s in gate_check_specs()}
-    assert set(specs) == {"leak_alarm", "sanity", "beats_champion", "no_slice_regression"} and all(
-        specs.values()
-    )
+    from fti_assets.definitions import defs
+    from fti_assets.training.model_evaluation import GATES
+
+    assert not list(defs.resolve_assets_def("model_evaluation").check_specs)
+    assert set(GATES) == {"leak_alarm", "sanity", "beats_champion", "no_slice_regression"}
+    assert all(description in shown["gates"] for description in GATES.values())
 
 
 def test_a_refused_version_may_still_run_in_shadow(home: Path) -> None:
@@ -293,7 +304,7 @@ def test_rematerializing_after_a_rollback_does_not_re_promote(home: Path) -> Non
     instance = dg.DagsterInstance.ephemeral()
     result = materialize(home, ["champion_model", "flight_delay_bento"], None, None, instance=instance)
     assert result.success and champion_at(home) == 1
-    assert "refused v3 because it was rolled back" in verdict_of(result, instance)
+    assert "refused v3: it was rolled back" in verdict_of(result, instance)
     assert registry_at(home).history()[-1]["action"] == "refuse"
 
 
@@ -323,7 +334,7 @@ def test_a_leaky_feature_trips_the_leak_alarm(home: Path, tmp_path: Path) -> Non
         leaky_home, TRAIN, None, None, run_config=training_run({"extra_features": ["flight_arr_delay"]})
     )
     assert result.success
-    assert check_results(result)["leak_alarm"] is False
+    assert gate_verdicts(result)["leak_alarm"] is False
     record = json.loads((leaky_home / "records" / "model_evaluation.json").read_text())
     assert "look for leakage" in record["gates"]["leak_alarm"]["message"]
     assert champion_at(leaky_home) == champion_before

@@ -109,6 +109,11 @@ def test_drift_reports_are_stored_and_linked(home: Path) -> None:
     assert {"temp", "carrier", "route_delay_share_7d"} <= set(scores) and "month" not in scores
     predictions = store.read("prediction_drift_report")
     assert predictions.height == 14 and set(json.loads(predictions["scores"][0])) == {"delay_probability"}
+    # The prediction report says what it compares, in words that fit its one column.
+    served = Path(predictions.sort("day").row(-1, named=True)["html"]).read_text()
+    assert f"to {DAYS[1]} (the champion's predicted probabilities)" in served
+    assert "inference features" not in served and "1 columns" not in served
+    assert f"to {DAYS[1]} (the features of the flights scored)" in text
 
 
 def test_a_misspelt_html_choice_is_refused_before_the_report_runs(home: Path) -> None:
@@ -223,7 +228,7 @@ def test_a_worse_canary_is_found_out_and_retired(home: Path) -> None:
     )
     assert gated.success and int(registry.version_by_alias("champion").version) == 1
     assert (
-        "refused v2 because in shadow/canary the challenger's AUC"
+        "refused v2: in shadow/canary the challenger's AUC"
         in gated.output_for_node("champion_model")["verdict"]
     )
 
@@ -246,3 +251,12 @@ def _resources(home: Path) -> dict:
     from fti_assets.resources.environment import build_resources
 
     return build_resources(settings_for(home))
+
+
+def test_a_report_heading_counts_one_column_in_the_singular() -> None:
+    from fti_assets.monitoring.drift import ReportHeading, heading_html
+
+    heading = ReportHeading("Prediction drift", "2013-01-14", "w", "r", 0.5)
+    one = {"drifted_share": 1.0, "drifted_count": 1, "scores": {"delay_probability": [0.3, True]}}
+    assert "(1 column counted towards it)" in heading_html(heading, one)
+    assert "(0 columns counted towards it)" in heading_html(heading, {**one, "drifted_count": 0})

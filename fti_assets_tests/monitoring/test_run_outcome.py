@@ -60,7 +60,7 @@ def test_a_training_run_ends_with_its_model_auc_and_verdict(home: Path, instance
     line = _outcome(instance, result)
     assert (
         line.startswith("Succeeded: model v1 (validation AUC ")
-        and f"test AUC {auc}; gates passed; champion v1 (promoted)" in line
+        and f"test AUC {auc}; gates passed; promoted v1: passed the gates: test AUC " in line
     )
 
 
@@ -84,9 +84,39 @@ def test_a_refused_model_is_a_green_run_whose_line_names_the_verdict(
     )
     assert result.success  # a refusal is an outcome, not a crash
     line = _outcome(instance, result)
-    assert line.startswith("Succeeded: ") and "gates refused" in line and "champion v1 (refused)" in line
-    assert "model_evaluation.beats_champion" in line and "model_evaluation.sanity" in line
+    # The decision in words: the champion kept, the new version refused and why; no failed check.
+    assert (
+        line.startswith("Succeeded: ")
+        and "gates refused; kept v1; refused v2: the gates refused it: " in line
+    )
+    assert "beats_champion: " in line and "sanity: " in line and "warnings" not in line
     assert "\n" not in line and "Traceback" not in line
+
+
+def test_training_on_unchanged_data_is_skipped_and_registers_nothing(
+    home: Path, instance: dg.DagsterInstance
+) -> None:
+    from fti_assets_tests.deployment.registry import registry_at
+
+    # v1's dataset and parameters again: the same model under a new number would be no news.
+    result = materialize(
+        home,
+        TRAIN,
+        None,
+        None,
+        instance=instance,
+        run_config={"ops": {"model_evaluation": {"config": LOW_FLOORS}}},
+    )
+    assert result.success
+    assert not result.asset_materializations_for_node("trained_model")
+    assert [int(v.version) for v in registry_at(home).versions()] == [2, 1]
+    line = _outcome(instance, result)
+    assert (
+        line.startswith("Succeeded: trained_model skipped: v1 was trained on the same dataset (")
+        and "with the same parameters; nothing registered" in line
+    )
+    [observation] = instance.fetch_observations(dg.AssetKey("trained_model"), limit=1).records
+    assert "skipped: v1" in observation.asset_observation.metadata["skipped"].value
 
 
 def test_a_step_failure_names_the_step_and_what_to_do(home: Path, instance: dg.DagsterInstance) -> None:

@@ -50,6 +50,12 @@ def test_same_inputs_same_hash_other_split_other_hash(feature_home: Path) -> Non
     again = materialize(feature_home, ["training_dataset"], None, None, run_config=TRAINING_CONFIG)
     assert first.success and again.success
     assert _hash(first) == _hash(again) and len(_hash(first)) == 64
+    # What a person looks for first comes first; the column table and the JSON blobs last.
+    [event] = first.get_asset_materialization_events()
+    keys = list(event.materialization.metadata)
+    assert keys[:5] == ["window", "split_rule", "splits", "content_hash", "pieces"]
+    assert keys.index("congestion_coverage") < keys.index("preview") < keys.index("dagster/column_schema")
+    assert keys.index("congestion_coverage") < min(keys.index("features"), keys.index("null_shares"))
     moved = {
         "ops": {
             "training_dataset": {
