@@ -74,6 +74,14 @@ class Settings:
     dataset_pieces: int = 2
     """``FTI_DATASET_PIECES``: how many monthly pieces of ``training_dataset`` the multiprocess
     executor builds at once; each holds one month in memory."""
+    executor: str = "multiprocess"
+    """``FTI_EXECUTOR``: where a run's steps execute. ``multiprocess`` (default): a process per step
+    beside the run. ``celery``: Celery workers (``fti worker``) on the broker ``celery_broker``;
+    production profile only, since workers on other hosts share the instance, MLflow and Redis."""
+    celery_broker: str = "pyamqp://guest:guest@127.0.0.1:5672//"
+    """``FTI_CELERY_BROKER``: the Celery broker's URL (RabbitMQ; the path is the virtual host)."""
+    celery_backend: str = "rpc://"
+    """``FTI_CELERY_BACKEND``: where workers send step results (``rpc://``: back over the broker)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,6 +109,9 @@ class Settings:
             policy_path=os.environ.get("FTI_POLICY", ""),
             optuna_storage_url=os.environ.get("FTI_OPTUNA_STORAGE", ""),
             dataset_pieces=_positive("FTI_DATASET_PIECES", "2"),
+            executor=_choice("FTI_EXECUTOR", "multiprocess", ("multiprocess", "celery")),
+            celery_broker=os.environ.get("FTI_CELERY_BROKER") or cls.celery_broker,
+            celery_backend=os.environ.get("FTI_CELERY_BACKEND") or cls.celery_backend,
             serving_watch_seconds=_positive_seconds("FTI_SERVING_WATCH_SECONDS", "1.0"),
             serving_max_batch_flights=_positive("FTI_SERVING_MAX_BATCH_FLIGHTS", "1000"),
             serving_inline_flights=_positive("FTI_SERVING_INLINE_FLIGHTS", "32", minimum=0),
@@ -123,6 +134,9 @@ class Settings:
             "FTI_SCHEDULE_LEAD_DAYS": str(self.schedule_lead_days),
             **({"FTI_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {}),
             "FTI_DATASET_PIECES": str(self.dataset_pieces),
+            "FTI_EXECUTOR": self.executor,
+            "FTI_CELERY_BROKER": self.celery_broker,
+            "FTI_CELERY_BACKEND": self.celery_backend,
             **({"FTI_POLICY": self.policy_path} if self.policy_path else {}),
         }
 
@@ -228,6 +242,13 @@ def _positive(name: str, default: str, minimum: int = 1) -> int:
     if not value.isdigit() or int(value) < minimum:
         raise ValueError(f"{name} must be a positive integer{' or 0' if minimum == 0 else ''}, not {value!r}")
     return int(value)
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip() or default
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def _flag(name: str, default: str = "0") -> bool:
