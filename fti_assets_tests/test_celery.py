@@ -45,6 +45,7 @@ PIECES_CONFIG = {
 }
 TABLES = [*RAW, *FEATURES, "training_dataset"]
 EXECUTING = "[CeleryExecutor] Executing steps"
+PLANNED = "ASSET_MATERIALIZATION_PLANNED"
 
 
 @dataclass
@@ -291,3 +292,84 @@ def test_a_worker_killed_mid_step_hands_the_step_to_the_other(
         feature_tables = [t for t in TABLES if t != "training_dataset"]
         hashes = table_hashes(Path(c.env["FTI_HOME"]), feature_tables)
         assert hashes == {t: clean[t] for t in feature_tables}
+
+
+def _wait(condition, what: str, processes: list[subprocess.Popen], timeout: float = 600) -> None:
+    """Poll ``condition`` until it holds; fail if a process ended first or the deadline passed."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert all(p.poll() is None for p in processes), f"a run ended before {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_the_model_lifecycle_pool_holds_across_two_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs of flight_delay_bento (pool `model_lifecycle`, one slot) with two idle workers:
+    the second run's step is not even sent to a worker until the first one's has finished."""
+    from fti_assets.resources.locks import LIFECYCLE_POOL, ChangeLock
+
+    step = "flight_delay_bento"
+    args = ["asset", "materialize", "-m", "fti_assets.definitions", "--select", step]
+    with cluster(tmp_path, monkeypatch) as c:
+        instance = c.instance()
+        lock = ChangeLock(folder=str(tmp_path / "locks"), database_url=c.env["FTI_MLFLOW_TRACKING_URI"])
+        # The champion lock, held here, keeps the first run's step running (it waits for the lock
+        # inside the step, holding the pool's slot) for as long as the test needs.
+        with lock.hold("champion", "test"):
+            first = c.launch(args, "first.log")
+            _wait(lambda: len(instance.get_runs()) == 1, "the first run", [first])
+            first_id = instance.get_runs()[0].run_id
+            _wait(
+                lambda: "STEP_START" in [k for _, k, _, _ in step_events(instance, first_id)],
+                "its step",
+                [first],
+            )
+            second = c.launch(args, "second.log")
+            _wait(lambda: len(instance.get_runs()) == 2, "the second run", [first, second])
+            second_id = next(r.run_id for r in instance.get_runs() if r.run_id != first_id)
+
+            # The second run asked for the pool's slot and was told to wait.
+            def pending() -> bool:
+                return (
+                    second_id
+                    in instance.event_log_storage.get_concurrency_info(LIFECYCLE_POOL).pending_run_ids
+                )
+
+            _wait(pending, "the second run to wait for the pool", [first, second])
+            # Nothing of it was sent to a worker (its planned materialization aside).
+            assert [kind for s, kind, _, _ in step_events(instance, second_id) if s == step] == [PLANNED]
+        assert first.wait(timeout=600) == 0, (tmp_path / "first.log").read_text()[-5000:]
+        assert second.wait(timeout=600) == 0, (tmp_path / "second.log").read_text()[-5000:]
+        finished = next(
+            t for s, k, _, t in step_events(instance, first_id) if s == step and k == "STEP_SUCCESS"
+        )
+        sent = [t for s, k, _, t in step_events(instance, second_id) if s == step and k != PLANNED]
+        assert sent and min(sent) >= finished
+        workers = {w for run in (first_id, second_id) for _, _, w, _ in step_events(instance, run) if w}
+        assert workers <= {w.hostname for w in c.workers} and workers
+        instance.dispose()
+
+
+def test_a_broker_outage_or_a_worker_of_another_deployment_fails_the_run_readably(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["asset", "materialize", "-m", "fti_assets.definitions", "--select", "airlines"]
+    with cluster(tmp_path, monkeypatch, workers=0) as c:
+        # No broker at the address: the run fails at once, saying so, instead of waiting.
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed = sock.getsockname()[1]
+        down = Cluster(c.folder, {**c.env, "FTI_CELERY_BROKER": f"pyamqp://guest:guest@127.0.0.1:{closed}//"})
+        result = down.run(args, "down.log")
+        assert result.returncode != 0
+        assert "Encountered error during celery task submission" in result.stdout
+        assert "Connection refused" in result.stdout
+        # A worker started with another FTI_HOME refuses the step instead of writing elsewhere.
+        c.start_worker("fti-odd", FTI_HOME=str(tmp_path / "elsewhere"))
+        result = c.run(args, "odd.log")
+        assert result.returncode != 0
+        assert "has other settings than the run that sent the step: FTI_HOME." in result.stdout
+        assert not (tmp_path / "elsewhere" / "store").exists()
+        assert not (Path(c.env["FTI_HOME"]) / "store" / "airlines").exists()
