@@ -108,7 +108,8 @@ def pieces() -> dict:
         r = {"pieced": run_json("-m", "bench.pit_engines", "pieced", scale, 3)}
         if scale > DUCKDB_MAX_SCALE:
             r["duckdb_skipped"] = (
-                f"the whole-year DuckDB query needs about 23 GB at 30x (killed by the kernel's OOM killer at 23.7 GB once); at {scale}x it does not fit in this machine's 24 GB"
+                "the whole-year DuckDB query needs about 23 GB at 30x (killed by the kernel's OOM killer "
+                f"at 23.7 GB once); at {scale}x it does not fit in this machine's 24 GB"
             )
             say(f"DuckDB ASOF not run at {scale}x, nor compared: {r['duckdb_skipped']}")
         else:

@@ -62,7 +62,8 @@ def pit(r: dict) -> Rendered:
             runs.append(("Feast", s["feast_full"], _equal(s, "equal_feast_full")))
         for name, m, equal in runs:
             text.append(
-                f"| {scale}x | {m['rows']:,} | {name} | {spread(m['seconds'])} | {rate(m['rows'], m['seconds']):,.0f} | {m['peak_rss_mb']:,.0f} | {equal} |"
+                f"| {scale}x | {m['rows']:,} | {name} | {spread(m['seconds'])} | "
+                f"{rate(m['rows'], m['seconds']):,.0f} | {m['peak_rss_mb']:,.0f} | {equal} |"
             )
         ours_rate = rate(s["ours"]["rows"], s["ours"]["seconds"])
         if scale == "10":
@@ -119,7 +120,8 @@ def batch(r: dict) -> Rendered:
     for scale, s in r.items():
         for step in ("bare_booster", "scoring_step", "batch_path"):
             text.append(
-                f"| {scale}x | {s['rows']:,} | {s['trees']} | {step.replace('_', ' ')} | {spread(s[step])} | {rate(s['rows'], s[step]):,.0f} |"
+                f"| {scale}x | {s['rows']:,} | {s['trees']} | {step.replace('_', ' ')} | {spread(s[step])} "
+                f"| {rate(s['rows'], s[step]):,.0f} |"
             )
         ratio, goal = (
             med(s["bare_booster"]) / med(s["scoring_step"]),
@@ -161,10 +163,12 @@ def serving(r: dict) -> Rendered:
         "",
         "POST /predict with one real flight per request, through `bentoml serve` (one worker per core) and through a",
         "minimal FastAPI app on uvicorn (same workers, same predictor path, same online store), driven by",
-        "`bench/loadgen.py` on loopback: a closed loop at 1 and 8 connections, then an open-loop sweep (latency counted",
+        "`bench/loadgen.py` on loopback: a closed loop at 1 and 8 connections, then an open-loop sweep "
+        "(latency counted",
         "from each request's scheduled start). The load generator shares the two cores with the server.",
         f"Both servers gave the same answers: {r.get('same_answers')}. Command: `python -m bench.serving HOME`.",
-        f"Each load point ran {r.get('repeats', 1)} time(s) for {r['seconds']:g} s; figures are min / median / max of the runs.",
+        f"Each load point ran {r.get('repeats', 1)} time(s) for {r['seconds']:g} s; figures are min / "
+        "median / max of the runs.",
         "",
         "| server | load | requests/s | p50 ms | p99 ms | max ms | errors |",
         "|---|---|---|---|---|---|---|",
@@ -174,12 +178,14 @@ def serving(r: dict) -> Rendered:
         s = r[name]
         for load, p in s["closed"].items():
             text.append(
-                f"| {name} | closed, {load[1:]} connection(s) | {_runs(p, 'throughput', ',.0f')} | {_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |"
+                f"| {name} | closed, {load[1:]} connection(s) | {_runs(p, 'throughput', ',.0f')} | "
+                f"{_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |"
             )
         for p in s["open"]:
             if "p50_ms" in p:
                 text.append(
-                    f"| {name} | open, {p['rate']}/s | {_runs(p, 'throughput', ',.0f')} | {_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |"
+                    f"| {name} | open, {p['rate']}/s | {_runs(p, 'throughput', ',.0f')} | "
+                    f"{_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |"
                 )
             else:
                 text.append(f"| {name} | open, {p['rate']}/s | failed: {p.get('failed', '')} | | | | |")
@@ -275,12 +281,16 @@ def orchestration(r: dict) -> Rendered:
     text = [
         "## Orchestration",
         "",
-        f"Import of the code location (`import fti_assets.definitions`, fresh interpreter, {len(imp['definitions'])} runs):",
+        "Import of the code location (`import fti_assets.definitions`, fresh interpreter, "
+        f"{len(imp['definitions'])} runs):",
         f"{spread(imp['definitions'])} s; `import dagster` alone: {spread(imp['dagster'])} s.",
         "",
-        f"Full-year `fti demo` (features, training, inference on 2013, monitoring of the last 14 days) took {demo['wall']:.0f} s",
-        f"wall, {demo['steps_total']:.0f} s of it inside steps. `python -m bench.plain HOME` calls the same functions the",
-        f"assets call, without Dagster, and writes the same store: {plain['wall']:.0f} s wall, {plain['total']:.0f} s after its imports. Per step (seconds):",
+        "Full-year `fti demo` (features, training, inference on 2013, monitoring of the last 14 days) took "
+        f"{demo['wall']:.0f} s",
+        f"wall, {demo['steps_total']:.0f} s of it inside steps. `python -m bench.plain HOME` calls the same "
+        "functions the",
+        f"assets call, without Dagster, and writes the same store: {plain['wall']:.0f} s wall, "
+        f"{plain['total']:.0f} s after its imports. Per step (seconds):",
         "",
         "| step | in Dagster | plain script |",
         "|---|---|---|",
@@ -290,7 +300,8 @@ def orchestration(r: dict) -> Rendered:
     text += [
         "",
         "One day through the daily pipeline (features, online refresh, batch predictions, monitoring), each run in its",
-        f"own process after a warm-up run there, the two days alternating ({len(young)} times): day 30 of a 30-day demo",
+        f"own process after a warm-up run there, the two days alternating ({len(young)} times): day 30 of a "
+        "30-day demo",
         f"{spread(young)} s; day 365 of the full year {spread(old)} s.",
         "Command: `python -m bench.orchestration import|demo|day ...`.",
         "",
@@ -313,8 +324,10 @@ def drift(r: dict) -> Rendered:
     text = [
         "## Drift report",
         "",
-        f"Feature drift of the trailing week ending {r['day']} ({r['current_rows']:,} rows, {r['columns']} columns) against the",
-        f"training reference ({r['reference_rows']:,} rows) with Evidently's tests: {spread(r['report'])} s. Days with an HTML",
+        f"Feature drift of the trailing week ending {r['day']} ({r['current_rows']:,} rows, {r['columns']} "
+        "columns) against the",
+        f"training reference ({r['reference_rows']:,} rows) with Evidently's tests: {spread(r['report'])} "
+        "s. Days with an HTML",
         f"file add Evidently's report with its plots, {spread(r['snapshot'])} s, and the file, {spread(r['html'])} s.",
         f"The same distances with SciPy alone: {spread(r['scipy'])} s (largest score difference {r['max_score_gap']}).",
         "Command: `python -m bench.drift HOME DAY REPEATS`.",
@@ -361,16 +374,21 @@ def production(r: dict) -> Rendered:
         "",
         "| run | wall s | inside steps s | vs plain script |",
         "|---|---|---|---|",
-        f"| PostgreSQL + Redis | {spread(pg.get('walls', [pg['wall']]), '.0f')} | {pg['steps_total']:.0f} | {pg['wall'] / plain['wall'] - 1:+.0%} |",
+        f"| PostgreSQL + Redis | {spread(pg.get('walls', [pg['wall']]), '.0f')} | {pg['steps_total']:.0f} | "
+        f"{pg['wall'] / plain['wall'] - 1:+.0%} |",
         f"| SQLite | {lite['wall']:.0f} | {lite['steps_total']:.0f} | {lite['wall'] / plain['wall'] - 1:+.0%} |",
-        f"| plain script | {spread(plain.get('walls', [plain['wall']]), '.0f')} | {plain['total']:.0f} (after imports) | |",
+        f"| plain script | {spread(plain.get('walls', [plain['wall']]), '.0f')} | {plain['total']:.0f} "
+        "(after imports) | |",
         "",
         "Wall times are min / median / max where a run was repeated (alternating with its peer); the ratios use",
         "the medians, and the inside-steps figure is the median run's.",
         "",
-        f"`bentoml serve` of the SQLite demo's champion, one real flight per request, open loop at {s['rate']} req/s for",
-        f"{s['seconds']:.0f} s (load average {s['loadavg_1m']:.1f} at the start); the Redis server holds the same refresh",
-        f"(answers identical: {'yes' if not s['differing_fields'] else '**no**, differing in ' + ', '.join(s['differing_fields'])}).",
+        "`bentoml serve` of the SQLite demo's champion, one real flight per request, open loop at "
+        f"{s['rate']} req/s for",
+        f"{s['seconds']:.0f} s (load average {s['loadavg_1m']:.1f} at the start); the Redis server holds "
+        "the same refresh",
+        "(answers identical: "
+        f"{'yes' if not s['differing_fields'] else '**no**, differing in ' + ', '.join(s['differing_fields'])}).",
         "",
         "| online store | p50 ms | p99 ms | max ms | errors |",
         "|---|---|---|---|---|",
@@ -421,7 +439,8 @@ def pieces(r: dict) -> Rendered:
                 text.append(f"| {scale}x | | {name} | not run: {s['duckdb_skipped']} | | | |")
                 continue
             text.append(
-                f"| {scale}x | {m['rows']:,} | {name} | {spread(m['seconds'])} | {rate(m['rows'], m['seconds']):,.0f} | {m['peak_rss_mb']:,.0f} | {equal} |"
+                f"| {scale}x | {m['rows']:,} | {name} | {spread(m['seconds'])} | "
+                f"{rate(m['rows'], m['seconds']):,.0f} | {m['peak_rss_mb']:,.0f} | {equal} |"
             )
         if scale == "30":
             rss = s["pieced"]["peak_rss_mb"]

@@ -55,7 +55,8 @@ WEATHER_SPARSE = {"wind_gust": "reported only in gusty hours, about 70% null by 
     check_specs=feature_checks(
         "flight_schedule",
         known_at=(
-            "`published_at` is local midnight at the origin `schedule_lead_days` before the flight's date, and the scheduled "
+            "`published_at` is local midnight at the origin `schedule_lead_days` before the flight's date, "
+            "and the scheduled "
             "departure is its local clock time in the origin's zone."
         ),
     ),
@@ -90,7 +91,8 @@ def flight_schedule(
     check_specs=feature_checks(
         "flight_outcomes",
         known_at=(
-            "an outcome is known at the actual arrival: the scheduled arrival clock in the destination's zone (next day when "
+            "an outcome is known at the actual arrival: the scheduled arrival clock in the destination's "
+            "zone (next day when "
             "before the departure) plus the arrival delay; never for cancelled or diverted flights."
         ),
     ),
@@ -243,7 +245,8 @@ def plane_attributes(context: dg.AssetExecutionContext, config: PlaneAttributesC
     check_specs=feature_checks(
         "origin_congestion",
         known_at=(
-            "a recount of the published schedule per origin and UTC hour gives the same departures, known at the latest "
+            "a recount of the published schedule per origin and UTC hour gives the same departures, known "
+            "at the latest "
             "publication among them."
         ),
     ),

@@ -86,8 +86,8 @@ def publish(
 
     A feature table that breaks its contract is a bug in a transform, not bad input, so any
     rejected row fails the step and nothing is stored; so does any row of
-    ``known_at_mismatches(frame)``, the stamps a second engine recomputes differently. ``sparse`` columns are mostly null by
-    nature and exempt from the null-share check.
+    ``known_at_mismatches(frame)``, the stamps a second engine recomputes differently. ``sparse``
+    columns are mostly null by nature and exempt from the null-share check.
     """
     from fti_assets.contracts.group_schemas import FEATURE_SCHEMAS
     from fti_assets.contracts.validation import ContractError, validate_rows
@@ -124,7 +124,10 @@ def publish(
         )
         if wrong.height:
             raise dg.Failure(
-                description=f"{table}: {wrong.height} known-at stamps disagree with the raw event times; nothing was stored.",
+                description=(
+                    f"{table}: {wrong.height} known-at stamps disagree with the raw event times; nothing "
+                    "was stored."
+                ),
                 metadata={"sample": dg.MetadataValue.md(markdown_table(wrong, 10))},
             )
     shares = null_shares(frame)

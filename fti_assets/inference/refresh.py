@@ -54,6 +54,7 @@ def check_refresh_order(current: str | None, as_of: datetime, force: bool) -> No
     served = datetime.fromisoformat(current)
     if as_of < served:
         raise StaleRefreshError(
-            f"the online store serves features as of {served.isoformat()}; a refresh as of {as_of.isoformat()} would roll "
+            f"the online store serves features as of {served.isoformat()}; a refresh as of "
+            f"{as_of.isoformat()} would roll "
             "them back in time (backfilling an old day does not need one). Set force: true to do it anyway."
         )

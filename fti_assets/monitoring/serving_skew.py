@@ -111,7 +111,8 @@ def serving_skew(
     )
     last = rows[-1]
     context.log.info(
-        f"{last['day']}: {last['compared_rows']} served flights compared, {last.get('rows_with_any_mismatch', 0)} with a "
+        f"{last['day']}: {last['compared_rows']} served flights compared, "
+        f"{last.get('rows_with_any_mismatch', 0)} with a "
         f"stale or different value; probability delta p99 {last.get('probability_delta_p99')}"
     )
     meta = {k: v for k, v in last.items() if k not in ("day", "mismatch_share") and v is not None}

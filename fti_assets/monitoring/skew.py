@@ -146,9 +146,11 @@ def describe_period(skew: dict) -> str:
         return "serving skew: no served flight to compare"
     top = ", ".join(f"{f} {s:.1%}" for f, s in list(skew["mismatch_share"].items())[:5])
     return (
-        f"serving skew over {skew['days']} days, {skew['compared_rows']:,} served flights: {skew['rows_with_any_mismatch_share']:.1%} "
+        f"serving skew over {skew['days']} days, {skew['compared_rows']:,} served flights: "
+        f"{skew['rows_with_any_mismatch_share']:.1%} "
         f"had a feature value differing from offline (most: {top or 'none'}); probability delta p50 "
-        f"{skew['probability_delta_p50_mean']:.4f}, p99 up to {skew['probability_delta_p99_max']:.4f}, max {skew['probability_delta_max']:.4f}; "
+        f"{skew['probability_delta_p50_mean']:.4f}, p99 up to {skew['probability_delta_p99_max']:.4f}, max "
+        f"{skew['probability_delta_max']:.4f}; "
         f"features {skew['staleness_hours_p50_mean']:.1f} h old at the median; origin congestion known for "
         f"{skew['served_congestion_share']:.1%} of served flights"
     )

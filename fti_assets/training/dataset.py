@@ -163,7 +163,8 @@ def dataset_summary(dataset: pl.LazyFrame, window: dict[str, str]) -> dict:
     rows = dataset.select(pl.len()).collect().item()
     if rows == 0:
         raise dg.Failure(
-            f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the features first"
+            f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the "
+            "features first"
         )
     splits = (
         dataset.group_by("split")

@@ -76,7 +76,8 @@ def reproduce(version: int, settings: Settings | None = None) -> Reproduction:
     recorded_code, current_code = mv.tags.get("code_version"), code_version()
     if recorded_code != current_code:
         out.differences.append(
-            f"code version: recorded {recorded_code}, running {current_code} (check out {recorded_code} to compare like for like)"
+            f"code version: recorded {recorded_code}, running {current_code} (check out {recorded_code} to "
+            "compare like for like)"
         )
     dataset = rebuild_dataset(store, record["dataset_window"])
     digest = content_hash(dataset, "flight_id")

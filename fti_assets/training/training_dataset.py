@@ -92,7 +92,8 @@ def dataset_assembly(context: dg.OpExecutionContext, pieces: list[dict], store: 
             raise dg.Failure(f"pieces overlap in prediction time: {bounds}")
         if not bounds:
             raise dg.Failure(
-                f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the features first"
+                f"no flights with known outcomes between {window['start']} and {window['end']}: materialize "
+                "the features first"
             )
         metadata = dataset_summary(scan_pieces(staged.folder), window)
         digest = pieces_hash(staged.folder, "flight_id")

@@ -149,7 +149,7 @@ def test_a_refresh_that_dies_before_the_switch_is_invisible_and_cleaned_up(
     assert 0 < client.ttl(f"{redis_prefix}:snap:{orphan}:meta") <= 600  # the next refresh retires it
 
 
-def test_duplicate_entities_fail_before_anything_is_written(feature_home: Path, redis_prefix: str) -> None:  # noqa: F811
+def test_duplicate_entities_fail_before_anything_is_written(feature_home: Path, redis_prefix: str) -> None:
     latest, zones = _refresh(feature_home, LATE)
     name = FEATURE_GROUPS[0].name
     broken = {**latest, name: pl.concat([latest[name], latest[name].head(1)])}

@@ -109,7 +109,8 @@ def test_a_large_body_is_refused_before_it_is_read(service: ServiceProcess) -> N
     """The declared length alone decides: the server answers without waiting for the body."""
     with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
         sock.sendall(
-            f"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {10 * LIMIT}\r\n\r\n".encode()
+            "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+            f"{10 * LIMIT}\r\n\r\n".encode()
         )
         head = sock.recv(4096).decode()
     assert head.startswith("HTTP/1.1 413")

@@ -61,7 +61,8 @@ def test_an_interactive_duckdb_session_does_not_fail_the_pipeline_and_views_catc
         [
             sys.executable,
             "-c",
-            f"import duckdb, time; c = duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r}); print('open', flush=True); time.sleep(60)",
+            f"import duckdb, time; c = duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r}); "
+            "print('open', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
         text=True,
