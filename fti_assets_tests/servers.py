@@ -1,8 +1,8 @@
 """Real PostgreSQL, Redis and RabbitMQ for the production profile's tests.
 
 Each test gets its own database (``fti_test_<random>``), Redis key prefix and RabbitMQ virtual
-host, and removes them afterwards. Where a server is unreachable the test is skipped with a one-line reason, except
-with ``CI=true``: CI must run these tests, so there it fails.
+host, and removes them afterwards. Where a server is unreachable the test is skipped with a
+one-line reason, except with ``CI=true``: CI must run these tests, so there it fails.
 """
 
 from __future__ import annotations
@@ -147,7 +147,8 @@ def new_vhost() -> Iterator[str]:
     if not made:
         _unavailable(
             "cannot create a RabbitMQ virtual host: rabbitmqctl failed (run as root or rabbitmq) and the "
-            f"management API at {RABBITMQ_MANAGEMENT} is not enabled (rabbitmq-plugins enable rabbitmq_management)"
+            f"management API at {RABBITMQ_MANAGEMENT} is not enabled "
+            "(rabbitmq-plugins enable rabbitmq_management)"
         )
     try:
         yield name

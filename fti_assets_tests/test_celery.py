@@ -144,8 +144,16 @@ def feature_run(span: tuple[str, str] = SPAN) -> list[str]:
 
 
 def dataset_run() -> list[str]:
-    return ["asset", "materialize", "-m", "fti_assets.definitions", "--select", "training_dataset",
-            "--config-json", json.dumps(PIECES_CONFIG)]  # fmt: skip
+    return [
+        "asset",
+        "materialize",
+        "-m",
+        "fti_assets.definitions",
+        "--select",
+        "training_dataset",
+        "--config-json",
+        json.dumps(PIECES_CONFIG),
+    ]
 
 
 @contextmanager
