@@ -381,3 +381,70 @@ def test_a_broker_outage_or_a_worker_of_another_deployment_fails_the_run_readabl
         assert "has other settings than the run that sent the step: FTI_HOME." in result.stdout
         assert not (tmp_path / "elsewhere" / "store").exists()
         assert not (Path(c.env["FTI_HOME"]) / "store" / "airlines").exists()
+
+
+def bento_job() -> dg.JobDefinition:
+    """flight_delay_bento alone, as a job of the code location under the current environment
+    (its executor included): the run below and its re-execution both reconstruct it."""
+    from fti_assets.definitions import build_definitions
+    from fti_assets.settings import Settings
+
+    job = dg.define_asset_job("bento_job", selection=["flight_delay_bento"])
+    merged = dg.Definitions.merge(build_definitions(Settings.from_env()), dg.Definitions(jobs=[job]))
+    return merged.resolve_job_def("bento_job")
+
+
+BENTO_RUN = (
+    "import dagster as dg\n"
+    "from fti_assets_tests.test_celery import bento_job\n"
+    "with dg.DagsterInstance.get() as instance:\n"
+    "    raise SystemExit(0 if dg.execute_job(dg.reconstructable(bento_job), instance).success else 1)\n"
+)
+
+
+def test_a_step_whose_workers_die_twice_fails_the_run_and_reexecution_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """flight_delay_bento waits inside the step for the champion lock the test holds, so each
+    worker is killed mid-step for certain. Two dead workers: the third refuses the step, the run
+    fails with that reason, and the re-execution from failure completes on it."""
+    from fti_assets.resources.locks import LIFECYCLE_POOL, ChangeLock
+
+    step = "flight_delay_bento"
+    with cluster(tmp_path, monkeypatch) as c:
+        instance = c.instance()
+        lock = ChangeLock(folder=str(tmp_path / "locks"), database_url=c.env["FTI_MLFLOW_TRACKING_URI"])
+        with lock.hold("champion", "test"):
+            run = c.launch(
+                ["asset", "materialize", "-m", "fti_assets.definitions", "--select", step], "run.log"
+            )
+            _wait(lambda: len(instance.get_runs()) == 1, "the run", [run])
+            run_id = instance.get_runs()[0].run_id
+
+            def starts() -> list[str]:
+                events = step_events(instance, run_id)
+                starts = [k for s, k, _, _ in events if s == step and k == "STEP_START"]
+                return [w for s, _, w, _ in events if s == step and w][: len(starts)]
+
+            for attempt in (1, 2):
+                _wait(lambda: len(starts()) == attempt, f"start {attempt}", [run])  # noqa: B023
+                worker = next(w for w in c.workers if w.hostname == starts()[-1])
+                worker.signal(signal.SIGKILL)
+                worker.process.wait(timeout=60)
+            third = c.start_worker("fti-c")
+            assert run.wait(timeout=600) != 0
+        output = (tmp_path / "run.log").read_text()
+        assert f"step {step} of run {run_id} was started 2 times on workers that died" in output
+        # The refused step's pool slot is free again: the re-execution is not kept waiting.
+        assert not instance.event_log_storage.get_concurrency_info(LIFECYCLE_POOL).claimed_slots
+        for name, value in c.env.items():
+            monkeypatch.setenv(name, value)
+        result = dg.execute_job(
+            dg.reconstructable(bento_job),
+            instance,
+            reexecution_options=dg.ReexecutionOptions.from_failure(run_id, instance),
+        )
+        assert result.success
+        executed = [w for s, _, w, _ in step_events(instance, result.run_id) if s == step and w]
+        assert executed == [third.hostname]
+        instance.dispose()

@@ -104,24 +104,40 @@ def executor_for(settings: Settings) -> dg.ExecutorDefinition:
     return executor.configured(celery_config(settings), name="celery")
 
 
-def _lost_starts(packed_args: dict) -> tuple[str, str, int]:
-    """(run id, step key, how many times the step started without finishing nor being retried)."""
-    args = dg.deserialize_value(json.dumps(packed_args))
-    run_id, step_key = args.run_id, args.step_keys_to_execute[0]
+def _step_args(packed_args: dict) -> Any:
+    """dagster-celery's packed ExecuteStepArgs (run id, step keys, instance) read back."""
+    return dg.deserialize_value(json.dumps(packed_args))
+
+
+def _lost_starts(args: Any) -> int:
+    """How many times the step started in its run without finishing nor being retried."""
     counted = {
         dg.DagsterEventType.STEP_START: 1,
         dg.DagsterEventType.STEP_UP_FOR_RETRY: -1,
         dg.DagsterEventType.STEP_SUCCESS: -1,
         dg.DagsterEventType.STEP_FAILURE: -1,
     }
+    step_key = args.step_keys_to_execute[0]
     with dg.DagsterInstance.from_ref(args.instance_ref) as instance:
-        entries = instance.all_logs(run_id, of_type=set(counted))
-    lost = sum(
+        entries = instance.all_logs(args.run_id, of_type=set(counted))
+    return sum(
         counted[entry.dagster_event.event_type]
         for entry in entries
         if entry.dagster_event is not None and entry.dagster_event.step_key == step_key
     )
-    return run_id, step_key, lost
+
+
+def _refuse(args: Any, reason: str) -> WorkerRefusal:
+    """The refusal, after freeing the step's pool slot: the run fails without a failure event for
+    the step, so its executor would never free it, and the pool would stay taken."""
+    try:
+        with dg.DagsterInstance.from_ref(args.instance_ref) as instance:
+            instance.event_log_storage.free_concurrency_slot_for_step(
+                args.run_id, args.step_keys_to_execute[0]
+            )
+    except Exception as exc:  # the refusal is what the run must report; the slot is secondary
+        reason += f" (the step's pool slot could not be freed: {exc})"
+    return WorkerRefusal(reason)
 
 
 def worker_app(settings: Settings) -> Celery:
@@ -144,17 +160,20 @@ def worker_app(settings: Settings) -> Celery:
                 )
             differ = sorted(name for name, digest in json.loads(sent).items() if own.get(name) != digest)
             if differ:
-                raise WorkerRefusal(
+                raise _refuse(
+                    _step_args(kwargs["execute_step_args_packed"]),
                     f"worker {self.request.hostname} has other settings than the run that sent the step: "
-                    f"{', '.join(differ)}. Start workers with the run's FTI_* environment."
+                    f"{', '.join(differ)}. Start workers with the run's FTI_* environment.",
                 )
             if (self.request.delivery_info or {}).get("redelivered"):
-                run_id, step_key, lost = _lost_starts(kwargs["execute_step_args_packed"])
+                step = _step_args(kwargs["execute_step_args_packed"])
+                lost = _lost_starts(step)
                 if lost >= MAX_LOST_STARTS:
-                    raise WorkerRefusal(
-                        f"step {step_key} of run {run_id} was started {lost} times on workers that died "
-                        "before finishing it (killed, or out of memory?); it is not started again. "
-                        "Find the cause, then re-execute the run from failure."
+                    raise _refuse(
+                        step,
+                        f"step {step.step_keys_to_execute[0]} of run {step.run_id} was started {lost} times "
+                        "on workers that died before finishing it (killed, or out of memory?); it is not "
+                        "started again. Find the cause, then re-execute the run from failure.",
                     )
             return super().__call__(*args, **kwargs)
 
