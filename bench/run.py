@@ -238,6 +238,11 @@ def production() -> dict:
     return out
 
 
+def celery() -> dict:
+    """Steps on one and two Celery workers against the multiprocess executor (production profile)."""
+    return run_json("-m", "bench.celery", WORK / "celery")
+
+
 SECTIONS: dict[str, Callable[[], dict]] = {
     "orchestration": orchestration,
     "drift": drift,
@@ -246,6 +251,7 @@ SECTIONS: dict[str, Callable[[], dict]] = {
     "pit": pit,
     "production": production,
     "pieces": pieces,
+    "celery": celery,
 }
 
 
