@@ -93,3 +93,15 @@ def test_the_executor_is_chosen_with_the_environment_and_celery_needs_the_produc
         build_definitions(Settings.from_env()).resolve_job_def("training_pipeline").executor_def.name
         != "celery"
     )
+
+
+def test_fti_worker_refuses_the_local_profile_before_joining_the_broker(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from fti_assets.commands.cli import main
+
+    monkeypatch.setenv("FTI_ENV", "local")
+    with pytest.raises(SystemExit) as exit_:
+        main(["worker", "--name", "w"])
+    assert exit_.value.code == 2
+    assert "FTI_EXECUTOR=celery needs FTI_ENV=production" in capsys.readouterr().err

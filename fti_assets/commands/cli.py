@@ -70,16 +70,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         import os
 
-        from fti_assets.platform.celery import run_worker
+        from fti_assets.platform.celery import require_production, run_worker
         from fti_assets.settings import Settings
 
         if args.concurrency < 1:
             parser.error("--concurrency must be at least 1")
-        settings = Settings.from_env()
+        try:  # the settings a worker cannot run with are refused before it joins the broker
+            settings = Settings.from_env()
+            require_production(settings)
+            mlflow = settings.tracking_uri.split("@")[-1]
+        except ValueError as exc:
+            parser.error(str(exc))
         name = args.name or f"fti-{os.getpid()}"
         print(
             f"worker {name}: broker {settings.celery_broker.split('@')[-1]}, FTI_HOME {settings.home}, "
-            f"source {settings.source}, MLflow {settings.tracking_uri.split('@')[-1]}",
+            f"source {settings.source}, MLflow {mlflow}",
             flush=True,
         )
         run_worker(settings, name, args.concurrency, args.loglevel)
