@@ -121,6 +121,20 @@ def pieces() -> dict:
     return results
 
 
+#: Restated shares of every feature table at each scale: a correction feed's 1%, and a heavy 10%.
+RESTATED = ((1, 0.01), (1, 0.1), (10, 0.01))
+
+
+def restatements() -> dict:
+    """Store growth and the point-in-time build with versions, against today's tables."""
+    results = {}
+    for scale, share in RESTATED:
+        run_json("-m", "bench.prepare", scale, raw=True)  # the pit section's inputs, if already made
+        say(f"point-in-time build with {share:.0%} restated at {scale}x")
+        results[f"{scale}x-{share}"] = run_json("-m", "bench.restatements", scale, share, 3)
+    return results
+
+
 def batch() -> dict:
     out = {}
     for scale in (1, 10):
@@ -185,6 +199,12 @@ def serving() -> dict:
     return run_json("-m", "bench.serving", DEMO_HOME)
 
 
+def stream() -> dict:
+    needs_demo_home()
+    say("the feature stream: consumer throughput, event-to-online freshness at 600x")
+    return run_json("-m", "bench.stream", DEMO_HOME, "2013-12-30", 600)
+
+
 PG_HOME, SQLITE_HOME = WORK / "postgres-home", WORK / "sqlite-home"
 
 
@@ -247,10 +267,12 @@ SECTIONS: dict[str, Callable[[], dict]] = {
     "orchestration": orchestration,
     "drift": drift,
     "serving": serving,
+    "stream": stream,
     "batch": batch,
     "pit": pit,
     "production": production,
     "pieces": pieces,
+    "restatements": restatements,
     "celery": celery,
 }
 

@@ -87,16 +87,17 @@ def published_ahead(window: Window, settings: Settings) -> Window | None:
 def serve_last_days(
     defs: dg.Definitions, settings: Settings, window: Window, instance: dg.DagsterInstance
 ) -> None:
-    """The window's last days served at their prediction times from a daily-refreshed online
-    store, as the service would have, then compared with offline by ``serving_skew``."""
+    """The window's last days served at their prediction times from the online store as the
+    stream keeps it, as the service would have, then compared with offline by ``serving_skew``."""
     from fti_assets.serving.simulate import serve_days
 
     served = Window(max(window.start, window.end - timedelta(days=SERVED_DAYS - 1)), window.end)
     days = [served.start + timedelta(days=d) for d in range((served.end - served.start).days + 1)]
-    counts = serve_days(settings.home, defs.resources["store"], defs.resources["registry"], days, "daily")
+    resources = defs.resources
+    counts = serve_days(settings.home, resources["store"], resources["registry"], days, resources["online"])
     print(
         f"served {counts['served']:,} flights of {served.start}..{served.end} in process "
-        f"({counts['refreshes']} daily refreshes)",
+        f"({counts['events']:,} feature events through the stream's writer)",
         file=sys.stderr,
     )
     # The monitoring pipeline's own run covers its days' skew; this run covers the served days before them.

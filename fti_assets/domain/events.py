@@ -99,23 +99,21 @@ def event_id(feed: str, row: dict[str, Any]) -> str:
 
 
 def events_from_table(feed: str, frame: pl.DataFrame, ingested_at: datetime | None = None) -> list[dict]:
-    """A feed's rows as events, in ``known_at`` order, ingested when they became known (or at
-    ``ingested_at``). Outcomes that never arrived carry no feature information and are left out."""
+    """A feed's rows as events, in ``known_at`` order. Each is ingested at ``ingested_at`` if
+    given, else at the row's own ``ingested_at`` (a versioned table's correction), else when it
+    became known. Outcomes that never arrived carry no feature information and are left out."""
     if feed == "outcomes":
         frame = frame.filter(pl.col("status") == "arrived", pl.col("known_at").is_not_null())
+    stamps = frame["ingested_at"].to_list() if "ingested_at" in frame.columns else [None] * frame.height
     rows = [
         {k: _json_value(v) for k, v in r.items()}
         for r in frame.select(list(FEEDS[feed])).iter_rows(named=True)
     ]
-    events = [
-        {
-            "id": event_id(feed, r),
-            "feed": feed,
-            "ingested_at": (ingested_at or known_at(feed, r)).isoformat(),
-            "row": r,
-        }
-        for r in rows
-    ]
+    events = []
+    for r, stamp in zip(rows, stamps, strict=True):
+        known = known_at(feed, r)
+        learnt = ingested_at or (max(stamp, known) if stamp is not None else known)
+        events.append({"id": event_id(feed, r), "feed": feed, "ingested_at": learnt.isoformat(), "row": r})
     return sorted(events, key=lambda e: (known_at(feed, e["row"]), e["id"]))
 
 

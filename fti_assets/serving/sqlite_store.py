@@ -127,8 +127,9 @@ class SqliteWriter(OnlineWriter):
 
     def load_rows(self, group: FeatureGroup, entities: list[str]) -> dict[str, list[list]]:
         out: dict[str, list[list]] = {}
-        sql = f'SELECT entity, known_at, "values" FROM "{_rows(group)}" WHERE entity IN ({",".join("?" * len(entities))})'
-        for entity, known_at, values in self.conn.execute(sql + " ORDER BY entity, known_at", entities):
+        marks = ",".join("?" * len(entities))
+        sql = f'SELECT entity, known_at, "values" FROM "{_rows(group)}" WHERE entity IN ({marks}) ORDER BY entity, known_at'
+        for entity, known_at, values in self.conn.execute(sql, entities):
             out.setdefault(entity, []).append([known_at, json.loads(values)])
         return out
 
