@@ -566,7 +566,8 @@ def celery(r: dict) -> Rendered:
         f"and with two `fti worker` processes, all on the same {r['cores']} cores. Start-up per step runs from the",
         "moment a process takes the step (the multiprocess executor launching its subprocess, a worker taking the",
         "task) to the step's start; under Celery a step first waits in the broker's queue until a worker is free",
-        "(queued). Command: `python -m bench.celery HOME`; section: `python -m bench.run celery`.",
+        "(queued). Workers start, and import the code location, before the runs: once per worker, not in the",
+        "wall times. Command: `python -m bench.celery HOME`; section: `python -m bench.run celery`.",
         "",
         "| executor | run | steps | wall s | inside steps s | start-up per step s (median) | start-up s (all steps) "
         "| queued s (all steps) | tables equal |",
