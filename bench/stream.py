@@ -43,8 +43,8 @@ REDIS = os.environ.get("FTI_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 def day_events(home: Path, day: date) -> list[dict]:
     start = datetime.combine(day, clock(), tzinfo=UTC)
-    events = offline_events(OfflineStore(home=str(home)), start + timedelta(days=1))
-    return [e for e in events if known_at(e["feed"], e["row"]) >= start]
+    since = start - timedelta(microseconds=1)
+    return offline_events(OfflineStore(home=str(home)), start + timedelta(days=1), since=since)
 
 
 def _drop(r: redis.Redis, prefix: str) -> None:

@@ -54,7 +54,7 @@ def publish(start: date, end: date, speed: float) -> int:
     store = build_resources(settings)["store"]
     first = datetime.combine(start, clock(), tzinfo=UTC)
     last = datetime.combine(end + timedelta(days=1), clock(), tzinfo=UTC)
-    events = [e for e in offline_events(store, last) if known_at(e["feed"], e["row"]) >= first]
+    events = offline_events(store, last, since=first - timedelta(microseconds=1))
     r = client(settings.stream_url)
     began, origin = time.monotonic(), first
     for event in events:

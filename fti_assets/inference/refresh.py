@@ -42,12 +42,16 @@ def feed_days(feed: str, as_of: datetime) -> list[str]:
 FEED_TABLES = {"outcomes": "flight_outcomes", "weather": "origin_weather", "schedule": "flight_schedule"}
 
 
-def offline_events(store, as_of: datetime) -> list[dict]:
-    """Every event the offline store (an ``OfflineStore``) holds that was known by ``as_of``, in
-    ``known_at`` order: the current version of each fact, stamped with the instant it was learnt."""
+def offline_events(store, as_of: datetime, since: datetime | None = None) -> list[dict]:
+    """Every event the offline store (an ``OfflineStore``) holds that was known by ``as_of`` (and
+    after ``since``), in ``known_at`` order: the current version of each fact, stamped with the
+    instant it was learnt. Without ``since``, the partitions the online groups can still use at
+    ``as_of``; with it, every partition from the day before ``since`` on."""
     out = []
     for feed, table in FEED_TABLES.items():
         wanted = set(feed_days(feed, as_of))
+        if since is not None:
+            wanted = set(_days(since.date() - timedelta(days=1), date.fromisoformat(max(wanted))))
         days = [d for d in store.partitions(table) if d in wanted]
         if not days:
             continue
@@ -55,7 +59,11 @@ def offline_events(store, as_of: datetime) -> list[dict]:
         frame = store.read(table, days, versions=True)
         if "superseded_at" in frame.columns:
             frame = frame.filter(pl.col("superseded_at").is_null())
-        out += [e for e in ev.events_from_table(feed, frame) if ev.known_at(feed, e["row"]) <= as_of]
+        out += [
+            e
+            for e in ev.events_from_table(feed, frame)
+            if ev.known_at(feed, e["row"]) <= as_of and (since is None or ev.known_at(feed, e["row"]) > since)
+        ]
     return sorted(out, key=lambda e: (ev.known_at(e["feed"], e["row"]), e["id"]))
 
 

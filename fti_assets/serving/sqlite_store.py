@@ -128,7 +128,10 @@ class SqliteWriter(OnlineWriter):
     def load_rows(self, group: FeatureGroup, entities: list[str]) -> dict[str, list[list]]:
         out: dict[str, list[list]] = {}
         marks = ",".join("?" * len(entities))
-        sql = f'SELECT entity, known_at, "values" FROM "{_rows(group)}" WHERE entity IN ({marks}) ORDER BY entity, known_at'
+        sql = (
+            f'SELECT entity, known_at, "values" FROM "{_rows(group)}" WHERE entity IN ({marks}) '
+            "ORDER BY entity, known_at"
+        )
         for entity, known_at, values in self.conn.execute(sql, entities):
             out.setdefault(entity, []).append([known_at, json.loads(values)])
         return out

@@ -56,14 +56,23 @@ def test_an_ingest_without_an_instant_cannot_replace_stored_rows() -> None:
 def test_a_removed_row_is_superseded_not_deleted() -> None:
     first = versions.merge_ingest(None, _frame([("a", 1, 1.0), ("a", 2, 2.0)]), None)
     stored = versions.merge_ingest(first, _frame([("a", 1, 1.0)]), _hour(5))
-    joined = asof_join(pl.DataFrame({"k": ["a", "a"], "as_of": [_hour(4), _hour(6)]}, schema_overrides={"as_of": SCHEMA["known_at"]}), stored, GROUP)  # fmt: skip
+    joined = asof_join(
+        pl.DataFrame(
+            {"k": ["a", "a"], "as_of": [_hour(4), _hour(6)]}, schema_overrides={"as_of": SCHEMA["known_at"]}
+        ),
+        stored,
+        GROUP,
+    )
     assert joined["v"].to_list() == [2.0, 1.0]  # before the removal was learnt, the removed row is used
 
 
 def test_a_correction_is_used_only_from_when_it_was_learnt() -> None:
     first = versions.merge_ingest(None, _frame([("a", 1, 1.0)]), None)
     stored = versions.merge_ingest(first, _frame([("a", 1, 7.0)]), _hour(20))
-    spine = pl.DataFrame({"k": ["a"] * 3, "as_of": [_hour(2), _hour(20), _hour(30)]}, schema_overrides={"as_of": SCHEMA["known_at"]})  # fmt: skip
+    spine = pl.DataFrame(
+        {"k": ["a"] * 3, "as_of": [_hour(2), _hour(20), _hour(30)]},
+        schema_overrides={"as_of": SCHEMA["known_at"]},
+    )
     assert asof_join(spine, stored, GROUP)["v"].to_list() == [1.0, 7.0, 7.0]
     assert asof_join(spine, stored, GROUP, known_by=_hour(25))["v"].to_list() == [1.0, 7.0, 7.0]
     assert asof_join(spine, stored, GROUP, known_by=_hour(10))["v"].to_list() == [1.0, 1.0, 1.0]

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from fti_assets.domain.events import known_at
 from fti_assets.inference.refresh import offline_events, write_backstop
 from fti_assets.resources.environment import build_resources
 from fti_assets.resources.offline_store import OfflineStore
@@ -49,9 +48,7 @@ def _serve(source: Path, target: Path, flights: int = 40) -> dict:
     start = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC) - timedelta(hours=6)
     writer = SqliteWriter(home / "online.sqlite")
     write_backstop(writer, store, store.read("airports"), start)
-    events = [
-        e for e in offline_events(store, start + timedelta(days=2)) if known_at(e["feed"], e["row"]) > start
-    ]
+    events = offline_events(store, start + timedelta(days=2), since=start)
     log = PredictionLog(home / "predictions")
     counts = serve_schedule(
         schedule, events, writer, OnlineStoreReader(home / "online.sqlite"), _champion(home), log
