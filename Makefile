@@ -10,7 +10,7 @@ BENTOML_HOME ?= $(FTI_HOME)/bentoml
 export FTI_HOME
 export BENTOML_DO_NOT_TRACK := true
 
-.PHONY: demo test dev prod-dev serve bench lint clean env chromium
+.PHONY: demo test dev prod-dev worker serve bench lint clean env chromium
 
 # The environment comes from uv.lock; uv itself is bootstrapped with pip when absent.
 $(CURDIR)/.bootstrap/bin/uv:
@@ -49,6 +49,12 @@ dev: env
 # FTI_MLFLOW_TRACKING_URI and FTI_REDIS_URL say where the servers are.
 prod-dev: env
 	DAGSTER_HOME=$(DAGSTER_HOME)-production PORT=$(PORT) deploy/prod-dev.sh
+
+# One Celery worker of the production profile (README, "Steps on Celery workers"): it executes
+# steps of runs launched with FTI_EXECUTOR=celery, taken from FTI_CELERY_BROKER. Start one per
+# host, each with the deployment's FTI_* settings (WORKER_NAME names it; CONCURRENCY steps at once).
+worker: env
+	FTI_ENV=production FTI_EXECUTOR=celery .venv/bin/fti worker $(if $(WORKER_NAME),--name $(WORKER_NAME)) --concurrency $(or $(CONCURRENCY),1)
 
 # The champion's exact Bento (its tag is recorded in the registry, never `latest`); a running
 # service follows the registry's champion and challenger aliases by itself.

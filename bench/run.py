@@ -317,6 +317,11 @@ def production() -> dict:
     return out
 
 
+def celery() -> dict:
+    """Steps on one and two Celery workers against the multiprocess executor (production profile)."""
+    return run_json("-m", "bench.celery", WORK / "celery")
+
+
 SECTIONS: dict[str, Callable[[], dict]] = {
     "orchestration": orchestration,
     "storage": storage,
@@ -328,6 +333,7 @@ SECTIONS: dict[str, Callable[[], dict]] = {
     "production": production,
     "pieces": pieces,
     "restatements": restatements,
+    "celery": celery,
 }
 
 

@@ -628,6 +628,63 @@ def stream(r: dict) -> Rendered:
     return rows, text
 
 
+def celery(r: dict) -> Rendered:
+    runs = {(run["executor"], run["workers"]): run for run in r["runs"]}
+    mp, one, two = runs[("multiprocess", 0)], runs[("celery", 1)], runs[("celery", 2)]
+    text = [
+        "## Steps on Celery workers",
+        "",
+        f"The feature backfill of {r['start']}..{r['end']} (`feature_pipeline`, one run) and then the training dataset",
+        "in its monthly pieces, three ways on the production profile (PostgreSQL, Redis; new databases, Redis",
+        "prefix and RabbitMQ virtual host each): Dagster's multiprocess executor, and `FTI_EXECUTOR=celery` with one",
+        f"and with two `fti worker` processes, all on the same {r['cores']} cores. Start-up per step runs from the",
+        "moment a process takes the step (the multiprocess executor launching its subprocess, a worker taking the",
+        "task) to the step's start; under Celery a step first waits in the broker's queue until a worker is free",
+        "(queued). Workers start, and import the code location, before the runs: once per worker, not in the",
+        "wall times. Command: `python -m bench.celery HOME`; section: `python -m bench.run celery`.",
+        "",
+        "| executor | run | steps | wall s | inside steps s | start-up per step s (median) | start-up s (all steps) "
+        "| queued s (all steps) | tables equal |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, run in (("multiprocess", mp), ("Celery, 1 worker", one), ("Celery, 2 workers", two)):
+        equal = "reference" if run is mp else ("yes" if run["tables_equal"] else "**no**")
+        for part in ("features", "dataset"):
+            m = run[part]
+            text.append(
+                f"| {label} | {part} | {m['steps']} | {m['wall_s']:.0f} | {m['inside_s']:.0f} | "
+                f"{m['startup_median_s']:.2f} | {m['startup_total_s']:.0f} | {m['queued_total_s']:.0f} | {equal} |"
+            )
+    text += [
+        "",
+        "A second worker on the same two cores adds processes, not cores: the figure that carries over to a",
+        "cluster is the cost per step. A worker keeps its code location imported between steps, while the",
+        "multiprocess executor starts a new interpreter for each; on a cluster each worker brings its own cores.",
+        "",
+    ]
+    steps = mp["features"]["steps"] + mp["dataset"]["steps"]
+    walls = {k: run["features"]["wall_s"] + run["dataset"]["wall_s"] for k, run in runs.items()}
+    rows = [
+        [
+            "start-up per step, Celery worker",
+            f"{one['features']['startup_median_s']:.2f} s",
+            f"multiprocess {mp['features']['startup_median_s']:.2f} s",
+            f"{one['features']['startup_median_s'] / mp['features']['startup_median_s']:.2f}x",
+            "",
+            "",
+        ],
+        [
+            f"backfill + dataset, 2 workers ({steps} steps)",
+            f"{walls[('celery', 2)]:.0f} s",
+            f"multiprocess {walls[('multiprocess', 0)]:.0f} s",
+            f"{(walls[('celery', 2)] - walls[('multiprocess', 0)]) / steps:+.1f} s per step",
+            "",
+            "",
+        ],
+    ]
+    return rows, text
+
+
 SECTIONS: dict[str, Callable[[dict], Rendered]] = {
     "pit": pit,
     "batch": batch,
@@ -639,4 +696,5 @@ SECTIONS: dict[str, Callable[[dict], Rendered]] = {
     "production": production,
     "pieces": pieces,
     "restatements": restatements,
+    "celery": celery,
 }

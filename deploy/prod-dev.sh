@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `make prod-dev`: the production profile's Dagster as a cluster runs it, three processes on
 # one machine: the code location as a gRPC server, the webserver and the daemon, which load
-# the definitions from that server, and the feature stream's consumer. The instance (deploy/dagster.production.yaml) keeps runs,
-# event logs, schedules and sensor ticks in PostgreSQL. Ctrl-C stops them all.
+# the definitions from that server, and the feature stream's consumer. The instance
+# (deploy/dagster.production.yaml) keeps runs, event logs, schedules and sensor ticks in
+# PostgreSQL. With FTI_EXECUTOR=celery it also starts FTI_WORKERS (default 2) `fti worker`
+# processes, each in its own folder under $DAGSTER_HOME/workers, which execute the runs' steps
+# taken from FTI_CELERY_BROKER. Ctrl-C stops them all.
 set -euo pipefail
 # Each process in its own process group: a Dagster process started with a plain `&` ignores
 # SIGTERM; signalled as a group, it stops.
@@ -11,7 +14,7 @@ set -m
 : "${FTI_MLFLOW_TRACKING_URI:?set FTI_MLFLOW_TRACKING_URI, e.g. postgresql://postgres@127.0.0.1:5432/mlflow}"
 : "${DAGSTER_HOME:?set DAGSTER_HOME}"
 export FTI_ENV=production
-bin=${VENV_BIN:-.venv/bin}
+bin=$(cd "${VENV_BIN:-.venv/bin}" && pwd)
 code_port=${FTI_CODE_SERVER_PORT:-4266}
 mkdir -p "$DAGSTER_HOME"
 # The instance file from deploy/dagster.production.yaml (fti_assets/platform/instance.py), and the
@@ -33,6 +36,13 @@ until "$bin/dagster" api grpc-health-check -h 127.0.0.1 -p "$code_port" >/dev/nu
   kill -0 "${pids[0]}" 2>/dev/null || { echo "the code server exited" >&2; exit 1; }
   sleep 1
 done
+if [ "${FTI_EXECUTOR:-multiprocess}" = celery ]; then
+  for i in $(seq 1 "${FTI_WORKERS:-2}"); do
+    mkdir -p "$DAGSTER_HOME/workers/fti-$i"
+    (cd "$DAGSTER_HOME/workers/fti-$i" && exec "$bin/fti" worker --name "fti-$i") &
+    pids+=($!)
+  done
+fi
 "$bin/dagster-webserver" -w "$DAGSTER_HOME/workspace.yaml" -h 127.0.0.1 -p "${PORT:-3000}" &
 pids+=($!)
 "$bin/dagster-daemon" run -w "$DAGSTER_HOME/workspace.yaml" &
@@ -41,4 +51,5 @@ pids+=($!)
 "$bin/fti" stream consume --name "prod-dev-$(hostname)" &
 pids+=($!)
 echo "code server :$code_port, webserver http://127.0.0.1:${PORT:-3000}, daemon, stream consumer; storage $FTI_DAGSTER_POSTGRES_URL"
+[ "${FTI_EXECUTOR:-multiprocess}" = celery ] && echo "${FTI_WORKERS:-2} Celery workers on ${FTI_CELERY_BROKER##*@}"
 wait -n  # one of them ended: stop the others

@@ -35,7 +35,13 @@ def build_definitions(settings: Settings, overrides: dict | None = None) -> dg.D
     """The whole graph bound to one environment's settings and resources (``overrides`` replaces some).
 
     Each asset carries a code reference to the file and line of its body, which the UI links to.
+    Steps run under ``settings.executor``: Dagster's multiprocess executor, or Celery workers.
     """
+    executor = None  # Dagster's default: multiprocess, or in-process when a run's config says so
+    if settings.executor == "celery":
+        from fti_assets.platform.celery import executor_for
+
+        executor = executor_for(settings)
     return dg.Definitions(
         assets=dg.with_source_code_references(bind_partitions(ASSETS, settings)),
         jobs=build_jobs(settings),
@@ -50,6 +56,7 @@ def build_definitions(settings: Settings, overrides: dict | None = None) -> dg.D
         schedules=SCHEDULES,
         resources={**build_resources(settings), **(overrides or {})},
         loggers={"quiet_logger": quiet_logger},
+        executor=executor,
     )
 
 

@@ -42,8 +42,10 @@ TRAINING_PIPELINE = "training_pipeline"
 def training_pipeline(settings: Settings) -> AssetJob:
     """The training pipeline, with at most ``settings.dataset_pieces`` monthly steps of
     ``training_dataset`` side by side under the multiprocess executor (a default: the
-    launchpad can change it, or pick the in-process executor)."""
+    launchpad can change it, or pick the in-process executor). On Celery workers
+    (``FTI_EXECUTOR=celery``) each worker process builds one piece at a time."""
     limit = {"key": "fti/step", "value": "training_dataset_piece", "limit": settings.dataset_pieces}
+    config = {"execution": {"config": {"multiprocess": {"tag_concurrency_limits": [limit]}}}}
     return dg.define_asset_job(
         TRAINING_PIPELINE,
         selection=dg.AssetSelection.assets(
@@ -54,7 +56,7 @@ def training_pipeline(settings: Settings) -> AssetJob:
             "champion_model",
             "flight_delay_bento",
         ),
-        config={"execution": {"config": {"multiprocess": {"tag_concurrency_limits": [limit]}}}},
+        config=config if settings.executor == "multiprocess" else None,
         description=(
             "FTI training pipeline: point-in-time training dataset, LightGBM model (MLflow), evaluation "
             "against the champion, model card, promotion gates, Bento."

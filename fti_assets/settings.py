@@ -100,6 +100,14 @@ class Settings:
     dataset_pieces: int = 2
     """``FTI_DATASET_PIECES``: how many monthly pieces of ``training_dataset`` the multiprocess
     executor builds at once; each holds one month in memory."""
+    executor: str = "multiprocess"
+    """``FTI_EXECUTOR``: where a run's steps execute. ``multiprocess`` (default): a process per step
+    beside the run. ``celery``: Celery workers (``fti worker``) on the broker ``celery_broker``;
+    production profile only, since workers on other hosts share the instance, MLflow and Redis."""
+    celery_broker: str = "pyamqp://guest:guest@127.0.0.1:5672//"
+    """``FTI_CELERY_BROKER``: the Celery broker's URL (RabbitMQ; the path is the virtual host)."""
+    celery_backend: str = "rpc://"
+    """``FTI_CELERY_BACKEND``: where workers send step results (``rpc://``: back over the broker)."""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -130,6 +138,9 @@ class Settings:
             optuna_storage_url=os.environ.get("FTI_OPTUNA_STORAGE", ""),
             storage_accelerator=_flag("FTI_STORAGE_ACCELERATOR", "1"),
             dataset_pieces=_positive("FTI_DATASET_PIECES", "2"),
+            executor=_choice("FTI_EXECUTOR", "multiprocess", ("multiprocess", "celery")),
+            celery_broker=os.environ.get("FTI_CELERY_BROKER") or cls.celery_broker,
+            celery_backend=os.environ.get("FTI_CELERY_BACKEND") or cls.celery_backend,
             serving_watch_seconds=_positive_seconds("FTI_SERVING_WATCH_SECONDS", "1.0"),
             serving_max_batch_flights=_positive("FTI_SERVING_MAX_BATCH_FLIGHTS", "1000"),
             serving_inline_flights=_positive("FTI_SERVING_INLINE_FLIGHTS", "32", minimum=0),
@@ -165,6 +176,9 @@ class Settings:
             "FTI_REDIS_PREFIX": self.redis_prefix,
             "FTI_STREAM_URL": self.stream_url,
             "FTI_STREAM_STALL_SECONDS": str(self.stream_stall_seconds),
+            "FTI_EXECUTOR": self.executor,
+            "FTI_CELERY_BROKER": self.celery_broker,
+            "FTI_CELERY_BACKEND": self.celery_backend,
             **({"FTI_POLICY": self.policy_path} if self.policy_path else {}),
         }
 
@@ -270,6 +284,13 @@ def _positive(name: str, default: str, minimum: int = 1) -> int:
     if not value.isdigit() or int(value) < minimum:
         raise ValueError(f"{name} must be a positive integer{' or 0' if minimum == 0 else ''}, not {value!r}")
     return int(value)
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip() or default
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def _flag(name: str, default: str = "0") -> bool:

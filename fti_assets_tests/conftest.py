@@ -26,6 +26,7 @@ LONGEST_MODULES = (
     "inference/test_prediction_log.py",
     "test_production_dagster.py",
     "test_production.py",
+    "test_celery.py",
     "test_browser.py",
     "deployment/test_bento_environment.py",
 )

