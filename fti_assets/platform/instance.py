@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fti_assets.settings import Settings
 
-_ROOT = Path(__file__).resolve().parents[1]
+_ROOT = Path(__file__).resolve().parents[2]  # the project: fti_assets/platform/instance.py
 _TEMPLATES = {"local": _ROOT / "dagster.yaml", "production": _ROOT / "deploy" / "dagster.production.yaml"}
 _FALLBACK = "telemetry:\n  enabled: false\n"
 #: The first line of an instance file written here: such a file is rewritten when the

@@ -10,7 +10,7 @@ from pathlib import Path
 SERVICE = "fti_assets.serving.service:FlightDelayService"
 # mlflow: the service follows the registry aliases.
 RUNTIME_PACKAGES = ("polars", "numpy", "lightgbm", "pydantic", "mlflow")
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # fti_assets/
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # fti_assets/
 
 
 def stage_sources(target: Path) -> Path:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from fti_assets.serving.model_store import Roles, read_roles
 
-PACKAGE_PARENT = Path(__file__).resolve().parents[3]
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 """The folder that holds ``fti_assets``: the project, or a Bento's ``src``."""
 
 
