@@ -51,10 +51,22 @@ return 1
 """
 
 
-def client(url: str) -> redis.Redis:
-    """A client that fails fast: a request waits at most about a second for an absent server."""
+#: How long a read waits for Redis: a frozen server costs a request this and a 503 (and /readyz
+#: reports it), not the request's whole budget. A read of a thousand flights is one round trip
+#: of a few milliseconds.
+READ_TIMEOUT_SECONDS = 0.5
+#: A refresh writes hundreds of thousands of fields in pipelines: each reply may take longer.
+WRITE_TIMEOUT_SECONDS = 30.0
+
+
+def client(url: str, timeout: float = READ_TIMEOUT_SECONDS) -> redis.Redis:
+    """A client that fails fast: an absent server costs about a second, a frozen one ``timeout``.
+
+    A broken connection (a restarted server) is retried once on a new one; a timeout is not, so
+    a frozen server is not waited out twice."""
+    retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
     return redis.Redis.from_url(
-        url, decode_responses=True, socket_connect_timeout=0.5, socket_timeout=2, retry=Retry(NoBackoff(), 1)
+        url, decode_responses=True, socket_connect_timeout=0.5, socket_timeout=timeout, retry=retry
     )
 
 
@@ -114,7 +126,7 @@ def write_snapshot(
         for faa, tz in timezones.select("faa", "tzone").iter_rows()
         if faa is not None and tz is not None
     }
-    r = client(url)
+    r = client(url, WRITE_TIMEOUT_SECONDS)
     try:
         r.hset(
             f"{prefix}:snapshots", snapshot, json.dumps(keys)
