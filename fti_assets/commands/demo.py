@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from time import monotonic
 
 import dagster as dg
@@ -228,13 +231,41 @@ def monitoring_summary(store) -> list[str]:
     ]
 
 
-def run_demo(window: Window, settings: Settings | None = None) -> bool:
-    settings = settings or Settings.from_env()
-    home = prepare_dagster_home(settings)
+@contextmanager
+def setup_lock(home: Path) -> Iterator[None]:
+    """Holds ``home``'s set-up lock: runs started together on a fresh home would each create
+    Dagster's and MLflow's databases, and one would fail half-way. A second run waits, says
+    why, and then finds them made."""
+    import fcntl
+
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".setup.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"another run is setting up {home}: waiting for it to finish", file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def prepare_home(settings: Settings) -> tuple[dg.Definitions, dg.DagsterInstance]:
+    """The definitions and the Dagster instance of ``settings``, with every database they need
+    created (Dagster's storage, MLflow's schema and experiment) under the home's set-up lock."""
     from fti_assets.definitions import build_definitions
 
-    defs = build_definitions(settings)
-    instance = dg.DagsterInstance.from_config(str(home))
+    with setup_lock(settings.home):
+        home = prepare_dagster_home(settings)
+        defs = build_definitions(settings)
+        instance = dg.DagsterInstance.from_config(str(home))
+        instance.get_runs(limit=1)  # the run and event storages exist
+        instance.get_latest_materialization_event(dg.AssetKey("online_features"))
+        defs.resources["registry"].client()  # MLflow's tables and the experiment exist
+    return defs, instance
+
+
+def run_demo(window: Window, settings: Settings | None = None) -> bool:
+    settings = settings or Settings.from_env()
+    defs, instance = prepare_home(settings)
     began = monotonic()
     print(f"fti demo: {window.start} to {window.end}, FTI_HOME={settings.home}")
     ok, skipped = True, []
