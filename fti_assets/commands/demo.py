@@ -187,8 +187,10 @@ def skew_summary(store, instance: dg.DagsterInstance) -> list[str]:
     return lines
 
 
-def outcome(settings: Settings, registry, window: Window, skipped: list[str]) -> list[str]:
-    """What happened to the champion, and what to try next."""
+def outcome(
+    settings: Settings, registry, window: Window, skipped: list[str], failed: list[str] | None = None
+) -> list[str]:
+    """What happened to the champion, and what to try next (``failed``: the pipelines that failed)."""
     from fti_assets.resources.records import read_record
     from fti_assets.resources.registry import CHAMPION
 
@@ -198,6 +200,13 @@ def outcome(settings: Settings, registry, window: Window, skipped: list[str]) ->
     if decision:
         lines.append(f"  {decision['verdict']}")
     lines += [f"  {s}" for s in skipped]
+    if failed and "feature_pipeline" in failed:
+        # A refused source says why above; a longer window would be refused the same way.
+        return lines + [
+            "  the feature pipeline failed: nothing was trained or served from this window",
+            "\nWhat to try:",
+            "  Read the failure above (the raw table and why it was refused), fix the source, and run again.",
+        ]
     if champion is None:
         longer = window.start + timedelta(days=120)
         return lines + [
@@ -268,7 +277,7 @@ def run_demo(window: Window, settings: Settings | None = None) -> bool:
     defs, instance = prepare_home(settings)
     began = monotonic()
     print(f"fti demo: {window.start} to {window.end}, FTI_HOME={settings.home}")
-    ok, skipped = True, []
+    ok, skipped, failed = True, [], []
     registry = defs.resources["registry"]
     for job in PIPELINES:
         if job == "monitoring_pipeline" and registry.version_by_alias("champion") is None:
@@ -288,9 +297,10 @@ def run_demo(window: Window, settings: Settings | None = None) -> bool:
         if result.success:
             continue
         ok = False
+        failed.append(job)
         if job == "feature_pipeline":
             break
     print(f"\n{'done' if ok else 'FAILED'} in {monotonic() - began:.0f}s\n")
     print(summary(defs, settings, instance))
-    print("\n".join(outcome(settings, registry, window, skipped)))
+    print("\n".join(outcome(settings, registry, window, skipped, failed)))
     return ok

@@ -241,3 +241,23 @@ def test_the_quarantine_view_exists_on_clean_data(source: Path, tmp_path: Path) 
     assert _run(home, source, "airlines").success
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.sql('select "table", reason, count(*) from quarantine group by all').fetchall() == []
+
+
+def test_a_symbolic_link_loop_is_named_not_reported_missing(source: Path, tmp_path: Path) -> None:
+    (source / "flights.csv").unlink()
+    (source / "flights.csv").symlink_to("flights.csv")
+    text = _failure_text(_run(tmp_path / "home", source, "flights"))
+    assert "flights.csv is a symbolic link loop" in text and "not found" not in text
+
+
+def test_a_refused_source_is_not_answered_with_a_longer_window(tmp_path: Path) -> None:
+    """The demo's advice after the feature pipeline failed: fix the source, not the window."""
+    from fti_assets.commands.demo import Window, outcome
+    from fti_assets.resources.environment import build_resources
+    from fti_assets_tests.conftest import settings_for
+
+    settings = settings_for(tmp_path)
+    registry = build_resources(settings)["registry"]
+    advice = "\n".join(outcome(settings, registry, Window(DAY1, DAY2), [], ["feature_pipeline"]))
+    assert "fix the source" in advice and "longer window" not in advice
+    assert "longer window" in "\n".join(outcome(settings, registry, Window(DAY1, DAY2), [], []))
