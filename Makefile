@@ -38,8 +38,9 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
-# Dagster UI and daemon (:3000), MLflow's UI (:3001) and the reports server (:3002), which
-# publishes $(FTI_HOME)/reports (plots, drift reports) over HTTP; each in its own process group.
+# Dagster UI and daemon (:3000), MLflow's UI (:3001), the reports server (:3002), which
+# publishes $(FTI_HOME)/reports (plots, drift reports) over HTTP, and the feature stream's
+# consumer (events from FTI_STREAM_URL into the online store); each in its own process group.
 dev: env
 	.venv/bin/python -m fti_assets.platform.devstack
 

@@ -63,7 +63,7 @@ app = FastAPI(title="flight_delay_service (FastAPI peer)", lifespan=lifespan)
 
 @app.get("/readyz")
 async def readyz() -> Response:
-    ready = Served.store.as_of() is not None
+    ready = Served.store.meta().get("newest_event_at") is not None
     return Response("ready" if ready else "not ready", status_code=200 if ready else 503)
 
 
@@ -73,10 +73,10 @@ async def readyz() -> Response:
 async def predict(body: PredictRequest) -> Response:
     if problem := request_problem(body.flights):
         raise HTTPException(400, problem)
-    state, as_of = Served.state, Served.store.as_of()
-    if as_of is None:
+    state = Served.state
+    if Served.store.meta().get("newest_event_at") is None:
         raise HTTPException(503, "the online store is empty: materialize online_features")
     return Response(
-        answer(state, body.flights, Served.store, as_of, body.include_features, Served.log, body.explain),
+        answer(state, body.flights, Served.store, body.include_features, Served.log, body.explain),
         media_type="application/json",
     )

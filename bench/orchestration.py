@@ -101,7 +101,8 @@ def day_cost(home: Path, day: date, repeats: int) -> dict:
         skipped = sorted({e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"})
         if skipped:  # a day without inference or monitoring (no champion yet) is not a day's cost
             raise RuntimeError(
-                f"the daily pipeline for {day} skipped {skipped}: a store without a champion skips inference and monitoring"
+                f"the daily pipeline for {day} skipped {skipped}: a store without a champion skips "
+                "inference and monitoring"
             )
     partitions = len(replay.store.partitions("flight_schedule"))
     return {"day": day.isoformat(), "store_days": partitions, "seconds": seconds}

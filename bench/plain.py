@@ -179,7 +179,8 @@ def main() -> None:
         }
         record = lifecycle.register(resources, fitted, train, validation, params, tc, dataset_hash, window)
     log(
-        f"stopped at round {fitted.best_iteration}: validation AUC {fitted.validation_auc:.4f}, dataset {dataset_hash[:12]}, v{record['version']}"
+        f"stopped at round {fitted.best_iteration}: validation AUC {fitted.validation_auc:.4f}, dataset "
+        f"{dataset_hash[:12]}, v{record['version']}"
     )
     model = LoadedModel(
         version=record["version"], booster=fitted.booster, spec=fitted.spec.to_dict(), model_file=Path()
@@ -191,7 +192,8 @@ def main() -> None:
     ours, passed = evaluation["metrics"]["challenger"], evaluation["passed"]
     y = dataset.filter(pl.col("split") == "test")["is_delayed"].cast(pl.Int8).to_numpy()
     log(
-        f"test AUC {ours['auc']:.4f}, log loss {ours['log_loss']:.4f}, Brier {ours['brier']:.4f}; gates {'passed' if passed else 'refused'}"
+        f"test AUC {ours['auc']:.4f}, log loss {ours['log_loss']:.4f}, Brier {ours['brier']:.4f}; gates "
+        f"{'passed' if passed else 'refused'}"
     )
     if passed:
         with steps.step("flight_delay_bento"):

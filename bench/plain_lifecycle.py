@@ -97,11 +97,14 @@ def package(resources: dict[str, Any], version: int) -> str:
 
 
 def refresh_online(resources: dict[str, Any], as_of: datetime) -> dict:
-    """``online_features``: the latest values known at ``as_of`` and the published flights' vectors."""
-    from fti_assets.inference.refresh import write_refresh
+    """``online_features``: the offline events known at ``as_of`` applied as the stream applies them."""
+    from fti_assets.inference.refresh import write_backstop
 
-    store = resources["store"]
-    return write_refresh(resources["online"], store, store.read("airports"), as_of)
+    store, writer = resources["store"], resources["online"].writer()
+    try:
+        return write_backstop(writer, store, store.read("airports"), as_of)
+    finally:
+        writer.close()
 
 
 def _direct(asset: dg.AssetsDefinition, first: date, last: date, **inputs: Any) -> pl.DataFrame:

@@ -23,7 +23,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,28 +79,18 @@ def demo_on_postgres(home: Path, start: str, end: str) -> dict[str, Any]:
 
 
 def _redis_copy(home: Path, prefix: str) -> str:
-    """HOME's online refresh written to Redis: the same retrieval at the same as_of."""
-    from fti_assets.domain.catalog import FEATURE_GROUPS
-    from fti_assets.domain.retrieval import latest_per_entity
-    from fti_assets.domain.timezones import airport_timezones
-    from fti_assets.inference.refresh import flight_vectors
+    """HOME's online store written to Redis: the same offline events applied by the same writer."""
+    from fti_assets.inference.refresh import write_backstop
     from fti_assets.resources.offline_store import OfflineStore
-    from fti_assets.serving.redis_store import write_snapshot
+    from fti_assets.serving.redis_store import RedisWriter
     from fti_assets.serving.sqlite_store import OnlineStoreReader
 
-    as_of = datetime.fromisoformat(OnlineStoreReader(home / "online.sqlite").as_of())
+    newest = int(OnlineStoreReader(home / "online.sqlite").meta()["newest_event_at"])
+    as_of = datetime.fromtimestamp(newest / 1e6, UTC)
     store = OfflineStore(home=str(home))
-    day = as_of.date()
-    latest = {g.name: latest_per_entity(store.read_history(g, day, day), g, as_of) for g in FEATURE_GROUPS}
-    # With the same precomputed vectors as the SQLite refresh, so both stores serve the same path.
-    write_snapshot(
-        REDIS,
-        prefix,
-        latest,
-        airport_timezones(store.read("airports")),
-        as_of,
-        vectors=flight_vectors(store, latest, as_of),
-    )
+    writer = RedisWriter(REDIS, prefix)
+    write_backstop(writer, store, store.read("airports"), as_of)
+    writer.close()
     return as_of.isoformat()
 
 

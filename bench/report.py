@@ -44,10 +44,12 @@ def write_report(results: dict, path: Path) -> Path:
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `make bench` on {datetime.now(UTC):%Y-%m-%d}, every figure beside a peer measured in the same run,",
+        f"Measured by `make bench` on {datetime.now(UTC):%Y-%m-%d}, every figure beside a peer measured in "
+        "the same run,",
         "on this machine (each benchmark in its own process, one at a time). Figures are min / median / max over",
         "the repeats stated; ratios use medians. `make bench` reruns everything (about half an hour);",
-        "`.venv/bin/python -m bench.run SECTION` reruns one section (orchestration, drift, serving, batch, pit,",
+        "`.venv/bin/python -m bench.run SECTION` reruns one section (orchestration, drift, serving, batch, "
+        "pit, restatements,",
         "production) and rewrites this file from `bench/.work/results.json`.",
         "",
         "## Machine",

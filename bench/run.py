@@ -108,7 +108,8 @@ def pieces() -> dict:
         r = {"pieced": run_json("-m", "bench.pit_engines", "pieced", scale, 3)}
         if scale > DUCKDB_MAX_SCALE:
             r["duckdb_skipped"] = (
-                f"the whole-year DuckDB query needs about 23 GB at 30x (killed by the kernel's OOM killer at 23.7 GB once); at {scale}x it does not fit in this machine's 24 GB"
+                "the whole-year DuckDB query needs about 23 GB at 30x (killed by the kernel's OOM killer "
+                f"at 23.7 GB once); at {scale}x it does not fit in this machine's 24 GB"
             )
             say(f"DuckDB ASOF not run at {scale}x, nor compared: {r['duckdb_skipped']}")
         else:
@@ -117,6 +118,20 @@ def pieces() -> dict:
                 folder / "out_pieced_full" / "*.parquet", folder / "out_duckdb_full.parquet"
             )
         results[str(scale)] = r
+    return results
+
+
+#: Restated shares of every feature table at each scale: a correction feed's 1%, and a heavy 10%.
+RESTATED = ((1, 0.01), (1, 0.1), (10, 0.01))
+
+
+def restatements() -> dict:
+    """Store growth and the point-in-time build with versions, against today's tables."""
+    results = {}
+    for scale, share in RESTATED:
+        run_json("-m", "bench.prepare", scale, raw=True)  # the pit section's inputs, if already made
+        say(f"point-in-time build with {share:.0%} restated at {scale}x")
+        results[f"{scale}x-{share}"] = run_json("-m", "bench.restatements", scale, share, 3)
     return results
 
 
@@ -184,6 +199,12 @@ def serving() -> dict:
     return run_json("-m", "bench.serving", DEMO_HOME)
 
 
+def stream() -> dict:
+    needs_demo_home()
+    say("the feature stream: consumer throughput, event-to-online freshness at 600x")
+    return run_json("-m", "bench.stream", DEMO_HOME, "2013-12-30", 600)
+
+
 PG_HOME, SQLITE_HOME = WORK / "postgres-home", WORK / "sqlite-home"
 
 
@@ -241,10 +262,12 @@ SECTIONS: dict[str, Callable[[], dict]] = {
     "orchestration": orchestration,
     "drift": drift,
     "serving": serving,
+    "stream": stream,
     "batch": batch,
     "pit": pit,
     "production": production,
     "pieces": pieces,
+    "restatements": restatements,
 }
 
 

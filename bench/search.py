@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     # The split is by prediction time (UTC): the test split starts at 2013-10-01 00:00 UTC.
     if test.height == 0 or test["prediction_time"].min().date() != date(2013, 10, 1):
         raise SystemExit(
-            f"{args.home}: the training dataset's test split does not start on 2013-10-01 (UTC): run fti demo on the whole year"
+            f"{args.home}: the training dataset's test split does not start on 2013-10-01 (UTC): run fti "
+            "demo on the whole year"
         )
     defaults = TrainingConfig()
     fields = (
@@ -85,14 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     tuned = test_auc(summary["best"]["params"])
     print("## Hyperparameter search (Oct-Dec test split)\n")
     print(
-        f"`python -m bench.search --home {args.home} --trials {args.trials} --timeout {args.timeout}`; the study saw train and "
+        f"`python -m bench.search --home {args.home} --trials {args.trials} --timeout {args.timeout}`; the "
+        "study saw train and "
         f"validation only ({train.height:,} and {validation.height:,} flights); test: {test.height:,} flights.\n"
     )
     print("| model | validation AUC | test AUC | training seconds |\n|---|---|---|---|")
     print(f"| TrainingConfig defaults | {base[1]:.4f} | {base[0]:.4f} | {base[2]} |")
     print(f"| best of the study | {tuned[1]:.4f} | {tuned[0]:.4f} | {tuned[2]} |\n")
     print(
-        f"Study `{summary['study']}`: {summary['trials']} in {searched_seconds} s; best trial {summary['best']['number']}, "
+        f"Study `{summary['study']}`: {summary['trials']} in {searched_seconds} s; best trial "
+        f"{summary['best']['number']}, "
         f"validation AUC {summary['best']['validation_auc']:.4f}, parameters `{summary['best']['params']}`."
     )
     ranked = sorted((t for t in study.trials if t.value is not None), key=lambda t: -t.value)[:10]

@@ -62,7 +62,8 @@ def pit(r: dict) -> Rendered:
             runs.append(("Feast", s["feast_full"], _equal(s, "equal_feast_full")))
         for name, m, equal in runs:
             text.append(
-                f"| {scale}x | {m['rows']:,} | {name} | {spread(m['seconds'])} | {rate(m['rows'], m['seconds']):,.0f} | {m['peak_rss_mb']:,.0f} | {equal} |"
+                f"| {scale}x | {m['rows']:,} | {name} | {spread(m['seconds'])} | "
+                f"{rate(m['rows'], m['seconds']):,.0f} | {m['peak_rss_mb']:,.0f} | {equal} |"
             )
         ours_rate = rate(s["ours"]["rows"], s["ours"]["seconds"])
         if scale == "10":
@@ -119,7 +120,8 @@ def batch(r: dict) -> Rendered:
     for scale, s in r.items():
         for step in ("bare_booster", "scoring_step", "batch_path"):
             text.append(
-                f"| {scale}x | {s['rows']:,} | {s['trees']} | {step.replace('_', ' ')} | {spread(s[step])} | {rate(s['rows'], s[step]):,.0f} |"
+                f"| {scale}x | {s['rows']:,} | {s['trees']} | {step.replace('_', ' ')} | {spread(s[step])} "
+                f"| {rate(s['rows'], s[step]):,.0f} |"
             )
         ratio, goal = (
             med(s["bare_booster"]) / med(s["scoring_step"]),
@@ -161,10 +163,12 @@ def serving(r: dict) -> Rendered:
         "",
         "POST /predict with one real flight per request, through `bentoml serve` (one worker per core) and through a",
         "minimal FastAPI app on uvicorn (same workers, same predictor path, same online store), driven by",
-        "`bench/loadgen.py` on loopback: a closed loop at 1 and 8 connections, then an open-loop sweep (latency counted",
+        "`bench/loadgen.py` on loopback: a closed loop at 1 and 8 connections, then an open-loop sweep "
+        "(latency counted",
         "from each request's scheduled start). The load generator shares the two cores with the server.",
         f"Both servers gave the same answers: {r.get('same_answers')}. Command: `python -m bench.serving HOME`.",
-        f"Each load point ran {r.get('repeats', 1)} time(s) for {r['seconds']:g} s; figures are min / median / max of the runs.",
+        f"Each load point ran {r.get('repeats', 1)} time(s) for {r['seconds']:g} s; figures are min / "
+        "median / max of the runs.",
         "",
         "| server | load | requests/s | p50 ms | p99 ms | max ms | errors |",
         "|---|---|---|---|---|---|---|",
@@ -174,12 +178,14 @@ def serving(r: dict) -> Rendered:
         s = r[name]
         for load, p in s["closed"].items():
             text.append(
-                f"| {name} | closed, {load[1:]} connection(s) | {_runs(p, 'throughput', ',.0f')} | {_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |"
+                f"| {name} | closed, {load[1:]} connection(s) | {_runs(p, 'throughput', ',.0f')} | "
+                f"{_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |"
             )
         for p in s["open"]:
             if "p50_ms" in p:
                 text.append(
-                    f"| {name} | open, {p['rate']}/s | {_runs(p, 'throughput', ',.0f')} | {_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |"
+                    f"| {name} | open, {p['rate']}/s | {_runs(p, 'throughput', ',.0f')} | "
+                    f"{_runs(p, 'p50_ms')} | {_runs(p, 'p99_ms')} | {p['max_ms']} | {p['errors']} |"
                 )
             else:
                 text.append(f"| {name} | open, {p['rate']}/s | failed: {p.get('failed', '')} | | | | |")
@@ -275,12 +281,16 @@ def orchestration(r: dict) -> Rendered:
     text = [
         "## Orchestration",
         "",
-        f"Import of the code location (`import fti_assets.definitions`, fresh interpreter, {len(imp['definitions'])} runs):",
+        "Import of the code location (`import fti_assets.definitions`, fresh interpreter, "
+        f"{len(imp['definitions'])} runs):",
         f"{spread(imp['definitions'])} s; `import dagster` alone: {spread(imp['dagster'])} s.",
         "",
-        f"Full-year `fti demo` (features, training, inference on 2013, monitoring of the last 14 days) took {demo['wall']:.0f} s",
-        f"wall, {demo['steps_total']:.0f} s of it inside steps. `python -m bench.plain HOME` calls the same functions the",
-        f"assets call, without Dagster, and writes the same store: {plain['wall']:.0f} s wall, {plain['total']:.0f} s after its imports. Per step (seconds):",
+        "Full-year `fti demo` (features, training, inference on 2013, monitoring of the last 14 days) took "
+        f"{demo['wall']:.0f} s",
+        f"wall, {demo['steps_total']:.0f} s of it inside steps. `python -m bench.plain HOME` calls the same "
+        "functions the",
+        f"assets call, without Dagster, and writes the same store: {plain['wall']:.0f} s wall, "
+        f"{plain['total']:.0f} s after its imports. Per step (seconds):",
         "",
         "| step | in Dagster | plain script |",
         "|---|---|---|",
@@ -290,7 +300,8 @@ def orchestration(r: dict) -> Rendered:
     text += [
         "",
         "One day through the daily pipeline (features, online refresh, batch predictions, monitoring), each run in its",
-        f"own process after a warm-up run there, the two days alternating ({len(young)} times): day 30 of a 30-day demo",
+        f"own process after a warm-up run there, the two days alternating ({len(young)} times): day 30 of a "
+        "30-day demo",
         f"{spread(young)} s; day 365 of the full year {spread(old)} s.",
         "Command: `python -m bench.orchestration import|demo|day ...`.",
         "",
@@ -313,8 +324,10 @@ def drift(r: dict) -> Rendered:
     text = [
         "## Drift report",
         "",
-        f"Feature drift of the trailing week ending {r['day']} ({r['current_rows']:,} rows, {r['columns']} columns) against the",
-        f"training reference ({r['reference_rows']:,} rows) with Evidently's tests: {spread(r['report'])} s. Days with an HTML",
+        f"Feature drift of the trailing week ending {r['day']} ({r['current_rows']:,} rows, {r['columns']} "
+        "columns) against the",
+        f"training reference ({r['reference_rows']:,} rows) with Evidently's tests: {spread(r['report'])} "
+        "s. Days with an HTML",
         f"file add Evidently's report with its plots, {spread(r['snapshot'])} s, and the file, {spread(r['html'])} s.",
         f"The same distances with SciPy alone: {spread(r['scipy'])} s (largest score difference {r['max_score_gap']}).",
         "Command: `python -m bench.drift HOME DAY REPEATS`.",
@@ -361,16 +374,21 @@ def production(r: dict) -> Rendered:
         "",
         "| run | wall s | inside steps s | vs plain script |",
         "|---|---|---|---|",
-        f"| PostgreSQL + Redis | {spread(pg.get('walls', [pg['wall']]), '.0f')} | {pg['steps_total']:.0f} | {pg['wall'] / plain['wall'] - 1:+.0%} |",
+        f"| PostgreSQL + Redis | {spread(pg.get('walls', [pg['wall']]), '.0f')} | {pg['steps_total']:.0f} | "
+        f"{pg['wall'] / plain['wall'] - 1:+.0%} |",
         f"| SQLite | {lite['wall']:.0f} | {lite['steps_total']:.0f} | {lite['wall'] / plain['wall'] - 1:+.0%} |",
-        f"| plain script | {spread(plain.get('walls', [plain['wall']]), '.0f')} | {plain['total']:.0f} (after imports) | |",
+        f"| plain script | {spread(plain.get('walls', [plain['wall']]), '.0f')} | {plain['total']:.0f} "
+        "(after imports) | |",
         "",
         "Wall times are min / median / max where a run was repeated (alternating with its peer); the ratios use",
         "the medians, and the inside-steps figure is the median run's.",
         "",
-        f"`bentoml serve` of the SQLite demo's champion, one real flight per request, open loop at {s['rate']} req/s for",
-        f"{s['seconds']:.0f} s (load average {s['loadavg_1m']:.1f} at the start); the Redis server holds the same refresh",
-        f"(answers identical: {'yes' if not s['differing_fields'] else '**no**, differing in ' + ', '.join(s['differing_fields'])}).",
+        "`bentoml serve` of the SQLite demo's champion, one real flight per request, open loop at "
+        f"{s['rate']} req/s for",
+        f"{s['seconds']:.0f} s (load average {s['loadavg_1m']:.1f} at the start); the Redis server holds "
+        "the same refresh",
+        "(answers identical: "
+        f"{'yes' if not s['differing_fields'] else '**no**, differing in ' + ', '.join(s['differing_fields'])}).",
         "",
         "| online store | p50 ms | p99 ms | max ms | errors |",
         "|---|---|---|---|---|",
@@ -421,7 +439,8 @@ def pieces(r: dict) -> Rendered:
                 text.append(f"| {scale}x | | {name} | not run: {s['duckdb_skipped']} | | | |")
                 continue
             text.append(
-                f"| {scale}x | {m['rows']:,} | {name} | {spread(m['seconds'])} | {rate(m['rows'], m['seconds']):,.0f} | {m['peak_rss_mb']:,.0f} | {equal} |"
+                f"| {scale}x | {m['rows']:,} | {name} | {spread(m['seconds'])} | "
+                f"{rate(m['rows'], m['seconds']):,.0f} | {m['peak_rss_mb']:,.0f} | {equal} |"
             )
         if scale == "30":
             rss = s["pieced"]["peak_rss_mb"]
@@ -455,12 +474,97 @@ def pieces(r: dict) -> Rendered:
     return rows, [*text, ""]
 
 
+def restatements(r: dict) -> Rendered:
+    text = [
+        "## Versions: store growth and the point-in-time build under restatements",
+        "",
+        "The scale's six feature tables with a share of each table's rows restated (the first feature moved by one),",
+        "each learnt at the first midnight of the month after it was known (14 ingestion instants: one a month, the",
+        "static plane table's on 2013-01-01 and December's on 2014-01-01).",
+        "Both versions are stored, as `domain.versions.merge_ingest` stores them. `point_in_time_join` over the",
+        "year's spine on today's tables (no version columns) and on the versioned ones, alternating; rows predicted",
+        "before the first instant must come out identical. Command: `python -m bench.restatements SCALE "
+        "SHARE REPEATS`.",
+        "",
+        "| scale | restated | instants | rows today / versioned | zstd bytes today / versioned | PIT today "
+        "s (min / median / max) | PIT versioned s | ratio | identical before the first instant |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = []
+    for m in r.values():
+        today, versioned = m["seconds"]["today"], m["seconds"]["versioned"]
+        ratio = med(versioned) / med(today)
+        growth = m["bytes"]["versioned"] / m["bytes"]["plain"]
+        text.append(
+            f"| {m['scale']}x | {m['share']:.0%} | {m['instants']} | {m['rows']['plain']:,} / "
+            f"{m['rows']['versioned']:,} "
+            f"| {m['bytes']['plain'] / 1e6:,.1f} MB / {m['bytes']['versioned'] / 1e6:,.1f} MB (x{growth:.2f}) "
+            f"| {spread(today)} | {spread(versioned)} | {ratio:.2f}x | {met(m['equal_before_first_instant'])} |"
+        )
+        rows.append(
+            [
+                f"PIT build with versions, {m['share']:.0%} restated, {m['scale']}x",
+                f"{med(versioned):.3g} s",
+                f"today's build {med(today):.3g} s",
+                f"{ratio:.2f}x",
+                "",
+                "",
+            ]
+        )
+    return rows, [*text, ""]
+
+
+def stream(r: dict) -> Rendered:
+    t, f = r["throughput"], r["freshness"]
+    ratio = t["applied"]["events_per_second"] / t["read_and_acked"]["events_per_second"]
+    text = [
+        "## The feature stream: consumer throughput and event-to-online freshness",
+        "",
+        f"The {r['events']:,} events of {r['day']} from the demo's offline store (outcomes, weather reports,",
+        "published schedules). Throughput: appended to a fresh Redis stream, then consumed by one `Consumer`",
+        "into a fresh SQLite online store; its peer reads and acknowledges the same messages with nothing",
+        f"applied. Freshness: `fti stream consume` running while the day is replayed at {f['speed']:g} times real",
+        "time; per event, the seconds from its append to the first read of the online store that sees it",
+        f"(the service reads that store). Load average at the start: {r['loadavg_1m']:.1f}.",
+        "Command: `python -m bench.stream HOME DAY SPEED`.",
+        "",
+        "| measure | ours | peer | ratio |",
+        "|---|---|---|---|",
+        f"| consumer throughput | {t['applied']['events_per_second']:,.0f} events/s (applied) "
+        f"| {t['read_and_acked']['events_per_second']:,.0f} events/s (read and acked only) | {ratio:.2f}x |",
+        f"| freshness p50 / p99 / max | {f['p50_seconds']:.3f} / {f['p99_seconds']:.3f} / {f['max_seconds']:.3f} s "
+        f"| goal p99 <= 1 s | {met(f['p99_seconds'] <= 1.0)} |",
+        "",
+    ]
+    rows = [
+        [
+            "Event to online store, p99",
+            f"{f['p99_seconds']:.3f} s",
+            "goal 1 s",
+            met(f["p99_seconds"] <= 1.0),
+            "",
+            "",
+        ],
+        [
+            "Stream consumer throughput",
+            f"{t['applied']['events_per_second']:,.0f} events/s",
+            f"Redis read+ack {t['read_and_acked']['events_per_second']:,.0f}/s",
+            f"{ratio:.2f}x",
+            "",
+            "",
+        ],
+    ]
+    return rows, text
+
+
 SECTIONS: dict[str, Callable[[dict], Rendered]] = {
     "pit": pit,
     "batch": batch,
     "serving": serving,
+    "stream": stream,
     "orchestration": orchestration,
     "drift": drift,
     "production": production,
     "pieces": pieces,
+    "restatements": restatements,
 }

@@ -67,19 +67,20 @@ def scratch_home(home: Path, into: Path) -> Path:
 
 
 def morning_home(home: Path, into: Path) -> Path:
-    """An online store for the servers: HOME's refresh as it stood at the start of the schedule's
-    last day, so the picked flights are published ones, served from their precomputed vectors
-    (the refresh HOME ends with, after the last day, has no flight left to publish). Predictions
-    get logged here; the registry stays HOME's."""
-    from fti_assets.inference.refresh import write_refresh
-    from fti_assets.resources.online_store import OnlineStore
+    """An online store for the servers: every event of HOME known by the end of the schedule's
+    last day, applied as the stream applies them, so each flight of that day is served as of
+    its prediction time. Predictions get logged here; the registry stays HOME's."""
+    from fti_assets.inference.refresh import write_backstop
+    from fti_assets.serving.sqlite_store import SqliteWriter
 
     into.mkdir(parents=True)
     store = OfflineStore(home=str(home))
-    morning = datetime.combine(
-        store.read("flight_schedule")["flight_date"].max(), datetime.min.time(), tzinfo=UTC
+    last = store.read("flight_schedule")["flight_date"].max()
+    writer = SqliteWriter(into / "online.sqlite")
+    write_backstop(
+        writer, store, store.read("airports"), datetime.combine(last, datetime.max.time(), tzinfo=UTC)
     )
-    write_refresh(OnlineStore(path=str(into / "online.sqlite")), store, store.read("airports"), morning)
+    writer.close()
     return into
 
 
@@ -87,12 +88,12 @@ def pick_flights(home: Path, n: int, online: Path | None = None) -> list[dict[st
     """Request bodies of real flights of the online store's day whose groups are all known
     (the store under ``online``, else HOME's)."""
     store = OnlineStoreReader((online or home) / "online.sqlite")
-    as_of = pl.Series([store.as_of()]).str.to_datetime(time_zone="UTC")[0]
+    newest = datetime.fromtimestamp(int(store.meta()["newest_event_at"]) / 1e6, UTC)
     schedule = OfflineStore(home=str(home)).read("flight_schedule")
-    # The day the store was refreshed for: flights after it if the data has them, else its last day.
-    day = schedule.filter(pl.col("scheduled_departure") >= as_of)
+    # The last day whose flights the store holds every event for.
+    day = schedule.filter(pl.col("prediction_time") <= newest, pl.col("flight_date") == newest.date())
     if day.is_empty():
-        day = schedule.filter(pl.col("scheduled_departure") >= as_of - pl.duration(days=1))
+        day = schedule.filter(pl.col("flight_date") == schedule["flight_date"].max())
     bodies = [
         {
             "carrier": r["carrier"],
@@ -107,7 +108,8 @@ def pick_flights(home: Path, n: int, online: Path | None = None) -> list[dict[st
         for r in day.sort("flight_id").sample(min(day.height, 20 * n), seed=7).iter_rows(named=True)
     ]
     dumped = [FlightRequest.model_validate(b).model_dump() for b in bodies]
-    _, unknown = feature_rows(spine(dumped, store), store)
+    frame = spine(dumped, store)
+    _, unknown = feature_rows(frame, store, frame["prediction_time"].to_list())
     known = [b for b, u in zip(bodies, unknown, strict=True) if not u]
     return (known or bodies)[:n]
 
@@ -118,7 +120,8 @@ def bare_lightgbm(home: Path, online: Path, flight: dict[str, Any], calls: int) 
         json.loads((home / "records" / "flight_delay_bento.json").read_text())["model_tag"]
     )
     store = OnlineStoreReader(online / "online.sqlite")
-    rows, _ = feature_rows(spine([FlightRequest.model_validate(flight).model_dump()], store), store)
+    frame = spine([FlightRequest.model_validate(flight).model_dump()], store)
+    rows, _ = feature_rows(frame, store, frame["prediction_time"].to_list())
     row = model.spec.encode_rows(rows, model.codes)  # 1 x n_features, float64, ready
     booster = model.booster
     for _ in range(500):

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make prod-dev`: the production profile's Dagster as a cluster runs it, three processes on
 # one machine: the code location as a gRPC server, the webserver and the daemon, which load
-# the definitions from that server. The instance (deploy/dagster.production.yaml) keeps runs,
-# event logs, schedules and sensor ticks in PostgreSQL. Ctrl-C stops all three.
+# the definitions from that server, and the feature stream's consumer. The instance (deploy/dagster.production.yaml) keeps runs,
+# event logs, schedules and sensor ticks in PostgreSQL. Ctrl-C stops them all.
 set -euo pipefail
 # Each process in its own process group: a Dagster process started with a plain `&` ignores
 # SIGTERM; signalled as a group, it stops.
@@ -35,5 +35,8 @@ done
 pids+=($!)
 "$bin/dagster-daemon" run -w "$DAGSTER_HOME/workspace.yaml" &
 pids+=($!)
-echo "code server :$code_port, webserver http://127.0.0.1:${PORT:-3000}, daemon; storage $FTI_DAGSTER_POSTGRES_URL"
+# The feature stream's consumer: events from FTI_STREAM_URL into the Redis online store.
+"$bin/fti" stream consume --name "prod-dev-$(hostname)" &
+pids+=($!)
+echo "code server :$code_port, webserver http://127.0.0.1:${PORT:-3000}, daemon, stream consumer; storage $FTI_DAGSTER_POSTGRES_URL"
 wait -n  # one of them ended: stop the others

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from fti_assets.alerts.sensors import build_alert_sensors
 from fti_assets.deployment import definitions as deployment
 from fti_assets.features import definitions as features
 from fti_assets.inference import definitions as inference
 from fti_assets.jobs import build_jobs
 from fti_assets.monitoring import definitions as monitoring
 from fti_assets.partitions import bind_partitions
+from fti_assets.platform.lineage import build_lineage_sensors
 from fti_assets.platform.progress import progress_logger
 from fti_assets.resources.environment import build_resources
 from fti_assets.schedules import SCHEDULES
@@ -36,7 +38,8 @@ def build_definitions(settings: Settings, overrides: dict | None = None) -> dg.D
     return dg.Definitions(
         assets=dg.with_source_code_references(bind_partitions(ASSETS, settings)),
         jobs=build_jobs(settings),
-        sensors=SENSORS,
+        # Alerts and lineage run by default only where their settings are present.
+        sensors=[*SENSORS, *build_alert_sensors(settings.alerts), *build_lineage_sensors(settings.lineage)],
         schedules=SCHEDULES,
         resources={**build_resources(settings), **(overrides or {})},
         loggers={"progress_logger": progress_logger},

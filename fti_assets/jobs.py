@@ -25,7 +25,10 @@ schedule_feed = dg.define_asset_job(
 feature_pipeline = dg.define_asset_job(
     "feature_pipeline",
     selection=dg.AssetSelection.groups("raw", "features"),
-    description="FTI feature pipeline: raw tables, contracts and every feature group into the offline store, for a range of days.",
+    description=(
+        "FTI feature pipeline: raw tables, contracts and every feature group into the offline store, for "
+        "a range of days."
+    ),
 )
 TRAINING_PIPELINE = "training_pipeline"
 
@@ -46,8 +49,10 @@ def training_pipeline(settings: Settings) -> UnresolvedAssetJobDefinition:
             "flight_delay_bento",
         ),
         config={"execution": {"config": {"multiprocess": {"tag_concurrency_limits": [limit]}}}},
-        description="FTI training pipeline: point-in-time training dataset, LightGBM model (MLflow), evaluation against the champion, model card, "
-        "promotion gates, Bento.",
+        description=(
+            "FTI training pipeline: point-in-time training dataset, LightGBM model (MLflow), evaluation "
+            "against the champion, model card, promotion gates, Bento."
+        ),
     )
 
 
@@ -59,7 +64,10 @@ inference_pipeline = dg.define_asset_job(
 online_refresh = dg.define_asset_job(
     "online_refresh",
     selection=dg.AssetSelection.assets("online_features"),
-    description="Inference pipeline, online store refresh alone: each entity's latest features as of the given instant.",
+    description=(
+        "Inference pipeline, online store refresh alone: each entity's latest features as of the given "
+        "instant."
+    ),
 )
 daily_pipeline = dg.define_asset_job(
     "daily_pipeline",
@@ -68,13 +76,19 @@ daily_pipeline = dg.define_asset_job(
         | dg.AssetSelection.assets("online_features")
     )
     - dg.AssetSelection.assets("replay_report", *SCHEDULE_FEED),
-    description="The FTI feature and inference pipelines and monitoring for one finished day: outcomes and features, online "
-    "refresh, batch predictions, drift and performance. The day's schedule came earlier, through `schedule_feed`.",
+    description=(
+        "The FTI feature and inference pipelines and monitoring for one finished day: outcomes and "
+        "features, online refresh, batch predictions, drift and performance. The day's schedule came "
+        "earlier, through `schedule_feed`."
+    ),
 )
 challenger_rollout = dg.define_asset_job(
     "challenger_rollout",
     selection=dg.AssetSelection.assets("challenger_model"),
-    description="Deployment step of the FTI training pipeline: put the evaluated challenger in shadow or canary beside the champion, or retire it.",
+    description=(
+        "Deployment step of the FTI training pipeline: put the evaluated challenger in shadow or canary "
+        "beside the champion, or retire it."
+    ),
 )
 monitoring_pipeline = dg.define_asset_job(
     "monitoring_pipeline",
@@ -85,17 +99,26 @@ monitoring_pipeline = dg.define_asset_job(
         "shadow_comparison",
         "serving_skew",
     ),
-    description="Monitoring, closing the FTI loop: performance on known outcomes, feature and prediction drift, shadow evidence (the retraining sensor reads them).",
+    description=(
+        "Monitoring, closing the FTI loop: performance on known outcomes, feature and prediction drift, "
+        "shadow evidence (the retraining sensor reads them)."
+    ),
 )
 replay_report_job = dg.define_asset_job(
     "replay_report_job",
     selection=dg.AssetSelection.assets("replay_report"),
-    description="Monitoring: the timeline of the last `fti replay` (drift alarms, retrains, promotions, AUC per month).",
+    description=(
+        "Monitoring: the timeline of the last `fti replay` (drift alarms, retrains, promotions, AUC per "
+        "month)."
+    ),
 )
 champion_change = dg.define_asset_job(
     "champion_change",
     selection=dg.AssetSelection.assets("champion_model", "flight_delay_bento"),
-    description="FTI training pipeline, deployment: move the champion (promote the evaluated challenger, or roll back) and package it.",
+    description=(
+        "FTI training pipeline, deployment: move the champion (promote the evaluated challenger, or roll "
+        "back) and package it."
+    ),
 )
 JOBS = [
     schedule_feed,

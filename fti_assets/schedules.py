@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from fti_assets.jobs import daily_pipeline, online_refresh, schedule_feed
+from fti_assets.jobs import daily_pipeline, schedule_feed
 from fti_assets.resources.source import RawSource
 
 if TYPE_CHECKING:  # the type define_asset_job returns; dagster exports it only privately
@@ -59,21 +59,4 @@ def schedule_feed_schedule(context: dg.ScheduleEvaluationContext, source: RawSou
     return dg.RunRequest(run_key=f"schedule-{key}", partition_key=key)
 
 
-@dg.schedule(
-    job=online_refresh,
-    cron_schedule="0 * * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)
-def online_refresh_hourly(context: dg.ScheduleEvaluationContext):
-    """Refreshes the online store at the top of every hour, as of that hour: an hourly cadence
-    for weather and delay statistics, worth it where their feature pipelines ingest hourly
-    (the daily schedule refreshes as of midnight). `fti replay --refresh hourly` measures it."""
-    as_of = context.scheduled_execution_time.replace(minute=0, second=0, microsecond=0)
-    return dg.RunRequest(
-        run_key=f"online-{as_of.isoformat()}",
-        run_config={"ops": {"online_features": {"config": {"as_of": as_of.isoformat()}}}},
-    )
-
-
-SCHEDULES = [schedule_feed_schedule, daily_schedule, online_refresh_hourly]
+SCHEDULES = [schedule_feed_schedule, daily_schedule]

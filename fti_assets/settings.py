@@ -10,7 +10,7 @@ Everything the system writes lives under ``FTI_HOME`` (default ``./.fti``), so a
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -46,6 +46,11 @@ class Settings:
     """``FTI_REDIS_URL``: the production online store."""
     redis_prefix: str = "fti"
     """``FTI_REDIS_PREFIX``: the online store's keys start with it."""
+    stream_url: str = "redis://127.0.0.1:6379/0"
+    """``FTI_STREAM_URL``: the Redis server whose stream ``<FTI_REDIS_PREFIX>:events`` carries the
+    feature events (defaults to ``FTI_REDIS_URL``)."""
+    stream_stall_seconds: float = 300.0
+    """``FTI_STREAM_STALL_SECONDS``: the stream check fails when events wait unapplied this long."""
     mlflow_artifacts: str = ""
     """``FTI_MLFLOW_ARTIFACTS``: where MLflow writes model files; empty, a folder under FTI_HOME."""
     reports_url: str = "http://127.0.0.1:3002"
@@ -74,6 +79,24 @@ class Settings:
     """``FTI_SERVING_METRICS`` (1 or 0): BentoML's Prometheus request metrics and its ``/metrics``
     route. On by default with ``FTI_ENV=production``, off on the local profile: on two cores they
     cost 8% of the service's throughput at eight connections (README, "Under load")."""
+    alert_webhook_url: str = field(default="", repr=False)
+    """``FTI_ALERT_WEBHOOK_URL``: alerts are posted there as a Slack-compatible JSON body. A secret
+    (a Slack webhook's path is its key): never logged, and kept out of this object's repr."""
+    alert_smtp_url: str = field(default="", repr=False)
+    """``FTI_ALERT_SMTP_URL``: ``smtp://``, ``smtp+starttls://`` or ``smtps://[user[:password]@]host[:port]``;
+    alerts are e-mailed through it to ``alert_email_to``. A secret, like the webhook."""
+    alert_email_to: tuple[str, ...] = ()
+    """``FTI_ALERT_EMAIL_TO``: comma-separated addresses; needed with, and only with, the SMTP URL."""
+    alert_email_from: str = "fti-assets@localhost"
+    """``FTI_ALERT_EMAIL_FROM``: the sender of alert e-mails."""
+    alert_attempts: int = 3
+    """``FTI_ALERT_ATTEMPTS``: tries per channel before a delivery is reported as failed."""
+    lineage: bool = False
+    """OpenLineage events are sent when openlineage-python's own configuration is present
+    (``OPENLINEAGE_URL``, ``OPENLINEAGE_CONFIG``, ``OPENLINEAGE__TRANSPORT__*`` or an
+    ``openlineage.yml`` where the client looks) and ``OPENLINEAGE_DISABLED`` is not true."""
+    lineage_namespace: str = "fti_assets"
+    """``OPENLINEAGE_NAMESPACE``: the namespace of the jobs and datasets in the events."""
     dataset_pieces: int = 2
     """``FTI_DATASET_PIECES``: how many monthly pieces of ``training_dataset`` the multiprocess
     executor builds at once; each holds one month in memory."""
@@ -98,6 +121,8 @@ class Settings:
             prediction_log_retention_days=int(os.environ.get("FTI_PREDICTION_LOG_RETENTION_DAYS", 90)),
             redis_url=os.environ.get("FTI_REDIS_URL", cls.redis_url),
             redis_prefix=os.environ.get("FTI_REDIS_PREFIX", cls.redis_prefix),
+            stream_url=os.environ.get("FTI_STREAM_URL") or os.environ.get("FTI_REDIS_URL", cls.stream_url),
+            stream_stall_seconds=float(os.environ.get("FTI_STREAM_STALL_SECONDS", cls.stream_stall_seconds)),
             mlflow_artifacts=os.environ.get("FTI_MLFLOW_ARTIFACTS", ""),
             reports_url=os.environ.get("FTI_REPORTS_URL", cls.reports_url).rstrip("/"),
             mlflow_ui_url=os.environ.get("FTI_MLFLOW_UI_URL", cls.mlflow_ui_url).rstrip("/"),
@@ -111,7 +136,15 @@ class Settings:
             serving_trace_predict=_flag("FTI_SERVING_TRACE_PREDICT"),
             # On in production, where something scrapes them; off on a laptop (see the field).
             serving_metrics=_flag("FTI_SERVING_METRICS", "1" if env == "production" else "0"),
+            **_alert_settings(),
+            lineage=_lineage_configured(),
+            lineage_namespace=os.environ.get("OPENLINEAGE_NAMESPACE") or cls.lineage_namespace,
         )
+
+    @property
+    def alerts(self) -> bool:
+        """Whether any alert channel is configured (off by default)."""
+        return bool(self.alert_webhook_url or self.alert_smtp_url)
 
     def as_env(self) -> dict[str, str]:
         """The environment variables that make ``from_env`` give these settings (for child processes)."""
@@ -127,6 +160,10 @@ class Settings:
             "FTI_SCHEDULE_LEAD_DAYS": str(self.schedule_lead_days),
             **({"FTI_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {}),
             "FTI_DATASET_PIECES": str(self.dataset_pieces),
+            "FTI_REDIS_URL": self.redis_url,
+            "FTI_REDIS_PREFIX": self.redis_prefix,
+            "FTI_STREAM_URL": self.stream_url,
+            "FTI_STREAM_STALL_SECONDS": str(self.stream_stall_seconds),
             **({"FTI_POLICY": self.policy_path} if self.policy_path else {}),
         }
 
@@ -250,3 +287,58 @@ def _positive_seconds(name: str, default: str) -> float:
     if not seconds > 0:  # also refuses nan; zero or less would make the watcher spin
         raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
     return seconds
+
+
+_SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+
+
+def _alert_settings() -> dict:
+    """The alert channels, checked here so that a typo fails at load, not at the first alarm.
+    Error messages name the variable, never its value (it may hold a password or a key)."""
+    from urllib.parse import urlsplit
+
+    webhook = os.environ.get("FTI_ALERT_WEBHOOK_URL", "").strip()
+    smtp = os.environ.get("FTI_ALERT_SMTP_URL", "").strip()
+    to = tuple(a.strip() for a in os.environ.get("FTI_ALERT_EMAIL_TO", "").split(",") if a.strip())
+    if webhook and urlsplit(webhook).scheme not in ("http", "https"):
+        raise ValueError("FTI_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
+    if smtp:
+        parts = urlsplit(smtp)
+        if parts.scheme not in _SMTP_SCHEMES or not parts.hostname:
+            raise ValueError(
+                f"FTI_ALERT_SMTP_URL must be {', '.join(s + '://host[:port]' for s in _SMTP_SCHEMES)}"
+            )
+        if parts.scheme == "smtp" and parts.username:
+            raise ValueError(
+                "FTI_ALERT_SMTP_URL: a login over plain smtp:// would send the password in clear; "
+                "use smtp+starttls:// or smtps://"
+            )
+        if not to:
+            raise ValueError("FTI_ALERT_SMTP_URL is set but FTI_ALERT_EMAIL_TO names no address")
+    elif to:
+        raise ValueError("FTI_ALERT_EMAIL_TO is set but FTI_ALERT_SMTP_URL is not: no server to send through")
+    if any("@" not in a for a in to):
+        raise ValueError(f"FTI_ALERT_EMAIL_TO: not an e-mail address: {[a for a in to if '@' not in a]}")
+    return {
+        "alert_webhook_url": webhook,
+        "alert_smtp_url": smtp,
+        "alert_email_to": to,
+        "alert_email_from": os.environ.get("FTI_ALERT_EMAIL_FROM", "").strip() or Settings.alert_email_from,
+        "alert_attempts": _positive("FTI_ALERT_ATTEMPTS", "3"),
+    }
+
+
+def _lineage_configured() -> bool:
+    """Whether openlineage-python would find a transport of its own configuration: without one
+    it falls back to printing events on the console, which here means off."""
+    if os.environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
+        return False
+    if os.environ.get("OPENLINEAGE_URL") or os.environ.get("OPENLINEAGE_CONFIG"):
+        return True
+    if any(k.startswith("OPENLINEAGE__TRANSPORT__") for k in os.environ):
+        return True
+    # The client's own places for a config file: the working directory, then ~/.openlineage.
+    return any(
+        p.is_file()
+        for p in (Path.cwd() / "openlineage.yml", Path("~/.openlineage/openlineage.yml").expanduser())
+    )

@@ -17,7 +17,10 @@ HEAVY = ("mlflow", "lightgbm", "bentoml", "evidently", "pandera", "sklearn", "ma
 
 
 def test_definitions_load_without_heavy_libraries(tmp_path: Path) -> None:
-    code = f"import sys, fti_assets.definitions as d; d.defs.resolve_asset_graph(); print([m for m in {HEAVY!r} if m in sys.modules])"
+    code = (
+        "import sys, fti_assets.definitions as d; d.defs.resolve_asset_graph(); print([m for m in "
+        f"{HEAVY!r} if m in sys.modules])"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, "FTI_HOME": str(tmp_path)},

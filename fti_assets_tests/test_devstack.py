@@ -16,7 +16,10 @@ from pathlib import Path
 
 from fti_assets_tests.service_process import free_port
 
-STUBBORN = "import signal, runpy, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); runpy.run_module('http.server', run_name='__main__')"  # noqa: E501
+STUBBORN = (
+    "import signal, runpy; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    "runpy.run_module('http.server', run_name='__main__')"
+)
 STACK = """
 import json, sys
 from pathlib import Path
@@ -35,8 +38,14 @@ def _server(name: str, port: int, folder: Path, stubborn: bool = False) -> dict:
 def _start(servers: list[dict], grace: float, folder: Path) -> subprocess.Popen:
     """The stack in its own session (as a terminal would run it), once every server answers."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    stack = subprocess.Popen([sys.executable, "-c", STACK, json.dumps(servers), str(grace)], env=env,
-                             stdout=subprocess.PIPE, text=True, start_new_session=True, cwd=folder)  # fmt: skip
+    stack = subprocess.Popen(
+        [sys.executable, "-c", STACK, json.dumps(servers), str(grace)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=folder,
+    )
     for line in stack.stdout:
         if line.startswith("Ctrl-C stops"):
             return stack

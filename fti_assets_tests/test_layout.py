@@ -1,5 +1,5 @@
 """The layout a newcomer relies on: ARCHITECTURE.md names each asset's file, the UI links each
-asset to its code.
+asset to its code, and the formatter, not a hand, lays out the code.
 
 ``python -m fti_assets_tests.test_layout`` prints ARCHITECTURE.md's asset table from the definitions.
 """
@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
 from pathlib import Path
 
 import dagster as dg
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHITECTURE = ROOT / "ARCHITECTURE.md"
+MAX_LINE, MAX_SKIPS = 120, 20
 TABLE_START, TABLE_END = "<!-- asset-table:start -->", "<!-- asset-table:end -->"
 
 
@@ -69,6 +71,35 @@ def test_the_ui_links_every_asset_to_the_file_of_its_body() -> None:
         [reference] = graph.get(key).metadata["dagster/code_references"].code_references
         linked[key.to_user_string()] = Path(reference.file_path).resolve().relative_to(ROOT).as_posix()
     assert linked == {key: path for key, _, path in asset_files()}
+
+
+def _python_files() -> list[Path]:
+    return [
+        p
+        for folder in ("fti_assets", "fti_assets_tests", "bench")
+        for p in (ROOT / folder).rglob("*.py")
+        if not any(part.startswith(".") for part in p.relative_to(ROOT).parts)
+    ]
+
+
+def test_the_formatter_lays_out_every_file() -> None:
+    """``ruff format`` decides the layout: nothing it would change, at most a few literal tables
+    kept by hand (``# fmt: skip``), and no line it could not fold past 120 characters."""
+    files = _python_files()
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "ruff"), "format", "--check", *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    skips = sum(p.read_text().count("fmt: skip") for p in files)
+    long = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in files
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if len(line) > MAX_LINE
+    ]
+    assert skips <= MAX_SKIPS and not long, f"{skips} fmt: skip; lines over {MAX_LINE}: {long}"
 
 
 if __name__ == "__main__":

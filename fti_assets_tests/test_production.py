@@ -19,9 +19,6 @@ import polars as pl
 import pytest
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from fti_assets.domain.catalog import FEATURE_GROUPS
-from fti_assets.domain.retrieval import latest_per_entity
-from fti_assets.domain.timezones import airport_timezones
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.serving import redis_store
 from fti_assets_tests.servers import (
@@ -37,7 +34,7 @@ from fti_assets_tests.service_process import ServiceProcess
 BIN = Path(sys.executable).parent
 START, END = date(2013, 1, 1), date(2013, 1, 21)  # three weeks: the demo's short window
 REFRESH = datetime(2013, 1, 22, tzinfo=UTC)  # the demo refreshes the online store at the window's end
-LATER = datetime(2013, 1, 21, 12, tzinfo=UTC)
+PREDICTED = datetime(2013, 1, 22, 8, 15, tzinfo=UTC)  # the prediction time of ``_flight()``
 # The module's demo (three weeks through Dagster, MLflow, Bento and monitoring) runs in the
 # first test's setup: minutes on a shared two-core machine.
 pytestmark = pytest.mark.timeout(2400)
@@ -83,12 +80,35 @@ def _flight(tailnum: str = "N14228", flight: int = 1545) -> dict:
     }
 
 
-def _snapshot(home: Path, as_of: datetime) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
-    """The refresh online_features computes for ``as_of`` from the demo's offline store."""
+def _backstop(home: Path, url: str, prefix: str, as_of: datetime) -> None:
+    """The demo's offline events known by ``as_of`` applied to a Redis store, as online_features does."""
+    from fti_assets.inference.refresh import write_backstop
+
     store = OfflineStore(home=str(home))
-    day = as_of.date()
-    latest = {g.name: latest_per_entity(store.read_history(g, day, day), g, as_of) for g in FEATURE_GROUPS}
-    return latest, airport_timezones(store.read("airports"))
+    writer = redis_store.RedisWriter(url, prefix)
+    write_backstop(writer, store, store.read("airports"), as_of)
+    writer.close()
+
+
+def _late_outcome(known: datetime, delay: int) -> dict:
+    """A UA arrival known at ``known`` that the stream delivers now: it enters UA's delay windows."""
+    from fti_assets.domain.events import FEEDS, events_from_table
+
+    row = {
+        "flight_id": "2013-01-22-UA9999-EWR",
+        "flight_date": known.date(),
+        "carrier": "UA",
+        "tailnum": "N99999",
+        "origin": "EWR",
+        "dest": "ORD",
+        "status": "arrived",
+        "dep_delay": delay,
+        "arr_delay": delay,
+        "known_at": known,
+        "is_delayed": delay > 15,
+    }
+    [event] = events_from_table("outcomes", pl.DataFrame([row], schema=FEEDS["outcomes"]), datetime.now(UTC))
+    return event
 
 
 def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(
@@ -138,7 +158,8 @@ def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(
         registry.load(int(champion.version)).booster.num_trees() > 0
     )  # its files are at FTI_MLFLOW_ARTIFACTS
     assert any(Path(demo.env["FTI_MLFLOW_ARTIFACTS"]).rglob("MLmodel"))
-    assert redis_store.RedisStoreReader(REDIS_URL, demo.prefix).as_of() == REFRESH.isoformat()
+    newest = int(redis_store.RedisStoreReader(REDIS_URL, demo.prefix).meta()["newest_event_at"])
+    assert REFRESH - timedelta(hours=12) < datetime.fromtimestamp(newest / 1e6, UTC) <= REFRESH
     # Nothing fell back to the embedded default's files.
     assert not (demo.home / "online.sqlite").exists() and not (demo.home / "mlflow" / "mlflow.db").exists()
     # The promotion is in the history table of the production database, not in a local file.
@@ -165,7 +186,7 @@ def _stream(urls: list[str], seen: list[tuple[str, int, dict | str]], stop: thre
             )
 
 
-def test_two_replicas_share_the_redis_store_and_switch_refresh_together(demo: Demo) -> None:
+def test_two_replicas_share_the_redis_store_and_see_an_event_together(demo: Demo) -> None:
     env = {**demo.env, "FTI_SERVING_WATCH_SECONDS": "0.2"}
     with (
         ServiceProcess("flight_delay_service:latest", demo.home, env=env) as a,
@@ -177,36 +198,25 @@ def test_two_replicas_share_the_redis_store_and_switch_refresh_together(demo: De
         for t in threads:
             t.start()
         try:
-            time.sleep(2)
-            switched_at = len(seen)
-            redis_store.write_snapshot(REDIS_URL, demo.prefix, *_snapshot(demo.home, LATER), LATER)
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and not all(
-                any(
-                    s[0] == url and s[1] == 200 and s[2]["features_as_of"] == LATER.isoformat()
-                    for s in seen[switched_at:]
-                )
-                for url in (a.url, b.url)
-            ):
-                time.sleep(0.1)
-            time.sleep(0.5)
+            _wait_for(lambda: {s[0] for s in seen if s[1] == 200} == {a.url, b.url})
+            writer = redis_store.RedisWriter(REDIS_URL, demo.prefix)
+            assert writer.apply([_late_outcome(PREDICTED - timedelta(hours=1), 120)])["applied"] == 1
+            writer.close()
+            applied_at = len(seen)
+            _wait_for(lambda: {s[0] for s in seen[applied_at:] if s[1] == 200} == {a.url, b.url})
         finally:
             stop.set()
             for t in threads:
                 t.join()
     assert [s for s in seen if s[1] != 200] == []
-    by_refresh: dict[str, dict[str, set[float]]] = {}
-    for url, _, body in seen:
-        by_refresh.setdefault(body["features_as_of"], {}).setdefault(url, set()).add(
-            body["delay_probability"]
-        )
-    assert set(by_refresh) == {REFRESH.isoformat(), LATER.isoformat()}
-    for as_of, replicas in by_refresh.items():
-        assert set(replicas) == {a.url, b.url}, as_of  # both replicas served from both refreshes
-        [probability] = set.union(*replicas.values())  # and agree on each: one store, one answer
-    assert by_refresh[REFRESH.isoformat()] != by_refresh[LATER.isoformat()]
-    last = {url: body["features_as_of"] for url, _, body in seen}
-    assert last == {a.url: LATER.isoformat(), b.url: LATER.isoformat()}
+    assert {body["features_as_of"] for _, _, body in seen} == {PREDICTED.isoformat()}
+    before = {body["delay_probability"] for _, _, body in seen[: applied_at - 4]}
+    after = {body["delay_probability"] for _, _, body in seen[applied_at + 4 :]}
+    # One store, one answer: both replicas agree before the event and after it, and it changed it.
+    assert len(before) == 1 and len(after) == 1 and before != after
+    for url in (a.url, b.url):
+        mine = [body["delay_probability"] for u, _, body in seen if u == url]
+        assert mine == sorted(mine, key=lambda p: p in after)  # a replica never goes back
 
 
 def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_500(
@@ -214,7 +224,7 @@ def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_50
 ) -> None:
     server = RedisServer(tmp_path / "redis").start()
     try:
-        redis_store.write_snapshot(server.url, "outage", *_snapshot(demo.home, REFRESH), REFRESH)
+        _backstop(demo.home, server.url, "outage", REFRESH)
         # FTI_ENV=production turns Prometheus metrics on: the outage shows there.
         env = {**demo.env, "FTI_REDIS_URL": server.url, "FTI_REDIS_PREFIX": "outage"}
         with ServiceProcess("flight_delay_service:latest", demo.home, env=env) as service:
@@ -248,7 +258,7 @@ def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_50
     assert all(
         body["headers"].get("retry-after") == "1" and "unavailable" in body["text"] for body in unavailable
     )
-    assert all(s[1] == 200 and s[2]["features_as_of"] == REFRESH.isoformat() for s in seen[-3:])
+    assert all(s[1] == 200 and s[2]["features_as_of"] == PREDICTED.isoformat() for s in seen[-3:])
     # Both workers' counts are summed (BentoML's multiprocess collector): every answer is in them.
     assert answered == {code: sum(s[1] == code for s in seen) for code in (200, 503)}
 

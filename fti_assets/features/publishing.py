@@ -6,6 +6,7 @@ from datetime import timedelta
 import dagster as dg
 import polars as pl
 
+from fti_assets.domain.versions import SUPERSEDED_AT
 from fti_assets.metadata import markdown_table, null_shares, table_metadata
 
 MAX_NULL_SHARE = 0.5
@@ -81,13 +82,16 @@ def publish(
     extra_metadata: dict | None = None,
     sparse: tuple[str, ...] = (),
     known_at_mismatches: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    history: pl.DataFrame | None = None,
 ) -> Iterator[dg.AssetCheckResult | dg.Output]:
     """Validate ``frame`` against its contract before storing it, then yield checks and output.
 
     A feature table that breaks its contract is a bug in a transform, not bad input, so any
     rejected row fails the step and nothing is stored; so does any row of
-    ``known_at_mismatches(frame)``, the stamps a second engine recomputes differently. ``sparse`` columns are mostly null by
-    nature and exempt from the null-share check.
+    ``known_at_mismatches(frame)``, the stamps a second engine recomputes differently. ``sparse``
+    columns are mostly null by nature and exempt from the null-share check. ``history`` is what is
+    stored when the table keeps versions (``domain.versions``): ``frame`` is then its current rows,
+    which the checks see.
     """
     from fti_assets.contracts.group_schemas import FEATURE_SCHEMAS
     from fti_assets.contracts.validation import ContractError, validate_rows
@@ -124,7 +128,10 @@ def publish(
         )
         if wrong.height:
             raise dg.Failure(
-                description=f"{table}: {wrong.height} known-at stamps disagree with the raw event times; nothing was stored.",
+                description=(
+                    f"{table}: {wrong.height} known-at stamps disagree with the raw event times; nothing "
+                    "was stored."
+                ),
                 metadata={"sample": dg.MetadataValue.md(markdown_table(wrong, 10))},
             )
     shares = null_shares(frame)
@@ -146,4 +153,8 @@ def publish(
                 "max_lag_hours": max_lag.total_seconds() / 3600,
             },
         )
-    yield dg.Output(frame, metadata={**table_metadata(frame), **(extra_metadata or {})})
+    if history is None:
+        yield dg.Output(frame, metadata={**table_metadata(frame), **(extra_metadata or {})})
+        return
+    kept = {"superseded_versions_stored": int(history[SUPERSEDED_AT].is_not_null().sum())}
+    yield dg.Output(history, metadata={**table_metadata(frame), **kept, **(extra_metadata or {})})

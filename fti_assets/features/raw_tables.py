@@ -15,6 +15,9 @@ import polars as pl
 
 from fti_assets.domain.routes import ROUTE_TABLES
 from fti_assets.domain.timezones import calendar_date
+from fti_assets.domain.versions import FACT_KEYS
+from fti_assets.features import restatements
+from fti_assets.features.restatements import versioned_output
 from fti_assets.metadata import markdown_table, table_metadata
 from fti_assets.partitions import daily_partitions
 from fti_assets.resources.io_manager import PARTITION_COLUMN
@@ -31,6 +34,12 @@ class RawContractConfig(dg.Config):
     """A day with fewer rows than this share of the median of the 7 days before it fails."""
     accept_smaller: bool = False
     """Store partitions that fail the volume check anyway: a source that really shrank."""
+    ingested_at: str = ""
+    """When the system learnt this ingest (ISO 8601, UTC without an offset). Default: a partition's first
+    load is known from each row's event time; a re-ingest of stored partitions is learnt now. Flights,
+    schedules and weather keep every version: what changed is appended, never overwritten."""
+    max_restated_share: float = 0.01
+    """The restatements check warns when an ingest changes more than this share of a partition's rows."""
 
 
 def source_day() -> pl.Expr:
@@ -220,16 +229,18 @@ def ingest(
             f"config {{ops: {{{table}: {{config: {{accept_smaller: true}}}}}}}}.",
             metadata={"smaller_partitions": dg.MetadataValue.json(smaller)},
         )
-    yield dg.Output(
-        valid,
-        metadata={
-            **table_metadata(valid),
-            "rows_rejected": rejected.height,
-            "source": source.describe(),
-            "duplicate_rows_dropped": duplicates,
-            "rows_outside_partitions": outside,
-        },
-    )
+    metadata = {
+        "rows_rejected": rejected.height,
+        "source": source.describe(),
+        "duplicate_rows_dropped": duplicates,
+        "rows_outside_partitions": outside,
+    }
+    if table in FACT_KEYS:  # appended as versions, never overwritten (features.restatements)
+        yield from versioned_output(
+            context, table, valid, day_column, store, config.ingested_at, config.max_restated_share, metadata
+        )
+        return
+    yield dg.Output(valid, metadata={**table_metadata(valid), **metadata})
 
 
 def raw_table(table: str, description: str, day_column: str | None = None) -> dg.AssetsDefinition:
@@ -255,6 +266,8 @@ def raw_table(table: str, description: str, day_column: str | None = None) -> dg
             "or smaller than its stored version (unless accept_smaller).",
         ),
     ]
+    if table in FACT_KEYS:
+        checks.append(restatements.check_spec(table, RawContractConfig().max_restated_share))
     partitioning = (
         dict(partitions_def=daily_partitions, metadata={PARTITION_COLUMN: day_column}) if day_column else {}
     )

@@ -78,9 +78,10 @@ def batch_predictions(
 ):
     """Every scheduled flight of the day scored by the champion, with features as of its
     prediction time (the training retrieval path), stamped with the model version and the
-    feature snapshot it read (and, on request, each flight's top feature contributions). The challenger and the previous champion are scored in shadow on
-    the same flights (the evidence of the canary guard and of the automatic rollback). Skipped,
-    with the reason in the log, while there is no champion. A day reads each feature group's
+    feature snapshot it read (and, on request, each flight's top feature contributions). The
+    challenger and the previous champion are scored in shadow on the same flights (the evidence of
+    the canary guard and of the automatic rollback). Skipped, with the reason in the log, while
+    there is no champion. A day reads each feature group's
     partitions from its TTL (plus two days of late rows) before the day to its lookahead after;
     the models are the registry's aliases that `champion_model` and `challenger_model` move (the
     previous champion is the one `champion_model` last replaced)."""

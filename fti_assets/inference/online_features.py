@@ -14,10 +14,8 @@ _SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 class OnlineRefreshConfig(dg.Config):
     as_of: str = ""
-    """The refresh instant (ISO 8601). Empty: the end of the run's last partition day, or now
-    outside partitioned runs. Values known after it are left out."""
-    force: bool = False
-    """Refresh even when the store already serves a later snapshot (rolls features back)."""
+    """The backstop's instant (ISO 8601). Empty: the end of the run's last partition day, or now
+    outside partitioned runs. Events known after it are left out."""
 
 
 def refresh_time(as_of: str, tags: dict[str, str]) -> datetime:
@@ -26,13 +24,13 @@ def refresh_time(as_of: str, tags: dict[str, str]) -> datetime:
     if as_of:
         return datetime.fromisoformat(as_of).astimezone(UTC)
     day = tags.get("dagster/asset_partition_range_end") or tags.get("dagster/partition")
-    if day:  # a daily run refreshes the store as it stands when that day ends
+    if day:  # a daily run backs the store up as it stands when that day ends
         return datetime.combine(date.fromisoformat(day) + timedelta(days=1), time(), tzinfo=UTC)
     return datetime.now(UTC)
 
 
-# Unpartitioned: it depends on every partition of each; the refresh instant, and so the days
-# read, is run config.
+# Unpartitioned: it depends on every partition of each; the instant, and so the days read, is
+# run config.
 @dg.asset(
     group_name="inference",
     deps=[*(g.name for g in FEATURE_GROUPS), "flight_schedule"],
@@ -45,27 +43,29 @@ def online_features(
     store: OfflineStore,
     airports: pl.DataFrame,
 ):
-    """The online feature store: each entity's latest feature values known at the refresh time,
-    computed by the same retrieval code as the training dataset, in SQLite (WAL) or, in
-    production, Redis (a new snapshot per refresh, switched atomically). A refresh older than
-    the one served is refused unless forced: backfills never roll features back. Each published
-    flight still to be predicted gets its whole vector precomputed from the same snapshot
-    (`flight_vectors`), so the service answers it with one lookup. It reads, through the offline
-    store, the partitions of every feature group that the refresh instant's TTLs reach and the
-    schedules published by then."""
-    from fti_assets.inference.refresh import StaleRefreshError, check_refresh_order, write_refresh
+    """The online feature store: every group's values as of any instant it still holds (two days
+    back), in SQLite (WAL) or, in production, Redis. The stream consumer (`fti stream consume`)
+    applies feature events within a second of their arrival; this asset is its daily backstop:
+    it applies every event the offline tables hold that the online groups can still use,
+    through the same writer, so a healthy stream sees nothing change and a gap is filled. It
+    also writes the airport time zones and plane attributes, and prunes old history."""
+    from fti_assets.inference.refresh import write_backstop
 
     as_of = refresh_time(config.as_of, context.run.tags)
+    writer = online.writer()
     try:
-        check_refresh_order(online.current_as_of(), as_of, config.force)
-    except StaleRefreshError as exc:
-        raise dg.Failure(description=str(exc)) from exc
-    counts = write_refresh(online, store, airports, as_of)
-    context.log.info(f"online store refreshed as of {as_of.isoformat()}: {counts}")
+        counts = write_backstop(writer, store, airports, as_of)
+    finally:
+        writer.close()
+    newest = online.newest_event_at()
+    context.log.info(f"online store backstop as of {as_of.isoformat()}: {counts}")
     return dg.MaterializeResult(
         metadata={
             "as_of": as_of.isoformat(),
-            "entities": dg.MetadataValue.json(counts),
+            "events": counts["events"],
+            "applied": counts["applied"],
+            "already_applied": counts["ignored"],
+            "newest_event_at": newest.isoformat() if newest else None,
             "store": online.location,
         }
     )

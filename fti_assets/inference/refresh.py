@@ -1,59 +1,74 @@
-"""What an online refresh writes: each entity's latest feature values known at the refresh time.
+"""The daily backstop of the online store: the offline tables' events, applied as the stream does.
 
-The ``online_features`` asset and the replay's serving simulation both call this, with the
-offline retrieval's own ``latest_per_entity``, so online values are offline values as of T.
+The stream consumer keeps the online store fresh within a second; the daily refresh replays
+every event the offline store holds for the days the online groups can still use, through
+the same ``OnlineWriter.apply``. Applying is idempotent, so a backstop after a healthy
+stream changes nothing, and one after a gap fills it. It also writes the reference data the
+stream does not carry (airport time zones, plane attributes) and prunes old history.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from fti_assets.domain.catalog import FEATURE_GROUPS
-from fti_assets.domain.retrieval import latest_per_entity
+from fti_assets.domain import events as ev
+from fti_assets.domain.catalog import KNOWN_WITHIN_DAYS, group
+from fti_assets.domain.schedule import MAX_SCHEDULE_LEAD_DAYS
+
+#: Events are applied in batches of this many (one transaction each).
+BATCH = 5_000
 
 
-class StaleRefreshError(ValueError):
-    """A refresh older than the snapshot the online store already serves."""
+def _days(first: date, last: date) -> list[str]:
+    return [(first + timedelta(days=d)).isoformat() for d in range((last - first).days + 1)]
 
 
-def snapshot_as_of(store, as_of: datetime) -> dict[str, pl.DataFrame]:
-    """Every group's latest rows per entity known at ``as_of`` (``store`` is an ``OfflineStore``)."""
+def feed_days(feed: str, as_of: datetime) -> list[str]:
+    """The partitions of a feed's table that hold events the online groups can use at ``as_of``:
+    a plane's previous leg reaches back 30 days, the delay windows 7, weather 2; schedules are
+    published up to ``MAX_SCHEDULE_LEAD_DAYS`` ahead."""
     day = as_of.date()
-    return {g.name: latest_per_entity(store.read_history(g, day, day), g, as_of) for g in FEATURE_GROUPS}
+    if feed == "outcomes":
+        reach = max(group("plane_last_arrival").ttl, group("carrier_delay_stats").ttl)
+        return _days(day - reach - timedelta(days=KNOWN_WITHIN_DAYS), day)
+    if feed == "weather":
+        return _days(day - group("origin_weather").ttl - timedelta(days=1), day)
+    return _days(day - timedelta(days=1), day + timedelta(days=MAX_SCHEDULE_LEAD_DAYS + 1))
 
 
-def flight_vectors(store, latest: dict[str, pl.DataFrame], as_of: datetime) -> list[tuple[str, dict]]:
-    """Precomputed vectors (``serving.vectors``) of the flights published by ``as_of`` and
-    predicted at or after it, from the snapshot ``latest``; none before any schedule is stored."""
-    from fti_assets.serving.vectors import published_vectors, records, schedule_days
-
-    try:
-        schedule = store.read("flight_schedule", schedule_days(as_of))
-    except FileNotFoundError:
-        return []
-    return records(published_vectors(schedule, latest, as_of))
+#: Each feed's offline table and its partition column.
+FEED_TABLES = {"outcomes": "flight_outcomes", "weather": "origin_weather", "schedule": "flight_schedule"}
 
 
-def write_refresh(online, store, airports: pl.DataFrame, as_of: datetime) -> dict[str, int]:
-    """The refresh at ``as_of`` written to ``online`` (an ``OnlineStore``): the snapshot and the
-    published flights' vectors; returns the rows written per group."""
+def offline_events(store, as_of: datetime) -> list[dict]:
+    """Every event the offline store (an ``OfflineStore``) holds that was known by ``as_of``, in
+    ``known_at`` order: the current version of each fact, stamped with the instant it was learnt."""
+    out = []
+    for feed, table in FEED_TABLES.items():
+        wanted = set(feed_days(feed, as_of))
+        days = [d for d in store.partitions(table) if d in wanted]
+        if not days:
+            continue
+        # With versions: a corrected row is an event ingested when the correction was learnt.
+        frame = store.read(table, days, versions=True)
+        if "superseded_at" in frame.columns:
+            frame = frame.filter(pl.col("superseded_at").is_null())
+        out += [e for e in ev.events_from_table(feed, frame) if ev.known_at(feed, e["row"]) <= as_of]
+    return sorted(out, key=lambda e: (ev.known_at(e["feed"], e["row"]), e["id"]))
+
+
+def write_backstop(writer, store, airports: pl.DataFrame, as_of: datetime) -> dict[str, int]:
+    """Reference data, then every offline event known by ``as_of`` applied through ``writer``
+    (an ``OnlineWriter``), then old history pruned; returns the counts."""
     from fti_assets.domain.timezones import airport_timezones
 
-    latest = snapshot_as_of(store, as_of)
-    return online.write_snapshot(
-        latest, airport_timezones(airports), as_of, flight_vectors(store, latest, as_of)
-    )
-
-
-def check_refresh_order(current: str | None, as_of: datetime, force: bool) -> None:
-    """Refuse to roll served features back in time, unless ``force``."""
-    if current is None or force:
-        return
-    served = datetime.fromisoformat(current)
-    if as_of < served:
-        raise StaleRefreshError(
-            f"the online store serves features as of {served.isoformat()}; a refresh as of {as_of.isoformat()} would roll "
-            "them back in time (backfilling an old day does not need one). Set force: true to do it anyway."
-        )
+    writer.put_reference(airport_timezones(airports), {"plane_attributes": store.read("plane_attributes")})
+    counts = {"applied": 0, "ignored": 0}
+    events = offline_events(store, as_of)
+    for start in range(0, len(events), BATCH):
+        done = writer.apply(events[start : start + BATCH])
+        counts = {k: counts[k] + done[k] for k in counts}
+    writer.prune()
+    return {**counts, "events": len(events)}

@@ -208,7 +208,8 @@ def heading_html(heading: ReportHeading, summary: dict) -> str:
         f"<h1>{html.escape(heading.title)}: {heading.day}</h1>"
         f"<p>Current window: {heading.current_window}. Reference: {html.escape(heading.reference_window)}.</p>"
         f'<p><b id="fti-verdict">{verdict}</b>: drifted share {summary["drifted_share"]:.2f} '
-        f"({summary['drifted_count']} columns counted towards it) against an alarm threshold of {heading.drift_share:.2f}.</p>"
+        f"({summary['drifted_count']} columns counted towards it) against an alarm threshold of "
+        f"{heading.drift_share:.2f}.</p>"
         f"<p>Columns over their threshold: {top}.</p><p>Per-column sections follow.</p></section>"
     )
 

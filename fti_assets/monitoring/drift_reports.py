@@ -46,7 +46,10 @@ def reference_window(training_dataset: pl.DataFrame) -> str:
     """The days the reference sample comes from, as a report states them."""
     train = training_dataset.filter(pl.col("split") == "train")
     first, last = train["prediction_time"].min(), train["prediction_time"].max()
-    return f"the training split, {first:%Y-%m-%d} to {last:%Y-%m-%d} ({min(REFERENCE_ROWS, train.height):,} sampled flights)"
+    return (
+        f"the training split, {first:%Y-%m-%d} to {last:%Y-%m-%d} ({min(REFERENCE_ROWS, train.height):,} "
+        "sampled flights)"
+    )
 
 
 def week_start(day: date) -> date:
@@ -69,7 +72,10 @@ def no_html_reason(config: DriftReportConfig, last_key: str) -> str:
     """Why a day of this run has no HTML report, in the words the UI shows."""
     if config.html == "alarms":
         return "no HTML: html=alarms writes alarming days only"
-    return f"no HTML: html=last writes the run's last day ({last_key}) and alarming days; set html: all to write every day"
+    return (
+        f"no HTML: html=last writes the run's last day ({last_key}) and alarming days; set html: all to "
+        "write every day"
+    )
 
 
 def _report_rows(

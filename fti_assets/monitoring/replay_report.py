@@ -73,14 +73,16 @@ def replay_report(
         lines.append(
             f"time to recover from {'the shift' if shift else 'the first alarm'} on {origin}: "
             + (
-                f"{days} days (served AUC over the 7 days from {recovered['recovered_on']} is {recovered['auc_after']:.4f}, "
+                f"{days} days (served AUC over the 7 days from {recovered['recovered_on']} is "
+                f"{recovered['auc_after']:.4f}, "
                 f"pre-shift {recovered['pre_shift_auc']:.4f})"
                 if days is not None
                 else "not recovered within the replay"
             )
         )
         lines += ["AUC per week around it:"] + [
-            f"  week {r['week']:+d} from {r['from']}  {r['auc'] or float('nan'):.4f}  ({r['rows']:,} flights, {r['models']})"
+            f"  week {r['week']:+d} from {r['from']}  {r['auc'] or float('nan'):.4f}  ({r['rows']:,} "
+            f"flights, {r['models']})"
             for r in weekly.iter_rows(named=True)
         ]
     try:

@@ -127,8 +127,10 @@ def failure_line(f: RunFacts) -> str:
         )
     elif contracts:
         line = (
-            f"Failed: data broke its contract ({', '.join(f'{a}.{c}' for a, c in contracts)}); nothing was stored and the "
-            "last good data stays. What to do: read the check's metadata and the quarantine table, fix the source, rematerialize."
+            f"Failed: data broke its contract ({', '.join(f'{a}.{c}' for a, c in contracts)}); nothing was "
+            "stored and the "
+            "last good data stays. What to do: read the check's metadata and the quarantine table, fix the "
+            "source, rematerialize."
         )
     elif f.failure:
         step, cls, message = f.failure

@@ -16,6 +16,9 @@ from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.registry import ModelRegistry
 from fti_assets.resources.serving import ServingResource
 
+#: Above these, the daily reconciliation of served against offline vectors fails its check.
+MAX_DIFFERING, MAX_DELTA_P99 = 0.001, 0.001
+
 
 def _offline(
     schedule: pl.DataFrame,
@@ -65,6 +68,15 @@ def _plot(summary: dict) -> str:
     backfill_policy=dg.BackfillPolicy.single_run(),
     metadata={PARTITION_COLUMN: "day"},
     deps=history_deps([g for g in FEATURE_GROUPS if g.name != "origin_congestion"]),
+    check_specs=[
+        dg.AssetCheckSpec(
+            "served_equals_trained",
+            asset="serving_skew",
+            description=f"At most {MAX_DIFFERING:.1%} of the compared served flights have a feature value that "
+            f"differs from the offline vector at their prediction time, and the probability delta's p99 is at "
+            f"most {MAX_DELTA_P99}: what is served is what the model learnt.",
+        )
+    ],
 )
 def serving_skew(
     context: dg.AssetExecutionContext,
@@ -73,10 +85,10 @@ def serving_skew(
     store: OfflineStore,
     registry: ModelRegistry,
     serving: ServingResource,
-) -> dg.Output:
+):
     """What the service actually served (its prediction log) against the offline retrieval for
     the same flights at their prediction times: the share of flights whose value differs, per
-    feature; the probability delta (p50, p99, max); the staleness of the online features.
+    feature; the probability delta (p50, p99, max); how far behind the store's newest event was.
     Flights asked for after their prediction time are counted and left out. A day reads the
     feature groups' partitions its TTLs reach, as batch predictions do. Not declared, as they are
     not assets: the prediction log (the service appends it, under FTI_HOME/predictions) and the
@@ -111,7 +123,8 @@ def serving_skew(
     )
     last = rows[-1]
     context.log.info(
-        f"{last['day']}: {last['compared_rows']} served flights compared, {last.get('rows_with_any_mismatch', 0)} with a "
+        f"{last['day']}: {last['compared_rows']} served flights compared, "
+        f"{last.get('rows_with_any_mismatch', 0)} with a "
         f"stale or different value; probability delta p99 {last.get('probability_delta_p99')}"
     )
     meta = {k: v for k, v in last.items() if k not in ("day", "mismatch_share") and v is not None}
@@ -123,4 +136,26 @@ def serving_skew(
         meta["mismatch_share"] = dg.MetadataValue.md(
             markdown_table(share.sort("mismatch_share", descending=True), 40)
         )
-    return dg.Output(table, metadata={"dagster/row_count": table.height, **meta})
+    yield dg.Output(table, metadata={"dagster/row_count": table.height, **meta})
+    yield reconciliation(rows)
+
+
+def reconciliation(rows: list[dict]) -> dg.AssetCheckResult:
+    """The check over every day of the run: share of compared flights with any differing value,
+    and the worst probability delta p99."""
+    compared = sum(r["compared_rows"] for r in rows)
+    differing = sum(r.get("rows_with_any_mismatch", 0) for r in rows)
+    p99 = max(
+        (r["probability_delta_p99"] for r in rows if r.get("probability_delta_p99") is not None), default=0.0
+    )
+    share = differing / compared if compared else 0.0
+    return dg.AssetCheckResult(
+        check_name="served_equals_trained",
+        passed=share <= MAX_DIFFERING and p99 <= MAX_DELTA_P99,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "compared_rows": compared,
+            "differing_share": round(share, 6),
+            "probability_delta_p99": p99,
+        },
+    )

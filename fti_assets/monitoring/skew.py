@@ -1,10 +1,11 @@
 """Online/offline skew: what the service served against what offline retrieval gives for the
 same flights at their prediction times (pure functions over the prediction log's records).
 
-The online store is as fresh as its last refresh, so a served vector can hold older weather
-or delay statistics than the offline one; anything else (a request-time feature, an encoding)
-differing is a bug. Flights asked for after their prediction time (``past_flight``) were
-scored with later features on purpose and are left out.
+The online store answers as of each flight's prediction time from the events the stream
+applied, so a served vector differs from the offline one only where an event had not reached
+the store by the request (the store was behind) or a bug. Flights the store no longer held
+history for (``past_flight``) and flights asked for before their prediction time (``early``,
+read as of the request) are counted apart and left out.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def served_frame(records: list[dict], features: list[str]) -> pl.DataFrame:
             "champion_version": r["champion_version"],
             "served_probability": r["champion_probability"],
             "past_flight": bool(r.get("past_flight", False)),
+            "early": bool(r.get("early", False)),
+            "store_newest_event_at": r.get("store_newest_event_at"),
             "congestion_known": "origin_congestion" not in r.get("unknown", []),
             **{f"served__{f}": r["features"].get(f) for f in features},
         }
@@ -54,6 +57,7 @@ def served_frame(records: list[dict], features: list[str]) -> pl.DataFrame:
     return frame.with_columns(
         pl.col("prediction_time").str.to_datetime(time_zone="UTC"),
         pl.col("features_as_of").str.to_datetime(time_zone="UTC"),
+        pl.col("store_newest_event_at").cast(pl.String).str.to_datetime(time_zone="UTC"),
     ).unique("flight_id", keep="last")
 
 
@@ -67,19 +71,21 @@ def _differs(served: pl.Expr, offline: pl.Expr, categorical: bool) -> pl.Expr:
 def skew_summary(
     served: pl.DataFrame, offline: pl.DataFrame, features: list[str], categorical: list[str]
 ) -> dict:
-    """Mismatch share per feature, the probability delta and the staleness of the features.
+    """Mismatch share per feature, the probability delta, and how far behind the instant it was
+    read as of the store's newest event was.
 
     ``offline`` holds ``flight_id``, the features and ``offline_probability`` as of each
     flight's prediction time, scored by the model that served it.
     """
     compared = (
-        served.filter(~pl.col("past_flight")).join(offline, on="flight_id", how="inner")
+        served.filter(~pl.col("past_flight"), ~pl.col("early")).join(offline, on="flight_id", how="inner")
         if served.height
         else served
     )
     out: dict = {
         "served_rows": served.height,
         "past_flights": int(served["past_flight"].sum()) if served.height else 0,
+        "early_flights": int(served["early"].sum()) if served.height else 0,
         "compared_rows": compared.height,
     }
     if compared.height == 0:
@@ -90,15 +96,16 @@ def skew_summary(
             "probability_delta_p50": None,
             "probability_delta_p99": None,
             "probability_delta_max": None,
-            "staleness_hours_p50": None,
-            "staleness_hours_max": None,
+            "store_behind_hours_p50": None,
+            "store_behind_hours_max": None,
             "served_congestion_share": None,
         }
     flags = compared.select(
         **{f: _differs(pl.col(f"served__{f}"), pl.col(f), f in categorical) for f in features}
     )
     delta = (compared["served_probability"] - compared["offline_probability"]).abs().to_numpy()
-    stale = ((compared["prediction_time"] - compared["features_as_of"]).dt.total_seconds() / 3600).to_numpy()
+    behind = (compared["features_as_of"] - compared["store_newest_event_at"]).dt.total_seconds() / 3600
+    behind = behind.clip(lower_bound=0).fill_null(float("nan")).to_numpy()
     return {
         **out,
         "mismatch_share": {f: round(float(flags[f].mean()), 6) for f in features},
@@ -106,8 +113,8 @@ def skew_summary(
         "probability_delta_p50": float(np.quantile(delta, 0.5)),
         "probability_delta_p99": float(np.quantile(delta, 0.99)),
         "probability_delta_max": float(delta.max()),
-        "staleness_hours_p50": float(np.quantile(stale, 0.5)),
-        "staleness_hours_max": float(stale.max()),
+        "store_behind_hours_p50": float(np.nanquantile(behind, 0.5)) if not np.isnan(behind).all() else None,
+        "store_behind_hours_max": float(np.nanmax(behind)) if not np.isnan(behind).all() else None,
         "served_congestion_share": float(compared["congestion_known"].mean()),
     }
 
@@ -128,11 +135,12 @@ def period_skew(daily: pl.DataFrame) -> dict:
         "served_rows": int(daily["served_rows"].sum()),
         "compared_rows": total,
         "past_flights": int(daily["past_flights"].sum()),
+        "early_flights": int(daily["early_flights"].sum()) if "early_flights" in daily.columns else 0,
         "rows_with_any_mismatch_share": round(float(compared["rows_with_any_mismatch"].sum()) / total, 4),
         "probability_delta_p50_mean": round(float(compared["probability_delta_p50"].mean()), 5),
         "probability_delta_p99_max": round(float(compared["probability_delta_p99"].max()), 5),
         "probability_delta_max": round(float(compared["probability_delta_max"].max()), 5),
-        "staleness_hours_p50_mean": round(float(compared["staleness_hours_p50"].mean()), 2),
+        "store_behind_hours_p50_mean": round(float(compared["store_behind_hours_p50"].mean() or 0.0), 3),
         "served_congestion_share": round(float((compared["served_congestion_share"] * n).sum()) / total, 4),
         "mismatch_share": {
             f: round(s / total, 4) for f, s in sorted(shares.items(), key=lambda kv: -kv[1]) if s > 0
@@ -146,9 +154,12 @@ def describe_period(skew: dict) -> str:
         return "serving skew: no served flight to compare"
     top = ", ".join(f"{f} {s:.1%}" for f, s in list(skew["mismatch_share"].items())[:5])
     return (
-        f"serving skew over {skew['days']} days, {skew['compared_rows']:,} served flights: {skew['rows_with_any_mismatch_share']:.1%} "
+        f"serving skew over {skew['days']} days, {skew['compared_rows']:,} served flights: "
+        f"{skew['rows_with_any_mismatch_share']:.1%} "
         f"had a feature value differing from offline (most: {top or 'none'}); probability delta p50 "
-        f"{skew['probability_delta_p50_mean']:.4f}, p99 up to {skew['probability_delta_p99_max']:.4f}, max {skew['probability_delta_max']:.4f}; "
-        f"features {skew['staleness_hours_p50_mean']:.1f} h old at the median; origin congestion known for "
+        f"{skew['probability_delta_p50_mean']:.4f}, p99 up to {skew['probability_delta_p99_max']:.4f}, max "
+        f"{skew['probability_delta_max']:.4f}; "
+        f"store behind the prediction time by {skew['store_behind_hours_p50_mean']:.2f} h at the median; "
+        "origin congestion known for "
         f"{skew['served_congestion_share']:.1%} of served flights"
     )

@@ -1,4 +1,5 @@
-"""``make dev``: the Dagster UI and daemon, MLflow's UI and the reports server, side by side.
+"""``make dev``: the Dagster UI and daemon, MLflow's UI, the reports server and the feature
+stream's consumer, side by side.
 
 Each process runs in its own process group and is stopped through it: a ``dagster dev``
 started in the background of a shell ignores SIGINT and SIGTERM, its group does not. The
@@ -49,6 +50,8 @@ class Server:
             )
 
     def answers(self, path: str = "/") -> bool:
+        if not self.url:  # a worker without an address (the stream consumer): up while it runs
+            return self.process is not None and self.process.poll() is None
         try:
             with urllib.request.urlopen(self.url + path, timeout=2) as response:
                 return response.status == 200
@@ -71,7 +74,7 @@ def _port(url: str) -> str:
 
 
 def servers(settings: Settings, workspace: Path | None = None) -> list[Server]:
-    """The Dagster UI and daemon, MLflow's UI and the reports server for ``settings``."""
+    """The Dagster UI and daemon, MLflow's UI, the reports server and the stream consumer."""
     dagster_url = settings.dagster_url
     binaries = Path(sys.executable).parent
     logs = settings.home / "logs"
@@ -119,6 +122,15 @@ def servers(settings: Settings, workspace: Path | None = None) -> list[Server]:
             ],
             settings.reports_url,
             logs / "reports.log",
+        ),
+        # The online store kept fresh from the feature stream (FTI_STREAM_URL); it waits out a
+        # Redis that is not there yet.
+        Server(
+            "stream consumer",
+            [str(binaries / "fti"), "stream", "consume", "--name", "make-dev"],
+            "",
+            logs / "stream-consumer.log",
+            settings.as_env(),
         ),
     ]
 

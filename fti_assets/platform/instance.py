@@ -36,7 +36,10 @@ def local_instance_yaml(home: Path, template: str) -> str:
             "config": {"base_dir": str(history / "runs")},
         },
     }
-    return f"{WRITTEN}{template.rstrip()}\n# Dagster's SQLite files under this folder, on kept connections.\n{yaml.safe_dump(storage, sort_keys=False)}"
+    return (
+        f"{WRITTEN}{template.rstrip()}\n# Dagster's SQLite files under this folder, on kept "
+        f"connections.\n{yaml.safe_dump(storage, sort_keys=False)}"
+    )
 
 
 def write_instance_file(home: Path, production: bool) -> Path:

@@ -6,7 +6,10 @@ from typing import Any
 
 import dagster as dg
 
+from fti_assets.resources.alerts import AlertChannels
+from fti_assets.resources.feature_stream import FeatureStream
 from fti_assets.resources.io_manager import ParquetIOManager
+from fti_assets.resources.lineage import LineageResource
 from fti_assets.resources.locks import ChangeLock
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.online_store import OnlineStore
@@ -54,7 +57,25 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         ),
         "lock": ChangeLock(folder=str(settings.lock_dir), database_url=settings.lock_database_url),
         "online": online,
+        "stream": FeatureStream(
+            url=settings.stream_url, prefix=settings.redis_prefix, stall_seconds=settings.stream_stall_seconds
+        ),
         "serving": ServingResource(home=str(settings.home), bentoml_home=str(settings.bentoml_home)),
         "retraining_rule": RetrainingRule(),
+        "alerts": _alert_channels(settings),
+        "lineage": LineageResource(enabled=settings.lineage, namespace=settings.lineage_namespace),
         "reports": ReportStore(folder=str(settings.reports_dir), base_url=settings.reports_url),
     }
+
+
+def _alert_channels(settings: Settings) -> AlertChannels:
+    """The channels of ``FTI_ALERT_*``. The URLs go in as ``EnvVar``s: Dagster resolves them when
+    the sensor runs, and its UI shows the variable's name, never the secret in it."""
+    return AlertChannels(
+        webhook_url=dg.EnvVar("FTI_ALERT_WEBHOOK_URL") if settings.alert_webhook_url else "",
+        smtp_url=dg.EnvVar("FTI_ALERT_SMTP_URL") if settings.alert_smtp_url else "",
+        email_to=list(settings.alert_email_to),
+        email_from=settings.alert_email_from,
+        attempts=settings.alert_attempts,
+        ui_url=settings.dagster_url,
+    )

@@ -8,6 +8,9 @@ from fti_assets.resources.pieced import StagedTable, commit
 
 #: Definition metadata key naming the date column that assigns a row to its daily partition.
 PARTITION_COLUMN = "partition_column"
+#: Input metadata key: the input is every version of the stored rows (``domain.versions``), not
+#: only the current ones. The feature assets take their inputs so, to derive their own history.
+VERSIONS = "versions"
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -18,6 +21,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     so every materialized partition exists on disk. A ``StagedTable`` (pieces already written
     one by one, as ``training_dataset`` does) is committed in one rename. An input annotated
     ``pl.LazyFrame`` is a lazy scan of the stored files, so a reader can take only what it needs.
+    An input reads the current rows of a versioned table unless its metadata asks for ``VERSIONS``.
     """
 
     store: dg.ResourceDependency[OfflineStore]
@@ -54,6 +58,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         table = context.asset_key.path[-1]
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
         self.store.refresh_pending()  # a read is a chance to catch up on views left pending
+        every_version = bool((context.definition_metadata or {}).get(VERSIONS))
         if context.dagster_type.typing_type is pl.LazyFrame:
-            return self.store.scan(table, keys)
-        return self.store.read(table, keys)
+            return self.store.scan(table, keys, every_version)
+        return self.store.read(table, keys, every_version)

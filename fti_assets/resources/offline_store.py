@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,11 +68,14 @@ class OfflineStore(dg.ConfigurableResource):
 
     def write_partitions(self, table: str, frames: dict[str | None, pl.DataFrame]) -> list[Path]:
         """Write several partitions atomically, each on its own, then register the view once."""
+        from fti_assets.domain.versions import SUPERSEDED_AT
+
         paths = []
         for partition, frame in frames.items():
             paths.append(self.path(table, partition))
             atomic_write_parquet(frame, paths[-1])
-        self.register_view(table, self.table_dir(table), written=paths)
+        versioned = any(SUPERSEDED_AT in frame.columns for frame in frames.values())
+        self.register_view(table, self.table_dir(table), written=paths, versioned=versioned)
         return paths
 
     def write_days(self, table: str, frame: pl.DataFrame, column: str, keys: Sequence[str]) -> list[Path]:
@@ -92,18 +95,45 @@ class OfflineStore(dg.ConfigurableResource):
         return sorted(p.stem for p in self.table_dir(table).glob("*.parquet"))
 
     def row_counts(self, table: str, partitions: Sequence[str] | None = None) -> dict[str, int]:
-        """Rows of each stored partition (of the given keys, or all), from the Parquet footers."""
+        """Current rows of each stored partition (of the given keys, or all): from the Parquet
+        footers, or counted without the superseded versions of a versioned table."""
         keys = self.partitions(table) if partitions is None else partitions
         paths = {k: self.path(table, k) for k in keys}
         return {
-            k: pl.scan_parquet(p).select(pl.len()).collect().item() for k, p in paths.items() if p.exists()
+            k: _current(pl.scan_parquet(p)).select(pl.len()).collect().item()
+            for k, p in paths.items()
+            if p.exists()
         }
 
-    def read(self, table: str, partitions: Sequence[str] | None = None) -> pl.DataFrame:
-        """A table, or the given partitions of it that exist (missing ones are skipped)."""
-        return self.scan(table, partitions).collect()
+    def read(
+        self, table: str, partitions: Sequence[str] | None = None, versions: bool = False
+    ) -> pl.DataFrame:
+        """A table, or the given partitions of it that exist (missing ones are skipped): its
+        current rows, or with ``versions`` every version (``domain.versions``)."""
+        return self.scan(table, partitions, versions).collect()
 
-    def scan(self, table: str, partitions: Sequence[str] | None = None) -> pl.LazyFrame:
+    def knowledge_clock(self, tables: Sequence[str]) -> datetime | None:
+        """The latest instant at which any of ``tables`` learnt or replaced a row (None: nothing
+        since the first load): what the store knows is complete up to it."""
+        from fti_assets.domain.versions import VERSION_COLUMNS
+
+        latest = []
+        for table in tables:
+            if not any(self.table_dir(table).glob("*.parquet")):
+                continue
+            lazy = self.scan(table, versions=True)
+            stamps = [c for c in VERSION_COLUMNS if c in lazy.collect_schema().names()]
+            if stamps:
+                latest.append(lazy.select(pl.max_horizontal(pl.col(stamps).max())).collect().item())
+        return max((t for t in latest if t is not None), default=None)
+
+    def scan(
+        self, table: str, partitions: Sequence[str] | None = None, versions: bool = False
+    ) -> pl.LazyFrame:
+        lazy = self._scan_all(table, partitions)
+        return lazy if versions else _current(lazy)
+
+    def _scan_all(self, table: str, partitions: Sequence[str] | None) -> pl.LazyFrame:
         if partitions is None:
             paths = sorted(self.table_dir(table).glob("*.parquet"))
         else:
@@ -120,13 +150,14 @@ class OfflineStore(dg.ConfigurableResource):
         return pl.concat([pl.scan_parquet(p) for p in paths], how="diagonal_relaxed")
 
     def read_history(self, group: FeatureGroup, first: date, last: date) -> pl.DataFrame:
-        """A feature group's partitions that retrievals as of ``first..last`` can use."""
+        """A feature group's partitions that retrievals as of ``first..last`` can use, every
+        version of their rows (the retrieval picks those known at each as-of instant)."""
         from fti_assets.domain.catalog import history_days
 
         days = history_days(group, first, last)
         if days is None:
-            return self.read(group.name)
-        return self.read(group.name, [d.isoformat() for d in days])
+            return self.read(group.name, versions=True)
+        return self.read(group.name, [d.isoformat() for d in days], versions=True)
 
     def write_quarantine(self, table: str, rejected: pl.DataFrame, run_id: str) -> Path:
         """Keep rejected rows with their reasons; the ``quarantine`` view unions every table."""
@@ -145,13 +176,28 @@ class OfflineStore(dg.ConfigurableResource):
         columns = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in QUARANTINE_COLUMNS)
         self._refresh("quarantine", f'CREATE OR REPLACE VIEW "quarantine" AS SELECT {columns} WHERE false')
 
-    def register_view(self, name: str, folder: Path, written: Sequence[Path] = ()) -> None:
+    def register_view(
+        self, name: str, folder: Path, written: Sequence[Path] = (), versioned: bool = False
+    ) -> None:
         """``CREATE OR REPLACE VIEW name`` over the folder's Parquet files, unless the view
-        already shows the files just ``written`` (see ``warehouse_views``)."""
+        already shows the files just ``written`` (see ``warehouse_views``). A ``versioned`` table's
+        view shows its current rows, and ``<name>_versions`` every version (``domain.versions``)."""
+        from fti_assets.domain.versions import INGESTED_AT, SUPERSEDED_AT
+
         pattern = str(folder / "*.parquet")
         quoted = pattern.replace("'", "''")
-        sql = f"CREATE OR REPLACE VIEW \"{name}\" AS SELECT * FROM read_parquet('{quoted}', union_by_name = true)"
-        self._refresh(name, sql, pattern, written)
+        source = f"read_parquet('{quoted}', union_by_name = true)"
+        if not versioned:
+            self._refresh(
+                name, f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {source}', pattern, written
+            )
+            return
+        current = (
+            f"SELECT * EXCLUDE ({INGESTED_AT}, {SUPERSEDED_AT}) FROM {source} WHERE {SUPERSEDED_AT} IS NULL"
+        )
+        self._refresh(name, f'CREATE OR REPLACE VIEW "{name}" AS {current}', pattern, written)
+        every = f'CREATE OR REPLACE VIEW "{name}_versions" AS SELECT * FROM {source}'
+        self._refresh(f"{name}_versions", every, pattern, written)
 
     def pending_views(self) -> list[str]:
         """Views written to the store but not yet to the catalog (the database was held)."""
@@ -195,6 +241,16 @@ class OfflineStore(dg.ConfigurableResource):
                 return []
             atomic_write_text(path, json.dumps(pending))
             return sorted(pending)
+
+
+def _current(lazy: pl.LazyFrame) -> pl.LazyFrame:
+    """The rows of a (possibly versioned) table no later ingest replaced, without version columns."""
+    from fti_assets.domain.versions import SUPERSEDED_AT, VERSION_COLUMNS
+
+    names = lazy.collect_schema().names()
+    if SUPERSEDED_AT in names:
+        lazy = lazy.filter(pl.col(SUPERSEDED_AT).is_null())
+    return lazy.drop([c for c in VERSION_COLUMNS if c in names])
 
 
 @contextmanager

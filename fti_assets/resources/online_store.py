@@ -1,11 +1,12 @@
-"""The online store as a Dagster resource: SQLite (``online_store``) or Redis (``redis_store``)."""
+"""The online store as a Dagster resource: SQLite under FTI_HOME, or Redis in production."""
 
-import sqlite3
-from datetime import datetime
+from __future__ import annotations
+
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
-import polars as pl
 
 
 class OnlineStore(dg.ConfigurableResource):
@@ -16,38 +17,29 @@ class OnlineStore(dg.ConfigurableResource):
     backend: str = "sqlite"
     redis_url: str = ""
     prefix: str = "fti"
-    retain_seconds: int = 600
-    """Redis: how long a replaced snapshot stays readable for requests still pinned to it."""
 
     @property
     def location(self) -> str:
         """The SQLite file or the Redis server with its prefix, for metadata and messages."""
         return self.path if self.backend == "sqlite" else f"{self.redis_url} ({self.prefix}:*)"
 
-    def write_snapshot(
-        self,
-        latest: dict[str, pl.DataFrame],
-        timezones: pl.DataFrame,
-        as_of: datetime,
-        vectors: list | None = None,
-    ) -> dict[str, int]:
-        from fti_assets.serving.stores import write
+    def _where(self) -> str:
+        return self.path if self.backend == "sqlite" else self.redis_url
 
-        where = self.path if self.backend == "sqlite" else self.redis_url
-        return write(self.backend, where, self.prefix, latest, timezones, as_of, self.retain_seconds, vectors)
+    def writer(self) -> Any:
+        """An ``OnlineWriter``: what applies events (the stream consumer, the backstop)."""
+        from fti_assets.serving.stores import open_writer
 
-    def current_as_of(self) -> str | None:
-        """The refresh instant the store serves now (None before the first refresh)."""
-        if self.backend == "sqlite" and not Path(self.path).exists():
-            return None
-        try:
-            return self.reader().as_of()
-        except sqlite3.OperationalError:  # a SQLite file created but never refreshed
-            return None
+        return open_writer(self.backend, self._where(), self.prefix)
 
-    def reader(self):
+    def reader(self) -> Any:
         from fti_assets.serving.stores import open_reader
 
-        return open_reader(
-            self.backend, self.path if self.backend == "sqlite" else self.redis_url, self.prefix
-        )
+        return open_reader(self.backend, self._where(), self.prefix)
+
+    def newest_event_at(self) -> datetime | None:
+        """The known-at time of the newest event the store holds (None while empty)."""
+        if self.backend == "sqlite" and not Path(self.path).exists():
+            return None
+        newest = self.reader().meta().get("newest_event_at")
+        return datetime.fromtimestamp(int(newest) / 1e6, UTC) if newest else None

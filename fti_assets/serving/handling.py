@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from fti_assets.domain.timezones import DEFAULT_TIMEZONE
+from fti_assets.domain.events import micros
 from fti_assets.serving.prediction_log import PredictionLog
 from fti_assets.serving.predictor import ServingState, feature_rows, serve, spine
 from fti_assets.serving.reader import FeatureReader
@@ -34,80 +34,62 @@ def request_problem(flights: list[FlightRequest]) -> str | None:
     return None
 
 
-def past_flights(times: list[datetime], as_of: str) -> list[bool]:
-    """Flights whose prediction time is before the online features' ``as_of``: their features
-    hold values learnt after that time, so their scores are not what was knowable then."""
-    refreshed = datetime.fromisoformat(as_of)
-    return [t < refreshed for t in times]
+def feature_instants(times: list[datetime], now: datetime) -> tuple[list[datetime], list[bool]]:
+    """The instant each flight's features are read as of: its prediction time, as in training;
+    or now, for a flight asked for before its prediction time (``early``)."""
+    return [min(t, now) for t in times], [t > now for t in times]
 
 
-def feature_vectors(
-    state: ServingState, flights: list[dict], store: FeatureReader
-) -> tuple[list[str], list[dict], list[list[str]], list[str]]:
-    """Each flight's id, feature row, unknown groups and the path that built it: the refresh's
-    precomputed vector when it was computed for exactly this request (one lookup), else the
-    request path (group lookups plus ``request_features``), for the rest at once."""
-    from fti_assets.serving.vectors import COMPUTED, PRECOMPUTED, request_flight_id, usable
-
-    names = (
-        state.champion.spec.features
-        if state.challenger is None
-        else [*state.champion.spec.features, *state.challenger.spec.features]
-    )
-    ids = [request_flight_id(f, store.timezone(f["origin"]) or DEFAULT_TIMEZONE) for f in flights]
-    found = store.vectors(ids)
-    rows: list[dict] = [
-        r["features"] if usable(r, f, names) else None for r, f in zip(found, flights, strict=True)
-    ]  # type: ignore[misc]
-    unknown = [r["unknown"] if row is not None else [] for r, row in zip(found, rows, strict=True)]
-    paths = [PRECOMPUTED if row is not None else COMPUTED for row in rows]
-    missing = [i for i, row in enumerate(rows) if row is None]
-    if missing:
-        frame = spine([flights[i] for i in missing], store)
-        computed, computed_unknown = feature_rows(frame, store)
-        for j, i in enumerate(missing):
-            ids[i], rows[i], unknown[i] = frame["flight_id"][j], computed[j], computed_unknown[j]
-    return ids, rows, unknown, paths
+def past_flights(as_of: list[datetime], retained_from: str | None) -> list[bool]:
+    """Flights whose features would be read as of an instant the online store no longer holds
+    whole (pruned history): their values may not be what was known then."""
+    if retained_from is None:
+        return [False] * len(as_of)
+    return [micros(t) < int(retained_from) for t in as_of]
 
 
 def answer(
     state: ServingState,
     flights: list[FlightRequest],
     store: FeatureReader,
-    as_of: str,
     include_features: bool,
     log: PredictionLog,
     explain: bool = False,
+    now: datetime | None = None,
 ) -> bytes:
     """Score the flights with one serving state, log a record per flight, return the JSON body."""
-    return answer_many(state, [(flights, include_features, explain)], store, as_of, log)[0]
+    return answer_many(state, [(flights, include_features, explain)], store, log, now)[0]
 
 
 def answer_many(
     state: ServingState,
     requests: list[tuple[list[FlightRequest], bool, bool]],
     store: FeatureReader,
-    as_of: str,
     log: PredictionLog,
+    now: datetime | None = None,
 ) -> list[bytes]:
     """``answer`` for several ``(flights, include_features, explain)`` requests scored together
     (one set of lookups, one ``predict`` per model), each getting its own body: what adaptive
     batching runs."""
-    from fti_assets.serving.vectors import prediction_time
-
     flat = [f for flights, _, _ in requests for f in flights]
     include = [wanted for flights, wanted, _ in requests for _ in flights]
     explain = [wanted for flights, _, wanted in requests for _ in flights]
     dumped = [f.model_dump() for f in flat]
-    ids, features, unknown, paths = feature_vectors(state, dumped, store)
+    frame = spine(dumped, store)
+    ids, times = frame["flight_id"].to_list(), frame["prediction_time"].to_list()
+    at = now or datetime.now(UTC)
+    as_of, early = feature_instants(times, at)
+    features, unknown = feature_rows(frame, store, as_of)
+    meta = store.meta()
+    past = past_flights(as_of, meta.get("retained_from"))
+    newest = meta.get("newest_event_at")
+    newest_at = datetime.fromtimestamp(int(newest) / 1e6, UTC).isoformat() if newest else None
     served: dict[str, Any] = serve(state, ids, features, any(explain))
     explanations = served["explanations"]
     names = state.champion.spec.features
     vectors = [{k: row[k] for k in names} for row in features]
     challenger = served["challenger"]
-    now = datetime.now(UTC).isoformat()
-    times = [prediction_time(f) for f in dumped]
-    past = past_flights(times, as_of)
+    stamp = at.isoformat()
     out: list[FlightPrediction] = []
     for i, flight_id in enumerate(ids):
         p = float(served["probability"][i])
@@ -116,10 +98,10 @@ def answer_many(
                 flight_id=flight_id,
                 delay_probability=p,
                 model_version=served["served_by"][i],
-                features_as_of=as_of,
+                features_as_of=as_of[i].isoformat(),
                 unknown=unknown[i],
                 past_flight=past[i],
-                path=paths[i],
+                early=early[i],
                 features=vectors[i] if include[i] else None,
                 explanation=explanations[i] if explanations is not None and explain[i] else None,
             )
@@ -128,15 +110,16 @@ def answer_many(
             {
                 "prediction_time": times[i].isoformat(),
                 "past_flight": past[i],
-                "path": paths[i],
-                "at": now,
+                "early": early[i],
+                "at": stamp,
                 "flight_id": flight_id,
                 "request": flat[i].model_dump(mode="json"),
                 "features": vectors[i],
                 "unknown": unknown[i],
                 "delay_probability": p,
                 "model_version": served["served_by"][i],
-                "features_as_of": as_of,
+                "features_as_of": as_of[i].isoformat(),
+                "store_newest_event_at": newest_at,
                 "champion_version": state.champion.version,
                 "champion_probability": float(served["champion"][i]),
                 "challenger_version": state.challenger.version if challenger is not None else None,

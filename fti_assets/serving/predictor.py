@@ -8,7 +8,7 @@ refresh time; encoding comes from the model's own feature spec.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -82,14 +82,21 @@ def spine(flights: list[dict], store: FeatureReader) -> pl.DataFrame:
     return frame
 
 
-def feature_rows(flights: pl.DataFrame, store: FeatureReader) -> tuple[list[dict[str, Any]], list[list[str]]]:
-    """Request-time features plus each group's online values (defaults where unknown), per flight."""
+def feature_rows(
+    flights: pl.DataFrame, store: FeatureReader, as_of: list[datetime]
+) -> tuple[list[dict[str, Any]], list[list[str]]]:
+    """Request-time features plus each group's online value as of each flight's instant
+    (defaults where unknown), per flight."""
     rows = request_features(flights).to_dicts()
     unknown: list[list[str]] = [[] for _ in rows]
     # Every lookup of the request at once: one round trip to a networked store.
     found_all = iter(
         store.lookup_many(
-            [(g, tuple(_sql_key(row[k]) for k in g.keys)) for row in rows for g in FEATURE_GROUPS]
+            [
+                (g, tuple(row[k] for k in g.keys), at)
+                for row, at in zip(rows, as_of, strict=True)
+                for g in FEATURE_GROUPS
+            ]
         )
     )
     for i, row in enumerate(rows):
@@ -102,10 +109,6 @@ def feature_rows(flights: pl.DataFrame, store: FeatureReader) -> tuple[list[dict
                 # As in the offline join: a default stands in for a missing value.
                 row[feature] = group.defaults.get(feature) if value is None else value
     return rows, unknown
-
-
-def _sql_key(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def predict(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -9,7 +10,7 @@ if TYPE_CHECKING:
 
 
 class OnlineStoreUnavailable(RuntimeError):
-    """The online store cannot answer now (server unreachable, snapshot gone): retry later.
+    """The online store cannot answer now (server unreachable): retry later.
 
     The service answers 503 with Retry-After, never a prediction from default values."""
 
@@ -21,17 +22,18 @@ class FeatureReader(Protocol):
     """True where a read is local and quick (SQLite), False where it crosses the network (Redis)."""
 
     def pinned(self) -> FeatureReader:
-        """A view on one refresh, for the length of a request."""
+        """A view for the length of a request."""
         ...
 
-    def as_of(self) -> str | None: ...
+    def meta(self) -> dict[str, str]:
+        """``newest_event_at`` (the newest applied event's known-at time) and ``retained_from``
+        (the earliest instant the store still answers exactly), epoch microseconds as text."""
+        ...
 
     def timezone(self, airport: str) -> str | None: ...
 
-    def lookup(self, group: FeatureGroup, keys: tuple) -> dict[str, Any] | None: ...
-
-    def lookup_many(self, requests: list[tuple[FeatureGroup, tuple]]) -> list[dict[str, Any] | None]: ...
-
-    def vectors(self, flight_ids: list[str]) -> list[dict[str, Any] | None]:
-        """The precomputed record (``serving.vectors``) of each flight of the refresh, or None."""
+    def lookup_many(
+        self, requests: list[tuple[FeatureGroup, tuple, datetime]]
+    ) -> list[dict[str, Any] | None]:
+        """Each group's value for the keys as of the instant (None: no value known then)."""
         ...

@@ -1,61 +1,54 @@
-"""The online feature store on Redis: versioned snapshots behind one pointer key.
+"""The online feature store on Redis: the SQLite store's content under one key prefix ``P``.
 
-Keys under a prefix ``P`` (one prefix per deployment, or per test):
+- ``P:rows:<group>:<entity>``: a sorted set of the entity's rows, scored by ``known_at``
+  (epoch microseconds), each member the JSON ``[known_at, values]``;
+- ``P:windows:<group>``: a hash from entity to its window outcomes (``online_writer``);
+- ``P:versions:<feed>``: a hash from a fact's identity to its latest applied event;
+- ``P:tz`` (airport time zones) and ``P:meta`` (``newest_event_at``, ``retained_from``).
 
-- ``P:current``: the id of the snapshot readers use;
-- ``P:snapshots``: a hash from snapshot id to the JSON list of its keys (for cleanup);
-- ``P:snap:<id>:meta``: ``as_of`` and ``refreshed_at``;
-- ``P:snap:<id>:tz``: airport code to time zone;
-- ``P:snap:<id>:fg:<group>``: entity key to the JSON list ``[known_at, *features]``;
-- ``P:snap:<id>:vec``: ``flight_id`` to the JSON record of its precomputed vector
-  (``serving.vectors``), written with the group rows it was computed from.
-
-A refresh writes a whole new snapshot, then switches ``P:current`` to it in one server-side
-script: readers pin one snapshot per request and see the old refresh or the new one, never a
-mix. Snapshots that are no longer current expire after ``retain_seconds``, long enough for
-requests pinned to them to finish. A refresh that died half-way is registered too, so the
-next successful one expires its keys.
+Writers hold ``P:lock`` for a batch and commit its writes in one MULTI/EXEC: a reader sees a
+batch whole or not at all, and a writer killed mid-batch leaves nothing behind (its lock
+expires). A request's lookups go in one round trip.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 import redis
-from pydantic_core import from_json
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from fti_assets.domain import events as ev
 from fti_assets.domain.catalog import FEATURE_GROUPS, FeatureGroup
+from fti_assets.serving.online_writer import (
+    RETAIN_MICROS,
+    OnlineWriter,
+    decode_arrays,
+    prune_arrays,
+    reference_rows,
+    window_lookup,
+)
 from fti_assets.serving.reader import OnlineStoreUnavailable
 
-SEP = "\x1f"  # between the parts of a composite entity key; never inside an airport or carrier code
 _UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-# Makes the snapshot current, keeps it, and retires every other one, atomically on the server.
-_SWITCH = """
-redis.call('SET', KEYS[1], ARGV[1])
-for _, k in ipairs(cjson.decode(ARGV[3])) do redis.call('PERSIST', k) end
-local all = redis.call('HGETALL', KEYS[2])
-for i = 1, #all, 2 do
-  if all[i] ~= ARGV[1] then
-    for _, k in ipairs(cjson.decode(all[i + 1])) do redis.call('EXPIRE', k, tonumber(ARGV[2])) end
-    redis.call('HDEL', KEYS[2], all[i])
-  end
-end
-return 1
-"""
+LOCK_MILLIS = 30_000
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
 #: How long a read waits for Redis: a frozen server costs a request this and a 503 (and /readyz
-#: reports it), not the request's whole budget. A read of a thousand flights is one round trip
-#: of a few milliseconds.
+#: reports it), not the request's whole budget. A request's lookups are one round trip of a few
+#: milliseconds.
 READ_TIMEOUT_SECONDS = 0.5
-#: A refresh writes hundreds of thousands of fields in pipelines: each reply may take longer.
+#: A writer applies batches in one MULTI/EXEC: a reply may take longer.
 WRITE_TIMEOUT_SECONDS = 30.0
 
 
@@ -65,162 +58,126 @@ def client(url: str, timeout: float = READ_TIMEOUT_SECONDS) -> redis.Redis:
     A broken connection (a restarted server) is retried once on a new one; a timeout is not, so
     a frozen server is not waited out twice."""
     retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
-    return redis.Redis.from_url(
-        url, decode_responses=True, socket_connect_timeout=0.5, socket_timeout=timeout, retry=retry
-    )
+    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=timeout, retry=retry)
 
 
-def entity_field(keys: tuple) -> str | None:
-    """The hash field of an entity (None when a key part is null: such rows match nothing)."""
-    if any(v is None for v in keys):
-        return None
-    return SEP.join(v.isoformat() if isinstance(v, datetime) else str(v) for v in keys)
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
-def _json_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+class RedisWriter(OnlineWriter):
+    """Applies events to the Redis store at ``url`` under ``prefix`` (``OnlineWriter.apply``)."""
 
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url, self.prefix = url, prefix
+        self.r = client(url, WRITE_TIMEOUT_SECONDS)
+        self._pipe: Any = None
 
-def _group_fields(frame: pl.DataFrame, group: FeatureGroup) -> dict[str, str]:
-    columns = [group.known_at_column, *group.features]
-    fields: dict[str, str] = {}
-    rows = 0
-    for keys, values in zip(
-        frame.select(group.keys).iter_rows(), frame.select(columns).iter_rows(), strict=True
-    ):
-        field = entity_field(keys)
-        if field is None:
-            continue
-        rows += 1
-        fields[field] = json.dumps([_json_value(v) for v in values])
-    if len(fields) != rows:
-        raise ValueError(f"{group.name}: {rows - len(fields)} duplicate entity keys in one refresh")
-    return fields
+    def close(self) -> None:
+        self.r.close()
 
-
-def _chunks(mapping: dict[str, str], size: int = 5000) -> Iterator[dict[str, str]]:
-    items = list(mapping.items())
-    for start in range(0, len(items), size):
-        yield dict(items[start : start + size])
-
-
-def write_snapshot(
-    url: str,
-    prefix: str,
-    latest: dict[str, pl.DataFrame],
-    timezones: pl.DataFrame,
-    as_of: datetime,
-    retain_seconds: int = 600,
-    vectors: list[tuple[str, dict]] | None = None,
-) -> dict[str, int]:
-    """Write ``latest`` (group name to its latest rows) and ``vectors`` ((flight_id, record)
-    pairs) as a new snapshot and make it current."""
-    fields = {g.name: _group_fields(latest[g.name], g) for g in FEATURE_GROUPS}  # validated before any write
-    flights = {fid: json.dumps(record) for fid, record in vectors or []}
-    snapshot = f"{as_of.astimezone(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
-    base = f"{prefix}:snap:{snapshot}"
-    group_keys = {g.name: f"{base}:fg:{g.name}" for g in FEATURE_GROUPS}
-    keys = [f"{base}:meta", f"{base}:tz", f"{base}:vec", *group_keys.values()]
-    zones = {
-        faa: tz
-        for faa, tz in timezones.select("faa", "tzone").iter_rows()
-        if faa is not None and tz is not None
-    }
-    r = client(url, WRITE_TIMEOUT_SECONDS)
-    try:
-        r.hset(
-            f"{prefix}:snapshots", snapshot, json.dumps(keys)
-        )  # registered first: see the module docstring
-        pipe = r.pipeline(transaction=False)
-        for name, mapping in fields.items():
-            for chunk in _chunks(mapping):
-                pipe.hset(group_keys[name], mapping=chunk)
-        if zones:
-            pipe.hset(f"{base}:tz", mapping=zones)
-        for chunk in _chunks(flights):
-            pipe.hset(f"{base}:vec", mapping=chunk)
-        pipe.hset(
-            f"{base}:meta",
-            mapping={"as_of": as_of.isoformat(), "refreshed_at": datetime.now(UTC).isoformat()},
-        )
-        pipe.execute()
-        r.eval(
-            _SWITCH,
-            2,
-            f"{prefix}:current",
-            f"{prefix}:snapshots",
-            snapshot,
-            str(retain_seconds),
-            json.dumps(keys),
-        )
-    except _UNREACHABLE as exc:
-        raise OnlineStoreUnavailable(f"Redis at {url} is unreachable: {exc}") from exc
-    finally:
-        r.close()
-    return {**{g.name: len(fields[g.name]) for g in FEATURE_GROUPS}, "flight_vectors": len(flights)}
-
-
-class RedisSnapshot:
-    """One snapshot, pinned for the length of a request."""
-
-    def __init__(self, r: redis.Redis, base: str | None, as_of: str | None, zones: dict[str, str]) -> None:
-        self._r, self._base, self._as_of, self._zones = r, base, as_of, zones
-
-    def pinned(self) -> RedisSnapshot:
-        return self
-
-    def as_of(self) -> str | None:
-        return self._as_of
-
-    def timezone(self, airport: str) -> str | None:
-        return self._zones.get(airport)
-
-    def lookup(self, group: FeatureGroup, keys: tuple) -> dict[str, Any] | None:
-        """The group's row for ``keys`` (known-at time and features), or None."""
-        return self.lookup_many([(group, keys)])[0]
-
-    def lookup_many(self, requests: list[tuple[FeatureGroup, tuple]]) -> list[dict[str, Any] | None]:
-        """Every lookup in one round trip; raises if the snapshot vanished meanwhile."""
-        if self._base is None:
-            raise OnlineStoreUnavailable("the online store is empty: materialize online_features")
-        fields = [entity_field(keys) for _, keys in requests]
-        pipe = self._r.pipeline(transaction=False)
-        for (group, _), field in zip(requests, fields, strict=True):
-            if field is not None:
-                pipe.hget(f"{self._base}:fg:{group.name}", field)
-        pipe.exists(f"{self._base}:meta")
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        token, lock = uuid.uuid4().hex, f"{self.prefix}:lock"
+        while not self.r.set(lock, token, nx=True, px=LOCK_MILLIS):
+            time.sleep(0.005)  # another writer's batch: they take milliseconds
+        self._pipe = self.r.pipeline(transaction=True)
         try:
-            *found, alive = pipe.execute()
-        except _UNREACHABLE as exc:
-            raise OnlineStoreUnavailable(f"Redis is unreachable: {exc}") from exc
-        if not alive:  # expired or deleted: its absent rows would read as "unknown entity"
-            raise OnlineStoreUnavailable(f"snapshot {self._base} is gone")
-        values = iter(found)
-        out: list[dict[str, Any] | None] = []
-        for (group, _), field in zip(requests, fields, strict=True):
-            raw = next(values) if field is not None else None
-            columns = [group.known_at_column, *group.features]
-            out.append(dict(zip(columns, from_json(raw), strict=True)) if raw is not None else None)
-        return out
+            yield
+            self._pipe.execute()
+        finally:
+            self._pipe = None
+            self.r.eval(_RELEASE, 1, lock, token)
 
-    def vectors(self, flight_ids: list[str]) -> list[dict[str, Any] | None]:
-        """The precomputed record of each flight (``serving.vectors``), or None, in one round trip."""
-        if self._base is None:
-            raise OnlineStoreUnavailable("the online store is empty: materialize online_features")
-        pipe = self._r.pipeline(transaction=False)
-        pipe.hmget(f"{self._base}:vec", flight_ids)
-        pipe.exists(f"{self._base}:meta")
-        try:
-            found, alive = pipe.execute()
-        except _UNREACHABLE as exc:
-            raise OnlineStoreUnavailable(f"Redis is unreachable: {exc}") from exc
-        if not alive:
-            raise OnlineStoreUnavailable(f"snapshot {self._base} is gone")
-        return [from_json(raw) if raw is not None else None for raw in found]
+    def stored_versions(self, feed: str, identities: list[str]) -> dict[str, dict]:
+        if not identities:
+            return {}
+        found = self.r.hmget(f"{self.prefix}:versions:{feed}", identities)
+        return {k: json.loads(v) for k, v in zip(identities, found, strict=True) if v is not None}
+
+    def store_versions(self, feed: str, versions: dict[str, dict]) -> None:
+        if versions:
+            self._pipe.hset(
+                f"{self.prefix}:versions:{feed}", mapping={k: json.dumps(e) for k, e in versions.items()}
+            )
+
+    def read_windows(self, group: FeatureGroup, entities: list[str]) -> dict[str, np.ndarray]:
+        found = self.r.hmget(f"{self.prefix}:windows:{group.name}", entities)
+        return {k: decode_arrays(v) for k, v in zip(entities, found, strict=True) if v is not None}
+
+    def write_windows(self, group: FeatureGroup, arrays: dict[str, np.ndarray]) -> None:
+        if arrays:
+            self._pipe.hset(
+                f"{self.prefix}:windows:{group.name}", mapping={k: a.tobytes() for k, a in arrays.items()}
+            )
+
+    def _rows_key(self, group: FeatureGroup, entity: str) -> str:
+        return f"{self.prefix}:rows:{group.name}:{entity}"
+
+    def load_rows(self, group: FeatureGroup, entities: list[str]) -> dict[str, list[list]]:
+        pipe = self.r.pipeline(transaction=False)
+        for entity in entities:
+            pipe.zrange(self._rows_key(group, entity), 0, -1)
+        return {
+            e: [json.loads(m) for m in found]
+            for e, found in zip(entities, pipe.execute(), strict=True)
+            if found
+        }
+
+    def save_rows(self, group: FeatureGroup, rows: dict[str, list[list]]) -> None:
+        for entity, entity_rows in rows.items():
+            key = self._rows_key(group, entity)
+            self._pipe.delete(key)
+            if entity_rows:
+                self._pipe.zadd(key, {json.dumps(row): row[0] for row in entity_rows})
+
+    def meta(self) -> dict[str, str]:
+        return {_text(k): _text(v) for k, v in self.r.hgetall(f"{self.prefix}:meta").items()}
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        self._pipe.hset(f"{self.prefix}:meta", mapping=values)
+
+    def put_reference(self, timezones: pl.DataFrame, static: dict[str, pl.DataFrame]) -> None:
+        """Airport time zones and the static groups' tables (plane attributes)."""
+        with self.transaction():
+            zones = dict(timezones.select("faa", "tzone").iter_rows())
+            self._pipe.delete(f"{self.prefix}:tz")
+            if zones:
+                self._pipe.hset(f"{self.prefix}:tz", mapping=zones)
+            for name, frame in static.items():
+                group = next(g for g in FEATURE_GROUPS if g.name == name)
+                for entity, known_at, values in reference_rows(frame, group):
+                    key = self._rows_key(group, entity)
+                    self._pipe.delete(key)
+                    self._pipe.zadd(key, {json.dumps([known_at, values]): known_at})
+
+    def prune(self, static: tuple[str, ...] = ("plane_attributes",)) -> int | None:
+        """Drop what no lookup from ``RETAIN_MICROS`` before the newest event on needs."""
+        newest = self.meta().get("newest_event_at")
+        if newest is None:
+            return None
+        cutoff = int(newest) - RETAIN_MICROS
+        with self.transaction():
+            for group in FEATURE_GROUPS:
+                if group.name in static:
+                    continue
+                for key in self.r.scan_iter(f"{self.prefix}:rows:{group.name}:*", count=1000):
+                    # Keep the latest row at or before the cutoff: it is in effect there.
+                    before = self.r.zrevrangebyscore(key, cutoff, "-inf", start=0, num=1, withscores=True)
+                    if before:
+                        self._pipe.zremrangebyscore(key, "-inf", f"({int(before[0][1])}")
+                stored = self.r.hgetall(f"{self.prefix}:windows:{group.name}")
+                kept = {_text(k): prune_arrays(decode_arrays(v), cutoff).tobytes() for k, v in stored.items()}
+                if kept:
+                    self._pipe.hset(f"{self.prefix}:windows:{group.name}", mapping=kept)
+            current = self.meta().get("retained_from")
+            if current is None or int(current) < cutoff:
+                self.set_meta({"retained_from": str(cutoff)})
+        return cutoff
 
 
 class RedisStoreReader:
-    """The service's reader: ``pinned()`` resolves the current snapshot once per request."""
+    """The service's reader: every lookup of a request in one round trip."""
 
     local_reads = False
     """Reads cross the network and may wait on a timeout: never on the service's event loop."""
@@ -228,40 +185,63 @@ class RedisStoreReader:
     def __init__(self, url: str, prefix: str) -> None:
         self.url, self.prefix = url, prefix
         self._client: redis.Redis | None = None
-        self._zones: tuple[str, dict[str, str]] | None = None  # time zones of the last snapshot seen
+        self._zones: dict[str, str] = {}
 
     def _redis(self) -> redis.Redis:
         if self._client is None:  # created in the serving process, after any fork
             self._client = client(self.url)
         return self._client
 
-    def pinned(self) -> RedisSnapshot:
-        r = self._redis()
+    def pinned(self) -> RedisStoreReader:
+        return self
+
+    def meta(self) -> dict[str, str]:
         try:
-            snapshot = r.get(f"{self.prefix}:current")
-            if snapshot is None:
-                return RedisSnapshot(r, None, None, {})
-            base = f"{self.prefix}:snap:{snapshot}"
-            meta = r.hgetall(f"{base}:meta")
-            if self._zones is None or self._zones[0] != snapshot:
-                self._zones = (snapshot, r.hgetall(f"{base}:tz"))
+            found = self._redis().hgetall(f"{self.prefix}:meta")
         except _UNREACHABLE as exc:
             raise OnlineStoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
-        if not meta:
-            raise OnlineStoreUnavailable(f"the current snapshot {snapshot} is gone")
-        return RedisSnapshot(r, base, meta["as_of"], self._zones[1])
-
-    def as_of(self) -> str | None:
-        return self.pinned().as_of()
+        return {_text(k): _text(v) for k, v in found.items()}
 
     def timezone(self, airport: str) -> str | None:
-        return self.pinned().timezone(airport)
+        if airport not in self._zones:
+            try:
+                zone = self._redis().hget(f"{self.prefix}:tz", airport)
+            except _UNREACHABLE as exc:
+                raise OnlineStoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
+            if zone is None:
+                return None
+            self._zones[airport] = _text(zone)
+        return self._zones[airport]
 
-    def lookup(self, group: FeatureGroup, keys: tuple) -> dict[str, Any] | None:
-        return self.pinned().lookup(group, keys)
-
-    def lookup_many(self, requests: list[tuple[FeatureGroup, tuple]]) -> list[dict[str, Any] | None]:
-        return self.pinned().lookup_many(requests)
-
-    def vectors(self, flight_ids: list[str]) -> list[dict[str, Any] | None]:
-        return self.pinned().vectors(flight_ids)
+    def lookup_many(
+        self, requests: list[tuple[FeatureGroup, tuple, datetime]]
+    ) -> list[dict[str, Any] | None]:
+        """Each group's value for the keys as of the instant, in one round trip."""
+        pipe = self._redis().pipeline(transaction=False)
+        for group, keys, at in requests:
+            entity, micros = ev.entity(keys), ev.micros(at)
+            if group.name in ev.WINDOW_GROUPS:
+                pipe.hget(f"{self.prefix}:windows:{group.name}", entity)
+            else:
+                oldest = (
+                    micros - int(group.ttl.total_seconds() * 1_000_000) if group.ttl is not None else "-inf"
+                )
+                pipe.zrevrangebyscore(
+                    f"{self.prefix}:rows:{group.name}:{entity}", micros, oldest, start=0, num=1
+                )
+        try:
+            found = pipe.execute()
+        except _UNREACHABLE as exc:
+            raise OnlineStoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
+        out: list[dict[str, Any] | None] = []
+        for (group, _, at), raw in zip(requests, found, strict=True):
+            if group.name in ev.WINDOW_GROUPS:
+                out.append(window_lookup(group, raw, ev.micros(at)))
+            elif raw:
+                known_at, values = json.loads(raw[0])
+                out.append(
+                    {group.known_at_column: known_at, **dict(zip(group.features, values, strict=True))}
+                )
+            else:
+                out.append(None)
+        return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -32,9 +32,10 @@ late, scored by the champion model of fti-assets with the online store's feature
 
 `POST /predict` takes `flights` (1 to 1000 scheduled flights, times in ISO 8601 with a UTC
 offset) and answers, per flight, `delay_probability`, the `model_version` that scored it,
-`features_as_of` (the online store's refresh time) and `unknown` (feature groups that had no
-row and took their documented defaults) and `path`: `precomputed` when the flight's published
-schedule let the online refresh store its whole vector, `computed` otherwise.
+`features_as_of` (the instant its features were read as of: its prediction time, two hours
+before departure, as in training; the request's time for a flight asked for earlier, flagged
+`early`) and `unknown` (feature groups that had no value then and took their documented
+defaults).
 `include_features: true` adds the vector used; `explain: true` adds each flight's top five
 feature contributions (LightGBM TreeSHAP, in log-odds, on the vector that was scored) with
 the bias and the raw score they sum to.
@@ -132,20 +133,24 @@ class FlightPrediction(BaseModel):
     flight_id: str
     delay_probability: float
     model_version: str
-    features_as_of: str | None
+    features_as_of: str | None = Field(
+        default=None,
+        description="The instant the features were read as of: the prediction time, or the request's "
+        "time for an `early` flight.",
+    )
     unknown: list[str] = Field(
         default_factory=list,
         description="Feature groups with no row for this flight: documented defaults were used.",
     )
     past_flight: bool = Field(
         default=False,
-        description="The flight's prediction time (two hours before departure) is earlier than "
-        "`features_as_of`: it was scored with features learnt after that time, not with what was known then.",
+        description="The flight's prediction time (two hours before departure) is earlier than the history "
+        "the online store still holds: its features may not be exactly what was known then.",
     )
-    path: Literal["precomputed", "computed"] = Field(
-        default="computed",
-        description="`precomputed`: the flight's schedule was published by the refresh, which stored its "
-        "whole vector (one lookup); `computed`: built from the online store's group rows at request time.",
+    early: bool = Field(
+        default=False,
+        description="Asked for before its prediction time: scored with features as of the request "
+        "(`features_as_of`), not of the prediction time; counted apart from the parity figures.",
     )
     features: dict[str, float | str | None] | None = None
     explanation: Explanation | None = Field(

@@ -149,15 +149,15 @@ class FlightDelayService:
         if self.state is None:
             raise HTTPException(status_code=HTTPStatus.SERVICE_UNAVAILABLE, detail=self.problem)
         try:
-            as_of = self.store.as_of()
+            newest = self.store.meta().get("newest_event_at")
         except OnlineStoreUnavailable as exc:
             raise HTTPException(
                 status_code=HTTPStatus.SERVICE_UNAVAILABLE, detail=f"the online store is unavailable: {exc}"
             ) from exc
-        if as_of is None:
+        if newest is None:
             raise HTTPException(
                 status_code=HTTPStatus.SERVICE_UNAVAILABLE,
-                detail="the online store is empty: materialize online_features",
+                detail="the online store is empty: materialize online_features or start the stream consumer",
             )
         if not self.predictions.healthy:
             raise HTTPException(
@@ -194,12 +194,7 @@ class FlightDelayService:
             raise Unavailable(self.problem or "no model loaded")
         try:
             store = self.store.pinned()
-            as_of = store.as_of()
-            if as_of is None:  # an empty store, or one still loading after a restart
-                raise Unavailable(
-                    "the online store is unavailable: it holds no refresh yet (materialize online_features)"
-                )
-            return answer_many(state, requests, store, as_of, self.predictions)
+            return answer_many(state, requests, store, self.predictions)
         except OnlineStoreUnavailable as exc:
             log.warning("online store unavailable: %s", exc)
             raise Unavailable(f"the online store is unavailable, retry later: {exc}") from exc

@@ -1,13 +1,17 @@
-"""A day's flights served in process at their prediction times: the service's own request
-handling (``handling.answer``) over an online store refreshed at a chosen cadence.
+"""A day's flights served in process at their prediction times, with the online store kept by
+the stream: the service's own request handling (``handling.answer``) over an online store
+that the stream's writer (``OnlineWriter.apply``) fed every event known by then.
 
-``fti replay`` uses it to produce the prediction log that daily operation would have, so the
-``serving_skew`` monitor measures what a given refresh cadence costs.
+``fti demo`` and ``fti replay`` use it to produce the prediction log that daily operation
+would have, so the ``serving_skew`` monitor measures what the stream serves. Events are
+applied hour by hour and each hour's flights answered after; the store answers each flight
+as of its own prediction time, so this equals applying every event the instant it arrives
+(the online parity tests prove the as-of reads exact).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,22 +19,6 @@ import polars as pl
 
 from fti_assets.serving.model_store import MODEL_NAME
 from fti_assets.serving.predictor import ServingModel
-
-#: ``daily``: the daily pipeline refreshes the store at 06:00 UTC as of the previous
-#: midnight. ``hourly``: at the top of each hour. ``exact``: at each prediction time (tests).
-CADENCES = ("daily", "hourly", "exact")
-DAILY_REFRESH_AT = timedelta(hours=6)
-
-
-def refresh_instant(t: datetime, cadence: str) -> datetime:
-    """The ``as_of`` of the online snapshot serving a request made at ``t``."""
-    if cadence == "exact":
-        return t
-    if cadence == "hourly":
-        return t.replace(minute=0, second=0, microsecond=0)
-    if cadence == "daily":
-        return datetime.combine((t - DAILY_REFRESH_AT).date(), time(), tzinfo=UTC)
-    raise ValueError(f"unknown refresh cadence {cadence!r}: use one of {', '.join(CADENCES)}")
 
 
 def serving_model(loaded) -> ServingModel:
@@ -60,58 +48,59 @@ def requests(schedule: pl.DataFrame) -> list:
 
 
 def serve_schedule(
-    schedule: pl.DataFrame,
-    store,
-    timezones: pl.DataFrame,
-    model: ServingModel,
-    cadence: str,
-    scratch: Path,
-    log,
-) -> dict[str, int]:
-    """Serve every flight of ``schedule`` at its prediction time, refreshing the scratch
-    online store at ``scratch`` as the cadence would; records go to ``log``."""
-    from fti_assets.inference.refresh import snapshot_as_of
+    schedule: pl.DataFrame, events: list[dict], writer, reader, model: ServingModel, log
+) -> dict:
+    """Serve every flight of ``schedule`` at its prediction time after applying, through
+    ``writer``, the ``events`` (in ``known_at`` order) known by then; records go to ``log``."""
+    from fti_assets.domain.events import known_at
     from fti_assets.serving.handling import answer
     from fti_assets.serving.predictor import ServingState
-    from fti_assets.serving.sqlite_store import OnlineStoreReader, write_snapshot
 
     state = ServingState(model)
-    timed = schedule.with_columns(
-        as_of=pl.col("prediction_time").map_elements(
-            lambda t: refresh_instant(t, cadence), return_dtype=pl.Datetime("us", "UTC")
-        )
-    )
-    served = refreshes = 0
-    for (as_of,), part in timed.sort("as_of").group_by("as_of", maintain_order=True):
-        write_snapshot(scratch, snapshot_as_of(store, as_of), timezones, as_of)
-        reader = OnlineStoreReader(scratch)
-        answer(state, requests(part), reader, reader.as_of(), False, log)
-        served, refreshes = served + part.height, refreshes + 1
-    return {"served": served, "refreshes": refreshes}
+    hours = schedule.with_columns(hour=pl.col("prediction_time").dt.truncate("1h")).sort("prediction_time")
+    served = applied = 0
+    pending = 0
+    for (hour,), part in hours.group_by("hour", maintain_order=True):
+        end = hour + timedelta(hours=1)
+        start = pending
+        while pending < len(events) and known_at(events[pending]["feed"], events[pending]["row"]) < end:
+            pending += 1
+        if pending > start:
+            applied += writer.apply(events[start:pending])["applied"]
+        answer(state, requests(part), reader, False, log, now=end)
+        served += part.height
+    return {"served": served, "events": applied}
 
 
-def serve_days(home: Path, store, registry, days: list, cadence: str) -> dict[str, int]:
+def serve_days(home: Path, store, registry, days: list, online) -> dict[str, int]:
     """Serve every scheduled flight of ``days`` with the current champion, as the service
-    would have at each prediction time; nothing is served without a champion."""
-    from fti_assets.domain.timezones import airport_timezones
+    would have at each prediction time, with ``online`` (an ``OnlineStore``) fed by the stream's
+    writer: its backstop as of the first day, then each event as it became known. Nothing is
+    served without a champion."""
+    from datetime import UTC, datetime, time
+
+    from fti_assets.inference.refresh import offline_events, write_backstop
     from fti_assets.resources.registry import CHAMPION
     from fti_assets.serving.prediction_log import PredictionLog
 
     champion = registry.version_by_alias(CHAMPION)
     if champion is None or not days:
-        return {"served": 0, "refreshes": 0}
+        return {"served": 0, "events": 0}
     model = serving_model(registry.load(int(champion.version)))
     schedule = store.read("flight_schedule", [d.isoformat() for d in days])
-    log = PredictionLog(home / "predictions")
+    first = datetime.combine(min(days), time(), tzinfo=UTC) - timedelta(hours=6)
+    last = datetime.combine(max(days) + timedelta(days=1), time(), tzinfo=UTC)
+    writer, log = online.writer(), PredictionLog(home / "predictions")
     try:
-        return serve_schedule(
-            schedule,
-            store,
-            airport_timezones(store.read("airports")),
-            model,
-            cadence,
-            home / "serving" / "replay.sqlite",
-            log,
-        )
+        write_backstop(writer, store, store.read("airports"), first)
+        events = [e for e in offline_events(store, last) if _after(e, first)]
+        return serve_schedule(schedule, events, writer, online.reader(), model, log)
     finally:
+        writer.close()
         log.close()  # flushed before the skew monitor reads it
+
+
+def _after(event: dict, instant) -> bool:
+    from fti_assets.domain.events import known_at
+
+    return known_at(event["feed"], event["row"]) > instant

@@ -1,8 +1,16 @@
-"""The online feature store: SQLite in WAL mode, so readers keep working while it refreshes.
+"""The online feature store on SQLite (WAL mode: readers keep reading while events apply).
 
-Each feature group is a table keyed by its entity keys holding the latest values known at
-the refresh time; ``flight_vectors`` holds the refresh's precomputed vectors of published
-flights (``serving.vectors``) by ``flight_id``. A refresh replaces every table in one transaction.
+It answers each group's value for an entity as of any instant it still holds:
+
+- ``rows_<group>``: rows ``(entity, known_at, values)``; a lookup takes the latest row known
+  at or before the instant, within the group's TTL, as the offline retrieval does;
+- ``windows_<group>``: each entity's outcomes of the trailing windows (``online_writer``),
+  summed at the instant by the offline ``window_sums``;
+- ``versions_<feed>``: each fact's latest applied event, which makes applying idempotent;
+- ``airport_timezones`` and ``online_meta`` (``newest_event_at``, ``retained_from``).
+
+Times are epoch microseconds. One transaction per applied batch: a reader sees a batch
+whole or not at all.
 """
 
 from __future__ import annotations
@@ -10,86 +18,184 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
-from pydantic_core import from_json
 
+from fti_assets.domain import events as ev
 from fti_assets.domain.catalog import FEATURE_GROUPS, FeatureGroup
+from fti_assets.serving.online_writer import (
+    RETAIN_MICROS,
+    OnlineWriter,
+    decode_arrays,
+    prune_arrays,
+    reference_rows,
+    window_lookup,
+)
 
 META = "online_meta"
 TIMEZONES = "airport_timezones"
-VECTORS = "flight_vectors"
 
 
-def _table(group: FeatureGroup) -> str:
-    return f"fg_{group.name}"
+def _rows(group: FeatureGroup) -> str:
+    return f"rows_{group.name}"
 
 
-def _sql_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+def _windows(group: FeatureGroup) -> str:
+    return f"windows_{group.name}"
+
+
+def _versions(feed: str) -> str:
+    return f"versions_{feed}"
 
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
-    conn = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False, isolation_level=None)
+    conn = sqlite3.connect(uri, uri=True, timeout=60, check_same_thread=False, isolation_level=None)
     if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
 
-def write_snapshot(
-    path: Path,
-    latest: dict[str, pl.DataFrame],
-    timezones: pl.DataFrame,
-    as_of: datetime,
-    vectors: list[tuple[str, dict]] | None = None,
-) -> dict[str, int]:
-    """Replace the store's content with ``latest`` (group name to its latest rows) and
-    ``vectors`` ((flight_id, record) pairs; none: every request takes the request path) atomically."""
-    conn = connect(path)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        for group in FEATURE_GROUPS:
-            frame = latest[group.name]
-            columns = [*group.keys, group.known_at_column, *group.features]
-            table = _table(group)
-            conn.execute(f'DROP TABLE IF EXISTS "{table}"')
-            conn.execute(
-                f'CREATE TABLE "{table}" ({", ".join(columns)}, PRIMARY KEY ({", ".join(group.keys)}))'
+def _schema(conn: sqlite3.Connection) -> None:
+    for group in FEATURE_GROUPS:
+        conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{_rows(group)}" (entity TEXT, known_at INTEGER, "values" TEXT, '
+            "PRIMARY KEY (entity, known_at)) WITHOUT ROWID"
+        )
+        conn.execute(f'CREATE TABLE IF NOT EXISTS "{_windows(group)}" (entity TEXT PRIMARY KEY, arrays BLOB)')
+    for feed in ev.FEEDS:
+        conn.execute(
+            f'CREATE TABLE IF NOT EXISTS "{_versions(feed)}" (identity TEXT PRIMARY KEY, event TEXT)'
+        )
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {TIMEZONES} (faa TEXT PRIMARY KEY, tzone TEXT)")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {META} (key TEXT PRIMARY KEY, value TEXT)")
+
+
+class SqliteWriter(OnlineWriter):
+    """Applies events to the SQLite store at ``path`` (``OnlineWriter.apply``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = connect(path)
+        _schema(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # IMMEDIATE: two writers serialize, each reading what the other committed.
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def stored_versions(self, feed: str, identities: list[str]) -> dict[str, dict]:
+        out = {}
+        for start in range(0, len(identities), 500):
+            part = identities[start : start + 500]
+            sql = f'SELECT identity, event FROM "{_versions(feed)}" WHERE identity IN ({",".join("?" * len(part))})'
+            out.update({k: json.loads(v) for k, v in self.conn.execute(sql, part)})
+        return out
+
+    def store_versions(self, feed: str, versions: dict[str, dict]) -> None:
+        self.conn.executemany(
+            f'INSERT OR REPLACE INTO "{_versions(feed)}" VALUES (?, ?)',
+            [(k, json.dumps(e)) for k, e in versions.items()],
+        )
+
+    def read_windows(self, group: FeatureGroup, entities: list[str]) -> dict[str, np.ndarray]:
+        sql = f'SELECT entity, arrays FROM "{_windows(group)}" WHERE entity IN ({",".join("?" * len(entities))})'
+        return {k: decode_arrays(blob) for k, blob in self.conn.execute(sql, entities)}
+
+    def write_windows(self, group: FeatureGroup, arrays: dict[str, np.ndarray]) -> None:
+        self.conn.executemany(
+            f'INSERT OR REPLACE INTO "{_windows(group)}" VALUES (?, ?)',
+            [(k, a.tobytes()) for k, a in arrays.items()],
+        )
+
+    def load_rows(self, group: FeatureGroup, entities: list[str]) -> dict[str, list[list]]:
+        out: dict[str, list[list]] = {}
+        marks = ",".join("?" * len(entities))
+        sql = (
+            f'SELECT entity, known_at, "values" FROM "{_rows(group)}" WHERE entity IN ({marks}) '
+            "ORDER BY entity, known_at"
+        )
+        for entity, known_at, values in self.conn.execute(sql, entities):
+            out.setdefault(entity, []).append([known_at, json.loads(values)])
+        return out
+
+    def save_rows(self, group: FeatureGroup, rows: dict[str, list[list]]) -> None:
+        table = _rows(group)
+        self.conn.executemany(f'DELETE FROM "{table}" WHERE entity = ?', [(e,) for e in rows])
+        self.conn.executemany(
+            f'INSERT INTO "{table}" VALUES (?, ?, ?)',
+            [(e, k, json.dumps(v)) for e, entity_rows in rows.items() for k, v in entity_rows],
+        )
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.conn.execute(f"SELECT key, value FROM {META}"))
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        self.conn.executemany(f"INSERT OR REPLACE INTO {META} VALUES (?, ?)", list(values.items()))
+
+    def put_reference(self, timezones: pl.DataFrame, static: dict[str, pl.DataFrame]) -> None:
+        """Airport time zones and the static groups' tables (plane attributes), replaced whole."""
+        with self.transaction():
+            self.conn.execute(f"DELETE FROM {TIMEZONES}")
+            self.conn.executemany(
+                f"INSERT INTO {TIMEZONES} VALUES (?, ?)", timezones.select("faa", "tzone").iter_rows()
             )
-            rows = [tuple(_sql_value(v) for v in row) for row in frame.select(columns).iter_rows()]
-            conn.executemany(f'INSERT INTO "{table}" VALUES ({", ".join("?" * len(columns))})', rows)
-        conn.execute(f"DROP TABLE IF EXISTS {TIMEZONES}")
-        conn.execute(f"CREATE TABLE {TIMEZONES} (faa TEXT PRIMARY KEY, tzone TEXT)")
-        conn.executemany(
-            f"INSERT INTO {TIMEZONES} VALUES (?, ?)", timezones.select("faa", "tzone").iter_rows()
-        )
-        conn.execute(f"DROP TABLE IF EXISTS {VECTORS}")
-        conn.execute(f"CREATE TABLE {VECTORS} (flight_id TEXT PRIMARY KEY, record TEXT)")
-        conn.executemany(
-            f"INSERT INTO {VECTORS} VALUES (?, ?)", [(fid, json.dumps(r)) for fid, r in vectors or []]
-        )
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {META} (key TEXT PRIMARY KEY, value TEXT)")
-        refreshed = datetime.now(UTC).isoformat()
-        conn.executemany(
-            f"INSERT OR REPLACE INTO {META} VALUES (?, ?)",
-            [("as_of", as_of.isoformat()), ("refreshed_at", refreshed)],
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    finally:
-        conn.close()
-    return {**{g.name: latest[g.name].height for g in FEATURE_GROUPS}, VECTORS: len(vectors or [])}
+            for name, frame in static.items():
+                group = next(g for g in FEATURE_GROUPS if g.name == name)
+                self.conn.execute(f'DELETE FROM "{_rows(group)}"')
+                self.conn.executemany(
+                    f'INSERT OR REPLACE INTO "{_rows(group)}" VALUES (?, ?, ?)',
+                    [(e, k, json.dumps(v)) for e, k, v in reference_rows(frame, group)],
+                )
+
+    def prune(self, static: tuple[str, ...] = ("plane_attributes",)) -> int | None:
+        """Drop what no lookup from ``RETAIN_MICROS`` before the newest event on needs; returns
+        the new ``retained_from`` (microseconds), None on an empty store."""
+        newest = self.meta().get("newest_event_at")
+        if newest is None:
+            return None
+        cutoff = int(newest) - RETAIN_MICROS
+        with self.transaction():
+            for group in FEATURE_GROUPS:
+                if group.name in static:
+                    continue
+                # Keep each entity's latest row at or before the cutoff: it is in effect there.
+                self.conn.execute(
+                    f'DELETE FROM "{_rows(group)}" AS r WHERE known_at < (SELECT max(known_at) FROM '
+                    f'"{_rows(group)}" AS l WHERE l.entity = r.entity AND l.known_at <= ?)',
+                    (cutoff,),
+                )
+                stored = self.conn.execute(f'SELECT entity, arrays FROM "{_windows(group)}"')
+                kept = {k: prune_arrays(decode_arrays(b), cutoff) for k, b in stored}
+                self.conn.executemany(
+                    f'UPDATE "{_windows(group)}" SET arrays = ? WHERE entity = ?',
+                    [(a.tobytes(), k) for k, a in kept.items()],
+                )
+            current = self.meta().get("retained_from")
+            if current is None or int(current) < cutoff:
+                self.set_meta({"retained_from": str(cutoff)})
+        return cutoff
 
 
 class OnlineStoreReader:
-    """Point lookups for the service; one connection per thread."""
+    """Lookups for the service as of any instant; one connection per thread."""
 
     local_reads = True
     """Reads are of a local file, quick enough to run on the service's event loop."""
@@ -105,42 +211,41 @@ class OnlineStoreReader:
         return conn
 
     def pinned(self) -> OnlineStoreReader:
-        """The reader itself: each lookup reads one whole committed refresh, though two lookups of
-        a request can straddle a refresh (Redis pins one snapshot per request instead)."""
+        """The reader itself: each lookup reads one whole committed batch, though two lookups of
+        a request can straddle a batch (Redis reads a request's lookups in one round trip)."""
         return self
 
-    def as_of(self) -> str | None:
-        row = self._conn().execute(f"SELECT value FROM {META} WHERE key = 'as_of'").fetchone()
-        return row[0] if row else None
+    def meta(self) -> dict[str, str]:
+        try:
+            return dict(self._conn().execute(f"SELECT key, value FROM {META}"))
+        except sqlite3.OperationalError:  # created but never written
+            return {}
 
     def timezone(self, airport: str) -> str | None:
         row = self._conn().execute(f"SELECT tzone FROM {TIMEZONES} WHERE faa = ?", (airport,)).fetchone()
         return row[0] if row else None
 
-    def lookup(self, group: FeatureGroup, keys: tuple) -> dict[str, Any] | None:
-        """The group's row for ``keys`` (known-at time and features), or None."""
-        where = " AND ".join(f"{k} = ?" for k in group.keys)
-        columns = [group.known_at_column, *group.features]
-        row = (
-            self._conn()
-            .execute(f'SELECT {", ".join(columns)} FROM "{_table(group)}" WHERE {where}', keys)
-            .fetchone()
-        )
-        return dict(zip(columns, row, strict=True)) if row else None
+    def lookup(self, group: FeatureGroup, keys: tuple, at: datetime) -> dict[str, Any] | None:
+        """The group's value for ``keys`` as of ``at`` (its known-at time and features), or None."""
+        entity, micros = ev.entity(keys), ev.micros(at)
+        conn = self._conn()
+        if group.name in ev.WINDOW_GROUPS:
+            row = conn.execute(
+                f'SELECT arrays FROM "{_windows(group)}" WHERE entity = ?', (entity,)
+            ).fetchone()
+            return window_lookup(group, row[0] if row else None, micros)
+        oldest = micros - int(group.ttl.total_seconds() * 1_000_000) if group.ttl is not None else -(2**62)
+        row = conn.execute(
+            f'SELECT known_at, "values" FROM "{_rows(group)}" WHERE entity = ? AND known_at <= ? AND known_at >= ? '
+            "ORDER BY known_at DESC LIMIT 1",
+            (entity, micros, oldest),
+        ).fetchone()
+        if row is None:
+            return None
+        return {group.known_at_column: row[0], **dict(zip(group.features, json.loads(row[1]), strict=True))}
 
-    def lookup_many(self, requests: list[tuple[FeatureGroup, tuple]]) -> list[dict[str, Any] | None]:
-        """``lookup`` for each (group, keys): local SQLite reads need no batching."""
-        return [self.lookup(group, keys) for group, keys in requests]
-
-    def vectors(self, flight_ids: list[str]) -> list[dict[str, Any] | None]:
-        """The precomputed record of each flight (``serving.vectors``), or None."""
-        conn, out = self._conn(), []
-        for fid in flight_ids:
-            try:
-                row = conn.execute(f"SELECT record FROM {VECTORS} WHERE flight_id = ?", (fid,)).fetchone()
-            except (
-                sqlite3.OperationalError
-            ):  # a store written before vectors existed: the request path serves
-                return [None] * len(flight_ids)
-            out.append(from_json(row[0]) if row else None)
-        return out
+    def lookup_many(
+        self, requests: list[tuple[FeatureGroup, tuple, datetime]]
+    ) -> list[dict[str, Any] | None]:
+        """``lookup`` for each (group, keys, instant): local SQLite reads need no batching."""
+        return [self.lookup(group, keys, at) for group, keys, at in requests]

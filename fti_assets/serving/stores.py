@@ -8,7 +8,7 @@ and the code location import this file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fti_assets.serving.reader import FeatureReader
 
@@ -19,7 +19,7 @@ BACKENDS = ("sqlite", "redis")
 
 
 def open_reader(backend: str, location: str, prefix: str = "") -> FeatureReader:
-    """A reader with ``pinned()``, ``as_of()``, ``timezone()``, ``lookup()``, ``lookup_many()`` and ``vectors()``."""
+    """A ``FeatureReader`` of the store."""
     if backend == "sqlite":
         from fti_assets.serving.sqlite_store import OnlineStoreReader
 
@@ -31,28 +31,16 @@ def open_reader(backend: str, location: str, prefix: str = "") -> FeatureReader:
     raise ValueError(f"unknown online store backend {backend!r}: use one of {BACKENDS}")
 
 
-def write(
-    backend: str,
-    location: str,
-    prefix: str,
-    latest: dict,
-    timezones: Any,
-    as_of: Any,
-    retain_seconds: int,
-    vectors: list | None = None,
-) -> dict[str, int]:
-    """Replace the store's content with one refresh (group rows and precomputed flight
-    vectors); readers see the old or the new one, whole."""
+def open_writer(backend: str, location: str, prefix: str = ""):
+    """The ``OnlineWriter`` of a store: what the stream consumer and the backstop apply events with."""
     if backend == "sqlite":
-        from fti_assets.serving.sqlite_store import write_snapshot
+        from fti_assets.serving.sqlite_store import SqliteWriter
 
-        return write_snapshot(Path(location), latest, timezones, as_of, vectors)
+        return SqliteWriter(Path(location))
     if backend == "redis":
-        from fti_assets.serving.redis_store import write_snapshot
+        from fti_assets.serving.redis_store import RedisWriter
 
-        return write_snapshot(
-            location, prefix, latest, timezones, as_of, retain_seconds=retain_seconds, vectors=vectors
-        )
+        return RedisWriter(location, prefix)
     raise ValueError(f"unknown online store backend {backend!r}: use one of {BACKENDS}")
 
 

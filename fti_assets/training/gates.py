@@ -149,8 +149,10 @@ def gates(
             auc <= cfg.leak_alarm_auc or explained,
             f"test AUC {auc:.4f} is under the leak alarm {cfg.leak_alarm_auc}"
             if auc <= cfg.leak_alarm_auc
-            else f"test AUC {auc:.4f} is above the leak alarm {cfg.leak_alarm_auc}, but the request-time features alone reach "
-            f"{request_time_auc:.4f}: the world is that predictable, nothing leaked"
+            else (
+                f"test AUC {auc:.4f} is above the leak alarm {cfg.leak_alarm_auc}, but the request-time "
+                f"features alone reach {request_time_auc:.4f}: the world is that predictable, nothing leaked"
+            )
             if explained
             else f"test AUC {auc:.4f} is above the leak alarm {cfg.leak_alarm_auc}"
             + (
@@ -179,8 +181,8 @@ def gates(
     enough = challenger["rows"] >= cfg.min_test_rows
     out["beats_champion"] = GateResult(
         auc >= needed and enough,
-        f"challenger AUC {auc:.4f} vs champion {champion['auc']:.4f} on the same {challenger['rows']:,} test rows; needs >= {needed:.4f}"
-        + ("" if enough else f" on at least {cfg.min_test_rows:,} rows"),
+        f"challenger AUC {auc:.4f} vs champion {champion['auc']:.4f} on the same {challenger['rows']:,} "
+        f"test rows; needs >= {needed:.4f}" + ("" if enough else f" on at least {cfg.min_test_rows:,} rows"),
     )
     worse = (
         regressed_slices(challenger_slices, champion_slices, cfg)

@@ -38,7 +38,8 @@ def model_card(
         or trained_model["dataset_hash"] != model_evaluation["dataset_hash"]
     ):
         raise dg.Failure(
-            f"model_evaluation describes v{version} on dataset {model_evaluation['dataset_hash'][:12]}, but trained_model is "
+            f"model_evaluation describes v{version} on dataset {model_evaluation['dataset_hash'][:12]}, but "
+            "trained_model is "
             f"v{trained_model['version']} on {trained_model['dataset_hash'][:12]}: materialize model_evaluation first"
         )
     blocks = card_blocks(

@@ -35,8 +35,10 @@ GATES = {
     "sanity": "Predictions are finite probabilities in [0, 1], better than chance, from the features the spec lists.",
     "beats_champion": "The challenger's test AUC beats the champion's on the same rows by min_improvement; "
     "with no champion, it meets the absolute floors on AUC and Brier score.",
-    "no_slice_regression": "No slice (the policy's columns: carrier and origin by default) with enough rows loses more than "
-    "the policy's max_auc_drop AUC against the champion.",
+    "no_slice_regression": (
+        "No slice (the policy's columns: carrier and origin by default) with enough rows loses more than "
+        "the policy's max_auc_drop AUC against the champion."
+    ),
 }
 """The promotion gates and what each checks. A failed gate refuses the challenger in
 ``champion_model`` (a normal, green outcome), so the checks do not block the run."""

@@ -28,7 +28,8 @@ class Reproduction:
 
 
 def rebuild_dataset(store, window: dict[str, str]) -> pl.DataFrame:
-    """The training dataset of ``window``, from the offline store's current tables, read back
+    """The training dataset of ``window``, from the offline store as known at the window's
+    ``known_by`` (every current value for a window recorded before cutoffs existed), read back
     from Parquet as ``trained_model`` reads it: ``content_hash`` hashes Arrow IPC bytes, which
     depend on the frame's memory layout, so equal frames hash alike only once both are read
     from Parquet."""
@@ -36,13 +37,16 @@ def rebuild_dataset(store, window: dict[str, str]) -> pl.DataFrame:
     from pathlib import Path
 
     from fti_assets.domain.catalog import FEATURE_GROUPS
-    from fti_assets.training.dataset import build_training_dataset, label_spine
+    from fti_assets.training.dataset import build_training_dataset, knowledge, label_spine
 
-    spine = label_spine(
-        store.read("flight_outcomes"), store.read("flight_schedule"), window["start"], window["end"]
+    # As the store knew it at the recorded cutoff: corrections ingested since are left out.
+    known_by, hindsight = knowledge(window)
+    outcomes, schedule = (store.read(t, versions=True) for t in ("flight_outcomes", "flight_schedule"))
+    spine = label_spine(outcomes, schedule, window["start"], window["end"], known_by)
+    tables = {g.name: store.read(g.name, versions=True) for g in FEATURE_GROUPS}
+    built = build_training_dataset(
+        spine, tables, window["train_end"], window["validation_end"], known_by, hindsight
     )
-    tables = {g.name: store.read(g.name) for g in FEATURE_GROUPS}
-    built = build_training_dataset(spine, tables, window["train_end"], window["validation_end"])
     with tempfile.TemporaryDirectory(prefix="reproduce-") as folder:
         built.write_parquet(Path(folder) / "training_dataset.parquet")
         return pl.read_parquet(Path(folder) / "training_dataset.parquet")
@@ -76,7 +80,8 @@ def reproduce(version: int, settings: Settings | None = None) -> Reproduction:
     recorded_code, current_code = mv.tags.get("code_version"), code_version()
     if recorded_code != current_code:
         out.differences.append(
-            f"code version: recorded {recorded_code}, running {current_code} (check out {recorded_code} to compare like for like)"
+            f"code version: recorded {recorded_code}, running {current_code} (check out {recorded_code} to "
+            "compare like for like)"
         )
     dataset = rebuild_dataset(store, record["dataset_window"])
     digest = content_hash(dataset, "flight_id")

@@ -32,11 +32,14 @@ UPSTREAM = ["flight_outcomes", "flight_schedule", *(g.name for g in FEATURE_GROU
 @dg.op(ins={name: dg.In(dg.Nothing) for name in UPSTREAM}, out=dg.DynamicOut(dict, io_manager_key=STEPS))
 def dataset_pieces(context: dg.OpExecutionContext, config: TrainingDatasetConfig, store: OfflineStore):
     """The window (config filled from the materialized days) cut into months, one output each."""
+    from fti_assets.domain.versions import FACT_KEYS
     from fti_assets.resources.pieced import stage
     from fti_assets.training.pieces import pieces_of
 
     outcome_days = store.partitions("flight_outcomes")
-    window = resolve_window(config, outcome_days)
+    # Everything ingested so far, unless the config names an earlier cutoff: recorded in the
+    # window, so a reproduction after later corrections rebuilds what this build saw.
+    window = resolve_window(config, outcome_days, store.knowledge_clock(list(FACT_KEYS)))
     if not any(window["start"] <= day <= window["end"] for day in outcome_days):
         raise dg.Failure(
             f"no flights with known outcomes between {window['start']} and {window['end']}: "
@@ -62,18 +65,19 @@ def dataset_piece(context: dg.OpExecutionContext, piece: dict, store: OfflineSto
     """One piece's rows, written to the staging folder; returns what the assembly checks."""
     from fti_assets.resources.pieced import StagedTable, write_piece
 
-    frame, unlabelled = build_piece(
+    frame, counts = build_piece(
         store, piece["window"], date.fromisoformat(piece["first"]), date.fromisoformat(piece["last"])
     )
     if frame.height:
         write_piece(StagedTable("training_dataset", piece["folder"]), piece["first"], frame)
     context.log.info(
-        f"piece {piece['first']}..{piece['last']}: {frame.height:,} rows, {unlabelled:,} unlabelled flights left out"
+        f"piece {piece['first']}..{piece['last']}: {frame.height:,} rows, {counts['unlabelled']:,} unlabelled "
+        f"flights left out, {counts['relabelled']:,} relabelled since the first load"
     )
     bounds = (
         [str(frame["prediction_time"].min()), str(frame["prediction_time"].max())] if frame.height else None
     )
-    return {**piece, "rows": frame.height, "unlabelled": unlabelled, "prediction_times": bounds}
+    return {**piece, "rows": frame.height, **counts, "prediction_times": bounds}
 
 
 @dg.op
@@ -92,7 +96,8 @@ def dataset_assembly(context: dg.OpExecutionContext, pieces: list[dict], store: 
             raise dg.Failure(f"pieces overlap in prediction time: {bounds}")
         if not bounds:
             raise dg.Failure(
-                f"no flights with known outcomes between {window['start']} and {window['end']}: materialize the features first"
+                f"no flights with known outcomes between {window['start']} and {window['end']}: materialize "
+                "the features first"
             )
         metadata = dataset_summary(scan_pieces(staged.folder), window)
         digest = pieces_hash(staged.folder, "flight_id")
@@ -109,6 +114,9 @@ def dataset_assembly(context: dg.OpExecutionContext, pieces: list[dict], store: 
             "content_hash": digest,
             "pieces": len(bounds),
             "unlabelled_flights_left_out": sum(p["unlabelled"] for p in pieces),
+            # Labels are as known at the cutoff: a corrected arrival relabels its own flight.
+            "relabelled_rows": sum(p.get("relabelled", 0) for p in pieces),
+            "known_by": window["known_by"],
         },
     )
 

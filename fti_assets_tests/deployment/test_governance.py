@@ -180,8 +180,8 @@ def test_the_model_card_holds_the_real_figures_and_goes_with_the_bento_and_its_s
     card = read_record(home, "model_card")["markdown"]
     ours = evaluated["metrics"]["challenger"]
     assert (
-        f"| challenger | {evaluated['version']} | {ours['rows']} | {ours['auc']:.4f} | {ours['log_loss']:.4f} | {ours['brier']:.4f} |"
-        in card
+        f"| challenger | {evaluated['version']} | {ours['rows']} | {ours['auc']:.4f} | "
+        f"{ours['log_loss']:.4f} | {ours['brier']:.4f} |" in card
     )
     assert evaluated["dataset_hash"] in card and evaluated["policy_hash"] in card
     jfk = next(r for r in evaluated["slices"] if r["slice"] == "JFK")

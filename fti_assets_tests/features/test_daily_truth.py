@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from fti_assets.domain.retrieval import asof_join, point_in_time_join
 from fti_assets.domain.timezones import airport_timezones
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.resources.source import PACKAGED, read_raw_table
-from fti_assets_tests.conftest import materialize
 
 DAY = date(2013, 1, 8)
 
@@ -117,44 +115,13 @@ def test_the_training_dataset_counts_congestion_for_every_published_flight(featu
     assert dataset["origin_congestion_known_at"].null_count() == 0
 
 
-def test_an_older_online_refresh_is_refused_unless_forced(feature_home: Path, tmp_path: Path) -> None:
-    home = Path(shutil.copytree(feature_home, tmp_path / "home"))
-    refresh = datetime(2013, 1, 12, 6, tzinfo=UTC)
-
-    def run(as_of: datetime, force: bool = False):
-        config = {"ops": {"online_features": {"config": {"as_of": as_of.isoformat(), "force": force}}}}
-        return materialize(home, ["online_features"], None, None, run_config=config)
-
-    def served() -> str:
-        from fti_assets.serving.sqlite_store import OnlineStoreReader
-
-        return OnlineStoreReader(home / "online.sqlite").as_of()
-
-    assert run(refresh).success
-    older = run(refresh - timedelta(hours=1))
-    assert not older.success
-    [failure] = [e for e in older.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert "roll them back in time" in failure.step_failure_data.error.message
-    assert datetime.fromisoformat(served()) == refresh  # the newer snapshot stays
-    assert run(refresh + timedelta(hours=1)).success
-    assert run(refresh, force=True).success
-    assert datetime.fromisoformat(served()) == refresh
-
-
 def test_the_same_instant_written_in_two_offsets_is_one_flight(feature_home: Path, tmp_path: Path) -> None:
-    from fti_assets.inference.refresh import snapshot_as_of
     from fti_assets.serving.predictor import spine
     from fti_assets.serving.schemas import FlightRequest
-    from fti_assets.serving.sqlite_store import OnlineStoreReader, write_snapshot
+    from fti_assets.serving.sqlite_store import OnlineStoreReader, SqliteWriter
 
     store = OfflineStore(home=str(feature_home))
-    as_of = datetime(2013, 1, 5, 6, tzinfo=UTC)
-    write_snapshot(
-        tmp_path / "online.sqlite",
-        snapshot_as_of(store, as_of),
-        airport_timezones(store.read("airports")),
-        as_of,
-    )
+    SqliteWriter(tmp_path / "online.sqlite").put_reference(airport_timezones(store.read("airports")), {})
     flight = {
         "carrier": "UA",
         "flight": 1545,

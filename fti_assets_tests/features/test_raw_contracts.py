@@ -222,7 +222,10 @@ def test_a_smaller_source_fails_and_the_stored_version_stays_unless_accepted(
     assert _stored(home, "flights").equals(good)
     accept = {"ops": {"flights": {"config": {"accept_smaller": True}}}}
     assert _run(home, source, "flights", run_config=accept).success
-    assert _stored(home, "flights").height == good.height - 20
+    # The 20 rows the source lost are no longer current, but kept as superseded versions.
+    stored = _stored(home, "flights")
+    assert stored.filter(pl.col("superseded_at").is_null()).height == good.height - 20
+    assert stored.height == good.height and stored["superseded_at"].is_not_null().sum() == 20
 
 
 def test_a_smaller_whole_table_fails_too(source: Path, tmp_path: Path) -> None:

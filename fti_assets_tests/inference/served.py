@@ -1,10 +1,11 @@
-"""The served home the service tests share: two champions in turn, an online store refreshed as of
-``AS_OF``, a running ``bentoml serve`` of the champion, and request bodies for it."""
+"""The served home the service tests share: two champions in turn, an online store holding every
+event known by ``AS_OF`` (the end of ``DAY``), a running ``bentoml serve`` of the champion, and
+request bodies for it."""
 
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,14 +16,15 @@ from fti_assets.resources.offline_store import OfflineStore
 from fti_assets_tests.conftest import materialize
 from fti_assets_tests.service_process import ServiceProcess
 
-AS_OF = datetime(2013, 1, 12, 6, 0, tzinfo=UTC)
+DAY = date(2013, 1, 13)
+AS_OF = datetime(2013, 1, 14, 0, 0, tzinfo=UTC)
 LOW_FLOORS = {"model_evaluation": {"config": {"floor_auc": 0.5, "floor_max_brier": 0.25}}}
 TRAIN = ["trained_model", "model_evaluation", "champion_model", "flight_delay_bento", "online_features"]
 
 
 @pytest.fixture(scope="session")
 def home(feature_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two champions in turn (a weak v1, then v2), an online store refreshed as of AS_OF."""
+    """Two champions in turn (a weak v1, then v2), an online store fed every event known by AS_OF."""
     target = Path(shutil.copytree(feature_home, tmp_path_factory.mktemp("served") / "home"))
     online = {"online_features": {"config": {"as_of": AS_OF.isoformat()}}}
     weak = {"trained_model": {"config": {"num_leaves": 2, "max_rounds": 2}}}
@@ -63,10 +65,8 @@ def flight_request(**overrides) -> dict:
 
 
 def schedule_requests(home: Path, n: int) -> tuple[pl.DataFrame, list[dict]]:
-    """Real flights scheduled after the refresh, as the service receives them."""
-    schedule = (
-        OfflineStore(home=str(home)).read("flight_schedule").filter(pl.col("scheduled_departure") > AS_OF)
-    )
+    """Real flights of DAY, as the service receives them."""
+    schedule = OfflineStore(home=str(home)).read("flight_schedule").filter(pl.col("flight_date") == DAY)
     rows = schedule.sample(n, seed=7).sort("flight_id")
     requests = [
         {

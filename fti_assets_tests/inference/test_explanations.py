@@ -6,7 +6,7 @@ import httpx
 import numpy as np
 import pytest
 
-from fti_assets_tests.inference.served import flight_request, home, service  # noqa: F401  (the served home and service, shared)
+from fti_assets_tests.inference.served import flight_request, home, service  # noqa: F401 (shared fixtures)
 from fti_assets_tests.service_process import ServiceProcess
 
 

@@ -11,6 +11,7 @@ import dagster as dg
 from fti_assets.definitions import ASSETS
 from fti_assets.inference.online_store_sensor import REBUILD_TAG, online_store_rebuild_sensor
 from fti_assets.partitions import bind_partitions
+from fti_assets.resources.alerts import AlertChannels
 from fti_assets.resources.environment import build_resources
 from fti_assets.resources.online_store import OnlineStore
 from fti_assets_tests.conftest import settings_for
@@ -42,9 +43,13 @@ def test_an_emptied_redis_is_rebuilt_with_the_recorded_refresh(feature_home: Pat
         instance = dg.DagsterInstance.ephemeral()
         config = {"ops": {"online_features": {"config": {"as_of": AS_OF}}}}
         assert _refresh(home, online, instance, config, {}).success
+        held = online.newest_event_at()
+        assert held is not None
 
         def evaluate():
-            with dg.build_sensor_context(instance=instance, resources={"online": online}) as context:
+            with dg.build_sensor_context(
+                instance=instance, resources={"online": online, "alerts": AlertChannels()}
+            ) as context:
                 return online_store_rebuild_sensor(context)
 
         assert isinstance(evaluate(), dg.SkipReason)  # the store serves the recorded refresh
@@ -52,11 +57,11 @@ def test_an_emptied_redis_is_rebuilt_with_the_recorded_refresh(feature_home: Pat
         server.stop()
         shutil.rmtree(server.folder)
         server.start()
-        assert online.current_as_of() is None
+        assert online.newest_event_at() is None
         request = evaluate()
         assert isinstance(request, dg.RunRequest) and request.tags[REBUILD_TAG] == AS_OF
         assert _refresh(home, online, instance, request.run_config, request.tags).success
-        assert online.current_as_of() == AS_OF  # what replicas served before, no later refresh
+        assert online.newest_event_at() == held  # what the replicas served before
         assert isinstance(evaluate(), dg.SkipReason)
     finally:
         server.stop()
@@ -74,6 +79,8 @@ def test_an_unreachable_store_is_an_outage_not_a_loss(feature_home: Path, tmp_pa
         home, online, instance, {"ops": {"online_features": {"config": {"as_of": AS_OF}}}}, {}
     ).success
     server.stop()
-    with dg.build_sensor_context(instance=instance, resources={"online": online}) as context:
+    with dg.build_sensor_context(
+        instance=instance, resources={"online": online, "alerts": AlertChannels()}
+    ) as context:
         result = online_store_rebuild_sensor(context)
     assert isinstance(result, dg.SkipReason) and "unreachable" in result.skip_message

@@ -19,7 +19,7 @@ from fti_assets.domain.catalog import FEATURE_GROUPS
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets_tests.conftest import materialize
 from fti_assets_tests.inference import served as served_home
-from fti_assets_tests.inference.served import AS_OF, champion_bento, flight_request, schedule_requests
+from fti_assets_tests.inference.served import champion_bento, flight_request, schedule_requests
 from fti_assets_tests.service_process import ServiceProcess
 
 home, service = served_home.home, served_home.service  # this module's own served home and running service
@@ -32,8 +32,9 @@ def test_a_good_request_gets_probability_version_and_freshness(service: ServiceP
     assert prediction["flight_id"] == "2013-01-13-UA1545-EWR"
     assert 0 < prediction["delay_probability"] < 1
     assert prediction["model_version"] == "flight_delay_model:v2"
-    assert datetime.fromisoformat(prediction["features_as_of"]) == AS_OF
-    assert prediction["unknown"] == []
+    # Read as of its prediction time, two hours before its departure (10:15 UTC), as in training.
+    assert datetime.fromisoformat(prediction["features_as_of"]) == datetime(2013, 1, 13, 8, 15, tzinfo=UTC)
+    assert prediction["unknown"] == [] and prediction["early"] is False and prediction["past_flight"] is False
 
 
 def test_unknown_entities_get_defaults_and_a_flag_never_a_500(service: ServiceProcess) -> None:
@@ -108,10 +109,11 @@ def test_online_and_offline_give_equal_vectors_and_probabilities(home: Path, ser
     spec = FeatureSpec.from_dict(model.spec)
     store = OfflineStore(home=str(home))
     tables = {g.name: store.read(g.name) for g in FEATURE_GROUPS}
-    offline = score(rows.with_columns(as_of=pl.lit(AS_OF)), tables, model.booster, spec).sort("flight_id")
+    # The training retrieval: each flight as of its prediction time.
+    offline = score(rows.with_columns(as_of=pl.col("prediction_time")), tables, model.booster, spec).sort(
+        "flight_id"
+    )
     assert [s["flight_id"] for s in served] == offline["flight_id"].to_list()
-    # Flights published by the refresh are served their precomputed vector, the rest are computed: both equal offline.
-    assert {s["path"] for s in served} == {"precomputed", "computed"}
     for s, o in zip(
         served, offline.select(*spec.features, "delay_probability").iter_rows(named=True), strict=True
     ):
@@ -137,8 +139,8 @@ def test_concurrent_one_flight_requests_get_the_answers_of_one_request(
         alone = list(
             pool.map(lambda f: client.post(f"{service.url}/predict", json={"flights": [f]}).json(), requests)
         )
-    assert [[a["flight_id"], a["delay_probability"], a["path"]] for [a] in alone] == [
-        [t["flight_id"], t["delay_probability"], t["path"]] for t in together
+    assert [[a["flight_id"], a["delay_probability"]] for [a] in alone] == [
+        [t["flight_id"], t["delay_probability"]] for t in together
     ]
 
 
@@ -157,7 +159,7 @@ def test_predictions_are_logged_for_monitoring(home: Path, service: ServiceProce
         __import__("time").sleep(0.2)
     [record] = [r for r in records if r["flight_id"] == "2013-01-13-UA77-EWR"]
     assert record["request"]["tailnum"] == "N14228" and record["features"]["dep_hour"] == 5
-    assert record["path"] == "computed"  # no such flight is published
+    assert record["features_as_of"] == "2013-01-13T08:15:00+00:00" and record["store_newest_event_at"]
     assert (
         record["model_version"] == "flight_delay_model:v2"
         and 0 < record["delay_probability"] < 1

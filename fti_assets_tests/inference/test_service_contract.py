@@ -110,7 +110,8 @@ def test_a_large_body_is_refused_before_it_is_read(service: ServiceProcess) -> N
     100-continue) gets the 413 without sending the body."""
     with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
         sock.sendall(
-            f"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {10 * LIMIT}\r\n\r\n".encode()
+            "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+            f"Content-Length: {10 * LIMIT}\r\n\r\n".encode()
         )
         head = sock.recv(4096).decode()
     assert head.startswith("HTTP/1.1 413")

@@ -152,8 +152,13 @@ def test_a_real_route_nobody_flies_from_new_york_still_gets_defaults(
     (lat1, lon1), (lat2, lon2) = (
         airports.filter(pl.col("faa") == c).select("lat", "lon").row(0) for c in ("ANC", "SEA")
     )
-    flight = flight_request(carrier="ZZ", tailnum="N00NEW", origin="ANC", dest="SEA",
-                            distance=round(great_circle_miles(lat1, lon1, lat2, lon2)))  # fmt: skip
+    flight = flight_request(
+        carrier="ZZ",
+        tailnum="N00NEW",
+        origin="ANC",
+        dest="SEA",
+        distance=round(great_circle_miles(lat1, lon1, lat2, lon2)),
+    )
     response = httpx.post(f"{service.url}/predict", json={"flights": [flight]}, timeout=30)
     assert response.status_code == 200, response.text
     assert set(response.json()[0]["unknown"]) == {g.name for g in FEATURE_GROUPS}
@@ -239,8 +244,12 @@ def test_a_frozen_redis_gets_a_fast_503_and_readiness_says_so(home: Path, tmp_pa
     server = RedisServer(tmp_path / "redis").start()
     try:
         redis_store.write_snapshot(server.url, "frozen", *_snapshot(home, AS_OF), AS_OF)
-        env = {"FTI_ENV": "production", "FTI_REDIS_URL": server.url, "FTI_REDIS_PREFIX": "frozen",
-               "FTI_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"}  # fmt: skip
+        env = {
+            "FTI_ENV": "production",
+            "FTI_REDIS_URL": server.url,
+            "FTI_REDIS_PREFIX": "frozen",
+            "FTI_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}",
+        }
         with ServiceProcess(champion_bento(home), home, env=env) as service:
             body = {"flights": [flight_request()]}
             assert httpx.post(f"{service.url}/predict", json=body, timeout=30).status_code == 200
@@ -255,8 +264,10 @@ def test_a_frozen_redis_gets_a_fast_503_and_readiness_says_so(home: Path, tmp_pa
             assert frozen.status_code == 503 and frozen.headers["retry-after"] == "1"
             assert "unavailable" in ErrorBody.model_validate_json(frozen.content).errors[0].reason
             assert ready.status_code == 503
-            _wait_for(lambda: httpx.post(f"{service.url}/predict", json=body, timeout=30).status_code == 200,
-                      "answers after SIGCONT")  # fmt: skip
+            _wait_for(
+                lambda: httpx.post(f"{service.url}/predict", json=body, timeout=30).status_code == 200,
+                "answers after SIGCONT",
+            )
             assert httpx.get(f"{service.url}/readyz", timeout=30).status_code == 200
     finally:
         server.stop()

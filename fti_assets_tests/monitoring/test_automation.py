@@ -199,10 +199,10 @@ def test_the_sensor_trains_a_collapse_retrain_on_the_present(store: OfflineStore
     assert isinstance(again, dg.SkipReason)
 
 
-def test_the_schedule_feed_runs_ahead_and_the_hourly_refresh_is_as_of_its_hour() -> None:
+def test_the_schedule_feed_runs_ahead() -> None:
     from fti_assets.definitions import defs
     from fti_assets.resources.source import RawSource
-    from fti_assets.schedules import online_refresh_hourly, schedule_feed_schedule
+    from fti_assets.schedules import schedule_feed_schedule
 
     when, repository = datetime(2013, 3, 2, 5, 0, tzinfo=UTC), defs.get_repository_def()
     for lead, day in (
@@ -216,8 +216,3 @@ def test_the_schedule_feed_runs_ahead_and_the_hourly_refresh_is_as_of_its_hour()
         ) as context:
             [request] = schedule_feed_schedule.evaluate_tick(context).run_requests
         assert request.partition_key == day
-    with dg.build_schedule_context(
-        scheduled_execution_time=datetime(2013, 3, 2, 14, 0, 7, tzinfo=UTC), repository_def=repository
-    ) as context:
-        [request] = online_refresh_hourly.evaluate_tick(context).run_requests
-    assert request.run_config["ops"]["online_features"]["config"]["as_of"] == "2013-03-02T14:00:00+00:00"

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -61,7 +62,8 @@ def test_an_interactive_duckdb_session_does_not_fail_the_pipeline_and_views_catc
         [
             sys.executable,
             "-c",
-            f"import duckdb, time; c = duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r}); print('open', flush=True); time.sleep(60)",
+            f"import duckdb, time; c = duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r}); "
+            "print('open', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -186,3 +188,22 @@ def test_a_days_bounded_history_gives_the_features_of_the_whole_store(feature_ho
     for g in FEATURE_GROUPS:
         got, want = (latest_per_entity(t[g.name], g, as_of).sort(g.keys) for t in (bounded, whole))
         assert_frame_equal(got, want)
+
+
+def test_a_versioned_table_is_read_and_viewed_as_its_current_rows(tmp_path: Path) -> None:
+    """Superseded versions stay stored, but readers and the catalog view see current rows;
+    ``<table>_versions`` and ``versions=True`` show every version."""
+    from fti_assets.domain import versions
+
+    store = OfflineStore(home=str(tmp_path))
+    first = versions.merge_ingest(None, pl.DataFrame({"k": [1, 2], "v": [1.0, 2.0]}), None)
+    learnt = datetime(2013, 1, 10, tzinfo=UTC)
+    stored = versions.merge_ingest(first, pl.DataFrame({"k": [1, 2], "v": [1.0, 9.0]}), learnt)
+    store.write("t", stored, "2013-01-05")
+    assert store.read("t").sort("k").rows() == [(1, 1.0), (2, 9.0)]
+    assert store.read("t", versions=True).height == 3
+    assert store.row_counts("t") == {"2013-01-05": 2}
+    assert store.knowledge_clock(["t", "absent"]) == learnt
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.sql('select k, v from "t" order by k').fetchall() == [(1, 1.0), (2, 9.0)]
+        assert conn.sql('select count(*) from "t_versions"').fetchall() == [(3,)]

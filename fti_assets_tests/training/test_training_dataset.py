@@ -104,6 +104,9 @@ def test_training_pipeline_with_no_config_trains_on_the_materialized_days(
         "end": "2013-01-14",
         "train_end": "2013-01-11",
         "validation_end": "2013-01-13",
+        # Nothing restated since the first load; features as known at each prediction time.
+        "known_by": "first load",
+        "features": "as known at each prediction time",
     }
     assert "70%" in meta["split_rule"].value
     assert set(_dataset(home)["split"].unique()) == {"train", "validation", "test"}
