@@ -21,9 +21,7 @@ import polars as pl
 import pytest
 
 from fti_assets.domain.catalog import FEATURE_GROUPS
-from fti_assets.domain.retrieval import latest_per_entity
 from fti_assets.domain.routes import great_circle_miles
-from fti_assets.domain.timezones import airport_timezones
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.serving import redis_store
 from fti_assets.serving.schemas import ErrorBody
@@ -231,11 +229,16 @@ def test_workers_leave_with_a_killed_server_and_a_taken_port_is_refused(home: Pa
                 os.kill(pid, signal.SIGKILL)
 
 
-def _snapshot(home: Path, as_of: datetime) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+def _backstop(home: Path, url: str, prefix: str, as_of: datetime) -> None:
+    """The offline events known by ``as_of`` applied to a Redis store, as online_features does."""
+    from fti_assets.inference.refresh import write_backstop
+
     store = OfflineStore(home=str(home))
-    day = as_of.date()
-    latest = {g.name: latest_per_entity(store.read_history(g, day, day), g, as_of) for g in FEATURE_GROUPS}
-    return latest, airport_timezones(store.read("airports"))
+    writer = redis_store.RedisWriter(url, prefix)
+    try:
+        write_backstop(writer, store, store.read("airports"), as_of)
+    finally:
+        writer.close()
 
 
 def test_a_frozen_redis_gets_a_fast_503_and_readiness_says_so(home: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -243,7 +246,7 @@ def test_a_frozen_redis_gets_a_fast_503_and_readiness_says_so(home: Path, tmp_pa
     turns 503; after SIGCONT both answer 200 again."""
     server = RedisServer(tmp_path / "redis").start()
     try:
-        redis_store.write_snapshot(server.url, "frozen", *_snapshot(home, AS_OF), AS_OF)
+        _backstop(home, server.url, "frozen", AS_OF)
         env = {
             "FTI_ENV": "production",
             "FTI_REDIS_URL": server.url,
