@@ -127,7 +127,7 @@ def serve_and_compare(
 
     store, registry, serving = resources["store"], resources["registry"], resources["serving"]
     served_days = days(*served)
-    counts = serve_days(home, store, registry, [date.fromisoformat(d) for d in served_days], "daily")
+    counts = serve_days(home, store, registry, [date.fromisoformat(d) for d in served_days])
     skew = _direct(
         serving_skew,
         *served,

@@ -49,7 +49,7 @@ def write_report(results: dict, path: Path) -> Path:
         "on this machine (each benchmark in its own process, one at a time). Figures are min / median / max over",
         "the repeats stated; ratios use medians. `make bench` reruns everything (about half an hour);",
         "`.venv/bin/python -m bench.run SECTION` reruns one section (orchestration, drift, serving, batch, "
-        "pit, restatements,",
+        "pit, restatements, storage,",
         "production) and rewrites this file from `bench/.work/results.json`.",
         "",
         "## Machine",

@@ -8,6 +8,7 @@ Sections run one after another, never side by side: the machine has two cores.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,9 +29,19 @@ def say(text: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def run_json(*args: str | Path | int, python: str | Path = sys.executable, raw: bool = False):
-    """Run ``python args`` from the repository root; its last stdout line is the JSON result."""
-    out = subprocess.run([str(python), *map(str, args)], cwd=ROOT, check=True, capture_output=True, text=True)
+def run_json(
+    *args: str | Path | int, python: str | Path = sys.executable, raw: bool = False, env: dict | None = None
+):
+    """Run ``python args`` from the repository root (with ``env`` added to the environment); its
+    last stdout line is the JSON result."""
+    out = subprocess.run(
+        [str(python), *map(str, args)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     last = out.stdout.strip().splitlines()[-1]
     return last if raw else json.loads(last)
 
@@ -199,6 +210,54 @@ def serving() -> dict:
     return run_json("-m", "bench.serving", DEMO_HOME)
 
 
+#: The full-year demo on each instance storage, this many times, alternating.
+STORAGE_REPEATS = 2
+#: One new day on each storage's demo home, this many times, alternating.
+STORAGE_DAYS = 3
+
+
+def storage() -> dict:
+    """The local instance on Dagster's stock SQLite storage against the storage accelerator
+    (``FTI_STORAGE_ACCELERATOR``): the full-year demo on each, then one new day on the same home
+    (the stock demo's: both storages keep the same files) with each. Each finished measurement
+    is kept in ``storage-partial.json``, so a rerun after a failure resumes."""
+    variants = {"accelerated": "1", "stock": "0"}
+    homes = {name: WORK / f"storage-{name}-home" for name in variants}
+    partial = WORK / "storage-partial.json"
+    out = (
+        json.loads(partial.read_text())
+        if partial.exists()
+        else {n: {"demo": [], "day": []} for n in variants}
+    )
+    for i in range(STORAGE_REPEATS):
+        for name, flag in variants.items():
+            if len(out[name]["demo"]) > i:
+                continue
+            say(f"full-year fti demo on the {name} storage ({i + 1} of {STORAGE_REPEATS})")
+            env = {"FTI_STORAGE_ACCELERATOR": flag}
+            demo = run_json("-m", "bench.orchestration", "demo", fresh(homes[name]), env=env)
+            out[name]["demo"].append({"wall": demo["wall"], "steps_total": demo["steps_total"]})
+            partial.write_text(json.dumps(out))
+    for i in range(STORAGE_DAYS):
+        for name, flag in variants.items():
+            if len(out[name]["day"]) > i:
+                continue
+            say(f"one new day on the {name} storage ({i + 1} of {STORAGE_DAYS})")
+            env = {"FTI_STORAGE_ACCELERATOR": flag}
+            day = run_json("-m", "bench.orchestration", "day", homes["stock"], "2013-12-31", 2, env=env)
+            out[name]["day"].append(day["seconds"][1])  # after a warm-up run in the same process
+            partial.write_text(json.dumps(out))
+    say(
+        "one partitioned run of raw and feature assets on each storage, SQLite (a year) and PostgreSQL (a month)"
+    )
+    out["runs"] = [
+        run_json("-m", "bench.storage_runs", "sqlite", "2013-01-01", "2013-12-31", 1),
+        run_json("-m", "bench.storage_runs", "postgres", "2013-01-01", "2013-01-31", 1),
+    ]
+    partial.unlink()
+    return out
+
+
 def stream() -> dict:
     needs_demo_home()
     say("the feature stream: consumer throughput, event-to-online freshness at 600x")
@@ -260,6 +319,7 @@ def production() -> dict:
 
 SECTIONS: dict[str, Callable[[], dict]] = {
     "orchestration": orchestration,
+    "storage": storage,
     "drift": drift,
     "serving": serving,
     "stream": stream,

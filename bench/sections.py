@@ -309,6 +309,76 @@ def orchestration(r: dict) -> Rendered:
     return rows, text
 
 
+def storage(r: dict) -> Rendered:
+    fast, stock = r["accelerated"], r["stock"]
+    walls = {k: [d["wall"] for d in r[k]["demo"]] for k in ("accelerated", "stock")}
+    demo_ratio, day_ratio = (
+        med(walls["stock"]) / med(walls["accelerated"]),
+        med(stock["day"]) / med(fast["day"]),
+    )
+    rows = [
+        [
+            "full-year `fti demo`, accelerated storage",
+            f"{med(walls['accelerated']):.0f} s",
+            f"stock storage {med(walls['stock']):.0f} s",
+            f"{demo_ratio:.2f}x faster",
+            "",
+            "",
+        ],
+        [
+            "one new day (365), accelerated storage",
+            f"{med(fast['day']):.1f} s",
+            f"stock storage {med(stock['day']):.1f} s",
+            f"{day_ratio:.2f}x faster",
+            "",
+            "",
+        ],
+    ]
+    text = [
+        "## Instance storage",
+        "",
+        "The local Dagster instance on Dagster's stock SQLite storage (`FTI_STORAGE_ACCELERATOR=0`) and on the",
+        "project's storage accelerator (`fti_assets/platform/storage_accelerator.py`, the default), the same code",
+        f"otherwise. The full-year `fti demo` on each, alternating ({len(walls['stock'])} runs each), then one",
+        "new day (2013-12-31) with each on the same home (the stock demo's), alternating",
+        f"({len(stock['day'])} runs each, after a warm-up run in the same process).",
+        "",
+        "| storage | demo wall s | inside steps s | one new day s |",
+        "|---|---|---|---|",
+    ]
+    for name, label in (("stock", "Dagster's stock SQLite"), ("accelerated", "accelerator")):
+        steps = [d["steps_total"] for d in r[name]["demo"]]
+        text.append(
+            f"| {label} | {spread(walls[name], '.0f')} | {spread(steps, '.0f')} | {spread(r[name]['day'])} |"
+        )
+    text += [
+        "",
+        f"Ratios (medians): the demo {demo_ratio:.2f}x, one new day {day_ratio:.2f}x, stock against accelerated.",
+        "",
+        "One run of raw and feature assets (flights, schedules, weather, airports, flight_schedule, origin_weather)",
+        "over the window, in process, on a new instance each (a new database on PostgreSQL):",
+        "",
+        "| instance | window | stock s | accelerated s | ratio | connections stock / accelerated |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in r.get("runs", []):
+        a, s = med([x["wall"] for x in run["accelerated"]]), med([x["wall"] for x in run["stock"]])
+        links = (
+            f"{run['stock'][0]['connections']:,} / {run['accelerated'][0]['connections']:,}"
+            if "connections" in run["stock"][0]
+            else ""
+        )
+        text.append(
+            f"| {run['profile']} | {' to '.join(run['window'])} | {s:.0f} | {a:.0f} | {s / a:.2f}x | {links} |"
+        )
+    text += [
+        "",
+        "Command: `python -m bench.run storage`; `python -m bench.storage_runs sqlite|postgres START END ROUNDS`.",
+        "",
+    ]
+    return rows, text
+
+
 def drift(r: dict) -> Rendered:
     ratio = med(r["report"]) / med(r["scipy"])
     rows = [
@@ -563,6 +633,7 @@ SECTIONS: dict[str, Callable[[dict], Rendered]] = {
     "serving": serving,
     "stream": stream,
     "orchestration": orchestration,
+    "storage": storage,
     "drift": drift,
     "production": production,
     "pieces": pieces,

@@ -14,7 +14,9 @@ export FTI_ENV=production
 bin=${VENV_BIN:-.venv/bin}
 code_port=${FTI_CODE_SERVER_PORT:-4266}
 mkdir -p "$DAGSTER_HOME"
-cp deploy/dagster.production.yaml "$DAGSTER_HOME/dagster.yaml"
+# The instance file from deploy/dagster.production.yaml (fti_assets/platform/instance.py), and the
+# variables its storage wants (Dagster's batched event writes with the storage accelerator).
+for assignment in $("$bin/python" -m fti_assets.platform.instance "$DAGSTER_HOME"); do export "$assignment"; done
 sed "s/port: 4266/port: $code_port/" deploy/workspace.production.yaml > "$DAGSTER_HOME/workspace.yaml"
 
 pids=()

@@ -18,7 +18,8 @@ from fti_assets.jobs import build_jobs
 from fti_assets.monitoring import definitions as monitoring
 from fti_assets.partitions import bind_partitions
 from fti_assets.platform.lineage import build_lineage_sensors
-from fti_assets.platform.progress import progress_logger
+from fti_assets.platform.progress import quiet_logger
+from fti_assets.platform.run_workers import dead_run_worker_sensor
 from fti_assets.resources.environment import build_resources
 from fti_assets.schedules import SCHEDULES
 from fti_assets.settings import Settings
@@ -38,11 +39,17 @@ def build_definitions(settings: Settings, overrides: dict | None = None) -> dg.D
     return dg.Definitions(
         assets=dg.with_source_code_references(bind_partitions(ASSETS, settings)),
         jobs=build_jobs(settings),
-        # Alerts and lineage run by default only where their settings are present.
-        sensors=[*SENSORS, *build_alert_sensors(settings.alerts), *build_lineage_sensors(settings.lineage)],
+        # Alerts and lineage run by default only where their settings are present; the dead-run-worker
+        # sensor in the local profile, whose runs are processes of this machine, which it can look at.
+        sensors=[
+            *SENSORS,
+            *build_alert_sensors(settings.alerts),
+            *build_lineage_sensors(settings.lineage),
+            *([] if settings.production else [dead_run_worker_sensor]),
+        ],
         schedules=SCHEDULES,
         resources={**build_resources(settings), **(overrides or {})},
-        loggers={"progress_logger": progress_logger},
+        loggers={"quiet_logger": quiet_logger},
     )
 
 

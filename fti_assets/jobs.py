@@ -4,14 +4,20 @@ Partitioned jobs take their partitions from the assets they select (``partitions
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import dagster as dg
 
 from fti_assets.settings import Settings
 
-if TYPE_CHECKING:  # the type define_asset_job returns; dagster exports it only privately
-    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+class AssetJob(Protocol):
+    """A job ``dg.define_asset_job`` returns, as this code uses it (Dagster exports its class
+    only from a private module): a name that ``Definitions`` resolves to a job."""
+
+    @property
+    def name(self) -> str: ...
+
 
 #: The schedule feed runs ahead of the outcomes: a day's schedule is known before the day.
 SCHEDULE_FEED = ("schedules", "flight_schedule", "origin_congestion")
@@ -33,7 +39,7 @@ feature_pipeline = dg.define_asset_job(
 TRAINING_PIPELINE = "training_pipeline"
 
 
-def training_pipeline(settings: Settings) -> UnresolvedAssetJobDefinition:
+def training_pipeline(settings: Settings) -> AssetJob:
     """The training pipeline, with at most ``settings.dataset_pieces`` monthly steps of
     ``training_dataset`` side by side under the multiprocess executor (a default: the
     launchpad can change it, or pick the in-process executor)."""
@@ -133,5 +139,5 @@ JOBS = [
 ]
 
 
-def build_jobs(settings: Settings) -> list[UnresolvedAssetJobDefinition]:
+def build_jobs(settings: Settings) -> list[AssetJob]:
     return [*JOBS, training_pipeline(settings)]

@@ -4,20 +4,14 @@ day, and an hourly online refresh. Stopped by default: the embedded data ends in
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from fti_assets.jobs import daily_pipeline, schedule_feed
+from fti_assets.jobs import AssetJob, daily_pipeline, schedule_feed
 from fti_assets.resources.source import RawSource
 
-if TYPE_CHECKING:  # the type define_asset_job returns; dagster exports it only privately
-    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-
-def _partitions(
-    context: dg.ScheduleEvaluationContext, job: UnresolvedAssetJobDefinition
-) -> dg.PartitionsDefinition:
+def _partitions(context: dg.ScheduleEvaluationContext, job: AssetJob) -> dg.PartitionsDefinition:
     """The job's partitions as the code location bound them (``partitions.bind_partitions``)."""
     return context.repository_def.get_job(job.name).partitions_def
 

@@ -79,6 +79,9 @@ class Settings:
     """``FTI_SERVING_METRICS`` (1 or 0): BentoML's Prometheus request metrics and its ``/metrics``
     route. On by default with ``FTI_ENV=production``, off on the local profile: on two cores they
     cost 8% of the service's throughput at eight connections (README, "Under load")."""
+    storage_accelerator: bool = True
+    """``FTI_STORAGE_ACCELERATOR`` (1 or 0): the Dagster instance on the project's version-gated
+    storage accelerator (``platform/storage_accelerator.py``) or, 0, on Dagster's stock storage."""
     alert_webhook_url: str = field(default="", repr=False)
     """``FTI_ALERT_WEBHOOK_URL``: alerts are posted there as a Slack-compatible JSON body. A secret
     (a Slack webhook's path is its key): never logged, and kept out of this object's repr."""
@@ -129,6 +132,7 @@ class Settings:
             dagster_url=os.environ.get("FTI_DAGSTER_URL", cls.dagster_url).rstrip("/"),
             policy_path=os.environ.get("FTI_POLICY", ""),
             optuna_storage_url=os.environ.get("FTI_OPTUNA_STORAGE", ""),
+            storage_accelerator=_flag("FTI_STORAGE_ACCELERATOR", "1"),
             dataset_pieces=_positive("FTI_DATASET_PIECES", "2"),
             serving_watch_seconds=_positive_seconds("FTI_SERVING_WATCH_SECONDS", "1.0"),
             serving_max_batch_flights=_positive("FTI_SERVING_MAX_BATCH_FLIGHTS", "1000"),
@@ -160,6 +164,7 @@ class Settings:
             "FTI_SCHEDULE_LEAD_DAYS": str(self.schedule_lead_days),
             **({"FTI_MLFLOW_TRACKING_URI": self.mlflow_tracking_uri} if self.mlflow_tracking_uri else {}),
             "FTI_DATASET_PIECES": str(self.dataset_pieces),
+            "FTI_STORAGE_ACCELERATOR": "1" if self.storage_accelerator else "0",
             "FTI_REDIS_URL": self.redis_url,
             "FTI_REDIS_PREFIX": self.redis_prefix,
             "FTI_STREAM_URL": self.stream_url,

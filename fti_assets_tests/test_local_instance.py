@@ -1,5 +1,7 @@
-"""The local Dagster instance: Dagster's SQLite files on kept connections, shared with other
-processes as before, and an instance file that follows its folder."""
+"""The local Dagster instance: Dagster's SQLite files on the storage accelerator's kept
+connections, shared with other processes as before, storing what Dagster's stock storage stores;
+Dagster's stock storage when the accelerator is off or does not fit; and an instance file that
+follows its folder."""
 
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import sqlalchemy as sa
+import yaml
 
-from fti_assets.platform.instance import write_instance_file
-from fti_assets.platform.sqlite_storage import PLANNED, KeptSqliteEventLogStorage, KeptSqliteRunStorage
+from fti_assets.platform.instance import EVENT_BATCH_SIZE_VARIABLE, prepare_dagster_home, write_instance_file
+from fti_assets.platform.storage_accelerator import PLANNED, KeptSqliteEventLogStorage, KeptSqliteRunStorage
+from fti_assets.settings import Settings
 
 
 @dg.asset
@@ -141,6 +145,9 @@ def test_planned_events_stored_in_one_batch_read_as_dagsters_one_by_one(
 ) -> None:
     """A run over six daily partitions, with a check and a failing asset: the project's batched
     write of its planned events gives what Dagster's own SQLite storage gives, event by event."""
+    monkeypatch.setenv(
+        EVENT_BATCH_SIZE_VARIABLE, "1000"
+    )  # as write_instance_file sets it for the accelerator
     batches: list[set] = []
     batched = KeptSqliteEventLogStorage.store_event_batch
     monkeypatch.setattr(
@@ -220,3 +227,53 @@ def test_the_instance_file_follows_its_folder_and_an_operators_file_is_kept(tmp_
     assert (
         write_instance_file(own, production=False) / "dagster.yaml"
     ).read_text() == "telemetry:\n  enabled: false\n"
+
+
+def _stock_storage_classes(tmp_path: Path) -> tuple[type, type]:
+    """The classes of Dagster's own default instance storage (no instance file at all)."""
+    (tmp_path / "stock").mkdir()
+    stock = dg.DagsterInstance.local_temp(str(tmp_path / "stock"))
+    return type(stock.run_storage), type(stock.event_log_storage)
+
+
+def test_the_demos_instance_with_the_accelerator_off_is_dagsters_stock_storage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``FTI_STORAGE_ACCELERATOR=0``: the instance the demo prepares runs on Dagster's own
+    storage classes, in the same files, and a run on it reads back."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("FTI_HOME", str(tmp_path / "fti"))
+    monkeypatch.setenv("FTI_STORAGE_ACCELERATOR", "0")
+    home = prepare_dagster_home(Settings.from_env())
+    instance = dg.DagsterInstance.from_config(str(home))
+    assert (type(instance.run_storage), type(instance.event_log_storage)) == _stock_storage_classes(tmp_path)
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
+    assert "event_log_storage" not in config and config["storage"] == {
+        "sqlite": {"base_dir": str(home.resolve())}
+    }
+    run_id = dg.materialize([numbers], instance=instance).run_id
+    assert (home / "history" / "runs" / f"{run_id}.db").exists()  # the accelerator's files, and Dagster's
+    assert instance.get_latest_materialization_event(dg.AssetKey("numbers")).run_id == run_id
+    monkeypatch.setenv("FTI_STORAGE_ACCELERATOR", "1")  # switched on again: the same folder, accelerated
+    accelerated = dg.DagsterInstance.from_config(str(prepare_dagster_home(Settings.from_env())))
+    assert isinstance(accelerated.event_log_storage, KeptSqliteEventLogStorage)
+    assert accelerated.get_latest_materialization_event(dg.AssetKey("numbers")).run_id == run_id
+
+
+def test_another_dagster_version_gets_the_stock_storage_with_one_notice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The accelerator was tested with one Dagster release: under any other it does not import,
+    and the instance falls back to Dagster's stock storage, saying so once."""
+    import fti_assets.platform.instance as instance_module
+
+    monkeypatch.setattr(dg, "__version__", "99.0.0")
+    monkeypatch.delitem(sys.modules, "fti_assets.platform.storage_accelerator")
+    monkeypatch.delattr(sys.modules["fti_assets.platform"], "storage_accelerator")
+    monkeypatch.setattr(instance_module, "_noticed", [])
+    with caplog.at_level(logging.WARNING, logger="fti_assets.platform.instance"):
+        homes = [write_instance_file(tmp_path / name, production=False) for name in ("a", "b")]
+    instance = dg.DagsterInstance.from_config(str(homes[0]))
+    assert (type(instance.run_storage), type(instance.event_log_storage)) == _stock_storage_classes(tmp_path)
+    notices = [r.getMessage() for r in caplog.records if "storage accelerator" in r.getMessage()]
+    assert len(notices) == 1 and "99.0.0" in notices[0], notices

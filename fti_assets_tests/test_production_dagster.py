@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -33,9 +32,13 @@ SESSIONS_FOR_TWO_RUNS = 200
 
 
 def _instance_home(env: dict[str, str], code_port: int | None = None) -> Path:
+    from fti_assets.platform.instance import write_instance_file
+
     home = Path(env["DAGSTER_HOME"])
     home.mkdir(parents=True)
-    shutil.copyfile(ROOT / "deploy" / "dagster.production.yaml", home / "dagster.yaml")
+    # As `fti` and `make prod-dev` write it: the storage accelerator's pooled storages, and
+    # Dagster's batched event writes in this process's environment, which the runs inherit.
+    write_instance_file(home, production=True)
     if code_port is not None:
         workspace = (
             (ROOT / "deploy" / "workspace.production.yaml")
@@ -83,7 +86,7 @@ def test_two_partition_runs_at_once_on_postgres_storage(
         ]
         outputs = [run.communicate(timeout=600)[0] for run in runs]
         assert [run.returncode for run in runs] == [0, 0], "\n".join(o[-3000:] for o in outputs)
-        # Each process holds pooled connections (pooled_storage.py) instead of two new ones per event.
+        # Each process holds pooled connections (storage_accelerator.py) instead of two new ones per event.
         assert sessions_opened(dagster_db) <= SESSIONS_FOR_TWO_RUNS
         monkeypatch.setenv("FTI_DAGSTER_POSTGRES_URL", env["FTI_DAGSTER_POSTGRES_URL"])
         instance = dg.DagsterInstance.from_config(str(home))

@@ -14,6 +14,7 @@ import dagster as dg
 import polars as pl
 
 from fti_assets.platform.instance import prepare_dagster_home
+from fti_assets.platform.progress import QUIET, step_progress
 from fti_assets.settings import Settings
 
 PIPELINES = ("feature_pipeline", "training_pipeline", "inference_pipeline", "monitoring_pipeline")
@@ -39,7 +40,7 @@ def run_config(window: Window) -> dict:
     train_end, validation_end = window.split_points()
     refresh = datetime.combine(window.end + timedelta(days=1), time(), tzinfo=UTC)
     return {
-        "loggers": {"progress_logger": {}},
+        **QUIET,
         "ops": {
             "training_dataset": {
                 "config": {
@@ -69,16 +70,18 @@ def run_pipeline(
         window = monitored_window(window)
     job = defs.resolve_job_def(job_name)
     ops = {k: v for k, v in config["ops"].items() if dg.AssetKey(k) in job.asset_layer.executable_asset_keys}
-    return job.execute_in_process(
-        instance=instance,
-        run_config={**config, "ops": ops},
-        tags={
-            "dagster/asset_partition_range_start": window.start.isoformat(),
-            "dagster/asset_partition_range_end": window.end.isoformat(),
-            "fti/trigger": "demo",
-        },
-        raise_on_error=False,
-    )
+    with step_progress(instance) as run_id:
+        return job.execute_in_process(
+            instance=instance,
+            run_config={**config, "ops": ops},
+            tags={
+                "dagster/asset_partition_range_start": window.start.isoformat(),
+                "dagster/asset_partition_range_end": window.end.isoformat(),
+                "fti/trigger": "demo",
+            },
+            raise_on_error=False,
+            run_id=run_id,
+        )
 
 
 def published_ahead(window: Window, settings: Settings) -> Window | None:
@@ -96,28 +99,29 @@ def serve_last_days(
 
     served = Window(max(window.start, window.end - timedelta(days=SERVED_DAYS - 1)), window.end)
     days = [served.start + timedelta(days=d) for d in range((served.end - served.start).days + 1)]
-    resources = defs.resources
-    counts = serve_days(settings.home, resources["store"], resources["registry"], days, resources["online"])
+    counts = serve_days(settings.home, defs.resources["store"], defs.resources["registry"], days)
     print(
         f"served {counts['served']:,} flights of {served.start}..{served.end} in process "
-        f"({counts['events']:,} feature events through the stream's writer)",
+        f"({counts['events']:,} feature events through the stream consumer)",
         file=sys.stderr,
     )
     # The monitoring pipeline's own run covers its days' skew; this run covers the served days before them.
     earlier = Window(served.start, monitored_window(window).start - timedelta(days=1))
     if counts["served"] and earlier.end >= earlier.start:
         job = defs.resolve_implicit_global_asset_job_def()
-        job.execute_in_process(
-            instance=instance,
-            asset_selection=[dg.AssetKey("serving_skew")],
-            raise_on_error=False,
-            run_config={"loggers": {"progress_logger": {}}},
-            tags={
-                "dagster/asset_partition_range_start": earlier.start.isoformat(),
-                "dagster/asset_partition_range_end": earlier.end.isoformat(),
-                "fti/trigger": "demo",
-            },
-        )
+        with step_progress(instance) as run_id:
+            job.execute_in_process(
+                instance=instance,
+                asset_selection=[dg.AssetKey("serving_skew")],
+                raise_on_error=False,
+                run_config=QUIET,
+                tags={
+                    "dagster/asset_partition_range_start": earlier.start.isoformat(),
+                    "dagster/asset_partition_range_end": earlier.end.isoformat(),
+                    "fti/trigger": "demo",
+                },
+                run_id=run_id,
+            )
 
 
 def summary(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstance) -> str:

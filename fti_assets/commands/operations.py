@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from fti_assets.platform.instance import prepare_dagster_home
+from fti_assets.platform.progress import QUIET, step_progress
 from fti_assets.settings import Settings
 
 
@@ -25,16 +26,18 @@ def rollback(reason: str, settings: Settings | None = None) -> bool:
     settings = settings or Settings.from_env()
     defs, instance = _definitions(settings)
     job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        instance=instance,
-        asset_selection=[dg.AssetKey("champion_model"), dg.AssetKey("flight_delay_bento")],
-        run_config={
-            "loggers": {"progress_logger": {}},
-            "ops": {"champion_model": {"config": {"action": "rollback", "reason": reason}}},
-        },
-        tags={"fti/trigger": "rollback"},
-        raise_on_error=False,
-    )
+    with step_progress(instance) as run_id:
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=[dg.AssetKey("champion_model"), dg.AssetKey("flight_delay_bento")],
+            run_config={
+                **QUIET,
+                "ops": {"champion_model": {"config": {"action": "rollback", "reason": reason}}},
+            },
+            tags={"fti/trigger": "rollback"},
+            raise_on_error=False,
+            run_id=run_id,
+        )
     if result.success:
         record = result.output_for_node("champion_model")
         print(f"champion rolled back from version {record['previous']} to {record['version']}: {reason}")

@@ -17,6 +17,7 @@ import polars as pl
 from fti_assets.commands.demo import Window
 from fti_assets.monitoring.sensors import training_run_config
 from fti_assets.platform.instance import prepare_dagster_home
+from fti_assets.platform.progress import QUIET, step_progress
 from fti_assets.resources.records import read_record
 from fti_assets.settings import Settings
 
@@ -58,15 +59,16 @@ class Replay:
         definition = self.defs.resolve_job_def(job)
         selected = assets if assets is not None else definition.asset_layer.executable_asset_keys
         ops = {k: v for k, v in ops.items() if dg.AssetKey(k) in selected}
-        quiet = {"loggers": {"progress_logger": {"config": {"failures_only": True}}}}
-        return definition.execute_in_process(
-            instance=self.instance,
-            partition_key=partition,
-            raise_on_error=False,
-            run_config={"ops": ops, **quiet},
-            tags=tags,
-            asset_selection=list(assets) if assets is not None else None,
-        )
+        with step_progress(self.instance, failures_only=True) as run_id:
+            return definition.execute_in_process(
+                instance=self.instance,
+                partition_key=partition,
+                raise_on_error=False,
+                run_config={"ops": ops, **QUIET},
+                tags=tags,
+                asset_selection=list(assets) if assets is not None else None,
+                run_id=run_id,
+            )
 
     def event(self, day: date, kind: str, detail: str, version: int | None = None) -> None:
         self.events.append({"day": day, "kind": kind, "detail": detail, "version": version})
@@ -155,14 +157,13 @@ class Replay:
                 "prediction_drift_report": {"config": {"html": "alarms"}},
             }
         }
-        # The features of the day exist before its flights are served only here, in a replay: an
-        # online refresh reads just what was known at its instant, as an hourly pipeline would give.
+        # The day's features exist before its flights are served only here, in a replay: the served
+        # days take from them only the events known by each flight's prediction time, as the stream.
         result = self.run_job(
             "daily_pipeline", config, {"fti/trigger": "replay"}, partition=day.isoformat(), assets=features
         )
         if result.success:
-            resources = self.defs.resources
-            serve_days(self.settings.home, self.store, resources["registry"], [day], resources["online"])
+            serve_days(self.settings.home, self.store, self.defs.resources["registry"], [day])
             result = self.run_job(
                 "daily_pipeline",
                 config,

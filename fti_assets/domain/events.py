@@ -75,13 +75,13 @@ WINDOW_GROUPS: dict[str, str] = {"carrier_delay_stats": "carrier", "route_delay_
 def known_at(feed: str, row: dict[str, Any]) -> datetime:
     """The instant an event's content became known."""
     if feed == "outcomes":
-        return _time(row["known_at"])
+        return utc_time(row["known_at"])
     if feed == "weather":
-        return _time(row["time_hour"]) + transforms.WEATHER_KNOWN_AFTER
-    return _time(row["published_at"])
+        return utc_time(row["time_hour"]) + transforms.WEATHER_KNOWN_AFTER
+    return utc_time(row["published_at"])
 
 
-def _time(value: Any) -> datetime:
+def utc_time(value: Any) -> datetime:
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
     if not isinstance(parsed, datetime) or parsed.tzinfo is None:
         raise ValueError(f"{value!r} is not a time with an offset")
@@ -130,7 +130,7 @@ def problem(event: Any) -> str | None:
     if not isinstance(event.get("id"), str) or not event["id"]:
         return "id: missing"
     try:
-        _time(event.get("ingested_at"))
+        utc_time(event.get("ingested_at"))
     except (TypeError, ValueError) as exc:
         return f"ingested_at: {exc}"
     missing = [c for c in REQUIRED[feed] if row.get(c) is None]

@@ -80,7 +80,7 @@ def servers(settings: Settings, workspace: Path | None = None) -> list[Server]:
     logs = settings.home / "logs"
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    write_instance_file(settings.dagster_home, settings.production)
+    write_instance_file(settings.dagster_home, settings.production, settings.storage_accelerator)
     target = ["-w", str(workspace)] if workspace else ["-m", "fti_assets.definitions"]
     return [
         Server(

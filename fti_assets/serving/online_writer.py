@@ -125,7 +125,7 @@ class OnlineWriter:
         Versions are ordered by ``(ingested_at, id)``, so any delivery order ends the same."""
 
         def rank(event: dict) -> tuple:
-            return ev._time(event["ingested_at"]), event["id"]
+            return ev.utc_time(event["ingested_at"]), event["id"]
 
         stored = self.stored_versions(feed, sorted({ev.identity(feed, e["row"]) for e in batch}))
         latest = dict(stored)

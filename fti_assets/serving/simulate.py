@@ -50,38 +50,46 @@ def requests(schedule: pl.DataFrame) -> list:
 def serve_schedule(
     schedule: pl.DataFrame, events: list[dict], writer, reader, model: ServingModel, log
 ) -> dict:
-    """Serve every flight of ``schedule`` at its prediction time after applying, through
-    ``writer``, the ``events`` (in ``known_at`` order) known by then; records go to ``log``."""
+    """Serve every flight of ``schedule`` at its prediction time after the stream consumer's
+    code (``Consumer`` over an in-process ``EmbeddedStream``) has applied, through ``writer``,
+    the ``events`` (in ``known_at`` order) known by then; records go to ``log``."""
     from fti_assets.domain.events import known_at
     from fti_assets.serving.handling import answer
     from fti_assets.serving.predictor import ServingState
+    from fti_assets.stream.consumer import Consumer, EmbeddedStream
 
     state = ServingState(model)
+    stream = EmbeddedStream()
+    consumer = Consumer(stream, writer)
     hours = schedule.with_columns(hour=pl.col("prediction_time").dt.truncate("1h")).sort("prediction_time")
-    served = applied = 0
-    pending = 0
+    served = pending = 0
     for (hour,), part in hours.group_by("hour", maintain_order=True):
         end = hour + timedelta(hours=1)
         start = pending
         while pending < len(events) and known_at(events[pending]["feed"], events[pending]["row"]) < end:
             pending += 1
-        if pending > start:
-            applied += writer.apply(events[start:pending])["applied"]
+        stream.publish(events[start:pending])
+        consumer.drain()
         answer(state, requests(part), reader, False, log, now=end)
         served += part.height
-    return {"served": served, "events": applied}
+    if stream.dead_letters:
+        raise ValueError(f"{len(stream.dead_letters)} offline events were refused: {stream.dead_letters[0]}")
+    return {"served": served, "events": consumer.counts["applied"] + consumer.counts["ignored"]}
 
 
-def serve_days(home: Path, store, registry, days: list, online) -> dict[str, int]:
+def serve_days(home: Path, store, registry, days: list) -> dict[str, int]:
     """Serve every scheduled flight of ``days`` with the current champion, as the service
-    would have at each prediction time, with ``online`` (an ``OnlineStore``) fed by the stream's
-    writer: its backstop as of the first day, then each event as it became known. Nothing is
-    served without a champion."""
+    would have at each prediction time, from a stream-fed online store of its own
+    (``serving/stream.sqlite``, kept from one call to the next): the backstop as of the first
+    day, then each event as it became known. The live online store is left alone: the
+    pipeline's own backstop may already hold later events and have pruned the days served.
+    Nothing is served without a champion."""
     from datetime import UTC, datetime, time
 
     from fti_assets.inference.refresh import offline_events, write_backstop
     from fti_assets.resources.registry import CHAMPION
     from fti_assets.serving.prediction_log import PredictionLog
+    from fti_assets.serving.sqlite_store import OnlineStoreReader, SqliteWriter
 
     champion = registry.version_by_alias(CHAMPION)
     if champion is None or not days:
@@ -89,12 +97,13 @@ def serve_days(home: Path, store, registry, days: list, online) -> dict[str, int
     model = serving_model(registry.load(int(champion.version)))
     schedule = store.read("flight_schedule", [d.isoformat() for d in days])
     first = datetime.combine(min(days), time(), tzinfo=UTC) - timedelta(hours=6)
-    last = datetime.combine(max(days) + timedelta(days=1), time(), tzinfo=UTC)
-    writer, log = online.writer(), PredictionLog(home / "predictions")
+    last = schedule["prediction_time"].max()  # every event known by the last flight's prediction time
+    path = home / "serving" / "stream.sqlite"
+    writer, log = SqliteWriter(path), PredictionLog(home / "predictions")
     try:
         write_backstop(writer, store, store.read("airports"), first)
         events = [e for e in offline_events(store, last) if _after(e, first)]
-        return serve_schedule(schedule, events, writer, online.reader(), model, log)
+        return serve_schedule(schedule, events, writer, OnlineStoreReader(path), model, log)
     finally:
         writer.close()
         log.close()  # flushed before the skew monitor reads it

@@ -17,7 +17,7 @@ from fti_assets_tests.conftest import materialize
 from fti_assets_tests.service_process import ServiceProcess
 
 DAY = date(2013, 1, 13)
-AS_OF = datetime(2013, 1, 14, 0, 0, tzinfo=UTC)
+AS_OF = datetime(2013, 1, 14, 12, 0, tzinfo=UTC)  # after the last prediction time of DAY
 LOW_FLOORS = {"model_evaluation": {"config": {"floor_auc": 0.5, "floor_max_brier": 0.25}}}
 TRAIN = ["trained_model", "model_evaluation", "champion_model", "flight_delay_bento", "online_features"]
 

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from fti_assets.platform.run_launcher import worker_alive as alive
+from fti_assets.platform.run_workers import worker_alive as alive
 from fti_assets.serving.model_store import MODE_TAG, REGISTERED_MODEL, SHARE_TAG, Roles
 from fti_assets.serving.registry_watch import RegistryWatch
 

@@ -1,11 +1,16 @@
-"""The local profile's Dagster storage: Dagster's SQLite storages with kept connections.
+"""An optional accelerator of the Dagster instance's storage, the one module of the project that
+uses Dagster's private internals: version-gated, and replaced by Dagster's stock storage when off.
+
+``fti_assets/platform/instance.py`` names these storages in the instance's ``dagster.yaml`` only when
+``FTI_STORAGE_ACCELERATOR`` is on (the default) and this module imports: it refuses any Dagster
+but ``TESTED_DAGSTER`` and checks, at import, every private member it uses. On any other version,
+an ImportError or an AttributeError, the instance gets Dagster's stock storage, with one logged
+notice. ``fti_assets_tests/test_local_instance.py`` compares what these storages store with what
+Dagster's stock SQLite storage stores; BENCHMARKS.md ("Instance storage") measures the gain.
 
 Dagster's SQLite run and event-log storages build a new SQLAlchemy engine, and so a new
-connection and an empty statement cache, for every read and every event they store: a run of
-the feature pipeline over 46 daily partitions took 43 s on them (18 s in Dagster's in-memory
-instance). These storages keep each file's engine and one connection to it for the process.
-
-Also:
+connection and an empty statement cache, for every read and every event they store. The local
+storages here keep each file's engine and one connection to it for the process. Also:
 
 - Events of a run reach its file's write-ahead log (``<run>.db-wal``) and the file itself only
   at a checkpoint, now that its connection stays open. The UI follows a live run by watching
@@ -13,26 +18,28 @@ Also:
 - Commits use SQLite's ``synchronous=NORMAL``, its advice for write-ahead logging: no flush to
   disk per commit (Dagster's default flushes on every stored event), and a crash of the machine
   may lose the last events but never corrupts a file. A killed process loses nothing.
-- A run's planned materializations (one per partition and asset: 5,155 for the full-year
-  feature pipeline) are inserted in one transaction per file, as Dagster's batched event writes
-  allow; Dagster's SQLite storage spends two transactions and three or four statements on each.
-  The full-year feature pipeline took 32.8 and 35.0 s one by one, 28.2 and 28.3 s batched.
-  A planned check's rows (one per partition) take one statement run over them all, its event
-  serialized once (Dagster serializes it per row): in the full-year demo 2.24 s, then 0.56 s.
-- A step's batched materializations (or observations) are stored the same way, where Dagster's
-  SQLite storage spends two transactions on each: the demo's batched writes, 6.45 s, then 2.35 s.
+- With Dagster's batched event writes on (``DAGSTER_EVENT_BATCH_SIZE``, which ``instance.py``
+  sets for the processes it prepares), a run's planned materializations (one per partition and
+  asset: 5,155 for the full-year feature pipeline) are inserted in one transaction per file;
+  Dagster's SQLite storage spends two transactions and three or four statements on each. A
+  planned check's rows (one per partition) take one statement run over them all, its event
+  serialized once (Dagster serializes it per row). A step's batched materializations (or
+  observations) are stored the same way.
 - Dagster asks whether a table or an asset-index column exists before every stored asset event;
-  a "yes" is remembered (a migration only adds them). Under cProfile, the full-year feature
-  pipeline took 75 s before, 59 s after.
+  a "yes" is remembered (a migration only adds them).
 
 Everything else is Dagster's: the same files under ``DAGSTER_HOME/history``, schema and
 journal mode. An idle SQLite connection holds no lock, so the daemon, the webserver and run
-workers share the files as before. ``fti_assets/platform/instance.py`` names these storages in the
-instance's ``dagster.yaml``.
+workers share the files as before.
+
+The production profile's storages are dagster-postgres's with one pooled connection per storage
+and process (dagster-postgres opens a new connection per statement outside the webserver, and
+has no setting for a pool) and a run's planned events stored as one INSERT per batch.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections import OrderedDict
@@ -40,26 +47,65 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from dagster import DagsterEventType, EventLogEntry
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.base import EventHandlerFn
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
-from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+import dagster
+
+#: The Dagster release these storages were tested with; any other gets Dagster's stock storage.
+TESTED_DAGSTER = "1.13.27"
+if dagster.__version__ != TESTED_DAGSTER:
+    raise ImportError(
+        f"the storage accelerator is tested with Dagster {TESTED_DAGSTER}, not {dagster.__version__}"
+    )
+
+from dagster import DagsterEventType, EventLogEntry  # noqa: E402
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus  # noqa: E402
+from dagster._core.storage.config import PostgresStorageConfig  # noqa: E402
+from dagster._core.storage.event_log.base import EventHandlerFn  # noqa: E402
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable  # noqa: E402
+from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage  # noqa: E402
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (  # noqa: E402
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
     SqliteEventLogStorageWatchdog,
 )
-from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
-from dagster._serdes import ConfigurableClassData, serialize_value
-from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy import event as sa_event
-from watchdog.events import FileSystemEvent
-from watchdog.observers import Observer
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage  # noqa: E402
+from dagster._serdes import ConfigurableClassData, serialize_value  # noqa: E402
+from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage  # noqa: E402
+from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config  # noqa: E402
+from sqlalchemy import Connection, Engine, create_engine  # noqa: E402
+from sqlalchemy import event as sa_event  # noqa: E402
+from watchdog.events import FileSystemEvent, PatternMatchingEventHandler  # noqa: E402
+from watchdog.observers import Observer  # noqa: E402
 
-#: Events Dagster buffers before one batched write (read by Dagster at each event, so an
-#: operator's own DAGSTER_EVENT_BATCH_SIZE wins). Both instance storages turn batching on.
+#: The members of Dagster's classes this module calls or overrides, checked at import: a build
+#: without one fails here (AttributeError), and the instance falls back to the stock storage.
+_PRIVATE_MEMBERS = {
+    SqliteRunStorage: ("from_local", "connect"),
+    SqliteEventLogStorage: (
+        "_connect",
+        "_initdb",
+        "_event_to_row",
+        "_store_asset_event",
+        "_store_asset_event_tags",
+        "_event_insert_timestamp",
+        "_has_asset_key_col_on_connection",
+        "conn_string_for_shard",
+        "path_for_shard",
+        "index_transaction",
+        "run_connection",
+    ),
+    SqliteEventLogStorageWatchdog: ("_process_log",),
+    PostgresEventLogStorage: ("optimize_for_webserver", "prepare_insert_event_batch"),
+    PostgresRunStorage: ("optimize_for_webserver",),
+    PostgresScheduleStorage: ("optimize_for_webserver",),
+}
+for _owner, _names in _PRIVATE_MEMBERS.items():
+    for _name in _names:
+        if not hasattr(_owner, _name):
+            raise AttributeError(f"{_owner.__name__}.{_name} is gone: the storage accelerator does not fit")
+
+#: Events Dagster buffers before one batched write: ``instance.py`` sets Dagster's
+#: ``DAGSTER_EVENT_BATCH_SIZE`` to this where it is unset, for the storages here to batch.
 EVENT_BATCH_SIZE = "1000"
 #: The events a run stores before it starts, one per partition and asset (or check).
 PLANNED = frozenset(
@@ -193,7 +239,6 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         # event (a new engine each time for a table); a migration only ever adds them.
         self._known_schema: set[str] = set()
         super().__init__(*args, **kwargs)
-        os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """A run's planned events, or its materializations (or observations), inserted in one
@@ -275,15 +320,99 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         super().wipe()
 
 
-class RunFileWatch(SqliteEventLogStorageWatchdog):
+class RunFileWatch(PatternMatchingEventHandler):
     """Dagster's watch of one run's file, woken also by writes to the file's write-ahead log,
-    where a writer's events land first while it keeps its connection."""
+    where a writer's events land first while it keeps its connection. Dagster's own handler
+    reads the new events (and calls back); only the files it wakes on differ."""
 
     def __init__(
         self, storage: SqliteEventLogStorage, run_id: str, callback: EventHandlerFn, cursor: str | None
     ) -> None:
-        super().__init__(storage, run_id, callback, cursor)
-        self._patterns = [self._log_path, f"{self._log_path}-wal"]  # watchdog's patterns, read-only once set
+        self._reader = SqliteEventLogStorageWatchdog(storage, run_id, callback, cursor)
+        path = storage.path_for_shard(run_id)
+        super().__init__(patterns=[path, f"{path}-wal"])
 
     def on_modified(self, event: FileSystemEvent) -> None:
-        self._process_log()  # Dagster's handler insists on the file itself
+        self._reader._process_log()
+
+
+def local_storage(home: str) -> dict[str, Any]:
+    """The instance settings of the local storages: Dagster's SQLite files under ``home``, the
+    same files as Dagster's ``storage: sqlite: base_dir: home``."""
+    history = f"{home}/history"
+    return {
+        "run_storage": {"module": __name__, "class": "KeptSqliteRunStorage", "config": {"base_dir": history}},
+        "event_log_storage": {
+            "module": __name__,
+            "class": "KeptSqliteEventLogStorage",
+            "config": {"base_dir": f"{history}/runs"},
+        },
+    }
+
+
+def postgres_storage(config: dict[str, Any]) -> dict[str, Any]:
+    """The instance settings of the pooled storages, from the config of Dagster's
+    ``storage: postgres:`` (the same database and tables)."""
+    names = {"run_storage": "PooledPostgresRunStorage", "event_log_storage": "PooledPostgresEventLogStorage"}
+    names["schedule_storage"] = "PooledPostgresScheduleStorage"
+    return {
+        key: {"module": __name__, "class": name, "config": copy.deepcopy(config)}
+        for key, name in names.items()
+    }
+
+
+#: A pooled connection is replaced after this long, as the webserver's are by default.
+POOL_RECYCLE_SECONDS = 3600
+#: Connections a storage may open beyond its pooled one (the daemon's threads, a run's steps).
+POOL_MAX_OVERFLOW = 8
+
+
+class _Pooled:
+    """One pooled connection per storage and process, with no statement timeout (a run's writes
+    are not a web request to cut short): dagster-postgres's own pooled engine, which it builds
+    only in the webserver (``optimize_for_webserver``); built from the same config."""
+
+    def __init__(
+        self,
+        postgres_url: str,
+        should_autocreate_tables: bool = True,
+        inst_data: ConfigurableClassData | None = None,
+        token_provider: Any = None,
+    ) -> None:
+        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)  # type: ignore[call-arg]
+        self.optimize_for_webserver(  # type: ignore[attr-defined]
+            statement_timeout=0, pool_recycle=POOL_RECYCLE_SECONDS, max_overflow=POOL_MAX_OVERFLOW
+        )
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: PostgresStorageConfig
+    ) -> Any:
+        return cls(
+            inst_data=inst_data,
+            postgres_url=pg_url_from_config(config_value),
+            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+            token_provider=get_token_provider_from_config(config_value),
+        )
+
+
+class PooledPostgresRunStorage(_Pooled, PostgresRunStorage):
+    """dagster-postgres's run storage on a pooled connection."""
+
+
+class PooledPostgresScheduleStorage(_Pooled, PostgresScheduleStorage):
+    """dagster-postgres's schedule and sensor storage on a pooled connection."""
+
+
+class PooledPostgresEventLogStorage(_Pooled, PostgresEventLogStorage):
+    """dagster-postgres's event log on a pooled connection, storing a batch of planned
+    materializations (and check evaluations) in one INSERT."""
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        if not events or not {e.dagster_event_type for e in events} <= PLANNED:
+            return super().store_event_batch(events)
+        with self.index_connection() as conn:
+            rows = conn.execute(
+                self.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id)
+            ).fetchall()
+        index_planned(self, events, [int(row[0]) for row in rows])
