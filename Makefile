@@ -59,9 +59,7 @@ worker: env
 # The champion's exact Bento (its tag is recorded in the registry, never `latest`); a running
 # service follows the registry's champion and challenger aliases by itself.
 serve: env
-	@tag=$$(BENTOML_HOME=$(BENTOML_HOME) .venv/bin/fti bento) || exit 1; \
-	echo "serving $$tag"; \
-	BENTOML_HOME=$(BENTOML_HOME) .venv/bin/bentoml serve $$tag --host 127.0.0.1 --port $(PORT)
+	BENTOML_HOME=$(BENTOML_HOME) .venv/bin/fti serve --host 127.0.0.1 --port $(PORT)
 
 # Benchmarks (BENCHMARKS.md): Feast, a peer of the point-in-time build, gets its own
 # environment from its own pinned requirements, never the project's.

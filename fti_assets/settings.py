@@ -34,7 +34,10 @@ class Settings:
     api_key: str | None = None
     """``FTI_API_KEY``: when set, POST /predict needs ``Authorization: Bearer <key>``."""
     max_request_bytes: int = 1 << 20
-    """``FTI_MAX_REQUEST_BYTES``: larger request bodies get 413 before they are read."""
+    """``FTI_MAX_REQUEST_BYTES``: larger request bodies get 413 (read and discarded first, up to
+    64 MiB, unless the client sent ``Expect: 100-continue``)."""
+    request_read_seconds: float = 5.0
+    """``FTI_REQUEST_READ_SECONDS``: a request body not received in full within this time gets 408."""
     prediction_log_max_bytes: int = 64 << 20
     """``FTI_PREDICTION_LOG_MAX_BYTES``: a worker's log file rotates past this size."""
     prediction_log_retention_days: int = 90
@@ -124,6 +127,7 @@ class Settings:
             history_url=os.environ.get("FTI_HISTORY_URL") or None,
             api_key=os.environ.get("FTI_API_KEY") or None,
             max_request_bytes=int(os.environ.get("FTI_MAX_REQUEST_BYTES", 1 << 20)),
+            request_read_seconds=float(os.environ.get("FTI_REQUEST_READ_SECONDS", 5)),
             prediction_log_max_bytes=int(os.environ.get("FTI_PREDICTION_LOG_MAX_BYTES", 64 << 20)),
             prediction_log_retention_days=int(os.environ.get("FTI_PREDICTION_LOG_RETENTION_DAYS", 90)),
             redis_url=os.environ.get("FTI_REDIS_URL", cls.redis_url),

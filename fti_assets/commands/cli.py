@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import date
+from pathlib import Path
 
 
 def _day(text: str) -> date:
@@ -32,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         "--reports", action="store_true", help="with --history: each event's gate report or evidence"
     )
     commands.add_parser("bento", help="print the exact tag of the champion's Bento (what make serve runs)")
+    serve = commands.add_parser(
+        "serve", help="bentoml serve the champion's Bento, refusing a port that is already taken"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
     again = commands.add_parser(
         "reproduce", help="rebuild a version's dataset, retrain it and compare its test predictions"
     )
@@ -135,6 +142,26 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(tag)
         return 0
+    if args.command == "serve":
+        from fti_assets.commands.operations import champion_bento, port_taken
+
+        tag = champion_bento()
+        if tag is None:
+            print(
+                "no champion Bento yet: run fti demo (or materialize champion_model and flight_delay_bento)",
+                file=sys.stderr,
+            )
+            return 1
+        if taken := port_taken(args.host, args.port):
+            print(
+                f"cannot serve on {args.host}:{args.port}: {taken}; stop it or choose another PORT",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"serving {tag} on http://{args.host}:{args.port}", flush=True)
+        # Replaced by the server: it keeps this process's id and group, so stopping `make serve` stops it.
+        bentoml = str(Path(sys.executable).parent / "bentoml")
+        os.execv(bentoml, [bentoml, "serve", tag, "--host", args.host, "--port", str(args.port)])
     return 2
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from time import monotonic
 
 import dagster as dg
@@ -192,8 +195,10 @@ def skew_summary(store, instance: dg.DagsterInstance) -> list[str]:
     return lines
 
 
-def outcome(settings: Settings, registry, window: Window, skipped: list[str]) -> list[str]:
-    """What happened to the champion, and what to try next."""
+def outcome(
+    settings: Settings, registry, window: Window, skipped: list[str], failed: list[str] | None = None
+) -> list[str]:
+    """What happened to the champion, and what to try next (``failed``: the pipelines that failed)."""
     from fti_assets.resources.records import read_record
     from fti_assets.resources.registry import CHAMPION
 
@@ -203,6 +208,13 @@ def outcome(settings: Settings, registry, window: Window, skipped: list[str]) ->
     if decision:
         lines.append(f"  {decision['verdict']}")
     lines += [f"  {s}" for s in skipped]
+    if failed and "feature_pipeline" in failed:
+        # A refused source says why above; a longer window would be refused the same way.
+        return lines + [
+            "  the feature pipeline failed: nothing was trained or served from this window",
+            "\nWhat to try:",
+            "  Read the failure above (the raw table and why it was refused), fix the source, and run again.",
+        ]
     if champion is None:
         longer = window.start + timedelta(days=120)
         return lines + [
@@ -255,16 +267,44 @@ def prediction_alarm_lines(predictions: pl.DataFrame) -> list[str]:
     ]
 
 
-def run_demo(window: Window, settings: Settings | None = None) -> bool:
-    settings = settings or Settings.from_env()
-    home = prepare_dagster_home(settings)
+@contextmanager
+def setup_lock(home: Path) -> Iterator[None]:
+    """Holds ``home``'s set-up lock: runs started together on a fresh home would each create
+    Dagster's and MLflow's databases, and one would fail half-way. A second run waits, says
+    why, and then finds them made."""
+    import fcntl
+
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".setup.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"another run is setting up {home}: waiting for it to finish", file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def prepare_home(settings: Settings) -> tuple[dg.Definitions, dg.DagsterInstance]:
+    """The definitions and the Dagster instance of ``settings``, with every database they need
+    created (Dagster's storage, MLflow's schema and experiment) under the home's set-up lock."""
     from fti_assets.definitions import build_definitions
 
-    defs = build_definitions(settings)
-    instance = dg.DagsterInstance.from_config(str(home))
+    with setup_lock(settings.home):
+        home = prepare_dagster_home(settings)
+        defs = build_definitions(settings)
+        instance = dg.DagsterInstance.from_config(str(home))
+        instance.get_runs(limit=1)  # the run and event storages exist
+        instance.get_latest_materialization_event(dg.AssetKey("online_features"))
+        defs.resources["registry"].client()  # MLflow's tables and the experiment exist
+    return defs, instance
+
+
+def run_demo(window: Window, settings: Settings | None = None) -> bool:
+    settings = settings or Settings.from_env()
+    defs, instance = prepare_home(settings)
     began = monotonic()
     print(f"fti demo: {window.start} to {window.end}, FTI_HOME={settings.home}")
-    ok, skipped = True, []
+    ok, skipped, failed = True, [], []
     registry = defs.resources["registry"]
     for job in PIPELINES:
         if job == "monitoring_pipeline" and registry.version_by_alias("champion") is None:
@@ -284,9 +324,10 @@ def run_demo(window: Window, settings: Settings | None = None) -> bool:
         if result.success:
             continue
         ok = False
+        failed.append(job)
         if job == "feature_pipeline":
             break
     print(f"\n{'done' if ok else 'FAILED'} in {monotonic() - began:.0f}s\n")
     print(summary(defs, settings, instance))
-    print("\n".join(outcome(settings, registry, window, skipped)))
+    print("\n".join(outcome(settings, registry, window, skipped, failed)))
     return ok

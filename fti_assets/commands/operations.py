@@ -109,3 +109,18 @@ def champion_bento(settings: Settings | None = None) -> str | None:
 
     current = _registry(settings).version_by_alias(CHAMPION)
     return current.tags.get(BENTO_TAG) if current else None
+
+
+def port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (something holds it), or None when it is free.
+
+    Bound the way a server binds (address reuse on, so a port left in TIME_WAIT counts as free)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return f"the port is already in use ({exc.strerror})"
+    return None

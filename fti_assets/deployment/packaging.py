@@ -83,6 +83,9 @@ def package_version(
     documents = {**card_documents(registry, version), SBOM_NAME: json.dumps(environment_sbom(), indent=1)}
     if "model_card.md" not in documents:  # a version evaluated before model cards existed
         warn(f"v{version} has no model card in MLflow: its Bento carries only the SBOM")
+    airports = _airports(serving.home)
+    if not airports:
+        warn("no airports table is stored: the Bento cannot check requests' routes (materialize airports)")
     result = package_isolated(
         Path(serving.bentoml_home),
         loaded.model_file,
@@ -91,6 +94,18 @@ def package_version(
         labels,
         bento_version=f"v{version}-{datetime.now(UTC):%Y%m%d%H%M%S}",
         documents=documents,
+        airports=airports,
     )
     registry.tag_version(version, {BENTO_TAG: result["bento"]})
     return result
+
+
+def _airports(home: str) -> dict[str, tuple[float, float]]:
+    """The stored airports' coordinates (with the known gaps filled in), or none when not stored."""
+    from fti_assets.domain.routes import airport_coordinates
+    from fti_assets.resources.offline_store import OfflineStore
+
+    try:
+        return airport_coordinates(OfflineStore(home=home).read("airports"))
+    except FileNotFoundError:
+        return {}

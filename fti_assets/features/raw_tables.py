@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
+from fti_assets.domain.routes import ROUTE_TABLES
 from fti_assets.domain.timezones import calendar_date
 from fti_assets.domain.versions import FACT_KEYS
 from fti_assets.features import restatements
@@ -29,7 +30,7 @@ class RawContractConfig(dg.Config):
 
     max_rejected_share: float = 0.05
     """A partition fails when more than this share of its rows break the contract."""
-    min_volume_share: float = 0.5
+    min_volume_share: float = 0.6
     """A day with fewer rows than this share of the median of the 7 days before it fails."""
     accept_smaller: bool = False
     """Store partitions that fail the volume check anyway: a source that really shrank."""
@@ -89,15 +90,18 @@ def _volume(
     day_column: str | None,
     store: OfflineStore,
     config: RawContractConfig,
+    rejected: pl.DataFrame,
 ) -> dict[str, str]:
-    """Partitions that look truncated (see ``contracts.volume``), by partition key."""
-    from fti_assets.contracts.volume import RECENT_DAYS, volume_problems
+    """Partitions that look truncated (see ``contracts.volume``), by partition key; quarantined
+    rows count as delivered."""
+    from fti_assets.contracts.volume import RECENT_DAYS, accounted_rows, volume_problems
 
     if not day_column:
-        return volume_problems({"all": valid.height}, store.row_counts(table, ["all"]))
+        return volume_problems({"all": valid.height + rejected.height}, store.row_counts(table, ["all"]))
     keys = list(context.partition_keys)
     counts = dict(valid.group_by(day_column).len().iter_rows())
-    new = {k: counts.get(date.fromisoformat(k), 0) for k in keys}
+    quarantined = {str(d): n for d, n in _days(rejected).drop_nulls().value_counts().iter_rows()}
+    new = accounted_rows({k: counts.get(date.fromisoformat(k), 0) for k in keys}, quarantined)
     first = date.fromisoformat(keys[0]) - timedelta(days=RECENT_DAYS)
     before = [(first + timedelta(days=n)).isoformat() for n in range(RECENT_DAYS)]
     recent = {date.fromisoformat(k): n for k, n in store.row_counts(table, before + keys).items()}
@@ -117,6 +121,7 @@ def ingest(
     day_column: str | None,
 ) -> Iterator[dg.AssetCheckResult | dg.Output]:
     """Read, validate, quarantine and gate one raw table (or a range of its daily partitions)."""
+    from fti_assets.contracts.cross_field import extra_failures
     from fti_assets.contracts.pii import find_pii
     from fti_assets.contracts.quarantine import quarantine_records
     from fti_assets.contracts.raw_schemas import raw_schema
@@ -147,7 +152,8 @@ def ingest(
     zone = source.time_zone if source.naive_times else None
     try:
         pii = find_pii(frame, text_columns)
-        result = validate_rows(frame, schema, pii, zone)
+        found = extra_failures(table, frame, schema, zone, pii, lambda: store.read("airports"))
+        result = validate_rows(frame, schema, found, zone)
     except ContractError as exc:
         yield dg.AssetCheckResult(check_name="contract", passed=False, metadata={"error": str(exc)})
         raise dg.Failure(description=f"{table} from {source.describe()}: {exc}. Nothing was stored.") from exc
@@ -205,7 +211,7 @@ def ingest(
         if day_column
         else result.valid
     )
-    smaller = _volume(context, table, source_frame, valid, day_column, store, config)
+    smaller = _volume(context, table, source_frame, valid, day_column, store, config, rejected)
     yield dg.AssetCheckResult(
         check_name="volume",
         passed=not smaller or config.accept_smaller,
@@ -273,6 +279,8 @@ def raw_table(table: str, description: str, day_column: str | None = None) -> dg
         description=description,
         check_specs=checks,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        # The route rules (contracts.cross_field) check flights against the stored airports.
+        deps=["airports"] if table in ROUTE_TABLES else None,
         **partitioning,
     )
     def _asset(

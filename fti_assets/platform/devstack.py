@@ -2,7 +2,10 @@
 stream's consumer, side by side.
 
 Each process runs in its own process group and is stopped through it: a ``dagster dev``
-started in the background of a shell ignores SIGINT and SIGTERM, its group does not.
+started in the background of a shell ignores SIGINT and SIGTERM, its group does not. The
+groups are stopped together (SIGTERM to all, then SIGKILL to those left), so a slow one does
+not keep the others' ports; and a stack killed with SIGKILL leaves nothing behind: a reaper
+process (``platform.group_reaper``) stops the groups once the stack is gone.
 The reports server publishes ``$FTI_HOME/reports`` (evaluation plots, Evidently drift
 reports) over HTTP, because the browser refuses the ``file://`` links a UI could show; its
 root page is an index of the reports by title (``reports_server``).
@@ -156,21 +159,43 @@ def _exit(*_: object) -> None:
     raise SystemExit(0)
 
 
-def main() -> int:
-    settings = Settings.from_env()
-    stack = servers(settings, Path("workspace.yaml"))
+#: How long a server may take to stop after SIGTERM before its group gets SIGKILL.
+GRACE_SECONDS = 30.0
+
+
+def stop_all(stack: list[Server], grace_seconds: float = GRACE_SECONDS) -> None:
+    """Stop every server's group at once: SIGTERM to all, SIGKILL to those left after the grace."""
+    from fti_assets.platform.group_reaper import stop_groups
+
+    running = [s.process for s in stack if s.process is not None and s.process.poll() is None]
+    stop_groups([p.pid for p in running], grace_seconds)
+    for process in running:
+        process.wait()
+
+
+def start_reaper(grace_seconds: float = GRACE_SECONDS) -> subprocess.Popen:
+    """The process that stops the stack's groups once this process is gone (its stdin closes)."""
+    command = [sys.executable, "-m", "fti_assets.platform.group_reaper", str(grace_seconds)]
+    return subprocess.Popen(command, stdin=subprocess.PIPE, text=True)
+
+
+def run_stack(stack: list[Server], wait: float = 600, grace_seconds: float = GRACE_SECONDS) -> int:
+    """Start the servers, report them, and keep them until a signal or one of them stops."""
     signal.signal(signal.SIGTERM, _exit)
-    signal.signal(
-        signal.SIGINT, _exit
-    )  # also when started in the background, where SIGINT is ignored by default
+    # Also when started in the background, where SIGINT is ignored by default.
+    signal.signal(signal.SIGINT, _exit)
+    reaper = start_reaper(grace_seconds)
+    assert reaper.stdin is not None
     try:
         for server in stack:
             server.start()
-        print(f"starting; logs under {settings.home / 'logs'}", flush=True)
-        wait_until_up(stack, timeout=600)  # MLflow alone takes minutes on a busy two-core machine
+            reaper.stdin.write(f"{server.process.pid}\n")
+            reaper.stdin.flush()
+        print(f"starting; logs under {stack[0].log.parent}", flush=True)
+        wait_until_up(stack, timeout=wait)  # MLflow alone takes minutes on a busy two-core machine
         for server in stack:
             print(f"  {server.name:<11} {server.url}", flush=True)
-        print("Ctrl-C stops all three.", flush=True)
+        print(f"Ctrl-C stops all {len(stack)}.", flush=True)
         while all(s.process.poll() is None for s in stack):
             time.sleep(0.5)
         for server in stack:
@@ -182,8 +207,13 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for server in stack:
-            server.stop()
+        stop_all(stack, grace_seconds)
+        reaper.stdin.close()  # nothing left for it to stop: it exits
+        reaper.wait()
+
+
+def main() -> int:
+    return run_stack(servers(Settings.from_env(), Path("workspace.yaml")))
 
 
 if __name__ == "__main__":

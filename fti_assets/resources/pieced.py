@@ -42,11 +42,43 @@ def versions_dir(store: OfflineStore, table: str) -> Path:
     return store.root / ".versions" / table
 
 
+OWNER = "owner.pid"
+"""A staging folder's file naming the process that writes it."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def remove_abandoned(store: OfflineStore) -> list[Path]:
+    """Staging folders of every table whose writer is gone (a killed run): no commit will ever
+    come for them. Folders of running writers, and of this process, stay."""
+    removed = []
+    for folder in sorted((store.root / ".versions").glob(f"*/*{PARTIAL}")):
+        try:
+            owner = int((folder / OWNER).read_text())
+        except (OSError, ValueError):  # being created right now, or written before owners were recorded
+            continue
+        if owner != os.getpid() and not _alive(owner):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def stage(store: OfflineStore, table: str, version: str) -> StagedTable:
-    """An empty staging folder for a new version of ``table`` (a run id names it)."""
+    """An empty staging folder for a new version of ``table`` (a run id names it); staging
+    folders a killed run left behind are removed first."""
+    remove_abandoned(store)
     folder = versions_dir(store, table) / f"{version}{PARTIAL}"
     shutil.rmtree(folder, ignore_errors=True)  # a retried step starts over
     folder.mkdir(parents=True)
+    (folder / OWNER).write_text(str(os.getpid()))
     return StagedTable(table, str(folder))
 
 

@@ -99,15 +99,17 @@ class ModelRegistry(dg.ConfigurableResource):
         mlflow = self._mlflow()
         from mlflow.tracking import MlflowClient
 
-        client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
         if self.tracking_uri.startswith("sqlite:///"):
-            # Creating the schema is not safe under concurrency: the first process does it alone.
+            # Creating the schema is not safe under concurrency: the first process does it alone. The
+            # client is made under the lock too: making it opens the store, which creates the schema.
             database = Path(self.tracking_uri.removeprefix("sqlite:///"))
             database.parent.mkdir(parents=True, exist_ok=True)
             with open(database.with_suffix(".lock"), "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
+                client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
                 self._ensure_experiment(mlflow, client)
         else:
+            client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
             self._ensure_experiment(mlflow, client)
         return client
 

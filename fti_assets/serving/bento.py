@@ -37,10 +37,15 @@ def stage_sources(target: Path) -> Path:
     return target
 
 
-def write_packaged(context: Path, model_tag: str) -> None:
-    """Name the exact model in the staged sources: the service declares it as its BentoModel."""
+def write_packaged(
+    context: Path, model_tag: str, airports: dict[str, tuple[float, float]] | None = None
+) -> None:
+    """Name the exact model in the staged sources (the service declares it as its BentoModel),
+    and the airports the service checks requests' routes against."""
+    known = {code: (round(lat, 6), round(lon, 6)) for code, (lat, lon) in sorted((airports or {}).items())}
     (context / Path(__file__).resolve().with_name("packaged.py").relative_to(PACKAGE_ROOT.parent)).write_text(
-        f'"""The model this Bento was built around."""\n\nPACKAGED_MODEL = "{model_tag}"\n'
+        f'"""The model this Bento was built around, and the airports it knows."""\n\n'
+        f'PACKAGED_MODEL = "{model_tag}"\nPACKAGED_AIRPORTS: dict[str, tuple[float, float]] = {known!r}\n'
     )
 
 
@@ -113,14 +118,16 @@ def package_isolated(
     labels: dict[str, str],
     bento_version: str | None,
     documents: dict[str, str] | None = None,
+    airports: dict[str, tuple[float, float]] | None = None,
 ) -> dict[str, str | None]:
     """``package`` in a child process whose ``BENTOML_HOME`` is ``bentoml_home``.
 
     BentoML fixes its store location when first imported; a child process makes sure the
     model and Bento land in this FTI_HOME's store whatever the parent imported before. The
     child imports the package from staged sources whose ``packaged.py`` names this exact
-    model, so the Bento is built from, and bundles, the model it names; ``documents`` (file
-    name to text) go in its ``governance/`` folder.
+    model, so the Bento is built from, and bundles, the model it names, and the ``airports``
+    (code to coordinates) the service checks routes against; ``documents`` (file name to text)
+    go in its ``governance/`` folder.
     """
     import json
     import os
@@ -131,7 +138,7 @@ def package_isolated(
 
     with tempfile.TemporaryDirectory(prefix="bento-ctx-") as folder:
         context = stage_sources(Path(folder))
-        write_packaged(context, serving_tag(registry_version))
+        write_packaged(context, serving_tag(registry_version), airports)
         write_documents(context, documents or {})
         request = {
             "context": str(context),

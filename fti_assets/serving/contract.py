@@ -16,10 +16,16 @@ from fti_assets.serving.schemas import MAX_FLIGHTS, ErrorBody
 
 #: Statuses of POST /predict besides 200, all answered with ``ErrorBody``.
 ERRORS = {
-    "400": "The body is not valid JSON or breaks the request schema; `errors` names each field and why.",
+    "400": "The body is not valid JSON or breaks the request schema, or a flight could not be real: an arrival "
+    "not after its departure, an origin or destination the service's airports table lacks, the same airport "
+    "twice, a distance more than 15 miles plus 2% away from the great-circle distance, or a scheduled duration "
+    "implausible for the distance (a block speed over 650 mph or under 5 mph, with an hour of slack); "
+    "`errors` names each field and why.",
     "401": "An API key is configured (FTI_API_KEY) and the request has no matching `Authorization: Bearer` header.",
+    "408": "The body did not arrive in full within FTI_REQUEST_READ_SECONDS (5 s by default), such as a "
+    "Content-Length longer than the body sent.",
     "413": "The body is larger than the limit (FTI_MAX_REQUEST_BYTES, 1 MiB by default).",
-    "415": "The content type is not application/json.",
+    "415": "The content type is not application/json, or a Content-Encoding other than identity is declared.",
     "503": "The service is not ready: no online features yet, or the prediction log cannot be written.",
 }
 
@@ -43,6 +49,19 @@ def problems(error: ValidationError) -> dict[str, Any]:
         reason = e["msg"].removeprefix("Value error, ")
         found.append({"field": field_path(tuple(e["loc"])), "reason": reason})
     return {"errors": found}
+
+
+def route_errors(flights: list, airports: dict[str, tuple[float, float]]) -> dict[str, Any] | None:
+    """The error body for flights no airline could fly (unknown or equal airports, a distance
+    far from the great circle, a duration implausible for it), or None when all can be real."""
+    from fti_assets.domain.routes import route_problems
+
+    found = []
+    for i, flight in enumerate(flights):
+        minutes = (flight.scheduled_arrival - flight.scheduled_departure).total_seconds() / 60
+        for field, reason in route_problems(flight.origin, flight.dest, flight.distance, minutes, airports):
+            found.append({"field": f"flights[{i}].{field}", "reason": reason})
+    return {"errors": found} if found else None
 
 
 def _to_openapi_30(node: Any) -> Any:

@@ -1,14 +1,19 @@
 """An ASGI middleware in front of the BentoML app: limits, content type, API key, one error shape.
 
-For ``POST /predict`` it answers 415 for a body that is not JSON, 413 for a body over the
-limit (from ``Content-Length`` before reading, or while reading a chunked body), 401 without
-the API key when one is configured, and 400 with every field at fault when the body breaks
-the request schema; only a valid body reaches BentoML. Every other 4xx (and a 503) is
-rewritten into the same shape, and ``/docs.json`` is served as valid OpenAPI 3.0.
+For ``POST /predict`` it answers 415 for a body that is not JSON or declares a content
+encoding, 413 for a body over the limit (from ``Content-Length``, or while reading a chunked
+body), 408 for a body that does not arrive in full within the read timeout, 401 without the
+API key when one is configured, and 400 with every field at fault when the body breaks the
+request schema; only a valid body reaches BentoML. A body over the limit is read and discarded
+(up to ``drain_bytes``) before the 413, because a client that sends its whole body before
+reading its answer would otherwise see a connection reset; a client that sent
+``Expect: 100-continue`` gets the 413 at once. Every other 4xx (and a 503) is rewritten into
+the same shape (a 405 keeps its ``Allow``), and ``/docs.json`` is served as valid OpenAPI 3.0.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -17,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fti_assets.serving.contract import error_body, openapi_document, problems
+from fti_assets.serving.contract import error_body, openapi_document, problems, route_errors
 from fti_assets.serving.schemas import PredictRequest
 
 Scope = MutableMapping[str, Any]
@@ -33,9 +38,57 @@ REWRITTEN = range(400, 500)
 
 class RequestGuard:
     def __init__(
-        self, app: Callable, max_bytes: int = 1 << 20, api_key: str | None = None, metrics: bool = True
+        self,
+        app: Callable,
+        max_bytes: int = 1 << 20,
+        api_key: str | None = None,
+        metrics: bool = True,
+        read_seconds: float = 5.0,
+        drain_bytes: int = 64 << 20,
+        airports: dict[str, tuple[float, float]] | None = None,
     ) -> None:
         self.app, self.max_bytes, self.api_key, self.metrics = app, max_bytes, api_key or None, metrics
+        self.read_seconds, self.drain_bytes, self.airports = read_seconds, drain_bytes, airports or {}
+
+    async def _read(self, scope: Scope, receive: Receive, send: Send, declared: int | None) -> bytes | None:
+        """The whole body, or None once it has been answered: 413 past the limit (after draining,
+        so a client that sends before it reads sees the status), 408 when the body does not arrive
+        in full within ``read_seconds`` (a Content-Length longer than what is sent)."""
+        body, more = bytearray(), True
+        deadline = asyncio.get_running_loop().time() + self.read_seconds
+        while more:
+            try:
+                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
+            except TimeoutError:
+                got = f"{len(body)} of the {declared} declared" if declared is not None else f"{len(body)}"
+                reason = f"not received in full within {self.read_seconds:g} s ({got} bytes arrived)"
+                await _refuse(scope, send, 408, "body", reason, closing=True)
+                return None
+            if message["type"] == "http.disconnect":
+                return None
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                if more:
+                    await self._drain(receive, self.drain_bytes - len(body), deadline)
+                await _refuse(scope, send, 413, "body", f"over {self.max_bytes} bytes", closing=True)
+                return None
+        return bytes(body)
+
+    async def _drain(self, receive: Receive, bound: int, deadline: float | None = None) -> None:
+        """Read and discard up to ``bound`` more bytes of the body, for at most ``read_seconds``."""
+        loop = asyncio.get_running_loop()
+        deadline = deadline if deadline is not None else loop.time() + self.read_seconds
+        seen, more = 0, True
+        while more and seen <= bound:
+            try:
+                message = await asyncio.wait_for(receive(), deadline - loop.time())
+            except TimeoutError:
+                return
+            if message["type"] == "http.disconnect":
+                return
+            seen += len(message.get("body", b""))
+            more = message.get("more_body", False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,24 +113,29 @@ class RequestGuard:
             return await _refuse(
                 scope, send, 415, "content-type", f"must be application/json, not {media or 'missing'}"
             )
-        length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
+        encoding = headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity"):  # a gzip header over a plain body would be scored as plain
             return await _refuse(
-                scope, send, 413, "body", f"{length} bytes; at most {self.max_bytes} are accepted"
+                scope, send, 415, "content-encoding", f"{encoding} is not supported: send the body unencoded"
             )
-        body, more = bytearray(), True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                return await _refuse(scope, send, 413, "body", f"over {self.max_bytes} bytes")
+        length = headers.get("content-length", "")
+        declared = int(length) if length.isdigit() else None
+        if declared is not None and declared > self.max_bytes:
+            reason = f"{length} bytes; at most {self.max_bytes} are accepted"
+            # A client that asked to continue has not sent the body: it reads the answer now. One that
+            # sends the whole body before reading would see a reset if the body were left unread.
+            if headers.get("expect", "").lower() != "100-continue" and declared <= self.drain_bytes:
+                await self._drain(receive, declared)
+            return await _refuse(scope, send, 413, "body", reason, closing=True)
+        body = await self._read(scope, receive, send, declared)
+        if body is None:
+            return
         try:
-            PredictRequest.model_validate_json(bytes(body))
+            request = PredictRequest.model_validate_json(body)
         except ValidationError as exc:
             found = problems(exc)
+            return await _answer(scope, send, 400, found)
+        if self.airports and (found := route_errors(request.flights, self.airports)):
             return await _answer(scope, send, 400, found)
         replayed = False
 
@@ -91,8 +149,14 @@ class RequestGuard:
         await self.app(scope, replay, _uniform_errors(scope, send))
 
 
-async def _refuse(scope: Scope, send: Send, status: int, field: str, reason: str) -> None:
-    await _answer(scope, send, status, error_body(field, reason))
+async def _refuse(
+    scope: Scope, send: Send, status: int, field: str, reason: str, closing: bool = False
+) -> None:
+    """Answer ``status`` in the error shape; ``closing`` where the body was left unread (in
+    part), so the connection cannot carry another request."""
+    await _answer(
+        scope, send, status, error_body(field, reason), [(b"connection", b"close")] if closing else None
+    )
 
 
 async def _answer(
@@ -134,7 +198,8 @@ def _uniform_errors(scope: Scope, send: Send) -> Send:
         if message["type"] == "http.response.start" and (
             message["status"] in REWRITTEN or message["status"] == 503
         ):
-            retry = [(k, v) for k, v in message.get("headers", []) if k.lower() == b"retry-after"]
+            # Retry-After of a 503, and Allow of a 405 (RFC 9110 requires it there).
+            retry = [(k, v) for k, v in message.get("headers", []) if k.lower() in (b"retry-after", b"allow")]
             held.update(status=message["status"], body=b"", kept=retry)
             return
         if not held:

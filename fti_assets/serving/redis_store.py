@@ -44,11 +44,21 @@ LOCK_MILLIS = 30_000
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
-def client(url: str) -> redis.Redis:
-    """A client that fails fast: a request waits at most about a second for an absent server."""
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=0.5, socket_timeout=2, retry=Retry(NoBackoff(), 1)
-    )
+#: How long a read waits for Redis: a frozen server costs a request this and a 503 (and /readyz
+#: reports it), not the request's whole budget. A request's lookups are one round trip of a few
+#: milliseconds.
+READ_TIMEOUT_SECONDS = 0.5
+#: A writer applies batches in one MULTI/EXEC: a reply may take longer.
+WRITE_TIMEOUT_SECONDS = 30.0
+
+
+def client(url: str, timeout: float = READ_TIMEOUT_SECONDS) -> redis.Redis:
+    """A client that fails fast: an absent server costs about a second, a frozen one ``timeout``.
+
+    A broken connection (a restarted server) is retried once on a new one; a timeout is not, so
+    a frozen server is not waited out twice."""
+    retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
+    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=timeout, retry=retry)
 
 
 def _text(value: bytes | str | None) -> str | None:
@@ -60,7 +70,7 @@ class RedisWriter(OnlineWriter):
 
     def __init__(self, url: str, prefix: str) -> None:
         self.url, self.prefix = url, prefix
-        self.r = client(url)
+        self.r = client(url, WRITE_TIMEOUT_SECONDS)
         self._pipe: Any = None
 
     def close(self) -> None:

@@ -51,13 +51,24 @@ class FlightRequest(BaseModel):
     carrier: str = Field(pattern=r"^[A-Z0-9]{2}$", examples=["UA"])
     flight: int = Field(ge=1, le=9999, examples=[1545])
     tailnum: str | None = Field(default=None, pattern=r"^[A-Z0-9]{2,7}$", examples=["N14228"])
-    origin: str = Field(pattern=r"^[A-Z0-9]{3,4}$", examples=["EWR"])
-    dest: str = Field(pattern=r"^[A-Z0-9]{3,4}$", examples=["IAH"])
+    origin: str = Field(
+        pattern=r"^[A-Z0-9]{3,4}$", examples=["EWR"], description="An FAA code of the airports table."
+    )
+    dest: str = Field(
+        pattern=r"^[A-Z0-9]{3,4}$",
+        examples=["IAH"],
+        description="An FAA code of the airports table, not the origin.",
+    )
     scheduled_departure: datetime = Field(examples=[EXAMPLE_FLIGHT["scheduled_departure"]])
     scheduled_arrival: datetime = Field(
         examples=[EXAMPLE_FLIGHT["scheduled_arrival"]], description="After the departure, by at most a day."
     )
-    distance: float = Field(gt=0, le=10_000, examples=[1400])
+    distance: float = Field(
+        gt=0,
+        le=10_000,
+        examples=[1400],
+        description="Miles, within 15 miles plus 2% of the great-circle distance between the airports.",
+    )
 
     # JSON numbers and strings only: pydantic would otherwise read "1400" and true as
     # numbers, and 0 as a timestamp (1970-01-01 UTC).

@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from fti_assets.serving.docs_page import DocsPage
 from fti_assets.serving.model_store import Roles, load_version
-from fti_assets.serving.packaged import PACKAGED_MODEL
+from fti_assets.serving.packaged import PACKAGED_AIRPORTS, PACKAGED_MODEL
 from fti_assets.serving.registry_watch import RegistryWatch
 from fti_assets.serving.schemas import FlightPrediction, FlightRequest, PredictRequest
 from fti_assets.settings import Settings
@@ -64,6 +64,10 @@ class FlightDelayService:
     packaged = bentoml.models.BentoModel(PACKAGED_MODEL)
 
     def __init__(self) -> None:
+        from fti_assets.serving.lifeline import leave_with_parent
+
+        # A server killed with SIGKILL cannot stop its workers: each leaves by itself (lifeline).
+        leave_with_parent()
         from fti_assets.serving.prediction_log import PredictionLog
         from fti_assets.serving.stores import reader_for
 
@@ -225,7 +229,11 @@ def _guard() -> None:
         max_bytes=SETTINGS.max_request_bytes,
         api_key=SETTINGS.api_key,
         metrics=SETTINGS.serving_metrics,
+        read_seconds=SETTINGS.request_read_seconds,
+        airports=PACKAGED_AIRPORTS,
     )
+    if not PACKAGED_AIRPORTS:
+        log.warning("this build carries no airports table: requests' routes are not checked")
 
 
 _guard()

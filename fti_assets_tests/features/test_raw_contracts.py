@@ -46,7 +46,7 @@ def _run(home: Path, source: Path, table: str, run_config: dict | None = None):
     partitioned = table in ("flights", "weather")
     return materialize(
         home,
-        [table],
+        ["airports", table] if table == "flights" else [table],  # flights are checked against airports
         DAY1 if partitioned else None,
         DAY2 if partitioned else None,
         source=source,
@@ -77,7 +77,8 @@ def _check(result, name: str) -> bool:
     evaluations = [
         e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
     ]
-    return next(ev.passed for ev in evaluations if ev.check_name == name)
+    # The last one: the table under test runs after the airports it is checked against.
+    return [ev.passed for ev in evaluations if ev.check_name == name][-1]
 
 
 def _assert_quarantined(home: Path, table: str, rows_in: int, reason: str, count: int) -> None:
@@ -243,3 +244,23 @@ def test_the_quarantine_view_exists_on_clean_data(source: Path, tmp_path: Path) 
     assert _run(home, source, "airlines").success
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.sql('select "table", reason, count(*) from quarantine group by all').fetchall() == []
+
+
+def test_a_symbolic_link_loop_is_named_not_reported_missing(source: Path, tmp_path: Path) -> None:
+    (source / "flights.csv").unlink()
+    (source / "flights.csv").symlink_to("flights.csv")
+    text = _failure_text(_run(tmp_path / "home", source, "flights"))
+    assert "flights.csv is a symbolic link loop" in text and "not found" not in text
+
+
+def test_a_refused_source_is_not_answered_with_a_longer_window(tmp_path: Path) -> None:
+    """The demo's advice after the feature pipeline failed: fix the source, not the window."""
+    from fti_assets.commands.demo import Window, outcome
+    from fti_assets.resources.environment import build_resources
+    from fti_assets_tests.conftest import settings_for
+
+    settings = settings_for(tmp_path)
+    registry = build_resources(settings)["registry"]
+    advice = "\n".join(outcome(settings, registry, Window(DAY1, DAY2), [], ["feature_pipeline"]))
+    assert "fix the source" in advice and "longer window" not in advice
+    assert "longer window" in "\n".join(outcome(settings, registry, Window(DAY1, DAY2), [], []))

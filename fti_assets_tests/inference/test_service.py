@@ -38,7 +38,8 @@ def test_a_good_request_gets_probability_version_and_freshness(service: ServiceP
 
 
 def test_unknown_entities_get_defaults_and_a_flag_never_a_500(service: ServiceProcess) -> None:
-    flight = flight_request(carrier="ZZ", tailnum="N00NEW", dest="XYZ", origin="ABC")
+    # Real airports (Anchorage to Seattle, 1,448 miles) that no New York flight joins: no group has a row.
+    flight = flight_request(carrier="ZZ", tailnum="N00NEW", origin="ANC", dest="SEA", distance=1448)
     response = httpx.post(f"{service.url}/predict", json={"flights": [flight], "include_features": True})
     assert response.status_code == 200
     [prediction] = response.json()

@@ -106,11 +106,12 @@ def test_other_content_types_and_broken_json(
 
 
 def test_a_large_body_is_refused_before_it_is_read(service: ServiceProcess) -> None:
-    """The declared length alone decides: the server answers without waiting for the body."""
+    """The declared length alone decides: a client that asks before sending (Expect:
+    100-continue) gets the 413 without sending the body."""
     with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
         sock.sendall(
-            "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
-            f"{10 * LIMIT}\r\n\r\n".encode()
+            "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+            f"Content-Length: {10 * LIMIT}\r\n\r\n".encode()
         )
         head = sock.recv(4096).decode()
     assert head.startswith("HTTP/1.1 413")
@@ -137,8 +138,8 @@ def test_the_openapi_document_is_valid_3_0_and_documents_every_error(service: Se
     assert doc["openapi"] == "3.0.2"
     assert '"type": "null"' not in text and '"exclusiveMinimum": 0' not in text and '"examples"' not in text
     responses = doc["paths"]["/predict"]["post"]["responses"]
-    assert set(responses) == {"200", "400", "401", "413", "415", "503"}
-    for code in ("400", "401", "413", "415", "503"):
+    assert set(responses) == {"200", "400", "401", "408", "413", "415", "503"}
+    for code in ("400", "401", "408", "413", "415", "503"):
         assert responses[code]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/ErrorBody"
         }

@@ -129,3 +129,31 @@ def test_a_refused_dataset_leaves_the_stored_one_in_place(feature_home: Path, tm
     assert not result.success
     assert store.read("training_dataset").equals(before)
     assert not list(store.root.glob(".versions/training_dataset/*.partial"))
+
+
+def test_a_killed_run_s_staging_folder_is_removed_at_the_next_stage(tmp_path: Path) -> None:
+    """A run killed while it wrote pieces leaves `store/.versions/<table>/<id>.partial`; the next
+    stage of any table removes it, and keeps the folder of a writer still running."""
+    import subprocess
+    import sys
+
+    from fti_assets.resources.offline_store import OfflineStore
+    from fti_assets.resources.pieced import OWNER, stage, write_piece
+
+    store = OfflineStore(home=str(tmp_path))
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    abandoned = stage(store, "training_dataset", "killed-run")
+    write_piece(abandoned, "2013-01", pl.DataFrame({"x": [1]}))
+    Path(abandoned.folder, OWNER).write_text(str(killed.pid))
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        busy = stage(store, "training_dataset", "running-run")
+        Path(busy.folder, OWNER).write_text(str(running.pid))
+        killed.kill()
+        killed.wait()
+        stage(store, "other_table", "next-run")
+        assert not Path(abandoned.folder).exists()
+        assert Path(busy.folder).exists()
+    finally:
+        running.kill()
+        running.wait()
