@@ -5,8 +5,9 @@ the reports server) and a real ``bentoml serve`` over a two-week window with a p
 and a refused v2 (``ui_stack.prepare``): every UI link of README, the asset graph after a
 refusal, an evaluation and its thresholds, the model card, MLflow, two launches of
 ``training_pipeline`` from the launchpad on unchanged data, a drift report, the reports index
-and Swagger at ``/docs``. README's screenshots (``docs/*.png``) are written here; the others go
-to ``artifacts/ui/`` (``FTI_ARTIFACTS`` overrides it).
+and Swagger at ``/docs``. README's screenshots are written here (to ``artifacts/docs/``, or
+``docs/*.png`` with FTI_UPDATE_SCREENSHOTS=1); the others go to ``artifacts/ui/``
+(``FTI_ARTIFACTS`` overrides it).
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ CHROMIUM_ARGS = [
 ]
 GROUPS = ("raw", "features", "training", "deployment", "inference", "monitoring")
 LOCATION = "fti_assets"
-DOCS = REPO / "docs"
+#: README's screenshots are rewritten in ``docs/`` only on request (FTI_UPDATE_SCREENSHOTS=1), so a
+#: test run leaves the checkout as it found it (``fti reproduce`` names a changed checkout).
+DOCS = (
+    REPO / "docs"
+    if os.environ.get("FTI_UPDATE_SCREENSHOTS") == "1"
+    else Path(os.environ.get("FTI_ARTIFACTS", REPO / "artifacts")) / "docs"
+)
+DOCS.mkdir(parents=True, exist_ok=True)
 #: README's screenshots, each written by the test named beside it.
 SCREENSHOTS = {
     "asset-graph.png": "test_every_ui_link_of_readme_renders_a_page",

@@ -176,7 +176,7 @@ def _stream(urls: list[str], seen: list[tuple[str, int, dict | str]], stop: thre
         while not stop.is_set():
             url = urls[i % len(urls)]
             i += 1
-            r = client.post(f"{url}/predict", json={"flights": [_flight()]})
+            r = client.post(f"{url}/predict", json={"flights": [_flight()], "include_features": True})
             seen.append(
                 (
                     url,
@@ -210,13 +210,20 @@ def test_two_replicas_share_the_redis_store_and_see_an_event_together(demo: Demo
                 t.join()
     assert [s for s in seen if s[1] != 200] == []
     assert {body["features_as_of"] for _, _, body in seen} == {PREDICTED.isoformat()}
-    before = {body["delay_probability"] for _, _, body in seen[: applied_at - 4]}
-    after = {body["delay_probability"] for _, _, body in seen[applied_at + 4 :]}
-    # One store, one answer: both replicas agree before the event and after it, and it changed it.
-    assert len(before) == 1 and len(after) == 1 and before != after
+
+    def answer(body: dict) -> tuple:
+        return body["features"]["carrier_flights_1d"], body["delay_probability"]
+
+    before = {answer(body) for _, _, body in seen[: applied_at - 4]}
+    after = {answer(body) for _, _, body in seen[applied_at + 4 :]}
+    # One store, one answer: both replicas agree before the event and after it, and after it the
+    # flight's carrier counts one more arrival in its day.
+    assert len(before) == 1 and len(after) == 1
+    [(flights_before, _)], [(flights_after, _)] = before, after
+    assert flights_after == flights_before + 1
     for url in (a.url, b.url):
-        mine = [body["delay_probability"] for u, _, body in seen if u == url]
-        assert mine == sorted(mine, key=lambda p: p in after)  # a replica never goes back
+        mine = [answer(body) for u, _, body in seen if u == url]
+        assert mine == sorted(mine, key=lambda found: found in after)  # a replica never goes back
 
 
 def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_500(

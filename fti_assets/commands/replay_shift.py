@@ -17,12 +17,27 @@ def inverted_rush_hours(flights: pl.DataFrame, from_day: date, minutes: int = 60
     hour = pl.col("sched_dep_time").cast(pl.Int32) // 100
     change = pl.when(hour < 12).then(minutes).when(hour >= 16).then(-minutes // 2).otherwise(0)
     shifted = day >= from_day
+
+    def moved(column: str) -> pl.Expr:
+        return (
+            pl.when(shifted & pl.col(column).is_not_null())
+            .then(pl.col(column).cast(pl.Int64) + change)
+            .otherwise(pl.col(column).cast(pl.Int64))
+        )
+
+    def later_clock(column: str) -> pl.Expr:
+        # The actual clock moves with its delay (the raw contract checks that they agree), modulo a day.
+        minutes = pl.col(column).cast(pl.Int64) // 100 * 60 + pl.col(column).cast(pl.Int64) % 100 + change
+        wrapped = minutes % 1440
+        return (
+            pl.when(shifted & pl.col(column).is_not_null())
+            .then(wrapped // 60 * 100 + wrapped % 60)
+            .otherwise(pl.col(column).cast(pl.Int64))
+        )
+
     return flights.with_columns(
-        *[
-            pl.when(shifted & pl.col(c).is_not_null())
-            .then(pl.col(c).cast(pl.Int64) + change)
-            .otherwise(pl.col(c).cast(pl.Int64))
-            .alias(c)
-            for c in ("arr_delay", "dep_delay")
-        ],
+        arr_delay=moved("arr_delay"),
+        dep_delay=moved("dep_delay"),
+        arr_time=later_clock("arr_time").cast(flights.schema["arr_time"]),
+        dep_time=later_clock("dep_time").cast(flights.schema["dep_time"]),
     )

@@ -71,17 +71,20 @@ def tick(
         "store": OfflineStore(home=str(home)),
         "retraining_rule": rule,
     }
+    # Entered as a context manager: the offline store holds a DuckDB resource that opens with it.
     if result.success:
-        context = dg.build_run_status_sensor_context(
-            "alert_on_alarms", result.get_run_success_event(), instance, run, resources=resources
-        )
-        ON_SUCCESS(context)
+        event = result.get_run_success_event()
+        with dg.build_run_status_sensor_context(
+            "alert_on_alarms", event, instance, run, resources=resources
+        ) as context:
+            ON_SUCCESS(context)
     else:
         event = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
-        context = dg.build_run_status_sensor_context(
+        built = dg.build_run_status_sensor_context(
             "alert_on_run_failure", event, instance, run, resources=resources
-        ).for_run_failure()
-        ON_FAILURE(context)
+        )
+        with built as context:
+            ON_FAILURE(context.for_run_failure())
 
 
 def _alert(body: dict) -> dict:

@@ -51,6 +51,12 @@ def _stamps(flights: pl.DataFrame, airports: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _later(clock: str, minutes: int) -> pl.Expr:
+    """An HHMM clock column ``minutes`` later, modulo a day (2400 reads as midnight)."""
+    total = (pl.col(clock) // 100 * 60 + pl.col(clock) % 100 + minutes) % 1440
+    return total // 60 * 100 + total % 60
+
+
 def _after_cutoff(raw: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     """Rewrite everything that became known after the cutoff, and nothing known before it."""
     stamps = _stamps(raw["flights"], raw["airports"])
@@ -59,10 +65,14 @@ def _after_cutoff(raw: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     changed = (
         flights.with_columns(
             # Later arrivals stay after the cutoff; every third flight predicted after it is cancelled.
+            # The clocks move with the delays: the raw contract checks that they agree.
             arr_delay=pl.when(late).then(pl.col("arr_delay") + 97).otherwise(pl.col("arr_delay")),
+            arr_time=pl.when(late).then(_later("arr_time", 97)).otherwise(pl.col("arr_time")),
             dep_delay=pl.when(late).then(pl.col("dep_delay") + 55).otherwise(pl.col("dep_delay")),
             dep_time=pl.when(late & (pl.col("prediction_time") > CUTOFF) & (pl.col("flight") % 3 == 0))
             .then(None)
+            .when(late)
+            .then(_later("dep_time", 55))
             .otherwise(pl.col("dep_time")),
         )
         .filter(  # schedules published after the cutoff lose a fifth of their flights
