@@ -2,7 +2,7 @@
 
 import base64
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -18,6 +18,25 @@ from fti_assets.resources.serving import ServingResource
 
 #: Above these, the daily reconciliation of served against offline vectors fails its check.
 MAX_DIFFERING, MAX_DELTA_P99 = 0.001, 0.001
+
+
+def offline_complete_until(store: OfflineStore, day: date) -> datetime | None:
+    """The instant up to which the offline feature tables that ``day``'s flights read are whole:
+    midnight UTC of the first partition they need that is not materialized yet (a late flight's
+    prediction time falls on the next UTC day, whose delay statistics come with that day's run).
+    None when every partition is there."""
+    from datetime import UTC, datetime, time
+
+    from fti_assets.domain.catalog import history_days
+
+    missing = []
+    for group in FEATURE_GROUPS:
+        days = history_days(group, day, day)
+        if group.name == "origin_congestion" or days is None:
+            continue
+        stored = set(store.partitions(group.name))
+        missing += [d for d in days if d > day and d.isoformat() not in stored]
+    return datetime.combine(min(missing), time(), tzinfo=UTC) if missing else None
 
 
 def _offline(
@@ -89,7 +108,10 @@ def serving_skew(
     """What the service actually served (its prediction log) against the offline retrieval for
     the same flights at their prediction times: the share of flights whose value differs, per
     feature; the probability delta (p50, p99, max); how far behind the store's newest event was.
-    Flights asked for after their prediction time are counted and left out. A day reads the
+    Flights the store held no history for (`past_flight`), flights asked for early, and flights
+    whose prediction time is past what the offline tables hold yet (the next UTC day's delay
+    statistics come with its own run; a later run of this day compares them) are counted and
+    left out. A day reads the
     feature groups' partitions its TTLs reach, as batch predictions do. Not declared, as they are
     not assets: the prediction log (the service appends it, under FTI_HOME/predictions) and the
     models that served, loaded from the registry by the version the log names."""
@@ -116,6 +138,7 @@ def serving_skew(
             offline.select("flight_id", *features, "offline_probability"),
             features,
             list(CATEGORICAL_FEATURES),
+            offline_complete_until(store, day),
         )
         rows.append({"day": day, **summary})
     table = pl.DataFrame(

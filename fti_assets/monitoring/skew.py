@@ -11,7 +11,7 @@ read as of the request) are counted apart and left out.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +69,11 @@ def _differs(served: pl.Expr, offline: pl.Expr, categorical: bool) -> pl.Expr:
 
 
 def skew_summary(
-    served: pl.DataFrame, offline: pl.DataFrame, features: list[str], categorical: list[str]
+    served: pl.DataFrame,
+    offline: pl.DataFrame,
+    features: list[str],
+    categorical: list[str],
+    complete_until: datetime | None = None,
 ) -> dict:
     """Mismatch share per feature, the probability delta, and how far behind the instant it was
     read as of the store's newest event was.
@@ -77,8 +81,15 @@ def skew_summary(
     ``offline`` holds ``flight_id``, the features and ``offline_probability`` as of each
     flight's prediction time, scored by the model that served it.
     """
+    awaiting = (
+        served.filter(pl.col("prediction_time") >= complete_until)
+        if served.height and complete_until is not None
+        else served.clear()
+    )
     compared = (
-        served.filter(~pl.col("past_flight"), ~pl.col("early")).join(offline, on="flight_id", how="inner")
+        served.filter(~pl.col("past_flight"), ~pl.col("early"))
+        .join(awaiting.select("flight_id"), on="flight_id", how="anti")
+        .join(offline, on="flight_id", how="inner")
         if served.height
         else served
     )
@@ -86,6 +97,7 @@ def skew_summary(
         "served_rows": served.height,
         "past_flights": int(served["past_flight"].sum()) if served.height else 0,
         "early_flights": int(served["early"].sum()) if served.height else 0,
+        "awaiting_offline_flights": awaiting.height,
         "compared_rows": compared.height,
     }
     if compared.height == 0:
@@ -136,6 +148,9 @@ def period_skew(daily: pl.DataFrame) -> dict:
         "compared_rows": total,
         "past_flights": int(daily["past_flights"].sum()),
         "early_flights": int(daily["early_flights"].sum()) if "early_flights" in daily.columns else 0,
+        "awaiting_offline_flights": int(daily["awaiting_offline_flights"].sum())
+        if "awaiting_offline_flights" in daily.columns
+        else 0,
         "rows_with_any_mismatch_share": round(float(compared["rows_with_any_mismatch"].sum()) / total, 4),
         "probability_delta_p50_mean": round(float(compared["probability_delta_p50"].mean()), 5),
         "probability_delta_p99_max": round(float(compared["probability_delta_p99"].max()), 5),

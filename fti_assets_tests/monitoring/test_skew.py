@@ -118,3 +118,33 @@ def test_a_flight_asked_for_early_is_read_as_of_the_request_flagged_and_left_out
     assert materialize(home, ["serving_skew"], DAY, DAY).success
     skew = store.read("serving_skew", [DAY.isoformat()]).row(0, named=True)
     assert skew["early_flights"] == 1 and skew["compared_rows"] == 0
+
+
+def test_flights_past_what_the_offline_tables_hold_are_counted_apart_not_compared() -> None:
+    import polars as pl
+
+    from fti_assets.monitoring.skew import skew_summary
+
+    late = datetime(2013, 1, 14, 1, tzinfo=UTC)
+    served = pl.DataFrame(
+        {
+            "flight_id": ["a", "b"],
+            "prediction_time": [datetime(2013, 1, 13, 20, tzinfo=UTC), late],
+            "features_as_of": [datetime(2013, 1, 13, 20, tzinfo=UTC), late],
+            "store_newest_event_at": [datetime(2013, 1, 13, 20, tzinfo=UTC), late],
+            "served_probability": [0.2, 0.3],
+            "past_flight": [False, False],
+            "early": [False, False],
+            "congestion_known": [True, True],
+            "served__x": [1.0, 5.0],
+        }
+    )
+    offline = pl.DataFrame({"flight_id": ["a", "b"], "x": [1.0, 4.0], "offline_probability": [0.2, 0.25]})
+    whole = skew_summary(served, offline, ["x"], [])
+    assert whole["compared_rows"] == 2 and whole["rows_with_any_mismatch"] == 1
+    cut = skew_summary(served, offline, ["x"], [], complete_until=datetime(2013, 1, 14, tzinfo=UTC))
+    assert (
+        cut["awaiting_offline_flights"] == 1
+        and cut["compared_rows"] == 1
+        and cut["rows_with_any_mismatch"] == 0
+    )
