@@ -114,11 +114,10 @@ def run_failure_alert(run: RunEvents, ui_url: str) -> Alert:
 
 
 def check_alerts(run: RunEvents, ui_url: str) -> list[Alert]:
-    """Failed checks that did not stop the run; a failed run's blocking check is its own alert,
-    and the promotion gates speak through ``champion_model``'s verdict."""
+    """Failed checks that did not stop the run; a failed run's blocking check is its own alert."""
     alerts = []
     for asset, check, blocking, metadata in run.failed_checks:
-        if blocking or asset == GATE_ASSET:
+        if blocking:
             continue
         figure, threshold, detail = _figure_of_check(metadata)
         alerts.append(
@@ -145,12 +144,9 @@ def champion_alerts(run: RunEvents, ui_url: str) -> list[Alert]:
     outcome, verdict = record.get("outcome"), str(record.get("verdict", ""))
     if outcome == "refused":
         refused = re.search(r"refused v(\d+)", verdict)
+        # The gates are metadata of model_evaluation, not checks; their refusals in full are the
+        # champion's recorded reason (the title carries them too, cut at 300 characters).
         evaluation = run.metadata.get(GATE_ASSET, {})
-        gates = [
-            f"{check}: {meta.get('why', '')}"
-            for asset, check, _, meta in run.failed_checks
-            if asset == GATE_ASSET
-        ]
         auc, champion_auc = evaluation.get("test_auc"), evaluation.get("champion_test_auc")
         return [
             Alert(
@@ -161,7 +157,7 @@ def champion_alerts(run: RunEvents, ui_url: str) -> list[Alert]:
                 figure=f"test AUC {auc}" if auc is not None else None,
                 threshold=f"champion test AUC {champion_auc}" if champion_auc is not None else None,
                 link=link,
-                detail="; ".join(gates)[:1000],
+                detail=str(record.get("reason") or evaluation.get("verdict") or "")[:1000],
             )
         ]
     if outcome == "rolled back" and run.tags.get("fti/trigger") == "champion_guard_sensor":

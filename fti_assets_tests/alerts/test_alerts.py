@@ -231,7 +231,7 @@ def test_a_refused_challenger_alerts_once(home: Path, instance, webhook) -> None
     webhook.wait_for(lambda r: len(r.bodies) >= 1, "the refusal alert")
     alert = _alert(webhook.bodies[0])
     assert alert["key"] == "refused.v2" and alert["title"].startswith(
-        "Challenger refused: kept v1, refused v2"
+        "Challenger refused: kept v1; refused v2"
     )
     assert "min_improvement" in alert["detail"] or "beat" in alert["detail"]
 
