@@ -194,7 +194,7 @@ def serving(r: dict) -> Rendered:
         "",
         f"Floor, bare LightGBM `predict` on one ready row ({bare['calls']:,} calls): p50 {bare['p50_ms']} ms, "
         f"p99 {bare['p99_ms']} ms, {bare['calls_per_s']:,} calls/s.",
-        f"The flight under load was served by the {r['bentoml'].get('load_path', 'unrecorded')} path.",
+        f"The flight under load was read as of its prediction time; its flags: {r['bentoml'].get('load_flags', 'unrecorded')}.",
         "",
     ]
     if floor := r.get("bare_bentoml"):

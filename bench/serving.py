@@ -5,16 +5,16 @@
 HOME is an FTI_HOME with a packaged champion (records/flight_delay_bento.json, online.sqlite,
 bentoml/). Each server runs alone on loopback with one worker per core and gets one real
 flight per request (a flight of the online store's day, all feature groups known) from
-``bench/loadgen.py`` in this process (a published flight of the schedule's last day, served
-from its precomputed vector: see ``morning_home``): a warm-up, a closed loop at 1 and 8 connections, then an
+``bench/loadgen.py`` in this process (a published flight of the schedule's last day, read from
+the as-of store at its prediction time: see ``morning_home``): a warm-up, a closed loop at 1 and 8 connections, then an
 open-loop sweep of fixed rates, stopped once a point has errors or p99 > 1 s. Each load point
 runs N times (3) back to back; its figures are the medians. The floor is
 the champion booster's ``predict`` on a ready 1 x n float64 row, timed call by call; the
 framework's floor is ``bench/bare_bento.py``, a BentoML service answering a constant, served and
 loaded like ours.
 
-Both servers run on a scratch online store, HOME's refresh at the start of the last day (models
-and the registry come from HOME), so the tens of thousands of logged predictions land there and not
+Both servers run on a scratch online store holding every event of HOME up to the end of the
+schedule's last day (models and the registry come from HOME), so the tens of thousands of logged predictions land there and not
 in HOME's monitoring data. Prints one JSON line on stdout; progress goes to stderr.
 """
 
@@ -193,10 +193,9 @@ def measure(port: int, flights: list[dict[str, Any]], seconds: float, repeats: i
     payload = request_bytes("127.0.0.1", port, "/predict", json.dumps({"flights": [flights[0]]}).encode())
     # Warm-up with 8 connections so every worker has imported, loaded and run the whole path.
     warm = closed_loop(port, payload, 8, 3.0)
-    # Which path served the flight under load: "precomputed" (the refresh's stored vector) or "computed".
     out: dict[str, Any] = {
         "answers": answers,
-        "load_path": answers[0].get("path"),
+        "load_flags": {k: answers[0].get(k) for k in ("early", "past_flight")},
         "warmup_requests": len(warm.latencies_ms),
         "closed": {},
         "open": [],
