@@ -14,8 +14,9 @@ framework's floor is ``bench/bare_bento.py``, a BentoML service answering a cons
 loaded like ours.
 
 Both servers run on a scratch online store holding every event of HOME up to the end of the
-schedule's last day (models and the registry come from HOME), so the tens of thousands of logged predictions land there and not
-in HOME's monitoring data. Prints one JSON line on stdout; progress goes to stderr.
+schedule's last day, as the backstop writes it (models and the registry come from HOME), so the
+tens of thousands of logged predictions land there and not in HOME's monitoring data. Prints one
+JSON line on stdout; progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ import polars as pl
 from bench.loadgen import Result, closed_loop, open_loop, request_bytes
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.serving.model_store import load_serving_model
-from fti_assets.serving.predictor import feature_rows, spine
+from fti_assets.serving.predictor import feature_rows
+from fti_assets.serving.published import request_rows
 from fti_assets.serving.schemas import FlightRequest
 from fti_assets.serving.sqlite_store import OnlineStoreReader
 from fti_assets_tests.service_process import ServiceProcess
@@ -108,8 +110,8 @@ def pick_flights(home: Path, n: int, online: Path | None = None) -> list[dict[st
         for r in day.sort("flight_id").sample(min(day.height, 20 * n), seed=7).iter_rows(named=True)
     ]
     dumped = [FlightRequest.model_validate(b).model_dump() for b in bodies]
-    frame = spine(dumped, store)
-    _, unknown = feature_rows(frame, store, frame["prediction_time"].to_list())
+    rows = request_rows(dumped, store)
+    _, unknown = feature_rows(rows, store, [r["prediction_time"] for r in rows])
     known = [b for b, u in zip(bodies, unknown, strict=True) if not u]
     return (known or bodies)[:n]
 
@@ -120,8 +122,8 @@ def bare_lightgbm(home: Path, online: Path, flight: dict[str, Any], calls: int) 
         json.loads((home / "records" / "flight_delay_bento.json").read_text())["model_tag"]
     )
     store = OnlineStoreReader(online / "online.sqlite")
-    frame = spine([FlightRequest.model_validate(flight).model_dump()], store)
-    rows, _ = feature_rows(frame, store, frame["prediction_time"].to_list())
+    rows = request_rows([FlightRequest.model_validate(flight).model_dump()], store)
+    rows, _ = feature_rows(rows, store, [r["prediction_time"] for r in rows])
     row = model.spec.encode_rows(rows, model.codes)  # 1 x n_features, float64, ready
     booster = model.booster
     for _ in range(500):

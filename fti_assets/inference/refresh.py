@@ -4,7 +4,8 @@ The stream consumer keeps the online store fresh within a second; the daily refr
 every event the offline store holds for the days the online groups can still use, through
 the same ``OnlineWriter.apply``. Applying is idempotent, so a backstop after a healthy
 stream changes nothing, and one after a gap fills it. It also writes the reference data the
-stream does not carry (airport time zones, plane attributes) and prunes old history.
+stream does not carry (airport time zones, plane attributes), the request rows of the published
+flights still to be served (``serving.published``), and prunes old history.
 """
 
 from __future__ import annotations
@@ -71,12 +72,37 @@ def write_backstop(writer, store, airports: pl.DataFrame, as_of: datetime) -> di
     """Reference data, then every offline event known by ``as_of`` applied through ``writer``
     (an ``OnlineWriter``), then old history pruned; returns the counts."""
     from fti_assets.domain.timezones import airport_timezones
+    from fti_assets.serving.published import published_rows
 
-    writer.put_reference(airport_timezones(airports), {"plane_attributes": store.read("plane_attributes")})
+    timezones = airport_timezones(airports)
+    writer.put_reference(timezones, {"plane_attributes": store.read("plane_attributes")})
     counts = {"applied": 0, "ignored": 0}
     events = offline_events(store, as_of)
     for start in range(0, len(events), BATCH):
         done = writer.apply(events[start : start + BATCH])
         counts = {k: counts[k] + done[k] for k in counts}
+    flights = published_flights(store, as_of)
+    writer.put_published(published_rows(flights, timezones))
     writer.prune()
-    return {**counts, "events": len(events)}
+    return {**counts, "events": len(events), "published_flights": flights.height}
+
+
+def published_flights(store, as_of: datetime) -> pl.DataFrame:
+    """The schedule published by ``as_of`` of the flights the store can still serve (departing
+    within the retained history or later): their request rows are computed ahead
+    (``serving.published``)."""
+    from fti_assets.serving.online_writer import RETAIN_MICROS
+
+    retained = timedelta(microseconds=RETAIN_MICROS)
+    wanted = set(
+        _days(
+            (as_of - retained).date() - timedelta(days=1),
+            as_of.date() + timedelta(days=MAX_SCHEDULE_LEAD_DAYS + 1),
+        )
+    )
+    days = [d for d in store.partitions("flight_schedule") if d in wanted]
+    if not days:
+        return pl.DataFrame()
+    return store.read("flight_schedule", days).filter(
+        pl.col("published_at") <= as_of, pl.col("scheduled_departure") >= as_of - retained
+    )

@@ -13,7 +13,8 @@ from pydantic import TypeAdapter
 
 from fti_assets.domain.events import micros
 from fti_assets.serving.prediction_log import PredictionLog
-from fti_assets.serving.predictor import ServingState, feature_rows, serve, spine
+from fti_assets.serving.predictor import ServingState, feature_rows, serve
+from fti_assets.serving.published import request_rows
 from fti_assets.serving.reader import FeatureReader
 from fti_assets.serving.schemas import MAX_FLIGHTS, FlightPrediction, FlightRequest
 
@@ -75,11 +76,11 @@ def answer_many(
     include = [wanted for flights, wanted, _ in requests for _ in flights]
     explain = [wanted for flights, _, wanted in requests for _ in flights]
     dumped = [f.model_dump() for f in flat]
-    frame = spine(dumped, store)
-    ids, times = frame["flight_id"].to_list(), frame["prediction_time"].to_list()
+    rows = request_rows(dumped, store)
+    ids, times = [r["flight_id"] for r in rows], [r["prediction_time"] for r in rows]
     at = now or datetime.now(UTC)
     as_of, early = feature_instants(times, at)
-    features, unknown = feature_rows(frame, store, as_of)
+    features, unknown = feature_rows(rows, store, as_of)
     meta = store.meta()
     past = past_flights(as_of, meta.get("retained_from"))
     newest = meta.get("newest_event_at")

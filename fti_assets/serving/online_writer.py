@@ -80,6 +80,11 @@ class OnlineWriter:
         """Replace each entity's rows."""
         raise NotImplementedError
 
+    def put_published(self, rows: list[tuple[str, int, str]]) -> None:
+        """Store published flights' request rows (``serving.published``): ``(key, scheduled
+        departure in microseconds, row)``, replacing any under the same key."""
+        raise NotImplementedError
+
     def meta(self) -> dict[str, str]:
         raise NotImplementedError
 

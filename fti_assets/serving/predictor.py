@@ -1,8 +1,8 @@
 """From request flights to probabilities: online lookups, the shared feature code, LightGBM.
 
-Request-time features come from ``request_features``, the function training uses; group
-values come from the online store, which holds the offline retrieval's output as of the
-refresh time; encoding comes from the model's own feature spec.
+Request-time features come from ``request_features``, the function training uses (computed
+ahead for published flights: ``serving.published``); group values come from the online store as
+of each flight's prediction time; encoding comes from the model's own feature spec.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from fti_assets.domain.catalog import FEATURE_GROUPS
 from fti_assets.domain.encoding import FeatureSpec
 from fti_assets.domain.schedule import PREDICTION_LEAD, flight_id
 from fti_assets.domain.timezones import DEFAULT_TIMEZONE
-from fti_assets.domain.transforms import request_features
 from fti_assets.serving.reader import FeatureReader
 
 SPINE_SCHEMA = {
@@ -77,11 +76,10 @@ def spine(flights: list[dict], store: FeatureReader) -> pl.DataFrame:
 
 
 def feature_rows(
-    flights: pl.DataFrame, store: FeatureReader, as_of: list[datetime]
+    rows: list[dict[str, Any]], store: FeatureReader, as_of: list[datetime]
 ) -> tuple[list[dict[str, Any]], list[list[str]]]:
-    """Request-time features plus each group's online value as of each flight's instant
-    (defaults where unknown), per flight."""
-    rows = request_features(flights).to_dicts()
+    """Each flight's row of request-time features (``serving.published.request_rows``) plus each
+    group's online value as of the flight's instant (defaults where unknown); fills ``rows``."""
     unknown: list[list[str]] = [[] for _ in rows]
     # Every lookup of the request at once: one round trip to a networked store.
     found_all = iter(

@@ -32,6 +32,11 @@ class FeatureReader(Protocol):
 
     def timezone(self, airport: str) -> str | None: ...
 
+    def published(self, keys: list[str]) -> list[str | None]:
+        """Published flights' request rows computed ahead (``serving.published``), None where
+        the store has none under a key."""
+        ...
+
     def lookup_many(
         self, requests: list[tuple[FeatureGroup, tuple, datetime]]
     ) -> list[dict[str, Any] | None]:

@@ -4,6 +4,8 @@
   (epoch microseconds), each member the JSON ``[known_at, values]``;
 - ``P:windows:<group>``: a hash from entity to its window outcomes (``online_writer``);
 - ``P:versions:<feed>``: a hash from a fact's identity to its latest applied event;
+- ``P:published`` and ``P:published:departure``: hashes from a published flight's key to its
+  request row computed ahead (``serving.published``) and to its scheduled departure;
 - ``P:tz`` (airport time zones) and ``P:meta`` (``newest_event_at``, ``retained_from``).
 
 Writers hold ``P:lock`` for a batch and commit its writes in one MULTI/EXEC: a reader sees a
@@ -131,6 +133,13 @@ class RedisWriter(OnlineWriter):
             if entity_rows:
                 self._pipe.zadd(key, {json.dumps(row): row[0] for row in entity_rows})
 
+    def put_published(self, rows: list[tuple[str, int, str]]) -> None:
+        if not rows:
+            return
+        with self.transaction():
+            self._pipe.hset(f"{self.prefix}:published", mapping={k: row for k, _, row in rows})
+            self._pipe.hset(f"{self.prefix}:published:departure", mapping={k: d for k, d, _ in rows})
+
     def meta(self) -> dict[str, str]:
         return {_text(k): _text(v) for k, v in self.r.hgetall(f"{self.prefix}:meta").items()}
 
@@ -170,6 +179,11 @@ class RedisWriter(OnlineWriter):
                 kept = {_text(k): prune_arrays(decode_arrays(v), cutoff).tobytes() for k, v in stored.items()}
                 if kept:
                     self._pipe.hset(f"{self.prefix}:windows:{group.name}", mapping=kept)
+            departures = self.r.hgetall(f"{self.prefix}:published:departure")
+            gone = [k for k, d in departures.items() if int(d) < cutoff]
+            if gone:
+                self._pipe.hdel(f"{self.prefix}:published", *gone)
+                self._pipe.hdel(f"{self.prefix}:published:departure", *gone)
             current = self.meta().get("retained_from")
             if current is None or int(current) < cutoff:
                 self.set_meta({"retained_from": str(cutoff)})
@@ -212,6 +226,14 @@ class RedisStoreReader:
                 return None
             self._zones[airport] = _text(zone)
         return self._zones[airport]
+
+    def published(self, keys: list[str]) -> list[str | None]:
+        """The request row stored under each key (``serving.published``), None where none is."""
+        try:
+            found = self._redis().hmget(f"{self.prefix}:published", keys)
+        except _UNREACHABLE as exc:
+            raise OnlineStoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
+        return [_text(v) for v in found]
 
     def lookup_many(
         self, requests: list[tuple[FeatureGroup, tuple, datetime]]

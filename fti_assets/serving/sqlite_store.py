@@ -7,6 +7,7 @@ It answers each group's value for an entity as of any instant it still holds:
 - ``windows_<group>``: each entity's outcomes of the trailing windows (``online_writer``),
   summed at the instant by the offline ``window_sums``;
 - ``versions_<feed>``: each fact's latest applied event, which makes applying idempotent;
+- ``published``: published flights' request rows, computed ahead (``serving.published``);
 - ``airport_timezones`` and ``online_meta`` (``newest_event_at``, ``retained_from``).
 
 Times are epoch microseconds. One transaction per applied batch: a reader sees a batch
@@ -40,6 +41,7 @@ from fti_assets.serving.online_writer import (
 
 META = "online_meta"
 TIMEZONES = "airport_timezones"
+PUBLISHED = "published"
 
 
 def _rows(group: FeatureGroup) -> str:
@@ -76,6 +78,9 @@ def _schema(conn: sqlite3.Connection) -> None:
             f'CREATE TABLE IF NOT EXISTS "{_versions(feed)}" (identity TEXT PRIMARY KEY, event TEXT)'
         )
     conn.execute(f"CREATE TABLE IF NOT EXISTS {TIMEZONES} (faa TEXT PRIMARY KEY, tzone TEXT)")
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {PUBLISHED} (key TEXT PRIMARY KEY, departure INTEGER, row TEXT) WITHOUT ROWID"
+    )
     conn.execute(f"CREATE TABLE IF NOT EXISTS {META} (key TEXT PRIMARY KEY, value TEXT)")
 
 
@@ -144,6 +149,10 @@ class SqliteWriter(OnlineWriter):
             [(e, k, json.dumps(v)) for e, entity_rows in rows.items() for k, v in entity_rows],
         )
 
+    def put_published(self, rows: list[tuple[str, int, str]]) -> None:
+        with self.transaction():
+            self.conn.executemany(f"INSERT OR REPLACE INTO {PUBLISHED} VALUES (?, ?, ?)", rows)
+
     def meta(self) -> dict[str, str]:
         return dict(self.conn.execute(f"SELECT key, value FROM {META}"))
 
@@ -188,6 +197,7 @@ class SqliteWriter(OnlineWriter):
                     f'UPDATE "{_windows(group)}" SET arrays = ? WHERE entity = ?',
                     [(a.tobytes(), k) for k, a in kept.items()],
                 )
+            self.conn.execute(f"DELETE FROM {PUBLISHED} WHERE departure < ?", (cutoff,))
             current = self.meta().get("retained_from")
             if current is None or int(current) < cutoff:
                 self.set_meta({"retained_from": str(cutoff)})
@@ -224,6 +234,17 @@ class OnlineStoreReader:
     def timezone(self, airport: str) -> str | None:
         row = self._conn().execute(f"SELECT tzone FROM {TIMEZONES} WHERE faa = ?", (airport,)).fetchone()
         return row[0] if row else None
+
+    def published(self, keys: list[str]) -> list[str | None]:
+        """The request row stored under each key (``serving.published``), None where none is."""
+        marks = ",".join("?" * len(keys))
+        try:
+            found = dict(
+                self._conn().execute(f"SELECT key, row FROM {PUBLISHED} WHERE key IN ({marks})", keys)
+            )
+        except sqlite3.OperationalError:  # created but never written
+            return [None] * len(keys)
+        return [found.get(k) for k in keys]
 
     def lookup(self, group: FeatureGroup, keys: tuple, at: datetime) -> dict[str, Any] | None:
         """The group's value for ``keys`` as of ``at`` (its known-at time and features), or None."""
