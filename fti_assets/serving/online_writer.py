@@ -66,6 +66,11 @@ class OnlineWriter:
     def store_versions(self, feed: str, versions: dict[str, dict]) -> None:
         raise NotImplementedError
 
+    def store_replacements(self, entries: list[dict]) -> None:
+        """Log replacements ``{"at", "feed", "old", "new"}``: ``new`` replaced ``old``, learnt
+        ``at`` (microseconds)."""
+        raise NotImplementedError
+
     def read_windows(self, group: FeatureGroup, entities: list[str]) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
@@ -127,19 +132,32 @@ class OnlineWriter:
 
     def _winners(self, feed: str, batch: list[dict]) -> tuple[list[dict], list[dict]]:
         """The events that become their fact's latest version, and the versions they replace.
-        Versions are ordered by ``(ingested_at, id)``, so any delivery order ends the same."""
+        Versions are ordered by ``(ingested_at, id)``, so any delivery order ends the same. Each
+        replacement is logged (``store_replacements``) so a read as of an earlier instant can
+        undo it (``serving.as_known``); a version older than the stored one is ignored."""
 
         def rank(event: dict) -> tuple:
             return ev.utc_time(event["ingested_at"]), event["id"]
 
         stored = self.stored_versions(feed, sorted({ev.identity(feed, e["row"]) for e in batch}))
-        latest = dict(stored)
+        facts: dict[str, dict[str, dict]] = defaultdict(dict)
         for event in batch:
-            key = ev.identity(feed, event["row"])
-            if key not in latest or rank(event) > rank(latest[key]):
-                latest[key] = event
-        changed = {k: e for k, e in latest.items() if k not in stored or stored[k]["id"] != e["id"]}
+            facts[ev.identity(feed, event["row"])][event["id"]] = event
+        changed, log = {}, []
+        for key, versions in facts.items():
+            previous = stored.get(key)
+            newer = sorted(
+                (e for e in versions.values() if previous is None or rank(e) > rank(previous)), key=rank
+            )
+            for event in newer:
+                if previous is not None:
+                    log.append({"at": ev.micros(rank(event)[0]), "feed": feed, "old": previous, "new": event})
+                previous = event
+            if newer:
+                changed[key] = newer[-1]
         self.store_versions(feed, changed)
+        if log:
+            self.store_replacements(log)
         return list(changed.values()), [stored[k] for k in changed if k in stored]
 
     def _write_changes(self, changes: list) -> None:

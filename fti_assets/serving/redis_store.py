@@ -4,6 +4,8 @@
   (epoch microseconds), each member the JSON ``[known_at, values]``;
 - ``P:windows:<group>``: a hash from entity to its window outcomes (``online_writer``);
 - ``P:versions:<feed>``: a hash from a fact's identity to its latest applied event;
+- ``P:replacements``: a sorted set of replacements (the replaced version, the version that
+  replaced it), scored by when that was learnt (``serving.as_known``);
 - ``P:published`` and ``P:published:departure``: hashes from a published flight's key to its
   request row computed ahead (``serving.published``) and to its scheduled departure;
 - ``P:tz`` (airport time zones) and ``P:meta`` (``newest_event_at``, ``retained_from``).
@@ -31,6 +33,7 @@ from redis.retry import Retry
 
 from fti_assets.domain import events as ev
 from fti_assets.domain.catalog import FEATURE_GROUPS, FeatureGroup
+from fti_assets.serving import as_known
 from fti_assets.serving.online_writer import (
     RETAIN_MICROS,
     OnlineWriter,
@@ -133,6 +136,9 @@ class RedisWriter(OnlineWriter):
             if entity_rows:
                 self._pipe.zadd(key, {json.dumps(row): row[0] for row in entity_rows})
 
+    def store_replacements(self, entries: list[dict]) -> None:
+        self._pipe.zadd(f"{self.prefix}:replacements", {json.dumps(e): e["at"] for e in entries})
+
     def put_published(self, rows: list[tuple[str, int, str]]) -> None:
         if not rows:
             return
@@ -179,6 +185,7 @@ class RedisWriter(OnlineWriter):
                 kept = {_text(k): prune_arrays(decode_arrays(v), cutoff).tobytes() for k, v in stored.items()}
                 if kept:
                     self._pipe.hset(f"{self.prefix}:windows:{group.name}", mapping=kept)
+            self._pipe.zremrangebyscore(f"{self.prefix}:replacements", "-inf", f"({cutoff}")
             departures = self.r.hgetall(f"{self.prefix}:published:departure")
             gone = [k for k, d in departures.items() if int(d) < cutoff]
             if gone:
@@ -235,10 +242,46 @@ class RedisStoreReader:
             raise OnlineStoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
         return [_text(v) for v in found]
 
+    def read_windows(self, group: FeatureGroup, entities: list[str]) -> dict[str, np.ndarray]:
+        found = self._call(lambda r: r.hmget(f"{self.prefix}:windows:{group.name}", entities))
+        return {k: decode_arrays(v) for k, v in zip(entities, found, strict=True) if v is not None}
+
+    def load_rows(self, group: FeatureGroup, entities: list[str]) -> dict[str, list[list]]:
+        def read(r: redis.Redis) -> list:
+            pipe = r.pipeline(transaction=False)
+            for entity in entities:
+                pipe.zrange(f"{self.prefix}:rows:{group.name}:{entity}", 0, -1)
+            return pipe.execute()
+
+        found = self._call(read)
+        return {e: [json.loads(m) for m in rows] for e, rows in zip(entities, found, strict=True) if rows}
+
+    def _call(self, read: Any) -> Any:
+        try:
+            return read(self._redis())
+        except _UNREACHABLE as exc:
+            raise OnlineStoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
+
     def lookup_many(
         self, requests: list[tuple[FeatureGroup, tuple, datetime]]
     ) -> list[dict[str, Any] | None]:
-        """Each group's value for the keys as of the instant, in one round trip."""
+        """Each group's value for the keys as of the instant, as the store knew it then
+        (``serving.as_known``); the replacements are read in the lookups' round trip."""
+        if not requests:
+            return []
+        earliest = min(ev.micros(at) for _, _, at in requests)
+        found, later = self._lookup(requests, earliest)
+        if not later:
+            return found
+        return as_known.lookup_many(self, requests, later)
+
+    def lookup_now(self, requests: list[tuple[FeatureGroup, tuple, datetime]]) -> list[dict[str, Any] | None]:
+        """The lookups on the store as it is."""
+        return self._lookup(requests, None)[0]
+
+    def _lookup(
+        self, requests: list[tuple[FeatureGroup, tuple, datetime]], replaced_after: int | None
+    ) -> tuple[list[dict[str, Any] | None], list[dict]]:
         pipe = self._redis().pipeline(transaction=False)
         for group, keys, at in requests:
             entity, micros = ev.entity(keys), ev.micros(at)
@@ -251,10 +294,13 @@ class RedisStoreReader:
                 pipe.zrevrangebyscore(
                     f"{self.prefix}:rows:{group.name}:{entity}", micros, oldest, start=0, num=1
                 )
+        if replaced_after is not None:
+            pipe.zrangebyscore(f"{self.prefix}:replacements", f"({replaced_after}", "+inf")
         try:
             found = pipe.execute()
         except _UNREACHABLE as exc:
             raise OnlineStoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
+        later = [json.loads(e) for e in found.pop()] if replaced_after is not None else []
         out: list[dict[str, Any] | None] = []
         for (group, _, at), raw in zip(requests, found, strict=True):
             if group.name in ev.WINDOW_GROUPS:
@@ -266,4 +312,4 @@ class RedisStoreReader:
                 )
             else:
                 out.append(None)
-        return out
+        return out, later

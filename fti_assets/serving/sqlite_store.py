@@ -8,6 +8,8 @@ It answers each group's value for an entity as of any instant it still holds:
   summed at the instant by the offline ``window_sums``;
 - ``versions_<feed>``: each fact's latest applied event, which makes applying idempotent;
 - ``published``: published flights' request rows, computed ahead (``serving.published``);
+- ``replacements``: each replaced version, the version that replaced it and when that was
+  learnt, so a read as of an earlier instant undoes it (``serving.as_known``);
 - ``airport_timezones`` and ``online_meta`` (``newest_event_at``, ``retained_from``).
 
 Times are epoch microseconds. One transaction per applied batch: a reader sees a batch
@@ -30,6 +32,7 @@ import polars as pl
 
 from fti_assets.domain import events as ev
 from fti_assets.domain.catalog import FEATURE_GROUPS, FeatureGroup
+from fti_assets.serving import as_known
 from fti_assets.serving.online_writer import (
     RETAIN_MICROS,
     OnlineWriter,
@@ -42,6 +45,7 @@ from fti_assets.serving.online_writer import (
 META = "online_meta"
 TIMEZONES = "airport_timezones"
 PUBLISHED = "published"
+REPLACEMENTS = "replacements"
 
 
 def _rows(group: FeatureGroup) -> str:
@@ -81,7 +85,28 @@ def _schema(conn: sqlite3.Connection) -> None:
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {PUBLISHED} (key TEXT PRIMARY KEY, departure INTEGER, row TEXT) WITHOUT ROWID"
     )
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {REPLACEMENTS} (at INTEGER, entry TEXT)")
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {REPLACEMENTS}_at ON {REPLACEMENTS} (at)")
     conn.execute(f"CREATE TABLE IF NOT EXISTS {META} (key TEXT PRIMARY KEY, value TEXT)")
+
+
+def _read_windows(
+    conn: sqlite3.Connection, group: FeatureGroup, entities: list[str]
+) -> dict[str, np.ndarray]:
+    sql = f'SELECT entity, arrays FROM "{_windows(group)}" WHERE entity IN ({",".join("?" * len(entities))})'
+    return {k: decode_arrays(blob) for k, blob in conn.execute(sql, entities)}
+
+
+def _load_rows(conn: sqlite3.Connection, group: FeatureGroup, entities: list[str]) -> dict[str, list[list]]:
+    out: dict[str, list[list]] = {}
+    marks = ",".join("?" * len(entities))
+    sql = (
+        f'SELECT entity, known_at, "values" FROM "{_rows(group)}" WHERE entity IN ({marks}) '
+        "ORDER BY entity, known_at"
+    )
+    for entity, known_at, values in conn.execute(sql, entities):
+        out.setdefault(entity, []).append([known_at, json.loads(values)])
+    return out
 
 
 class SqliteWriter(OnlineWriter):
@@ -121,8 +146,7 @@ class SqliteWriter(OnlineWriter):
         )
 
     def read_windows(self, group: FeatureGroup, entities: list[str]) -> dict[str, np.ndarray]:
-        sql = f'SELECT entity, arrays FROM "{_windows(group)}" WHERE entity IN ({",".join("?" * len(entities))})'
-        return {k: decode_arrays(blob) for k, blob in self.conn.execute(sql, entities)}
+        return _read_windows(self.conn, group, entities)
 
     def write_windows(self, group: FeatureGroup, arrays: dict[str, np.ndarray]) -> None:
         self.conn.executemany(
@@ -131,15 +155,7 @@ class SqliteWriter(OnlineWriter):
         )
 
     def load_rows(self, group: FeatureGroup, entities: list[str]) -> dict[str, list[list]]:
-        out: dict[str, list[list]] = {}
-        marks = ",".join("?" * len(entities))
-        sql = (
-            f'SELECT entity, known_at, "values" FROM "{_rows(group)}" WHERE entity IN ({marks}) '
-            "ORDER BY entity, known_at"
-        )
-        for entity, known_at, values in self.conn.execute(sql, entities):
-            out.setdefault(entity, []).append([known_at, json.loads(values)])
-        return out
+        return _load_rows(self.conn, group, entities)
 
     def save_rows(self, group: FeatureGroup, rows: dict[str, list[list]]) -> None:
         table = _rows(group)
@@ -147,6 +163,11 @@ class SqliteWriter(OnlineWriter):
         self.conn.executemany(
             f'INSERT INTO "{table}" VALUES (?, ?, ?)',
             [(e, k, json.dumps(v)) for e, entity_rows in rows.items() for k, v in entity_rows],
+        )
+
+    def store_replacements(self, entries: list[dict]) -> None:
+        self.conn.executemany(
+            f"INSERT INTO {REPLACEMENTS} VALUES (?, ?)", [(e["at"], json.dumps(e)) for e in entries]
         )
 
     def put_published(self, rows: list[tuple[str, int, str]]) -> None:
@@ -198,6 +219,7 @@ class SqliteWriter(OnlineWriter):
                     [(a.tobytes(), k) for k, a in kept.items()],
                 )
             self.conn.execute(f"DELETE FROM {PUBLISHED} WHERE departure < ?", (cutoff,))
+            self.conn.execute(f"DELETE FROM {REPLACEMENTS} WHERE at < ?", (cutoff,))
             current = self.meta().get("retained_from")
             if current is None or int(current) < cutoff:
                 self.set_meta({"retained_from": str(cutoff)})
@@ -265,8 +287,30 @@ class OnlineStoreReader:
             return None
         return {group.known_at_column: row[0], **dict(zip(group.features, json.loads(row[1]), strict=True))}
 
+    def read_windows(self, group: FeatureGroup, entities: list[str]) -> dict[str, np.ndarray]:
+        return _read_windows(self._conn(), group, entities)
+
+    def load_rows(self, group: FeatureGroup, entities: list[str]) -> dict[str, list[list]]:
+        return _load_rows(self._conn(), group, entities)
+
+    def replacements_after(self, at: int) -> list[dict]:
+        """The replacements learnt after ``at`` (microseconds)."""
+        try:
+            found = self._conn().execute(f"SELECT entry FROM {REPLACEMENTS} WHERE at > ?", (at,)).fetchall()
+        except sqlite3.OperationalError:  # created but never written
+            return []
+        return [json.loads(entry) for (entry,) in found]
+
+    def lookup_now(self, requests: list[tuple[FeatureGroup, tuple, datetime]]) -> list[dict[str, Any] | None]:
+        """``lookup`` for each (group, keys, instant) on the store as it is."""
+        return [self.lookup(group, keys, at) for group, keys, at in requests]
+
     def lookup_many(
         self, requests: list[tuple[FeatureGroup, tuple, datetime]]
     ) -> list[dict[str, Any] | None]:
-        """``lookup`` for each (group, keys, instant): local SQLite reads need no batching."""
-        return [self.lookup(group, keys, at) for group, keys, at in requests]
+        """Each (group, keys, instant) as the store knew it then (``serving.as_known``): local
+        SQLite reads need no batching."""
+        later = self.replacements_after(min(ev.micros(at) for _, _, at in requests)) if requests else []
+        if not later:
+            return self.lookup_now(requests)
+        return as_known.lookup_many(self, requests, later)
