@@ -17,6 +17,7 @@ import polars as pl
 from fti_assets.domain import events as ev
 from fti_assets.domain.catalog import KNOWN_WITHIN_DAYS, group
 from fti_assets.domain.schedule import MAX_SCHEDULE_LEAD_DAYS
+from fti_assets.serving.online_writer import RETAIN_MICROS
 
 #: Events are applied in batches of this many (one transaction each).
 BATCH = 5_000
@@ -91,8 +92,6 @@ def published_flights(store, as_of: datetime) -> pl.DataFrame:
     """The schedule published by ``as_of`` of the flights the store can still serve (departing
     within the retained history or later): their request rows are computed ahead
     (``serving.published``)."""
-    from fti_assets.serving.online_writer import RETAIN_MICROS
-
     retained = timedelta(microseconds=RETAIN_MICROS)
     wanted = set(
         _days(

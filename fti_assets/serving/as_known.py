@@ -18,7 +18,7 @@ import numpy as np
 
 from fti_assets.domain import events as ev
 from fti_assets.domain.catalog import FeatureGroup
-from fti_assets.serving.online_writer import OnlineWriter, window_lookup
+from fti_assets.serving.online_writer import OnlineWriter, oldest_known, window_lookup
 
 Request = tuple[FeatureGroup, tuple, datetime]
 
@@ -75,8 +75,8 @@ class Overlay(OnlineWriter):
         rows = self._cache.get((group.name, entity))
         if rows is None:
             return False, None
-        oldest = at - int(group.ttl.total_seconds() * 1_000_000) if group.ttl is not None else -(2**62)
-        known = [r for r in rows if oldest <= r[0] <= at]
+        oldest = oldest_known(group, at)
+        known = [r for r in rows if r[0] <= at and (oldest is None or oldest <= r[0])]
         if not known:
             return True, None
         known_at, values = known[-1]

@@ -36,6 +36,12 @@ def decode_arrays(blob: bytes | None) -> np.ndarray:
     return empty_arrays() if not blob else np.frombuffer(blob, dtype=np.int64).reshape(-1, 3)
 
 
+def oldest_known(group: FeatureGroup, at: int) -> int | None:
+    """The earliest ``known_at`` a lookup at ``at`` accepts: ``at`` less the group's TTL (None
+    for a group without one)."""
+    return at - int(group.ttl.total_seconds() * 1_000_000) if group.ttl is not None else None
+
+
 def window_lookup(group: FeatureGroup, blob: bytes | None, at: int) -> dict[str, Any] | None:
     """A window group's value at ``at`` (microseconds), or None where the offline table has
     no row within the group's TTL: its latest change (an outcome entering or leaving a
@@ -47,7 +53,8 @@ def window_lookup(group: FeatureGroup, blob: bytes | None, at: int) -> dict[str,
     if not changes.size:
         return None
     latest = int(changes.max())
-    if group.ttl is not None and latest < at - int(group.ttl.total_seconds() * 1_000_000):
+    oldest = oldest_known(group, at)
+    if oldest is not None and latest < oldest:
         return None
     values = ev.window_features(group.name, (times, arrays[:, 1], arrays[:, 2]), at)
     return {group.known_at_column: latest, **values}
@@ -151,7 +158,8 @@ class OnlineWriter:
             )
             for event in newer:
                 if previous is not None:
-                    log.append({"at": ev.micros(rank(event)[0]), "feed": feed, "old": previous, "new": event})
+                    learnt = ev.micros(ev.utc_time(event["ingested_at"]))
+                    log.append({"at": learnt, "feed": feed, "old": previous, "new": event})
                 previous = event
             if newer:
                 changed[key] = newer[-1]

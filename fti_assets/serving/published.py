@@ -18,10 +18,12 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import polars as pl
+from pydantic import ValidationError
 
 from fti_assets.domain.events import micros
 from fti_assets.domain.transforms import request_features
 from fti_assets.serving.predictor import spine
+from fti_assets.serving.schemas import FlightRequest
 
 #: The request fields the row derives from, besides the two scheduled times.
 FIELDS = ("carrier", "flight", "tailnum", "origin", "dest", "distance")
@@ -53,6 +55,7 @@ def encode_row(row: dict[str, Any]) -> str:
 
 
 def decode_row(text: str) -> dict[str, Any]:
+    """A row ``encode_row`` wrote, its datetimes back in UTC."""
     return {
         k: _EPOCH + timedelta(microseconds=v["us"]) if isinstance(v, dict) else v
         for k, v in json.loads(text).items()
@@ -68,12 +71,9 @@ def request_rows(flights: list[dict[str, Any]], store: PublishedReader) -> list[
     """Each flight's spine and request-time features: stored where the backstop published a
     flight with exactly these fields, else computed."""
     found = store.published([request_key(f) for f in flights])
-    rows: list[dict[str, Any] | None] = [decode_row(t) if t is not None else None for t in found]
-    missing = [i for i, row in enumerate(rows) if row is None]
-    if missing:
-        for i, row in zip(missing, computed_rows([flights[i] for i in missing], store), strict=True):
-            rows[i] = row
-    return rows  # type: ignore[return-value]
+    missing = [f for f, text in zip(flights, found, strict=True) if text is None]
+    computed = iter(computed_rows(missing, store) if missing else [])
+    return [decode_row(text) if text is not None else next(computed) for text in found]
 
 
 class _Zones:
@@ -87,10 +87,6 @@ class _Zones:
 def published_rows(schedule: pl.DataFrame, timezones: pl.DataFrame) -> list[tuple[str, int, str]]:
     """``(key, scheduled departure in microseconds, row)`` of each flight of ``schedule``
     (``flight_schedule`` rows), from the request a client would send for it."""
-    from pydantic import ValidationError
-
-    from fti_assets.serving.schemas import FlightRequest
-
     flights = []
     for r in schedule.iter_rows(named=True):
         body = {k: r[k] for k in (*FIELDS, "scheduled_departure", "scheduled_arrival")}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -38,6 +38,7 @@ from fti_assets.serving.online_writer import (
     RETAIN_MICROS,
     OnlineWriter,
     decode_arrays,
+    oldest_known,
     prune_arrays,
     reference_rows,
     window_lookup,
@@ -68,6 +69,24 @@ def client(url: str, timeout: float = READ_TIMEOUT_SECONDS) -> redis.Redis:
 
 def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _read_windows(
+    r: redis.Redis, prefix: str, group: FeatureGroup, entities: list[str]
+) -> dict[str, np.ndarray]:
+    found = r.hmget(f"{prefix}:windows:{group.name}", entities)
+    return {k: decode_arrays(v) for k, v in zip(entities, found, strict=True) if v is not None}
+
+
+def _load_rows(
+    r: redis.Redis, prefix: str, group: FeatureGroup, entities: list[str]
+) -> dict[str, list[list]]:
+    pipe = r.pipeline(transaction=False)
+    for entity in entities:
+        pipe.zrange(f"{prefix}:rows:{group.name}:{entity}", 0, -1)
+    return {
+        e: [json.loads(m) for m in found] for e, found in zip(entities, pipe.execute(), strict=True) if found
+    }
 
 
 class RedisWriter(OnlineWriter):
@@ -107,8 +126,7 @@ class RedisWriter(OnlineWriter):
             )
 
     def read_windows(self, group: FeatureGroup, entities: list[str]) -> dict[str, np.ndarray]:
-        found = self.r.hmget(f"{self.prefix}:windows:{group.name}", entities)
-        return {k: decode_arrays(v) for k, v in zip(entities, found, strict=True) if v is not None}
+        return _read_windows(self.r, self.prefix, group, entities)
 
     def write_windows(self, group: FeatureGroup, arrays: dict[str, np.ndarray]) -> None:
         if arrays:
@@ -120,14 +138,7 @@ class RedisWriter(OnlineWriter):
         return f"{self.prefix}:rows:{group.name}:{entity}"
 
     def load_rows(self, group: FeatureGroup, entities: list[str]) -> dict[str, list[list]]:
-        pipe = self.r.pipeline(transaction=False)
-        for entity in entities:
-            pipe.zrange(self._rows_key(group, entity), 0, -1)
-        return {
-            e: [json.loads(m) for m in found]
-            for e, found in zip(entities, pipe.execute(), strict=True)
-            if found
-        }
+        return _load_rows(self.r, self.prefix, group, entities)
 
     def save_rows(self, group: FeatureGroup, rows: dict[str, list[list]]) -> None:
         for entity, entity_rows in rows.items():
@@ -236,27 +247,16 @@ class RedisStoreReader:
 
     def published(self, keys: list[str]) -> list[str | None]:
         """The request row stored under each key (``serving.published``), None where none is."""
-        try:
-            found = self._redis().hmget(f"{self.prefix}:published", keys)
-        except _UNREACHABLE as exc:
-            raise OnlineStoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
-        return [_text(v) for v in found]
+        return [_text(v) for v in self._call(lambda r: r.hmget(f"{self.prefix}:published", keys))]
 
     def read_windows(self, group: FeatureGroup, entities: list[str]) -> dict[str, np.ndarray]:
-        found = self._call(lambda r: r.hmget(f"{self.prefix}:windows:{group.name}", entities))
-        return {k: decode_arrays(v) for k, v in zip(entities, found, strict=True) if v is not None}
+        return self._call(lambda r: _read_windows(r, self.prefix, group, entities))
 
     def load_rows(self, group: FeatureGroup, entities: list[str]) -> dict[str, list[list]]:
-        def read(r: redis.Redis) -> list:
-            pipe = r.pipeline(transaction=False)
-            for entity in entities:
-                pipe.zrange(f"{self.prefix}:rows:{group.name}:{entity}", 0, -1)
-            return pipe.execute()
+        return self._call(lambda r: _load_rows(r, self.prefix, group, entities))
 
-        found = self._call(read)
-        return {e: [json.loads(m) for m in rows] for e, rows in zip(entities, found, strict=True) if rows}
-
-    def _call(self, read: Any) -> Any:
+    def _call(self, read: Callable[[redis.Redis], Any]) -> Any:
+        """``read`` on the client; an unreachable server is ``OnlineStoreUnavailable``."""
         try:
             return read(self._redis())
         except _UNREACHABLE as exc:
@@ -288,11 +288,13 @@ class RedisStoreReader:
             if group.name in ev.WINDOW_GROUPS:
                 pipe.hget(f"{self.prefix}:windows:{group.name}", entity)
             else:
-                oldest = (
-                    micros - int(group.ttl.total_seconds() * 1_000_000) if group.ttl is not None else "-inf"
-                )
+                oldest = oldest_known(group, micros)
                 pipe.zrevrangebyscore(
-                    f"{self.prefix}:rows:{group.name}:{entity}", micros, oldest, start=0, num=1
+                    f"{self.prefix}:rows:{group.name}:{entity}",
+                    micros,
+                    "-inf" if oldest is None else oldest,
+                    start=0,
+                    num=1,
                 )
         if replaced_after is not None:
             pipe.zrangebyscore(f"{self.prefix}:replacements", f"({replaced_after}", "+inf")

@@ -37,6 +37,7 @@ from fti_assets.serving.online_writer import (
     RETAIN_MICROS,
     OnlineWriter,
     decode_arrays,
+    oldest_known,
     prune_arrays,
     reference_rows,
     window_lookup,
@@ -277,7 +278,8 @@ class OnlineStoreReader:
                 f'SELECT arrays FROM "{_windows(group)}" WHERE entity = ?', (entity,)
             ).fetchone()
             return window_lookup(group, row[0] if row else None, micros)
-        oldest = micros - int(group.ttl.total_seconds() * 1_000_000) if group.ttl is not None else -(2**62)
+        oldest = oldest_known(group, micros)
+        oldest = -(2**62) if oldest is None else oldest
         row = conn.execute(
             f'SELECT known_at, "values" FROM "{_rows(group)}" WHERE entity = ? AND known_at <= ? AND known_at >= ? '
             "ORDER BY known_at DESC LIMIT 1",

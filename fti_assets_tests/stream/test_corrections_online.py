@@ -65,6 +65,16 @@ def _deliver(writer: OnlineWriter, events: list[dict], batch: int) -> None:
         writer.apply(events[start : start + batch])
 
 
+def _reads_before_corrections(events: list[dict]) -> list[tuple]:
+    """A read of the carrier's delay statistics a minute before each arrival's correction was
+    learnt: the store holds the correction by then, the read must not see it."""
+    return [
+        (catalog_group("carrier_delay_stats"), (e["row"]["carrier"],), _learnt(e) - timedelta(minutes=1))
+        for e in events
+        if e["feed"] == "outcomes" and _learnt(e) > ev.known_at("outcomes", e["row"])
+    ]
+
+
 def _replay_until(path: Path, events: list[dict], at: datetime) -> OnlineStoreReader:
     """A fresh store fed only the events learnt by ``at``."""
     writer = SqliteWriter(path)
@@ -85,15 +95,8 @@ def test_property_reads_as_of_any_instant_equal_a_replay_of_what_was_learnt_by_t
     _deliver(writer, events, batch)
     writer.close()
     store = OnlineStoreReader(folder / "online.sqlite")
-    # Random reads, and reads of a carrier's delay statistics just before each of the first
-    # corrections of its flights was learnt: the store holds the correction, the read must not.
-    corrected = [
-        e for e in events if e["feed"] == "outcomes" and _learnt(e) > ev.known_at("outcomes", e["row"])
-    ]
-    before = [
-        (catalog_group("carrier_delay_stats"), (e["row"]["carrier"],), _learnt(e) - timedelta(minutes=1))
-        for e in corrected[:5]
-    ]
+    # Random reads, and reads just before the first corrections were learnt.
+    before = _reads_before_corrections(events)[:5]
     undone = 0
     for i, (group, keys, at) in enumerate(probes(feed, seed, count=30) + before):
         replayed = _replay_until(folder / f"replay{i}.sqlite", events, at)
@@ -156,11 +159,7 @@ def test_property_redis_reads_as_of_an_instant_what_sqlite_reads(
     feed = _feed(seed)
     events = all_events(feed) + _corrections(feed, seed)
     path = Path(tmp_path_factory.mktemp("corrections")) / "online.sqlite"
-    lookups = probes(feed, seed, count=60) + [
-        (catalog_group("carrier_delay_stats"), (e["row"]["carrier"],), _learnt(e) - timedelta(minutes=1))
-        for e in events
-        if e["feed"] == "outcomes" and _learnt(e) > ev.known_at("outcomes", e["row"])
-    ]
+    lookups = probes(feed, seed, count=60) + _reads_before_corrections(events)
     with new_redis_prefix() as prefix:
         for writer in (SqliteWriter(path), RedisWriter(REDIS_URL, prefix)):
             _deliver(writer, events, batch)
