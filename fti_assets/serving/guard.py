@@ -56,39 +56,43 @@ class RequestGuard:
         in full within ``read_seconds`` (a Content-Length longer than what is sent)."""
         body, more = bytearray(), True
         deadline = asyncio.get_running_loop().time() + self.read_seconds
-        while more:
-            try:
-                message = await asyncio.wait_for(receive(), deadline - asyncio.get_running_loop().time())
-            except TimeoutError:
-                got = f"{len(body)} of the {declared} declared" if declared is not None else f"{len(body)}"
-                reason = f"not received in full within {self.read_seconds:g} s ({got} bytes arrived)"
-                await _refuse(scope, send, 408, "body", reason, closing=True)
-                return None
-            if message["type"] == "http.disconnect":
-                return None
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                if more:
-                    await self._drain(receive, self.drain_bytes - len(body), deadline)
-                await _refuse(scope, send, 413, "body", f"over {self.max_bytes} bytes", closing=True)
-                return None
+        try:
+            # One timer for the whole body: ``wait_for`` would wrap every read in a new task.
+            async with asyncio.timeout_at(deadline):
+                while more and len(body) <= self.max_bytes:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return None
+                    body += message.get("body", b"")
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            got = f"{len(body)} of the {declared} declared" if declared is not None else f"{len(body)}"
+            reason = f"not received in full within {self.read_seconds:g} s ({got} bytes arrived)"
+            await _refuse(scope, send, 408, "body", reason, closing=True)
+            return None
+        if len(body) > self.max_bytes:
+            if more:
+                await self._drain(receive, self.drain_bytes - len(body), deadline)
+            await _refuse(scope, send, 413, "body", f"over {self.max_bytes} bytes", closing=True)
+            return None
         return bytes(body)
 
     async def _drain(self, receive: Receive, bound: int, deadline: float | None = None) -> None:
         """Read and discard up to ``bound`` more bytes of the body, for at most ``read_seconds``."""
         loop = asyncio.get_running_loop()
-        deadline = deadline if deadline is not None else loop.time() + self.read_seconds
         seen, more = 0, True
-        while more and seen <= bound:
-            try:
-                message = await asyncio.wait_for(receive(), deadline - loop.time())
-            except TimeoutError:
-                return
-            if message["type"] == "http.disconnect":
-                return
-            seen += len(message.get("body", b""))
-            more = message.get("more_body", False)
+        try:
+            async with asyncio.timeout_at(
+                deadline if deadline is not None else loop.time() + self.read_seconds
+            ):
+                while more and seen <= bound:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    seen += len(message.get("body", b""))
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            return
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
