@@ -170,20 +170,28 @@ def test_the_demo_window_runs_on_postgres_mlflow_postgres_and_redis(
     assert list(Path(demo.env["DAGSTER_HOME"]).rglob("*.db")) == []
 
 
-def _stream(urls: list[str], seen: list[tuple[str, int, dict | str]], stop: threading.Event) -> None:
+def _stream(
+    urls: list[str],
+    seen: list[tuple[str, int, dict | str]],
+    stop: threading.Event,
+    own: list[tuple[str, int, dict | str]] | None = None,
+) -> None:
+    """One client asking in turn until ``stop``: every answer goes to ``seen`` (shared, in order of
+    arrival) and to ``own`` (this client's, each asked after the one before was answered)."""
     with httpx.Client(timeout=10) as client:
         i = 0
         while not stop.is_set():
             url = urls[i % len(urls)]
             i += 1
             r = client.post(f"{url}/predict", json={"flights": [_flight()], "include_features": True})
-            seen.append(
-                (
-                    url,
-                    r.status_code,
-                    r.json()[0] if r.status_code == 200 else {"text": r.text, "headers": dict(r.headers)},
-                )
+            entry = (
+                url,
+                r.status_code,
+                r.json()[0] if r.status_code == 200 else {"text": r.text, "headers": dict(r.headers)},
             )
+            seen.append(entry)
+            if own is not None:
+                own.append(entry)
 
 
 def test_two_replicas_share_the_redis_store_and_see_an_event_together(demo: Demo) -> None:
@@ -193,12 +201,17 @@ def test_two_replicas_share_the_redis_store_and_see_an_event_together(demo: Demo
         ServiceProcess("flight_delay_service:latest", demo.home, env=env) as b,
     ):
         seen: list = []
+        clients: list[list] = [[], []]
         stop = threading.Event()
-        threads = [threading.Thread(target=_stream, args=([a.url, b.url], seen, stop)) for _ in range(2)]
+        threads = [
+            threading.Thread(target=_stream, args=([a.url, b.url], seen, stop, own)) for own in clients
+        ]
         for t in threads:
             t.start()
         try:
             _wait_for(lambda: {s[0] for s in seen if s[1] == 200} == {a.url, b.url})
+            # Every answer that arrived before the writer was made was read before the event.
+            writing_at = len(seen)
             writer = redis_store.RedisWriter(REDIS_URL, demo.prefix)
             assert writer.apply([_late_outcome(PREDICTED - timedelta(hours=1), 120)])["applied"] == 1
             writer.close()
@@ -214,16 +227,19 @@ def test_two_replicas_share_the_redis_store_and_see_an_event_together(demo: Demo
     def answer(body: dict) -> tuple:
         return body["features"]["carrier_flights_1d"], body["delay_probability"]
 
-    before = {answer(body) for _, _, body in seen[: applied_at - 4]}
+    before = {answer(body) for _, _, body in seen[:writing_at]}
     after = {answer(body) for _, _, body in seen[applied_at + 4 :]}
     # One store, one answer: both replicas agree before the event and after it, and after it the
     # flight's carrier counts one more arrival in its day.
     assert len(before) == 1 and len(after) == 1
     [(flights_before, _)], [(flights_after, _)] = before, after
     assert flights_after == flights_before + 1
-    for url in (a.url, b.url):
-        mine = [answer(body) for u, _, body in seen if u == url]
-        assert mine == sorted(mine, key=lambda found: found in after)  # a replica never goes back
+    # A replica never goes back: a client that asks again once answered never gets the old value
+    # after the new one (answers of two clients may arrive in another order than they were read).
+    for own in clients:
+        for url in (a.url, b.url):
+            mine = [answer(body) for u, _, body in own if u == url]
+            assert mine == sorted(mine, key=lambda found: found in after)
 
 
 def test_redis_stopped_and_restarted_under_load_gives_503_then_recovers_never_500(
