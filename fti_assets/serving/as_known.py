@@ -39,8 +39,7 @@ class Overlay(OnlineWriter):
     def __init__(self, base: BaseReader) -> None:
         self.base = base
         self.windows: dict[tuple[str, str], np.ndarray] = {}
-        self._cache: dict[tuple[str, str], list[list]] = {}
-        self._groups: dict[str, FeatureGroup] = {}
+        self._begin_rows()
 
     def read_windows(self, group: FeatureGroup, entities: list[str]) -> dict[str, np.ndarray]:
         out = {e: self.windows[(group.name, e)] for e in entities if (group.name, e) in self.windows}
@@ -71,7 +70,7 @@ class Overlay(OnlineWriter):
             arrays = self.windows.get((group.name, entity))
             if arrays is None:
                 return False, None
-            return True, window_lookup(group, arrays.tobytes() if arrays.size else None, at)
+            return True, window_lookup(group, arrays, at)
         rows = self._cache.get((group.name, entity))
         if rows is None:
             return False, None

@@ -79,12 +79,11 @@ class RequestGuard:
 
     async def _drain(self, receive: Receive, bound: int, deadline: float | None = None) -> None:
         """Read and discard up to ``bound`` more bytes of the body, for at most ``read_seconds``."""
-        loop = asyncio.get_running_loop()
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + self.read_seconds
         seen, more = 0, True
         try:
-            async with asyncio.timeout_at(
-                deadline if deadline is not None else loop.time() + self.read_seconds
-            ):
+            async with asyncio.timeout_at(deadline):
                 while more and seen <= bound:
                     message = await receive()
                     if message["type"] == "http.disconnect":

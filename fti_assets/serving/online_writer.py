@@ -42,11 +42,11 @@ def oldest_known(group: FeatureGroup, at: int) -> int | None:
     return at - int(group.ttl.total_seconds() * 1_000_000) if group.ttl is not None else None
 
 
-def window_lookup(group: FeatureGroup, blob: bytes | None, at: int) -> dict[str, Any] | None:
-    """A window group's value at ``at`` (microseconds), or None where the offline table has
-    no row within the group's TTL: its latest change (an outcome entering or leaving a
-    window) at or before ``at`` is older than the TTL, or there is none."""
-    arrays = decode_arrays(blob)
+def window_lookup(group: FeatureGroup, arrays: np.ndarray, at: int) -> dict[str, Any] | None:
+    """A window group's value at ``at`` (microseconds) from an entity's outcomes (``decode_arrays``
+    rows), or None where the offline table has no row within the group's TTL: its latest change
+    (an outcome entering or leaving a window) at or before ``at`` is older than the TTL, or there
+    is none."""
     times = arrays[:, 0]
     changes = np.concatenate((times, times + ev.transforms.MICROS_1D, times + ev.transforms.MICROS_7D))
     changes = changes[changes <= at]
@@ -112,8 +112,7 @@ class OnlineWriter:
             by_feed[event["feed"]].append(event)
         applied = ignored = 0
         newest: int | None = None
-        self._cache: dict[tuple[str, str], list[list]] = {}
-        self._groups: dict[str, FeatureGroup] = {}
+        self._begin_rows()
         with self.transaction():
             for feed, batch in by_feed.items():
                 winners, replaced = self._winners(feed, batch)
@@ -186,6 +185,11 @@ class OnlineWriter:
             for entity, entity_changes in per_entity.items():
                 out[entity] = _changed_arrays(stored.get(entity, empty_arrays()), entity_changes)
             self.write_windows(group, out)
+
+    def _begin_rows(self) -> None:
+        """An empty cache of the entity rows that changes load and edit (saved by ``apply``)."""
+        self._cache: dict[tuple[str, str], list[list]] = {}
+        self._groups: dict[str, FeatureGroup] = {}
 
     def _entity_rows(self, group: FeatureGroup, entity: str) -> list[list]:
         key = (group.name, entity)

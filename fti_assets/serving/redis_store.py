@@ -228,18 +228,12 @@ class RedisStoreReader:
         return self
 
     def meta(self) -> dict[str, str]:
-        try:
-            found = self._redis().hgetall(f"{self.prefix}:meta")
-        except _UNREACHABLE as exc:
-            raise OnlineStoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
+        found = self._call(lambda r: r.hgetall(f"{self.prefix}:meta"))
         return {_text(k): _text(v) for k, v in found.items()}
 
     def timezone(self, airport: str) -> str | None:
         if airport not in self._zones:
-            try:
-                zone = self._redis().hget(f"{self.prefix}:tz", airport)
-            except _UNREACHABLE as exc:
-                raise OnlineStoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
+            zone = self._call(lambda r: r.hget(f"{self.prefix}:tz", airport))
             if zone is None:
                 return None
             self._zones[airport] = _text(zone)
@@ -298,15 +292,12 @@ class RedisStoreReader:
                 )
         if replaced_after is not None:
             pipe.zrangebyscore(f"{self.prefix}:replacements", f"({replaced_after}", "+inf")
-        try:
-            found = pipe.execute()
-        except _UNREACHABLE as exc:
-            raise OnlineStoreUnavailable(f"Redis at {self.url} is unreachable: {exc}") from exc
+        found = self._call(lambda _: pipe.execute())
         later = [json.loads(e) for e in found.pop()] if replaced_after is not None else []
         out: list[dict[str, Any] | None] = []
         for (group, _, at), raw in zip(requests, found, strict=True):
             if group.name in ev.WINDOW_GROUPS:
-                out.append(window_lookup(group, raw, ev.micros(at)))
+                out.append(window_lookup(group, decode_arrays(raw), ev.micros(at)))
             elif raw:
                 known_at, values = json.loads(raw[0])
                 out.append(

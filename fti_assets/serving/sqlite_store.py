@@ -277,7 +277,7 @@ class OnlineStoreReader:
             row = conn.execute(
                 f'SELECT arrays FROM "{_windows(group)}" WHERE entity = ?', (entity,)
             ).fetchone()
-            return window_lookup(group, row[0] if row else None, micros)
+            return window_lookup(group, decode_arrays(row[0] if row else None), micros)
         oldest = oldest_known(group, micros)
         oldest = -(2**62) if oldest is None else oldest
         row = conn.execute(
