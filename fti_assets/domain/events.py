@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -119,10 +120,38 @@ def events_from_table(feed: str, frame: pl.DataFrame, ingested_at: datetime | No
 
 def problem(event: Any) -> str | None:
     """Why an event cannot be applied (it goes to the dead letters with this reason), or None."""
+    return _shape_problem(event) or _row_problem(event["feed"], [event])
+
+
+def problems(events: list[Any]) -> list[str | None]:
+    """``problem`` of each event, the rows of each feed converted in one frame: where a feed's
+    rows mix types in a column, or do not all convert keeping every value, each of them is
+    checked alone."""
+    reasons = [_shape_problem(e) for e in events]
+    by_feed: dict[str, list[int]] = defaultdict(list)
+    for i, reason in enumerate(reasons):
+        if reason is None:
+            by_feed[events[i]["feed"]].append(i)
+    for feed, index in by_feed.items():
+        batch = [events[i] for i in index]
+        if not _one_type_a_column(feed, batch) or _row_problem(feed, batch) is not None:
+            for i in index:
+                reasons[i] = _row_problem(feed, [events[i]])
+    return reasons
+
+
+def _one_type_a_column(feed: str, events: list[dict]) -> bool:
+    """Whether each column's values are of one Python type (or None): only then does a frame of
+    them convert each value as a frame of it alone would."""
+    return all(len({type(e["row"].get(c)) for e in events} - {type(None)}) <= 1 for c in FEEDS[feed])
+
+
+def _shape_problem(event: Any) -> str | None:
+    """What an event lacks before its row's values are read: its fields and required columns."""
     if not isinstance(event, dict):
         return "not a JSON object"
     feed = event.get("feed")
-    if feed not in FEEDS:
+    if not isinstance(feed, str) or feed not in FEEDS:
         return f"unknown feed {feed!r}: expected one of {', '.join(FEEDS)}"
     row = event.get("row")
     if not isinstance(row, dict):
@@ -136,42 +165,51 @@ def problem(event: Any) -> str | None:
     missing = [c for c in REQUIRED[feed] if row.get(c) is None]
     if missing:
         return f"row: {', '.join(missing)} missing"
+    return None
+
+
+def _row_problem(feed: str, events: list[dict]) -> str | None:
+    """Why the rows of ``events`` (well shaped, of one feed) cannot be applied: the first column,
+    in the feed's order, with a value that does not convert, or a flight that did not arrive."""
     try:
-        frame = rows_frame(feed, [event])
-    except (TypeError, ValueError, pl.exceptions.PolarsError) as exc:
-        return f"row: {str(exc).splitlines()[0][:200]}"
-    if feed == "outcomes" and frame["status"][0] != "arrived":
-        return f"row: status {frame['status'][0]!r}, only arrived flights are events"
+        frame = rows_frame(feed, events)
+    except ValueError as exc:
+        return f"row: {exc}"
+    if feed == "outcomes" and (frame["status"] != "arrived").any():
+        status = frame.filter(pl.col("status") != "arrived")["status"][0]
+        return f"row: status {status!r}, only arrived flights are events"
     return None
 
 
 def rows_frame(feed: str, events: list[dict]) -> pl.DataFrame:
-    """The events' rows as a typed frame with their ``event_id`` and ``ingested_at``."""
-    schema = FEEDS[feed]
-    columns: dict[str, list] = {c: [] for c in schema}
-    for e in events:
-        for c in schema:
-            columns[c].append(e["row"].get(c))
-    frame = pl.DataFrame(
-        {
-            c: pl.Series(c, v, dtype=pl.String if _is_time(schema[c]) else None, strict=False)
-            for c, v in columns.items()
-        }
-    )
-    casts = []
-    for c, dtype in schema.items():
-        if _is_time(dtype):
-            casts.append(pl.col(c).str.to_datetime(time_zone="UTC", strict=True).cast(UTC_US))
-        elif dtype == pl.Date():
-            casts.append(pl.col(c).cast(pl.String).str.to_date(strict=True))
-        else:
-            casts.append(pl.col(c).cast(dtype, strict=True))
-    return frame.with_columns(casts).with_columns(
+    """The events' rows as a typed frame with their ``event_id`` and ``ingested_at``. Raises
+    ``ValueError`` naming the first column, in the feed's order, with a value that does not
+    convert to the column's type."""
+    columns = {c: _typed(c, dtype, [e["row"].get(c) for e in events]) for c, dtype in FEEDS[feed].items()}
+    return pl.DataFrame(columns).with_columns(
         event_id=pl.Series([e["id"] for e in events], dtype=pl.String),
         ingested_at=pl.Series([e["ingested_at"] for e in events], dtype=pl.String)
         .str.to_datetime(time_zone="UTC")
         .cast(UTC_US),
     )
+
+
+def _typed(name: str, dtype: pl.DataType, values: list) -> pl.Series:
+    """One column's values converted to ``dtype``; a value the conversion would lose (turn into
+    null) counts as not converting."""
+    try:
+        raw = pl.Series(name, values, dtype=pl.String if _is_time(dtype) else None, strict=False)
+        if _is_time(dtype):
+            typed = raw.str.to_datetime(time_zone="UTC", strict=True).cast(UTC_US)
+        elif dtype == pl.Date():
+            typed = raw.cast(pl.String).str.to_date(strict=True)
+        else:
+            typed = raw.cast(dtype, strict=True)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as exc:
+        raise ValueError(f"{name}: {str(exc).splitlines()[0][:200]}") from None
+    if typed.null_count() != sum(v is None for v in values):
+        raise ValueError(f"{name}: a value does not convert to {dtype}")
+    return typed
 
 
 def _is_time(dtype: pl.DataType) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fti_assets.domain.events import problem
+from fti_assets.domain.events import problems
 
 
 class Source(Protocol):
@@ -30,13 +30,12 @@ class Source(Protocol):
     def dead(self, message_id: str, data: str, reason: str) -> None: ...
 
 
-def parse(data: str) -> tuple[Any, str | None]:
-    """The event in a message and why it cannot be applied (None: it can)."""
+def _load(data: str) -> tuple[Any, str | None]:
+    """The JSON in a message, or why it is not JSON."""
     try:
-        event = json.loads(data)
+        return json.loads(data), None
     except (TypeError, ValueError) as exc:
         return None, f"not JSON: {exc}"
-    return event, problem(event)
 
 
 @dataclass
@@ -53,9 +52,11 @@ class Consumer:
         messages = self.source.read(self.batch)
         if not messages:
             return 0
+        loaded = [_load(data) for _, data in messages]
+        checked = iter(problems([event for event, reason in loaded if reason is None]))
         valid = []
-        for message_id, data in messages:
-            event, reason = parse(data)
+        for (message_id, data), (event, reason) in zip(messages, loaded, strict=True):
+            reason = reason or next(checked)
             if reason is None:
                 valid.append(event)
             else:
