@@ -119,9 +119,10 @@ def serving_skew(
 
     features = feature_names()
     rows = []
-    for key in context.partition_keys:
-        day = date.fromisoformat(key)
-        served = served_frame(read_log(Path(serving.home) / "predictions", {day}), features)
+    days = [date.fromisoformat(key) for key in context.partition_keys]
+    log = read_log(Path(serving.home) / "predictions", set(days))
+    for day in days:
+        served = served_frame(log[day], features)
         if served.height == 0:
             rows.append({"day": day, **skew_summary(served, served, features, [])})
             continue

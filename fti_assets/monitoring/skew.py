@@ -21,16 +21,18 @@ import polars as pl
 TOLERANCE = 1e-9
 
 
-def read_log(folder: Path, flight_dates: set[date]) -> list[dict]:
-    """Prediction-log records of flights of ``flight_dates`` (their id starts with the date)."""
-    prefixes = {d.isoformat() for d in flight_dates}
-    records = []
+def read_log(folder: Path, flight_dates: set[date]) -> dict[date, list[dict]]:
+    """Prediction-log records of flights of ``flight_dates`` (their id starts with the date), by
+    flight date: the log is read once for every day a run compares."""
+    days = {d.isoformat(): d for d in flight_dates}
+    records: dict[date, list[dict]] = {d: [] for d in flight_dates}
     for path in sorted(folder.glob("**/*.jsonl")):
         with open(path) as handle:
             for line in handle:
                 record = json.loads(line)
-                if record.get("flight_id", "")[:10] in prefixes:
-                    records.append(record)
+                day = days.get(record.get("flight_id", "")[:10])
+                if day is not None:
+                    records[day].append(record)
     return records
 
 

@@ -231,15 +231,20 @@ def _smaller(existing: Any, new: Any) -> bool:
 
 
 def _changed_arrays(arrays: np.ndarray, changes: list[ev.WindowChange]) -> np.ndarray:
-    rows = [tuple(r) for r in arrays.tolist()]
-    for change in changes:
-        row = (change.known_at, change.delayed, change.delay)
+    """An entity's outcome rows ``(known_at, delayed, delay)``, sorted, after ``changes`` in
+    order: an addition appends a row, a removal takes one equal row out if there is one."""
+    rows = np.array([(c.known_at, c.delayed, c.delay) for c in changes], dtype=np.int64).reshape(-1, 3)
+    if all(c.sign > 0 for c in changes):  # no removal: the order of the changes does not matter
+        merged = np.concatenate([arrays, rows])
+        return merged[np.lexsort(merged.T[::-1])]
+    kept = [tuple(r) for r in arrays.tolist()]
+    for change, row in zip(changes, map(tuple, rows.tolist()), strict=True):
         if change.sign > 0:
-            rows.append(row)
-        elif row in rows:
-            rows.remove(row)
-    rows.sort()
-    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+            kept.append(row)
+        elif row in kept:
+            kept.remove(row)
+    kept.sort()
+    return np.array(kept, dtype=np.int64).reshape(-1, 3)
 
 
 def prune_arrays(arrays: np.ndarray, cutoff: int) -> np.ndarray:
