@@ -95,8 +95,12 @@ def _json_value(value: Any) -> Any:
 
 def event_id(feed: str, row: dict[str, Any]) -> str:
     """A digest of the feed and the row's content: the same fact always has the same id."""
-    canonical = json.dumps([feed, {k: _json_value(row.get(k)) for k in FEEDS[feed]}], sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return _digest(feed, {k: _json_value(row.get(k)) for k in FEEDS[feed]})
+
+
+def _digest(feed: str, row: dict[str, Any]) -> str:
+    """``event_id`` of a row holding exactly the feed's columns, as JSON values."""
+    return hashlib.sha256(json.dumps([feed, row], sort_keys=True).encode()).hexdigest()[:32]
 
 
 def events_from_table(feed: str, frame: pl.DataFrame, ingested_at: datetime | None = None) -> list[dict]:
@@ -106,16 +110,19 @@ def events_from_table(feed: str, frame: pl.DataFrame, ingested_at: datetime | No
     if feed == "outcomes":
         frame = frame.filter(pl.col("status") == "arrived", pl.col("known_at").is_not_null())
     stamps = frame["ingested_at"].to_list() if "ingested_at" in frame.columns else [None] * frame.height
-    rows = [
-        {k: _json_value(v) for k, v in r.items()}
-        for r in frame.select(list(FEEDS[feed])).iter_rows(named=True)
-    ]
-    events = []
-    for r, stamp in zip(rows, stamps, strict=True):
-        known = known_at(feed, r)
+    names = list(FEEDS[feed])
+    times = [i for i, c in enumerate(names) if isinstance(FEEDS[feed][c], pl.Datetime | pl.Date)]
+    keyed = []
+    for values, stamp in zip(frame.select(names).iter_rows(), stamps, strict=True):
+        values = list(values)
+        for i in times:
+            values[i] = _json_value(values[i])
+        r = dict(zip(names, values, strict=True))
+        known, eid = known_at(feed, r), _digest(feed, r)
         learnt = ingested_at or (max(stamp, known) if stamp is not None else known)
-        events.append({"id": event_id(feed, r), "feed": feed, "ingested_at": learnt.isoformat(), "row": r})
-    return sorted(events, key=lambda e: (known_at(feed, e["row"]), e["id"]))
+        keyed.append(((known, eid), {"id": eid, "feed": feed, "ingested_at": learnt.isoformat(), "row": r}))
+    keyed.sort(key=lambda k: k[0])
+    return [event for _, event in keyed]
 
 
 def problem(event: Any) -> str | None:

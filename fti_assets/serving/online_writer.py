@@ -145,16 +145,17 @@ class OnlineWriter:
         def rank(event: dict) -> tuple:
             return ev.utc_time(event["ingested_at"]), event["id"]
 
-        stored = self.stored_versions(feed, sorted({ev.identity(feed, e["row"]) for e in batch}))
         facts: dict[str, dict[str, dict]] = defaultdict(dict)
         for event in batch:
             facts[ev.identity(feed, event["row"])][event["id"]] = event
+        stored = self.stored_versions(feed, sorted(facts))
         changed, log = {}, []
         for key, versions in facts.items():
             previous = stored.get(key)
-            newer = sorted(
-                (e for e in versions.values() if previous is None or rank(e) > rank(previous)), key=rank
-            )
+            if previous is not None and versions.keys() == {previous["id"]}:
+                continue  # the stored version again: what a backstop after a healthy stream sends
+            floor = rank(previous) if previous is not None else None
+            newer = sorted((e for e in versions.values() if floor is None or rank(e) > floor), key=rank)
             for event in newer:
                 if previous is not None:
                     learnt = ev.micros(ev.utc_time(event["ingested_at"]))
