@@ -127,7 +127,7 @@ def events_from_table(feed: str, frame: pl.DataFrame, ingested_at: datetime | No
 
 def problem(event: Any) -> str | None:
     """Why an event cannot be applied (it goes to the dead letters with this reason), or None."""
-    return _shape_problem(event) or _row_problem(event["feed"], [event])
+    return problems([event])[0]
 
 
 def problems(events: list[Any]) -> list[str | None]:

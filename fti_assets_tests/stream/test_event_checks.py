@@ -41,7 +41,7 @@ def batches(draw: st.DrawFn) -> list:
     return out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(batches())
 def test_property_a_batch_gets_the_verdict_and_reason_of_each_event_alone(batch: list) -> None:
     assert ev.problems(batch) == [ev.problem(e) for e in batch]
