@@ -6,7 +6,7 @@ import httpx
 import numpy as np
 import pytest
 
-from fti_assets_tests.inference.served import flight_request, home, service  # noqa: F401 (shared fixtures)
+from fti_assets_tests.inference.served import flight_request
 from fti_assets_tests.service_process import ServiceProcess
 
 
@@ -50,7 +50,7 @@ def test_batch_scoring_stores_explanations_only_on_request(fitted) -> None:
 
 def test_explain_on_predict_returns_the_top_contributions_of_the_served_probability(
     service: ServiceProcess,
-) -> None:  # noqa: F811
+) -> None:
     flights = [flight_request(), flight_request(tailnum="NOPLANE")]
     plain = httpx.post(f"{service.url}/predict", json={"flights": flights}, timeout=30)
     assert plain.status_code == 200 and all(f["explanation"] is None for f in plain.json())

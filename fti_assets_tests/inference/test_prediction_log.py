@@ -17,7 +17,7 @@ import pytest
 
 from fti_assets.serving.prediction_log import PredictionLog
 from fti_assets.serving.schemas import ErrorBody
-from fti_assets_tests.inference.served import flight_request, home  # noqa: F401  (the served home, shared)
+from fti_assets_tests.inference.served import flight_request
 from fti_assets_tests.service_process import ServiceProcess
 
 
@@ -75,7 +75,7 @@ def test_a_record_is_appended_while_the_file_is_being_synced(
 
 
 @pytest.fixture
-def own_home(home: Path, tmp_path: Path) -> Path:  # noqa: F811
+def own_home(home: Path, tmp_path: Path) -> Path:
     """A copy of the served home, so this test's prediction log is its own."""
     copy = Path(
         shutil.copytree(home, tmp_path / "home", ignore=shutil.ignore_patterns("predictions", "serve-*.log"))

@@ -13,14 +13,14 @@ import httpx
 import pytest
 
 from fti_assets.serving.schemas import ErrorBody
-from fti_assets_tests.inference.served import flight_request, home  # noqa: F401  (the served home, shared)
+from fti_assets_tests.inference.served import flight_request
 from fti_assets_tests.service_process import ServiceProcess
 
 LIMIT = 64 * 1024
 
 
 @pytest.fixture(scope="module")
-def service(home: Path):  # noqa: F811
+def service(home: Path):
     with ServiceProcess(
         "flight_delay_service:latest", home, env={"FTI_MAX_REQUEST_BYTES": str(LIMIT)}
     ) as running:
@@ -228,7 +228,7 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_the_bento_binds_loopback_by_default_and_takes_an_api_key(home: Path) -> None:  # noqa: F811
+def test_the_bento_binds_loopback_by_default_and_takes_an_api_key(home: Path) -> None:
     service = DefaultHostService("flight_delay_service:latest", home, env={"FTI_API_KEY": "s3cret"})
     with service.start(timeout=300):
         assert _listening_addresses(service.port) == {"127.0.0.1"}

@@ -25,7 +25,7 @@ from fti_assets.domain.routes import great_circle_miles
 from fti_assets.resources.offline_store import OfflineStore
 from fti_assets.serving import redis_store
 from fti_assets.serving.schemas import ErrorBody
-from fti_assets_tests.inference.served import AS_OF, champion_bento, flight_request, home  # noqa: F401
+from fti_assets_tests.inference.served import AS_OF, champion_bento, flight_request
 from fti_assets_tests.servers import RedisServer
 from fti_assets_tests.service_process import ServiceProcess
 
@@ -34,7 +34,7 @@ READ_SECONDS = 2
 
 
 @pytest.fixture(scope="module")
-def service(home: Path):  # noqa: F811
+def service(home: Path):
     env = {"FTI_MAX_REQUEST_BYTES": str(LIMIT), "FTI_REQUEST_READ_SECONDS": str(READ_SECONDS)}
     with ServiceProcess(champion_bento(home), home, env=env) as running:
         yield running
@@ -144,7 +144,7 @@ def test_flights_that_cannot_be_real_get_400_naming_the_field(
 
 def test_a_real_route_nobody_flies_from_new_york_still_gets_defaults(
     service: ServiceProcess, home: Path
-) -> None:  # noqa: F811
+) -> None:
     """Known airports, unknown carrier, plane and route: a probability with every group flagged."""
     airports = OfflineStore(home=str(home)).read("airports").filter(pl.col("faa").is_in(["ANC", "SEA"]))
     (lat1, lon1), (lat2, lon2) = (
@@ -203,7 +203,7 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def test_workers_leave_with_a_killed_server_and_a_taken_port_is_refused(home: Path) -> None:  # noqa: F811
+def test_workers_leave_with_a_killed_server_and_a_taken_port_is_refused(home: Path) -> None:
     fti = str(Path(sys.executable).parent / "fti")
     process = ServiceProcess(champion_bento(home), home).start()
     workers: set[int] = set()
@@ -241,7 +241,7 @@ def _backstop(home: Path, url: str, prefix: str, as_of: datetime) -> None:
         writer.close()
 
 
-def test_a_frozen_redis_gets_a_fast_503_and_readiness_says_so(home: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_frozen_redis_gets_a_fast_503_and_readiness_says_so(home: Path, tmp_path: Path) -> None:
     """SIGSTOP on a private redis-server: requests get 503 within a few read timeouts, /readyz
     turns 503; after SIGCONT both answer 200 again."""
     server = RedisServer(tmp_path / "redis").start()
