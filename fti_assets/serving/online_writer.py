@@ -48,11 +48,14 @@ def window_lookup(group: FeatureGroup, arrays: np.ndarray, at: int) -> dict[str,
     (an outcome entering or leaving a window) at or before ``at`` is older than the TTL, or there
     is none."""
     times = arrays[:, 0]
-    changes = np.concatenate((times, times + ev.transforms.MICROS_1D, times + ev.transforms.MICROS_7D))
-    changes = changes[changes <= at]
-    if not changes.size:
+    # A change is an outcome entering (at its known_at) or leaving the 1-day or the 7-day window;
+    # the latest of each kind by ``at`` is one binary search into the ascending times.
+    shifts = (0, ev.transforms.MICROS_1D, ev.transforms.MICROS_7D)
+    ends = np.searchsorted(times, [at - shift for shift in shifts], side="right")
+    changes = [int(times[end - 1]) + shift for end, shift in zip(ends, shifts, strict=True) if end]
+    if not changes:
         return None
-    latest = int(changes.max())
+    latest = max(changes)
     oldest = oldest_known(group, at)
     if oldest is not None and latest < oldest:
         return None

@@ -106,25 +106,39 @@ def probes(
     for _ in range(count):
         group = rng.choice(STREAMED)
         keys = rng.choice(entities[group.name])
-        at = T0 + timedelta(seconds=rng.randrange(-86400, 12 * 86400))
+        # Up to 20 days past the feed: a group's value expires with its TTL (weather 2 days; a
+        # window 10 days after its latest change, an outcome leaving the 7-day window included).
+        at = T0 + timedelta(seconds=rng.randrange(-86400, 30 * 86400))
         out.append((group, keys, at))
     return out
 
 
 def offline_value(tables: dict[str, pl.DataFrame], group: FeatureGroup, keys: tuple, at: datetime) -> dict:
-    """The offline retrieval's features for one entity as of ``at``."""
+    """The offline retrieval's features for one entity as of ``at``, and the known-at time of
+    the row it joined (None where none is within the TTL)."""
     spine = pl.DataFrame(
         {**{k: [v] for k, v in zip(group.keys, keys, strict=True)}, "as_of": [at]},
         schema={**{k: tables[group.name].schema[k] for k in group.keys}, "as_of": UTC_US},
     )
     row = asof_join(spine, tables[group.name], group).row(0, named=True)
-    return {f: row[f] for f in group.features}
+    known_at = row[group.known_at_column]
+    return {
+        "known_at": None if known_at is None else ev.micros(known_at),
+        **{f: row[f] for f in group.features},
+    }
 
 
 def online_value(found: dict | None, group: FeatureGroup) -> dict:
     """An online lookup's features with the group's defaults, as the service fills them."""
     values = {f: found.get(f) if found is not None else None for f in group.features}
     return {f: group.defaults.get(f) if v is None else v for f, v in values.items()}
+
+
+def online_row(found: dict | None, group: FeatureGroup) -> dict:
+    """``online_value`` and the known-at time of the row read (None where none was found: the
+    service lists the flight's group as ``unknown``), to compare with ``offline_value``."""
+    known_at = found.get(group.known_at_column) if found is not None else None
+    return {"known_at": known_at, **online_value(found, group)}
 
 
 def assert_same(offline: dict, online: dict, context: object) -> None:

@@ -16,7 +16,7 @@ from fti_assets_tests.stream.feed import (
     feeds,
     offline_tables,
     offline_value,
-    online_value,
+    online_row,
 )
 from fti_assets_tests.stream.feed import probes as random_probes
 
@@ -41,9 +41,7 @@ def test_property_any_order_and_redelivery_gives_the_offline_values(
     tables, reader = offline_tables(feed), OnlineStoreReader(path)
     for group, keys, at in random_probes(feed, seed):
         [found] = reader.lookup_many([(group, keys, at)])
-        assert_same(
-            offline_value(tables, group, keys, at), online_value(found, group), (group.name, keys, at)
-        )
+        assert_same(offline_value(tables, group, keys, at), online_row(found, group), (group.name, keys, at))
 
 
 @settings(max_examples=4, deadline=None)
