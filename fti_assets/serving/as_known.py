@@ -58,11 +58,7 @@ class Overlay(OnlineWriter):
     def undo(self, replacements: list[dict]) -> None:
         """Take back ``replacements``, given newest first."""
         for r in replacements:
-            self._write_changes(
-                ev.changes(
-                    r["feed"], ev.rows_frame(r["feed"], [r["old"]]), ev.rows_frame(r["feed"], [r["new"]])
-                )
-            )
+            self._write_changes(undo_steps(r))
 
     def lookup(self, group: FeatureGroup, entity: str, at: int) -> tuple[bool, dict[str, Any] | None]:
         """Whether the overlay holds the entity, and its value as of ``at`` if so."""
@@ -82,6 +78,27 @@ class Overlay(OnlineWriter):
         return True, {group.known_at_column: known_at, **dict(zip(group.features, values, strict=True))}
 
 
+#: Each replacement's undo steps by (feed, old event id, new event id): an event id stands for one
+#: row (a digest of it, applied once by the writer), so the steps are the same in every read.
+#: Cleared when full.
+_STEPS: dict[tuple[str, str, str], list] = {}
+STEPS_KEPT = 20_000
+
+
+def undo_steps(replacement: dict) -> list:
+    """The store changes that take ``replacement`` back, from its new version to its old. They
+    are the same at every instant, so each process works them out once: a burst of corrections
+    would otherwise cost every read as of an instant before it as many row conversions again."""
+    feed, old, new = replacement["feed"], replacement["old"], replacement["new"]
+    key = (feed, old["id"], new["id"])
+    steps = _STEPS.get(key)
+    if steps is None:
+        if len(_STEPS) >= STEPS_KEPT:
+            _STEPS.clear()
+        steps = _STEPS[key] = ev.changes(feed, ev.rows_frame(feed, [old]), ev.rows_frame(feed, [new]))
+    return steps
+
+
 def ordered(replacements: list[dict]) -> list[dict]:
     """Newest first: by the instant learnt, then (one fact's versions learnt at one instant) by
     the version order, event id."""
@@ -97,8 +114,9 @@ def lookup_many(
     by_instant: dict[int, list[int]] = {}
     for i, (_, _, at) in enumerate(requests):
         by_instant.setdefault(ev.micros(at), []).append(i)
+    newest_first = ordered(replacements)
     for at, indexes in by_instant.items():
-        later = ordered([r for r in replacements if r["at"] > at])
+        later = [r for r in newest_first if r["at"] > at]
         overlay = None
         if later:
             overlay = Overlay(base)
