@@ -71,6 +71,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 #: Groups whose stream value is a trailing window over a feed's rows (``window_sums``).
 WINDOW_GROUPS: dict[str, str] = {"carrier_delay_stats": "carrier", "route_delay_stats": "route"}
+#: Groups whose rows are running counts (``RowChange.count``): a moved or cancelled flight
+#: takes its hour's count down, to zero where it was the only one.
+COUNT_GROUPS = ("origin_congestion",)
 
 
 def known_at(feed: str, row: dict[str, Any]) -> datetime:

@@ -18,7 +18,7 @@ import numpy as np
 
 from fti_assets.domain import events as ev
 from fti_assets.domain.catalog import FeatureGroup
-from fti_assets.serving.online_writer import OnlineWriter, oldest_known, window_lookup
+from fti_assets.serving.online_writer import OnlineWriter, oldest_known, row_value, window_lookup
 
 Request = tuple[FeatureGroup, tuple, datetime]
 
@@ -75,7 +75,7 @@ class Overlay(OnlineWriter):
         if not known:
             return True, None
         known_at, values = known[-1]
-        return True, {group.known_at_column: known_at, **dict(zip(group.features, values, strict=True))}
+        return True, row_value(group, known_at, values)
 
 
 #: Each replacement's undo steps by (feed, old event id, new event id): an event id stands for one

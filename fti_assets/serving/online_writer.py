@@ -42,6 +42,15 @@ def oldest_known(group: FeatureGroup, at: int) -> int | None:
     return at - int(group.ttl.total_seconds() * 1_000_000) if group.ttl is not None else None
 
 
+def row_value(group: FeatureGroup, known_at: int, values: list) -> dict[str, Any] | None:
+    """A stored group row as a lookup answers it. A count that fell back to zero reads as no
+    row, as offline, where the table counts only hours with a flight: the flight's group is
+    ``unknown`` on both paths, with the same default value."""
+    if group.name in ev.COUNT_GROUPS and values[0] == 0:
+        return None
+    return {group.known_at_column: known_at, **dict(zip(group.features, values, strict=True))}
+
+
 def window_lookup(group: FeatureGroup, arrays: np.ndarray, at: int) -> dict[str, Any] | None:
     """A window group's value at ``at`` (microseconds) from an entity's outcomes (``decode_arrays``
     rows), or None where the offline table has no row within the group's TTL: its latest change

@@ -41,6 +41,7 @@ from fti_assets.serving.online_writer import (
     oldest_known,
     prune_arrays,
     reference_rows,
+    row_value,
     window_lookup,
 )
 from fti_assets.serving.reader import OnlineStoreUnavailable
@@ -300,9 +301,7 @@ class RedisStoreReader:
                 out.append(window_lookup(group, decode_arrays(raw), ev.micros(at)))
             elif raw:
                 known_at, values = json.loads(raw[0])
-                out.append(
-                    {group.known_at_column: known_at, **dict(zip(group.features, values, strict=True))}
-                )
+                out.append(row_value(group, known_at, values))
             else:
                 out.append(None)
         return out, later

@@ -40,6 +40,7 @@ from fti_assets.serving.online_writer import (
     oldest_known,
     prune_arrays,
     reference_rows,
+    row_value,
     window_lookup,
 )
 
@@ -287,7 +288,7 @@ class OnlineStoreReader:
         ).fetchone()
         if row is None:
             return None
-        return {group.known_at_column: row[0], **dict(zip(group.features, json.loads(row[1]), strict=True))}
+        return row_value(group, row[0], json.loads(row[1]))
 
     def read_windows(self, group: FeatureGroup, entities: list[str]) -> dict[str, np.ndarray]:
         return _read_windows(self._conn(), group, entities)

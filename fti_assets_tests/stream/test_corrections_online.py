@@ -15,7 +15,7 @@ from fti_assets.domain import events as ev
 from fti_assets.domain.catalog import group as catalog_group
 from fti_assets.serving.online_writer import OnlineWriter
 from fti_assets.serving.sqlite_store import OnlineStoreReader, SqliteWriter
-from fti_assets_tests.stream.feed import all_events, assert_same, feeds, online_value, probes
+from fti_assets_tests.stream.feed import all_events, assert_same, feeds, online_row, online_value, probes
 
 CHANGED = {
     "outcomes": pl.col("arr_delay") + 90,
@@ -102,8 +102,8 @@ def test_property_reads_as_of_any_instant_equal_a_replay_of_what_was_learnt_by_t
         replayed = _replay_until(folder / f"replay{i}.sqlite", events, at)
         [want] = replayed.lookup_many([(group, keys, at)])
         [got] = store.lookup_many([(group, keys, at)])
-        # As the service fills them: a count that fell back to zero and no count are both zero.
-        assert_same(online_value(want, group), online_value(got, group), (group.name, keys, at))
+        # The values as the service fills them, and whether a row was found at all (``unknown``).
+        assert_same(online_row(want, group), online_row(got, group), (group.name, keys, at))
         undone += online_value(got, group) != online_value(store.lookup_now([(group, keys, at)])[0], group)
     assert undone >= min(1, len(before))  # some reads needed a correction undone
 
@@ -167,3 +167,68 @@ def test_property_redis_reads_as_of_an_instant_what_sqlite_reads(
         assert RedisStoreReader(REDIS_URL, prefix).lookup_many(lookups) == OnlineStoreReader(
             path
         ).lookup_many(lookups)
+
+
+def test_an_hour_a_departure_moved_out_of_is_unknown_online_as_offline(tmp_path: Path) -> None:
+    """The only flight of an hour moves an hour later: once that is learnt, the hour has no
+    departures row offline, and the online store (SQLite and Redis) answers it as unknown too,
+    not as a known count of zero; as of before, both answer the count of one."""
+    from fti_assets.domain import transforms
+    from fti_assets.domain.retrieval import asof_join
+    from fti_assets.serving.redis_store import RedisStoreReader, RedisWriter
+    from fti_assets_tests.servers import REDIS_URL, new_redis_prefix
+
+    schedule = _feed(11)["schedule"]
+    hours = schedule.with_columns(hour=pl.col("scheduled_departure").dt.truncate("1h"))
+    alone = hours.filter(
+        pl.len().over("origin", "hour") == 1,
+        ~pl.col("hour").is_in((pl.col("hour") - timedelta(hours=1)).implode()),
+    )
+    flight = alone.drop("hour").row(0, named=True)
+    moved = {**flight, "scheduled_departure": flight["scheduled_departure"] + timedelta(hours=1)}
+    learnt = flight["published_at"] + timedelta(hours=6)
+    # The correction arrives in a batch of its own, hours after the schedule, as a stream delivers it.
+    batches = [
+        ev.events_from_table("schedule", schedule),
+        ev.events_from_table("schedule", pl.DataFrame([moved], schema=schedule.schema), ingested_at=learnt),
+    ]
+    group = catalog_group("origin_congestion")
+    hour = flight["scheduled_departure"].replace(minute=0, second=0, microsecond=0)
+    keys = (flight["origin"], hour)
+    before, after = learnt - timedelta(hours=1), learnt + timedelta(hours=1)
+
+    def offline(rows: pl.DataFrame, at: datetime) -> dict:
+        """The offline retrieval's row for the hour as of ``at`` (its known-at time None where
+        the table has none: the value is then the default)."""
+        table = transforms.origin_congestion(rows)
+        spine = pl.DataFrame(
+            {"origin": [keys[0]], "departure_hour": [hour], "as_of": [at]},
+            schema={"origin": pl.String, "departure_hour": table["departure_hour"].dtype, "as_of": ev.UTC_US},
+        )
+        return asof_join(spine, table, group).row(0, named=True)
+
+    corrected = schedule.filter(pl.col("flight_id") != flight["flight_id"]).vstack(
+        pl.DataFrame([moved], schema=schedule.schema)
+    )
+    assert offline(schedule, before)["origin_departures_in_hour"] == 1
+    assert offline(corrected, after)[group.known_at_column] is None
+    with new_redis_prefix() as prefix:
+        writers = {
+            "sqlite": SqliteWriter(tmp_path / "online.sqlite"),
+            "redis": RedisWriter(REDIS_URL, prefix),
+        }
+        for writer in writers.values():
+            for batch in batches:
+                writer.apply(batch)
+            writer.close()
+        readers = {
+            "sqlite": OnlineStoreReader(tmp_path / "online.sqlite"),
+            "redis": RedisStoreReader(REDIS_URL, prefix),
+        }
+        for name, reader in readers.items():
+            [old], [new] = (
+                reader.lookup_many([(group, keys, before)]),
+                reader.lookup_many([(group, keys, after)]),
+            )
+            assert old is not None and old["origin_departures_in_hour"] == 1, (name, old)
+            assert new is None, (name, new)
