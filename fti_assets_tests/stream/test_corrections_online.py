@@ -15,7 +15,15 @@ from fti_assets.domain import events as ev
 from fti_assets.domain.catalog import group as catalog_group
 from fti_assets.serving.online_writer import OnlineWriter
 from fti_assets.serving.sqlite_store import OnlineStoreReader, SqliteWriter
-from fti_assets_tests.stream.feed import all_events, assert_same, feeds, online_row, online_value, probes
+from fti_assets_tests.stream.feed import (
+    all_events,
+    assert_same,
+    feeds,
+    offline_value,
+    online_row,
+    online_value,
+    probes,
+)
 
 CHANGED = {
     "outcomes": pl.col("arr_delay") + 90,
@@ -174,7 +182,6 @@ def test_an_hour_a_departure_moved_out_of_is_unknown_online_as_offline(tmp_path:
     departures row offline, and the online store (SQLite and Redis) answers it as unknown too,
     not as a known count of zero; as of before, both answer the count of one."""
     from fti_assets.domain import transforms
-    from fti_assets.domain.retrieval import asof_join
     from fti_assets.serving.redis_store import RedisStoreReader, RedisWriter
     from fti_assets_tests.servers import REDIS_URL, new_redis_prefix
 
@@ -198,20 +205,13 @@ def test_an_hour_a_departure_moved_out_of_is_unknown_online_as_offline(tmp_path:
     before, after = learnt - timedelta(hours=1), learnt + timedelta(hours=1)
 
     def offline(rows: pl.DataFrame, at: datetime) -> dict:
-        """The offline retrieval's row for the hour as of ``at`` (its known-at time None where
-        the table has none: the value is then the default)."""
-        table = transforms.origin_congestion(rows)
-        spine = pl.DataFrame(
-            {"origin": [keys[0]], "departure_hour": [hour], "as_of": [at]},
-            schema={"origin": pl.String, "departure_hour": table["departure_hour"].dtype, "as_of": ev.UTC_US},
-        )
-        return asof_join(spine, table, group).row(0, named=True)
+        return offline_value({group.name: transforms.origin_congestion(rows)}, group, keys, at)
 
     corrected = schedule.filter(pl.col("flight_id") != flight["flight_id"]).vstack(
         pl.DataFrame([moved], schema=schedule.schema)
     )
     assert offline(schedule, before)["origin_departures_in_hour"] == 1
-    assert offline(corrected, after)[group.known_at_column] is None
+    assert offline(corrected, after)["known_at"] is None
     with new_redis_prefix() as prefix:
         writers = {
             "sqlite": SqliteWriter(tmp_path / "online.sqlite"),
@@ -226,9 +226,7 @@ def test_an_hour_a_departure_moved_out_of_is_unknown_online_as_offline(tmp_path:
             "redis": RedisStoreReader(REDIS_URL, prefix),
         }
         for name, reader in readers.items():
-            [old], [new] = (
-                reader.lookup_many([(group, keys, before)]),
-                reader.lookup_many([(group, keys, after)]),
-            )
+            [old] = reader.lookup_many([(group, keys, before)])
+            [new] = reader.lookup_many([(group, keys, after)])
             assert old is not None and old["origin_departures_in_hour"] == 1, (name, old)
             assert new is None, (name, new)
